@@ -1,0 +1,41 @@
+"""rag: local, offline question answering over a folder of documents, with exact citations.
+
+The public API::
+
+    from rag import Retriever, build_index
+    stats = build_index("seeds", "indexes/default")
+    hits = Retriever.open("indexes/default").search("How many participants are expected?", k=5)
+
+Importing this package is cheap: heavy libraries load on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Answer",
+    "BuildStats",
+    "Citation",
+    "Hit",
+    "Passage",
+    "RagError",
+    "Retriever",
+    "build_index",
+    "__version__",
+]
+
+from .errors import RagError
+from .types import Answer, BuildStats, Citation, Hit, Passage
+
+
+def __getattr__(name: str):
+    if name == "Retriever":
+        from .retriever import Retriever
+
+        return Retriever
+    if name == "build_index":
+        from .build import build_index
+
+        return build_index
+    raise AttributeError(f"module 'rag' has no attribute {name!r}")

@@ -1,0 +1,309 @@
+"""Building and updating an index: only passages with new content are embedded.
+
+``build_index(seeds, index)`` walks the seeds folder, reuses the passages of files whose size and
+modification time are unchanged, re-reads the others, reuses the stored vector of every passage
+whose content hash is already known, embeds the rest, and publishes the new version atomically.
+When nothing changed it returns at once, without loading the model or touching the index.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, store
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
+from .ingest import INGEST_VERSION, MAX_FILE_BYTES, SeedFile, iter_seed_files, passages_of, read_seed
+from .model import ModelInfo, default_model_dir, model_info, weights_stamp
+from .passages_io import read_passages, write_passages
+from .types import BuildStats, Passage, Skipped
+
+VECTORS = "vectors.npy"
+
+# progress(stage, done, total): stage is "reading", "embedding" or "writing".
+BuildProgress = Callable[[str, int, int], None]
+
+
+@dataclass(slots=True)
+class Previous:
+    """The current version of an index, as far as a build can reuse it."""
+
+    manifest: dict
+    passages: list[Passage]
+    vectors: np.ndarray  # memory-mapped, rows line up with passages
+    by_hash: dict[str, int]
+
+
+def load_previous(index_dir: Path, info: ModelInfo) -> tuple[Previous | None, str | None]:
+    """The reusable current version, or ``(None, why)`` when there is none or it cannot be reused."""
+    try:
+        version, manifest = store.open_current(index_dir)
+    except IndexMissingError:
+        return None, None
+    except (IndexCorruptError, IndexMismatchError) as exc:
+        return None, f"the existing index is not reusable ({exc}); building from scratch"
+    m = manifest.get("model", {})
+    if m.get("name") != info.name or m.get("weights_sha256") != info.weights_sha256 or m.get("dim") != info.dim:
+        return None, f"the existing index was built with another model ({m.get('name')}); building from scratch"
+    try:
+        n = int(manifest["counts"]["passages"])
+        passages = read_passages(version, n)
+        vectors = np.load(version / VECTORS, mmap_mode="r", allow_pickle=False)
+        if vectors.shape != (n, info.dim):
+            raise IndexCorruptError(f"vectors have shape {vectors.shape}")
+    except (RagError, OSError, ValueError, KeyError) as exc:
+        return None, f"the existing index is not reusable ({exc}); building from scratch"
+    by_hash = {}
+    for i, p in enumerate(passages):
+        by_hash.setdefault(p.hash, i)
+    return Previous(manifest, passages, vectors, by_hash), None
+
+
+def _current_model_info(model_dir: Path, prev_manifest: dict | None) -> ModelInfo:
+    """Model identity; the weights hash is taken from the manifest when the file is unchanged."""
+    if prev_manifest:
+        m = prev_manifest.get("model", {})
+        if m.get("path") == str(model_dir) and m.get("stamp") == weights_stamp(model_dir):
+            info = model_info(model_dir, with_hash=False)
+            return ModelInfo(info.name, info.path, info.dim, info.max_tokens, m.get("weights_sha256", ""))
+    return model_info(model_dir)
+
+
+def _manifest_if_any(index_dir: Path) -> dict | None:
+    try:
+        return store.open_current(index_dir)[1]
+    except RagError:
+        return None
+
+
+def build_index(
+    seeds: str | Path,
+    index: str | Path,
+    *,
+    rebuild: bool = False,
+    encoder=None,
+    model_dir: str | Path | None = None,
+    progress: BuildProgress | None = None,
+    cancel: threading.Event | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    lock_wait: float = 0.0,
+    dense_kind: str = "auto",
+) -> BuildStats:
+    """Build or update the index at ``index`` from the documents under ``seeds``.
+
+    ``encoder`` is any :class:`rag.embed.Encoder`; by default the bundled model through
+    sentence-transformers, loaded only if some passage needs embedding.
+    """
+    t0 = time.perf_counter()
+    seeds = Path(seeds)
+    index_dir = Path(index)
+    files, skipped = iter_seed_files(seeds)  # SeedsError when the folder is missing
+    with store.BuildLock(index_dir, wait=lock_wait):
+        store.clean_stale(index_dir)
+        prev_manifest = None if rebuild else _manifest_if_any(index_dir)
+        if encoder is not None:
+            info = encoder.info
+        else:
+            mdir = Path(model_dir) if model_dir is not None else default_model_dir()
+            info = _current_model_info(mdir, prev_manifest)
+        stats = BuildStats(index_dir=index_dir, skipped=list(skipped))
+
+        prev_files: dict = {}
+        prev_skipped: dict = {}
+        same_ingest = False
+        if prev_manifest is not None:
+            same_ingest = prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes) and _same_model(
+                prev_manifest, info
+            )
+            if same_ingest and prev_manifest.get("seeds_root") == str(seeds.resolve()):
+                prev_files = prev_manifest.get("files", {})
+                prev_skipped = prev_manifest.get("skipped_files", {})
+
+        # Decide, file by file, what must be read again.
+        unchanged: list[SeedFile] = []
+        to_read: list[SeedFile] = []
+        stamps: dict[str, tuple[int, int]] = {}
+        for f in files:
+            try:
+                st = f.path.stat()
+            except OSError:
+                to_read.append(f)
+                continue
+            stamps[f.source] = (st.st_size, st.st_mtime_ns)
+            old = prev_files.get(f.source) or prev_skipped.get(f.source)
+            if old and (old.get("size"), old.get("mtime_ns")) == stamps[f.source]:
+                unchanged.append(f)
+            else:
+                to_read.append(f)
+        current_sources = {f.source for f in files}
+        removed = [s for s in prev_files if s not in current_sources]
+        if prev_manifest is not None and not rebuild and not to_read and not removed and same_ingest:
+            gone_skips = [s for s in prev_skipped if s not in current_sources]
+            if not gone_skips:
+                counts = prev_manifest.get("counts", {})
+                stats.changed = False
+                stats.files = int(counts.get("files", 0))
+                stats.passages = int(counts.get("passages", 0))
+                stats.skipped += [Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()]
+                stats.seconds = time.perf_counter() - t0
+                return stats
+
+        prev, why = (None, None) if rebuild else load_previous(index_dir, info)
+        if why:
+            stats.warnings.append(why)
+        if prev is None:
+            to_read = sorted(unchanged + to_read, key=lambda f: f.source)
+            unchanged = []
+
+        # Passages of unchanged files come from the previous version, in file order.
+        prev_by_source: dict[str, list[Passage]] = {}
+        if prev is not None:
+            for p in prev.passages:
+                prev_by_source.setdefault(p.source, []).append(p)
+
+        enc_holder: list = [encoder]
+
+        def get_encoder():
+            if enc_holder[0] is None:
+                from .embed import DocumentEncoder
+
+                enc_holder[0] = DocumentEncoder(Path(info.path))
+            return enc_holder[0]
+
+        token_ends = encoder.token_ends if encoder is not None else None
+        if token_ends is None:
+            from .model import word_pieces
+
+            token_ends = word_pieces(info.path).token_ends
+
+        files_meta: dict[str, dict] = {}
+        skipped_meta: dict[str, dict] = {}
+        by_source: dict[str, list[Passage]] = {}
+        for f in unchanged:
+            if f.source in prev_files:
+                files_meta[f.source] = prev_files[f.source]
+                by_source[f.source] = prev_by_source.get(f.source, [])
+            else:
+                skipped_meta[f.source] = prev_skipped[f.source]
+                stats.skipped.append(Skipped(f.source, prev_skipped[f.source].get("reason", "")))
+        limit = info.max_tokens - 2  # [CLS] and [SEP]
+        for i, f in enumerate(to_read, start=1):
+            r = read_seed(f, max_bytes=max_file_bytes)
+            if progress is not None:
+                progress("reading", i, len(to_read))
+            if r.skip:
+                stats.skipped.append(Skipped(f.source, r.skip))
+                if r.size or r.mtime_ns:
+                    skipped_meta[f.source] = {"reason": r.skip, "size": r.size, "mtime_ns": r.mtime_ns}
+                continue
+            if r.warning:
+                stats.warnings.append(f"{f.source}: {r.warning}")
+            ps = passages_of(f.source, r.text, token_ends=token_ends, max_tokens=limit)
+            if not ps:
+                stats.skipped.append(Skipped(f.source, "no text"))
+                skipped_meta[f.source] = {"reason": "no text", "size": r.size, "mtime_ns": r.mtime_ns}
+                continue
+            by_source[f.source] = ps
+            files_meta[f.source] = {
+                "sha256": r.sha256,
+                "size": r.size,
+                "mtime_ns": r.mtime_ns,
+                "passages": len(ps),
+                "encoding_warning": r.warning,
+            }
+
+        passages = [p for src in sorted(by_source) for p in by_source[src]]
+        if not passages:
+            raise SeedsError(
+                f"no readable .txt or .md files in {seeds}: add some and run `rag index` again"
+                + (f" ({len(stats.skipped)} skipped)" if stats.skipped else "")
+            )
+        stats.removed = len(removed)
+        if prev is not None:
+            kept_hashes = {p.hash for p in passages}
+            stats.removed = sum(1 for p in prev.passages if p.hash not in kept_hashes)
+
+        # Vectors: reuse by content hash, embed the new ones (each distinct text once).
+        dim = info.dim
+        vectors = np.empty((len(passages), dim), dtype=np.float32)
+        new_rows: dict[str, list[int]] = {}
+        for i, p in enumerate(passages):
+            j = prev.by_hash.get(p.hash) if prev is not None else None
+            if j is not None:
+                vectors[i] = prev.vectors[j]
+                stats.reused += 1
+            else:
+                new_rows.setdefault(p.hash, []).append(i)
+        if new_rows:
+            enc = get_encoder()
+            stats.encoder = enc.path_name
+            texts = [passages[rows[0]].text for rows in new_rows.values()]
+            cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
+            embedded = enc.encode(texts, progress=cb, cancel=cancel)
+            for rows, vec in zip(new_rows.values(), embedded):
+                vectors[rows] = vec
+            stats.embedded = sum(len(r) for r in new_rows.values())
+        if cancel is not None and cancel.is_set():
+            from .embed import BuildCancelled
+
+            raise BuildCancelled("build cancelled; the previous index is unchanged")
+
+        if progress is not None:
+            progress("writing", 0, 1)
+        from .dense import DenseIndex
+        from .lexical import BM25Index, tokenize_many
+
+        bm25 = BM25Index.build(tokenize_many([p.text for p in passages]))
+        dense = DenseIndex.build(vectors, kind=dense_kind)
+
+        def write(folder: Path) -> dict:
+            write_passages(folder, passages)
+            np.save(folder / VECTORS, vectors, allow_pickle=False)
+            dense.save(folder)
+            bm25.save(folder)
+            return {
+                "format": store.FORMAT,
+                "format_version": store.FORMAT_VERSION,
+                "rag_version": __version__,
+                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "build_seconds": round(time.perf_counter() - t0, 3),
+                "model": {**info.to_json(), "stamp": _stamp_or_none(info)},
+                "encoder": stats.encoder or (prev.manifest.get("encoder") if prev else ""),
+                "seeds_root": str(seeds.resolve()),
+                "ingest": _ingest_params(info, max_file_bytes),
+                "counts": {"files": len(files_meta), "passages": len(passages), "dim": dim},
+                "dense": {"kind": dense.kind},
+                "bm25": {"k1": 1.5, "b": 0.75, "method": "lucene", "tokenizer": "en-stopwords+snowball"},
+                "files": files_meta,
+                "skipped_files": skipped_meta,
+            }
+
+        store.publish(index_dir, write)
+        if progress is not None:
+            progress("writing", 1, 1)
+        stats.files = len(files_meta)
+        stats.passages = len(passages)
+        stats.seconds = time.perf_counter() - t0
+        return stats
+
+
+def _same_model(manifest: dict, info: ModelInfo) -> bool:
+    m = manifest.get("model", {})
+    return m.get("name") == info.name and m.get("weights_sha256") == info.weights_sha256 and m.get("dim") == info.dim
+
+
+def _stamp_or_none(info: ModelInfo) -> dict | None:
+    try:
+        return weights_stamp(Path(info.path)) if info.path else None
+    except (OSError, RagError):
+        return None
+
+
+def _ingest_params(info: ModelInfo, max_file_bytes: int) -> dict:
+    return {"version": INGEST_VERSION, "max_tokens": info.max_tokens, "max_file_bytes": max_file_bytes}

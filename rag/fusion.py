@@ -1,0 +1,55 @@
+"""Fusing ranked lists: pure functions, no I/O.
+
+Reciprocal rank fusion needs no score calibration; the weighted form lets one list count more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def rrf(ranked: Sequence[Sequence[int]], k: float = 60.0, weights: Sequence[float] | None = None) -> dict[int, float]:
+    """Reciprocal rank fusion: ``sum_i w_i / (k + rank_i(d))`` with ranks from 1."""
+    if weights is None:
+        weights = [1.0] * len(ranked)
+    if len(weights) != len(ranked):
+        raise ValueError(f"weights has {len(weights)} entries for {len(ranked)} ranked lists")
+    out: dict[int, float] = {}
+    for w, ids in zip(weights, ranked):
+        for r, doc in enumerate(ids, start=1):
+            out[int(doc)] = out.get(int(doc), 0.0) + w / (k + r)
+    return out
+
+
+def minmax(scores: np.ndarray) -> np.ndarray:
+    """Scale scores to [0, 1]; a constant list becomes all ones."""
+    if scores.size == 0:
+        return scores.astype(np.float32)
+    lo, hi = float(scores.min()), float(scores.max())
+    if hi - lo < 1e-12:
+        return np.ones_like(scores, dtype=np.float32)
+    return ((scores - lo) / (hi - lo)).astype(np.float32)
+
+
+def weighted(
+    dense: tuple[np.ndarray, np.ndarray],
+    lexical: tuple[np.ndarray, np.ndarray],
+    alpha: float = 0.5,
+) -> dict[int, float]:
+    """Convex combination of min-max normalized scores: ``alpha*dense + (1-alpha)*lexical``.
+
+    Each argument is ``(ids, scores)`` of one retriever's candidates; a candidate missing from one
+    list gets 0 from it.
+    """
+    out: dict[int, float] = {}
+    for ids, s, w in ((dense[0], dense[1], alpha), (lexical[0], lexical[1], 1.0 - alpha)):
+        for doc, v in zip(ids.tolist(), minmax(np.asarray(s, dtype=np.float32)).tolist()):
+            out[doc] = out.get(doc, 0.0) + w * v
+    return out
+
+
+def ranked(fused: dict[int, float], k: int) -> list[tuple[int, float]]:
+    """The ``k`` best ``(id, score)`` pairs, ties broken by id for determinism."""
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

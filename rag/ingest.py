@@ -1,0 +1,332 @@
+"""From a seeds folder to passages: walking, decoding, paragraphs, and splitting long paragraphs.
+
+A paragraph is a block of non-blank lines. A paragraph longer than the model's window is split into
+several passages at sentence boundaries (and, for a single over-long sentence, at spaces), each
+citing its own lines, so nothing is silently truncated away. Files that cannot be indexed are
+skipped with a reason; one bad file never stops the others.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SeedsError
+from .sentences import sentence_spans
+from .types import Passage, Skipped
+
+EXTENSIONS = (".txt", ".md")
+MAX_FILE_BYTES = 16 * 1024 * 1024
+INGEST_VERSION = 1  # bump when passage boundaries would change for the same file
+
+
+@dataclass(frozen=True, slots=True)
+class SeedFile:
+    """A candidate document: its path relative to the seeds folder (with ``/``) and absolute path."""
+
+    source: str
+    path: Path
+
+
+class SkipFile(Exception):
+    """Raised while reading one file: the file is skipped, with this message as the reason."""
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def iter_seed_files(root: Path) -> tuple[list[SeedFile], list[Skipped]]:
+    """All ``.txt``/``.md`` files under ``root``, sorted by source; hidden entries are ignored.
+
+    Links are followed only while they stay inside ``root``; a link loop is visited once.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise SeedsError(f"seeds folder not found: {root} (create it and put .txt or .md files in it)")
+    if not root.is_dir():
+        raise SeedsError(f"seeds path is not a folder: {root}")
+    real_root = root.resolve()
+    files: list[SeedFile] = []
+    skipped: list[Skipped] = []
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def inside(p: Path) -> bool:
+        try:
+            p.resolve().relative_to(real_root)
+            return True
+        except (ValueError, OSError, RuntimeError):
+            return False
+
+    def on_error(err: OSError) -> None:
+        rel = os.path.relpath(err.filename or str(root), root) if err.filename else "."
+        skipped.append(Skipped(Path(rel).as_posix(), f"cannot list folder: {err.strerror or err}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=on_error):
+        d = Path(dirpath)
+        try:
+            st = d.stat()
+        except OSError:
+            dirnames[:] = []
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs or not inside(d):
+            dirnames[:] = []
+            continue
+        seen_dirs.add(key)
+        dirnames[:] = sorted(n for n in dirnames if not _is_hidden(n))
+        for name in sorted(filenames):
+            if _is_hidden(name) or not name.lower().endswith(EXTENSIONS):
+                continue
+            p = d / name
+            source = p.relative_to(root).as_posix()
+            if p.is_symlink() and not inside(p):
+                skipped.append(Skipped(source, "link that leads outside the seeds folder"))
+                continue
+            files.append(SeedFile(source, p.absolute()))
+    files.sort(key=lambda f: f.source)
+    return files, skipped
+
+
+def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; raises :class:`SkipFile` for a vanished, unreadable or oversized file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise SkipFile("vanished before it could be read") from None
+    except IsADirectoryError:
+        raise SkipFile("is a folder, not a file") from None
+    except PermissionError:
+        raise SkipFile("cannot be read: permission denied") from None
+    except OSError as exc:
+        raise SkipFile(f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise SkipFile(f"larger than {max_bytes // (1024 * 1024)} MB; split it into smaller files")
+    return data
+
+
+def decode(data: bytes) -> tuple[str, str | None]:
+    """Decode a text file: UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning.
+
+    Raises :class:`SkipFile` for an empty or binary file. Returns ``(text, warning or None)``.
+    """
+    if not data.strip(b" \t\r\n\x0b\x0c"):
+        raise SkipFile("empty file")
+    if data.startswith(codecs.BOM_UTF8):
+        return _strict(data[3:], "utf-8"), None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _strict(data, "utf-16"), None
+    if b"\x00" in data:
+        raise SkipFile("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return text, "not valid UTF-8; read as Windows-1252 (cp1252)"
+
+
+def _strict(data: bytes, encoding: str) -> str:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise SkipFile(f"invalid {encoding.upper()} despite its byte-order mark: {exc.reason}") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise SkipFile("empty file")
+    return text
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF and lone CR become LF, so that lines are counted as editors count them."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    number: int  # 1-based within the file
+    line_start: int  # 1-based
+    line_end: int  # inclusive
+    char_start: int
+    char_end: int
+    text: str
+
+
+def paragraphs(text: str) -> list[Paragraph]:
+    """Blocks of non-blank lines of ``text`` (already newline-normalized)."""
+    out: list[Paragraph] = []
+    offset = 0
+    start_line = start_char = -1
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        blank = not line.strip()
+        if not blank and start_line < 0:
+            start_line, start_char = i, offset
+        if blank and start_line >= 0:
+            end_char = offset - 1  # the newline before this line
+            out.append(Paragraph(len(out) + 1, start_line + 1, i, start_char, end_char, text[start_char:end_char]))
+            start_line = -1
+        offset += len(line) + 1
+    if start_line >= 0:
+        end_char = len(text)
+        out.append(
+            Paragraph(len(out) + 1, start_line + 1, len(lines), start_char, end_char, text[start_char:end_char])
+        )
+    return out
+
+
+TokenEnds = Callable[[str], list[int]]
+
+
+def _split_spans(text: str, ends: list[int], limit: int) -> list[tuple[int, int]]:
+    """Cut ``text`` into spans of at most ``limit`` word-pieces, at sentence ends where possible."""
+
+    def count(a: int, b: int) -> int:
+        return bisect_right(ends, b) - bisect_right(ends, a)
+
+    def hard_split(a: int, b: int) -> list[tuple[int, int]]:
+        pieces = []
+        while a < b:
+            if count(a, b) <= limit:
+                pieces.append((a, b))
+                break
+            first = bisect_right(ends, a)
+            cut = min(ends[first + limit - 1], b)
+            space = text.rfind(" ", a + 1, cut + 1)
+            nl = text.rfind("\n", a + 1, cut + 1)
+            ws = max(space, nl)
+            if ws > a:
+                cut = ws
+            piece_end = cut
+            while piece_end > a and text[piece_end - 1].isspace():
+                piece_end -= 1
+            pieces.append((a, piece_end))
+            a = cut
+            while a < b and text[a].isspace():
+                a += 1
+        return pieces
+
+    spans: list[tuple[int, int]] = []
+    cur: tuple[int, int] | None = None
+    for a, b in sentence_spans(text):
+        if count(a, b) > limit:
+            if cur:
+                spans.append(cur)
+                cur = None
+            spans.extend(hard_split(a, b))
+            continue
+        if cur is None:
+            cur = (a, b)
+        elif count(cur[0], b) <= limit:
+            cur = (cur[0], b)
+        else:
+            spans.append(cur)
+            cur = (a, b)
+    if cur:
+        spans.append(cur)
+    return spans
+
+
+def passages_of(
+    source: str,
+    text: str,
+    *,
+    token_ends: TokenEnds | None = None,
+    max_tokens: int | None = None,
+) -> list[Passage]:
+    """The passages of one decoded, newline-normalized document.
+
+    With ``token_ends`` and ``max_tokens`` (word-pieces, special tokens excluded), paragraphs longer
+    than the window are split. A paragraph whose text already appeared in this file is dropped (the
+    first place is cited).
+    """
+    out: list[Passage] = []
+    seen: set[str] = set()
+    for para in paragraphs(text):
+        key = " ".join(para.text.split())
+        if key in seen:
+            continue
+        seen.add(key)
+        spans = [(0, len(para.text))]
+        if token_ends is not None and max_tokens is not None:
+            ends = token_ends(para.text)
+            if len(ends) > max_tokens:
+                spans = _split_spans(para.text, ends, max_tokens)
+        for a, b in spans:
+            piece = para.text[a:b]
+            line_start = para.line_start + para.text.count("\n", 0, a)
+            line_end = line_start + piece.count("\n")
+            out.append(
+                Passage(
+                    text=piece,
+                    source=source,
+                    line_start=line_start,
+                    line_end=line_end,
+                    paragraph=para.number,
+                    char_start=para.char_start + a,
+                    char_end=para.char_start + b,
+                    hash=text_hash(piece),
+                    col_start=a - (para.text.rfind("\n", 0, a) + 1) + 1,
+                )
+            )
+    return out
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """One file read for indexing."""
+
+    file: SeedFile
+    sha256: str
+    size: int
+    mtime_ns: int
+    text: str | None = None
+    warning: str | None = None
+    skip: str | None = None
+
+
+def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
+    """Read, hash and decode one seed file. Never raises for a bad file: ``skip`` says why."""
+    try:
+        st = file.path.stat()
+    except FileNotFoundError:
+        return ReadResult(file, "", 0, 0, skip="vanished before it could be read")
+    except OSError as exc:
+        return ReadResult(file, "", 0, 0, skip=f"cannot be read: {exc.strerror or exc}")
+    try:
+        data = read_bytes(file.path, max_bytes)
+    except SkipFile as exc:
+        return ReadResult(file, "", st.st_size, st.st_mtime_ns, skip=str(exc))
+    res = ReadResult(file, file_hash(data), len(data), st.st_mtime_ns)
+    try:
+        text, res.warning = decode(data)
+    except SkipFile as exc:
+        res.skip = str(exc)
+        return res
+    res.text = normalize_newlines(text)
+    return res
+
+
+def read_lines(path: Path) -> list[str]:
+    """The lines of a seed file as the index saw them (decoded, newline-normalized)."""
+    text, _ = decode(read_bytes(Path(path)))
+    return normalize_newlines(text).split("\n")
+

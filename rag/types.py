@@ -1,0 +1,153 @@
+"""Typed records shared by ingest, index, retrieval and the user interfaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a passage (or a sentence of it) lives: a file relative to the seeds folder and its lines."""
+
+    source: str
+    line_start: int
+    line_end: int
+
+    def __str__(self) -> str:
+        if self.line_end == self.line_start:
+            return f"{self.source}:{self.line_start}"
+        return f"{self.source}:{self.line_start}-{self.line_end}"
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One retrievable unit: a paragraph, or a piece of a long paragraph split at sentence boundaries.
+
+    ``text`` is exactly the file's text between ``char_start`` and ``char_end`` (offsets into the
+    decoded file with CRLF read as LF), which spans lines ``line_start``..``line_end`` (1-based,
+    inclusive). ``paragraph`` is the 1-based number of the paragraph within its file.
+    """
+
+    text: str
+    source: str
+    line_start: int
+    line_end: int
+    paragraph: int
+    char_start: int
+    char_end: int
+    hash: str
+    col_start: int = 1  # 1-based column of the first character (pieces of split paragraphs)
+
+    @property
+    def citation(self) -> Citation:
+        return Citation(self.source, self.line_start, self.line_end)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file that was not indexed, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The sentence of a passage that best answers the question, with its exact place in the file.
+
+    Lines are 1-based; columns are 1-based and ``col_end`` is inclusive, both counted in characters
+    of the decoded line.
+    """
+
+    text: str
+    score: float
+    line_start: int
+    col_start: int
+    line_end: int
+    col_end: int
+    char_start: int
+    char_end: int
+
+
+@dataclass(slots=True)
+class Hit:
+    """One search result, best first. ``score`` is comparable only within one result list."""
+
+    rank: int
+    score: float
+    text: str
+    source: str
+    path: str
+    line_start: int
+    line_end: int
+    paragraph: int
+    char_start: int
+    char_end: int
+    dense_score: float | None = None
+    bm25_score: float | None = None
+    answer: Answer | None = None
+    terms: tuple[str, ...] = ()
+
+    @property
+    def citation(self) -> Citation:
+        return Citation(self.source, self.line_start, self.line_end)
+
+    def to_dict(self) -> dict:
+        """The JSON shape of ``rag ask --json`` (keys documented in DESIGN.md keep their meaning)."""
+        out = {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "source": self.source,
+            "path": self.path,
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "paragraph": self.paragraph,
+            "citation": str(self.citation),
+            "text": self.text,
+            "dense_score": None if self.dense_score is None else round(float(self.dense_score), 6),
+            "bm25_score": None if self.bm25_score is None else round(float(self.bm25_score), 6),
+            "terms": list(self.terms),
+        }
+        if self.answer is not None:
+            a = self.answer
+            out["answer"] = {
+                "text": a.text,
+                "score": round(float(a.score), 6),
+                "line_start": a.line_start,
+                "col_start": a.col_start,
+                "line_end": a.line_end,
+                "col_end": a.col_end,
+                "citation": str(Citation(self.source, a.line_start, a.line_end)),
+            }
+        return out
+
+
+@dataclass(slots=True)
+class BuildStats:
+    """What a build did. ``changed`` is False when the index was already up to date."""
+
+    files: int = 0
+    passages: int = 0
+    embedded: int = 0
+    reused: int = 0
+    removed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    changed: bool = True
+    index_dir: Path | None = None
+    encoder: str = ""
+
+    def summary(self) -> str:
+        if not self.changed:
+            head = f"index up to date: {self.files} files, {self.passages} passages"
+        else:
+            head = (
+                f"indexed {self.files} files, {self.passages} passages "
+                f"({self.embedded} embedded, {self.reused} reused, {self.removed} removed)"
+            )
+        tail = f" in {self.seconds:.1f}s"
+        if self.skipped:
+            tail += f"; skipped {len(self.skipped)} file(s)"
+        return head + tail
