@@ -118,10 +118,12 @@ def build_index(
         prev_skipped: dict = {}
         same_ingest = False
         if prev_manifest is not None:
-            same_ingest = prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes) and _same_model(
-                prev_manifest, info
+            same_ingest = (
+                prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes)
+                and _same_model(prev_manifest, info)
+                and prev_manifest.get("seeds_root") == str(seeds.resolve())
             )
-            if same_ingest and prev_manifest.get("seeds_root") == str(seeds.resolve()):
+            if same_ingest:
                 prev_files = prev_manifest.get("files", {})
                 prev_skipped = prev_manifest.get("skipped_files", {})
 

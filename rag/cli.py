@@ -145,6 +145,10 @@ def _open_or_build(seeds: str, index: str):
     try:
         return Retriever.open(index)
     except IndexMissingError:
+        if not Path(seeds).is_dir():
+            raise IndexMissingError(
+                f"no index at {index} and no seeds folder {seeds}: put .txt or .md files in {seeds}/ and run `rag index`"
+            ) from None
         print(f"no index at {index} yet: building it from {seeds}/ first", file=sys.stderr)
         _print_build(_build(seeds, index))
         return Retriever.open(index)

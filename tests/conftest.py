@@ -1,0 +1,68 @@
+"""Shared fixtures: a fake encoder for unit tests, and one real-model index per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_ARTICLE = ROOT / "seeds" / "000_696ac6e15c916e66.txt"
+PARTICIPANTS_Q = "How many participants and observers are expected in Sochi?"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from fakes import FakeEncoder  # noqa: E402
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    """A small seeds folder of three documents."""
+    d = tmp_path / "seeds"
+    d.mkdir()
+    (d / "cats.txt").write_text(
+        "Cats\n\nCats sleep for most of the day.\nThey hunt at dawn and dusk.\n\nA cat purrs when content.\n",
+        encoding="utf-8",
+    )
+    (d / "notes").mkdir()
+    (d / "notes" / "ships.md").write_text(
+        "# Ships\n\nThe harbour holds forty ships in winter.\n\nSailors repair the hulls in spring.\n",
+        encoding="utf-8",
+    )
+    (d / "bread.txt").write_text("Bread rises because yeast makes gas.\n", encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="session")
+def real_seeds(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("real") / "seeds"
+    d.mkdir()
+    shutil.copy(SEED_ARTICLE, d / SEED_ARTICLE.name)
+    return d
+
+
+@pytest.fixture(scope="session")
+def real_index(real_seeds: Path) -> Path:
+    """The seed article indexed once with the real model, shared by the end-to-end tests."""
+    from rag import build_index
+
+    index = real_seeds.parent / "indexes" / "default"
+    build_index(real_seeds, index)
+    return index
+
+
+@pytest.fixture(scope="session")
+def real_retriever(real_index: Path):
+    from rag import Retriever
+
+    return Retriever.open(real_index)

@@ -1,0 +1,72 @@
+"""Run a build that kills itself with SIGKILL at a chosen point (used by the atomicity tests).
+
+usage: python crash_build.py SEEDS INDEX POINT [DELAY]
+POINT: none | embedding | writing | rename | switch | cleanup | random
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fakes import FakeEncoder  # noqa: E402
+
+import rag.build  # noqa: E402
+import rag.store as store  # noqa: E402
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main() -> None:
+    seeds, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
+    delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    enc = FakeEncoder(delay=0.002 if point in ("embedding", "random") else 0.0)
+    if point == "embedding":
+        orig = enc.encode
+
+        def encode(texts, progress=None, cancel=None):
+            def prog(done, total):
+                if done >= max(1, total // 2):
+                    die()
+
+            return orig(texts, progress=prog, cancel=cancel)
+
+        enc.encode = encode
+    elif point == "writing":
+        orig_save = rag.build.np.save
+
+        def save(path, arr, **kw):
+            orig_save(path, arr, **kw)
+            with open(path, "r+b") as f:  # leave a half-written file behind, then die
+                f.truncate(os.path.getsize(path) // 2)
+            die()
+
+        rag.build.np.save = save
+    elif point == "rename":
+        store.os.rename = lambda *a, **k: die()
+    elif point == "switch":
+        real_replace = os.replace
+
+        def replace(src, dst):
+            if Path(dst).name == store.CURRENT:
+                die()
+            return real_replace(src, dst)
+
+        store.os.replace = replace
+    elif point == "cleanup":
+        store.clean_stale = lambda *a, **k: die()
+    elif point == "random":
+        threading.Timer(delay or random.uniform(0.0, 1.0), die).start()
+    rag.build.build_index(seeds, index, encoder=enc)
+
+
+if __name__ == "__main__":
+    main()

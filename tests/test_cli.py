@@ -1,0 +1,152 @@
+"""The `rag` command end to end, with the real model on the real seed article."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PARTICIPANTS_Q, SEED_ARTICLE
+
+pytestmark = pytest.mark.e2e
+
+
+def rag(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(real_index: Path) -> Path:
+    """A folder laid out like a checkout: seeds/ and indexes/default/ (already built)."""
+    return real_index.parent.parent
+
+
+def test_participants_question_cites_line_49_first(workdir):
+    p = rag("ask", PARTICIPANTS_Q, "--json", cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["question"] == PARTICIPANTS_Q
+    first = out["hits"][0]
+    assert (first["source"], first["line_start"], first["line_end"]) == (SEED_ARTICLE.name, 49, 49)
+    assert first["citation"] == f"{SEED_ARTICLE.name}:49"
+    assert "1,500 participants" in first["text"]
+    assert set(first) >= {"rank", "score", "source", "path", "line_start", "line_end", "paragraph", "text"}
+    assert Path(first["path"]).is_file() and Path(first["path"]).is_absolute()
+    assert [h["rank"] for h in out["hits"]] == list(range(1, 6))
+    assert first["answer"]["text"] in first["text"]
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25"])
+def test_each_mode_finds_line_49(workdir, mode):
+    p = rag("ask", PARTICIPANTS_Q, "--json", "--mode", mode, "-k", "3", cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    hits = json.loads(p.stdout)["hits"]
+    assert len(hits) == 3 and hits[0]["line_start"] == 49
+
+
+def test_human_output_shows_rank_citation_and_text(workdir):
+    p = rag("ask", PARTICIPANTS_Q, "-k", "2", cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith(f"1. {SEED_ARTICLE.name}:49  (score ")
+    assert "Moscow expects around 1,500 participants" in p.stdout
+    assert "\n2. " in p.stdout
+
+
+def test_the_query_path_never_imports_torch(workdir):
+    code = (
+        "import sys, json; from rag.cli import main; rc = main(['ask', 'Sochi talks', '--json']);"
+        "bad = [m for m in ('torch', 'transformers', 'sentence_transformers', 'textual') if m in sys.modules];"
+        "sys.stderr.write(json.dumps(bad)); sys.exit(rc)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stderr.strip().splitlines()[-1]) == []
+
+
+def test_index_with_no_change_loads_no_model(workdir):
+    code = (
+        "import sys, json; from rag import build_index; s = build_index('seeds', 'indexes/default');"
+        "print(json.dumps([s.changed, 'torch' in sys.modules, 'sentence_transformers' in sys.modules]))"
+    )
+    p = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == [False, False, False]
+
+
+def test_status_reports_contents(workdir):
+    p = rag("status", "--json", cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["files"] == 1 and s["passages"] > 40
+    assert s["changes"] == {"added": [], "modified": [], "removed": []}
+
+
+BAD = [
+    (["ask", ""], 1, "question is empty"),
+    (["ask", "   \t "], 1, "question is empty"),
+    (["ask", "x", "-k", "0"], 2, "at least 1"),
+    (["ask", "x", "-k", "many"], 2, "whole number"),
+    (["ask", "x", "--mode", "magic"], 2, "invalid choice"),
+    (["ask", "x", "--index", "nowhere", "--seeds", "nothing"], 1, "no seeds folder nothing"),
+    (["status", "--index", "nowhere"], 1, "no index at nowhere"),
+    (["index", "--seeds", "nothing", "--index", "nowhere"], 1, "seeds folder not found"),
+    ([], 2, "required"),
+]
+
+
+@pytest.mark.parametrize("args,code,words", BAD, ids=[" ".join(a) or "none" for a, _, _ in BAD])
+def test_bad_input_is_one_clear_line(workdir, args, code, words):
+    p = rag(*args, cwd=workdir)
+    assert p.returncode == code, (p.stdout, p.stderr)
+    assert words in p.stderr
+    assert "Traceback" not in p.stderr
+    if code == 1:
+        assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_index_is_one_line_naming_rebuild(tmp_path, real_index):
+    work = tmp_path / "w"
+    shutil.copytree(real_index.parent.parent, work, symlinks=True)
+    version = (work / "indexes" / "default" / (work / "indexes/default/CURRENT").read_text().strip())
+    (version / "dense.faiss").write_bytes(b"\0" * 64)
+    p = rag("ask", "Sochi", cwd=work)
+    assert p.returncode == 1
+    assert "rag index --rebuild" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = rag("index", "--rebuild", cwd=work)
+    assert p.returncode == 0, p.stderr
+    assert rag("ask", "Sochi", cwd=work).returncode == 0
+
+
+def test_ask_builds_missing_index_then_warns_when_seeds_change(tmp_path):
+    (tmp_path / "seeds").mkdir()
+    shutil.copy(SEED_ARTICLE, tmp_path / "seeds")
+    p = rag("ask", PARTICIPANTS_Q, "--json", "-k", "1", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "building it" in p.stderr
+    assert json.loads(p.stdout)["hits"][0]["line_start"] == 49
+    (tmp_path / "seeds" / "extra.md").write_text("Olive Branch is an operation.\n", encoding="utf-8")
+    p = rag("ask", "Olive Branch", cwd=tmp_path)
+    assert p.returncode == 0
+    assert "seeds changed since the index was built (1 added)" in p.stderr
+    p = rag("index", "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    stats = json.loads(p.stdout)
+    assert stats["embedded"] == 1 and stats["files"] == 2
+    p = rag("ask", "Olive Branch operation", "--json", "--mode", "bm25", "-k", "1", cwd=tmp_path)
+    assert json.loads(p.stdout)["hits"][0]["source"] == "extra.md"
+
+
+def test_every_passage_of_the_seed_article_cites_its_lines(real_retriever):
+    lines = SEED_ARTICLE.read_text(encoding="utf-8").split("\n")
+    assert real_retriever.passages
+    for p in real_retriever.passages:
+        cited = "\n".join(lines[p.line_start - 1 : p.line_end])
+        assert " ".join(p.text.split()) in " ".join(cited.split()), p.citation
