@@ -64,10 +64,13 @@ def best_sentence(
     question_terms: list[str],
     passage: Passage,
     idf: IdfLookup,
+    spans: list[tuple[int, int]] | None = None,
     dense: list[float] | None = None,
     dense_weight: float = 0.0,
 ) -> Answer:
-    spans = sentence_candidates(passage)
+    """The best sentence: normalized lexical score, mixed with ``dense`` similarities if given."""
+    if spans is None:
+        spans = sentence_candidates(passage)
     lex = lexical_scores(question_terms, passage, spans, idf)
     top = max(lex) if lex else 0.0
     scores = []

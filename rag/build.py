@@ -169,15 +169,6 @@ def build_index(
             for p in prev.passages:
                 prev_by_source.setdefault(p.source, []).append(p)
 
-        enc_holder: list = [encoder]
-
-        def get_encoder():
-            if enc_holder[0] is None:
-                from .embed import DocumentEncoder
-
-                enc_holder[0] = DocumentEncoder(Path(info.path))
-            return enc_holder[0]
-
         token_ends = encoder.token_ends if encoder is not None else None
         if token_ends is None:
             from .model import word_pieces
@@ -227,72 +218,154 @@ def build_index(
                 + (f" ({len(stats.skipped)} skipped)" if stats.skipped else "")
             )
         stats.removed = len(removed)
-        if prev is not None:
-            kept_hashes = {p.hash for p in passages}
-            stats.removed = sum(1 for p in prev.passages if p.hash not in kept_hashes)
-
-        # Vectors: reuse by content hash, embed the new ones (each distinct text once).
-        dim = info.dim
-        vectors = np.empty((len(passages), dim), dtype=np.float32)
-        new_rows: dict[str, list[int]] = {}
-        for i, p in enumerate(passages):
-            j = prev.by_hash.get(p.hash) if prev is not None else None
-            if j is not None:
-                vectors[i] = prev.vectors[j]
-                stats.reused += 1
-            else:
-                new_rows.setdefault(p.hash, []).append(i)
-        if new_rows:
-            enc = get_encoder()
-            stats.encoder = enc.path_name
-            texts = [passages[rows[0]].text for rows in new_rows.values()]
-            cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
-            embedded = enc.encode(texts, progress=cb, cancel=cancel)
-            for rows, vec in zip(new_rows.values(), embedded):
-                vectors[rows] = vec
-            stats.embedded = sum(len(r) for r in new_rows.values())
-        if cancel is not None and cancel.is_set():
-            from .embed import BuildCancelled
-
-            raise BuildCancelled("build cancelled; the previous index is unchanged")
-
-        if progress is not None:
-            progress("writing", 0, 1)
-        from .dense import DenseIndex
-        from .lexical import BM25Index, tokenize_many
-
-        bm25 = BM25Index.build(tokenize_many([p.text for p in passages]))
-        dense = DenseIndex.build(vectors, kind=dense_kind)
-
-        def write(folder: Path) -> dict:
-            write_passages(folder, passages)
-            np.save(folder / VECTORS, vectors, allow_pickle=False)
-            dense.save(folder)
-            bm25.save(folder)
-            return {
-                "format": store.FORMAT,
-                "format_version": store.FORMAT_VERSION,
-                "rag_version": __version__,
-                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "build_seconds": round(time.perf_counter() - t0, 3),
-                "model": {**info.to_json(), "stamp": _stamp_or_none(info)},
-                "encoder": stats.encoder or (prev.manifest.get("encoder") if prev else ""),
+        _embed_and_publish(
+            index_dir,
+            passages,
+            prev,
+            info,
+            encoder,
+            stats,
+            progress=progress,
+            cancel=cancel,
+            dense_kind=dense_kind,
+            t0=t0,
+            manifest_extra={
                 "seeds_root": str(seeds.resolve()),
                 "ingest": _ingest_params(info, max_file_bytes),
-                "counts": {"files": len(files_meta), "passages": len(passages), "dim": dim},
-                "dense": {"kind": dense.kind},
-                "bm25": {"k1": 1.5, "b": 0.75, "method": "lucene", "tokenizer": "en-stopwords+snowball"},
                 "files": files_meta,
                 "skipped_files": skipped_meta,
-            }
-
-        store.publish(index_dir, write)
-        if progress is not None:
-            progress("writing", 1, 1)
+            },
+        )
         stats.files = len(files_meta)
         stats.passages = len(passages)
         stats.seconds = time.perf_counter() - t0
         return stats
+
+
+def build_passages(
+    index: str | Path,
+    passages: list[Passage],
+    corpus: dict,
+    *,
+    encoder=None,
+    model_dir: str | Path | None = None,
+    progress: BuildProgress | None = None,
+    dense_kind: str = "auto",
+) -> BuildStats:
+    """Index ready-made passages (an evaluation corpus, say) through the same embed/publish path.
+
+    ``corpus`` identifies the source (e.g. ``{"corpus.jsonl": {"sha256": ...}}``); when it and the
+    model match the current version, nothing is done.
+    """
+    t0 = time.perf_counter()
+    index_dir = Path(index)
+    with store.BuildLock(index_dir):
+        store.clean_stale(index_dir)
+        prev_manifest = _manifest_if_any(index_dir)
+        if encoder is not None:
+            info = encoder.info
+        else:
+            mdir = Path(model_dir) if model_dir is not None else default_model_dir()
+            info = _current_model_info(mdir, prev_manifest)
+        stats = BuildStats(index_dir=index_dir)
+        if prev_manifest is not None and prev_manifest.get("files") == corpus and _same_model(prev_manifest, info):
+            stats.changed = False
+            stats.files = len(corpus)
+            stats.passages = int(prev_manifest.get("counts", {}).get("passages", 0))
+            stats.seconds = time.perf_counter() - t0
+            return stats
+        prev, why = load_previous(index_dir, info)
+        if why:
+            stats.warnings.append(why)
+        _embed_and_publish(
+            index_dir, passages, prev, info, encoder, stats, progress=progress, cancel=None,
+            dense_kind=dense_kind, t0=t0,
+            manifest_extra={"seeds_root": "", "ingest": {"corpus": True}, "files": corpus, "skipped_files": {}},
+        )
+        stats.files = len(corpus)
+        stats.passages = len(passages)
+        stats.seconds = time.perf_counter() - t0
+        return stats
+
+
+def _embed_and_publish(
+    index_dir: Path,
+    passages: list[Passage],
+    prev: Previous | None,
+    info: ModelInfo,
+    encoder,
+    stats: BuildStats,
+    *,
+    progress: BuildProgress | None,
+    cancel: threading.Event | None,
+    dense_kind: str,
+    t0: float,
+    manifest_extra: dict,
+) -> None:
+    """Reuse vectors by content hash, embed the rest, build BM25 and FAISS, publish atomically."""
+    if prev is not None:
+        kept_hashes = {p.hash for p in passages}
+        stats.removed = sum(1 for p in prev.passages if p.hash not in kept_hashes)
+
+    # Vectors: reuse by content hash, embed the new ones (each distinct text once).
+    dim = info.dim
+    vectors = np.empty((len(passages), dim), dtype=np.float32)
+    new_rows: dict[str, list[int]] = {}
+    for i, p in enumerate(passages):
+        j = prev.by_hash.get(p.hash) if prev is not None else None
+        if j is not None:
+            vectors[i] = prev.vectors[j]
+            stats.reused += 1
+        else:
+            new_rows.setdefault(p.hash, []).append(i)
+    if new_rows:
+        enc = encoder
+        if enc is None:
+            from .embed import DocumentEncoder
+
+            enc = DocumentEncoder(Path(info.path))
+        stats.encoder = enc.path_name
+        texts = [passages[rows[0]].text for rows in new_rows.values()]
+        cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
+        embedded = enc.encode(texts, progress=cb, cancel=cancel)
+        for rows, vec in zip(new_rows.values(), embedded):
+            vectors[rows] = vec
+        stats.embedded = sum(len(r) for r in new_rows.values())
+    if cancel is not None and cancel.is_set():
+        from .embed import BuildCancelled
+
+        raise BuildCancelled("build cancelled; the previous index is unchanged")
+
+    if progress is not None:
+        progress("writing", 0, 1)
+    from .dense import DenseIndex
+    from .lexical import BM25Index, tokenize_many
+
+    bm25 = BM25Index.build(tokenize_many([p.text for p in passages]))
+    dense = DenseIndex.build(vectors, kind=dense_kind)
+
+    def write(folder: Path) -> dict:
+        write_passages(folder, passages)
+        np.save(folder / VECTORS, vectors, allow_pickle=False)
+        dense.save(folder)
+        bm25.save(folder)
+        return {
+            "format": store.FORMAT,
+            "format_version": store.FORMAT_VERSION,
+            "rag_version": __version__,
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "build_seconds": round(time.perf_counter() - t0, 3),
+            "model": {**info.to_json(), "stamp": _stamp_or_none(info)},
+            "encoder": stats.encoder or (prev.manifest.get("encoder") if prev else ""),
+            "counts": {"files": len(manifest_extra["files"]), "passages": len(passages), "dim": dim},
+            "dense": {"kind": dense.kind},
+            "bm25": {"k1": 1.5, "b": 0.75, "method": "lucene", "tokenizer": "en-stopwords+snowball"},
+            **manifest_extra,
+        }
+
+    store.publish(index_dir, write)
+    if progress is not None:
+        progress("writing", 1, 1)
 
 
 def _same_model(manifest: dict, info: ModelInfo) -> bool:

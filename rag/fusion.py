@@ -6,8 +6,40 @@ Reciprocal rank fusion needs no score calibration; the weighted form lets one li
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class FusionParams:
+    """How hybrid search combines the dense and BM25 rankings.
+
+    ``method`` is ``"rrf"`` (reciprocal rank fusion with constant ``rrf_k``, the dense list
+    weighted by ``dense_weight``) or ``"weighted"`` (``alpha * dense + (1 - alpha) * bm25`` over
+    min-max normalized scores). ``depth`` candidates are taken from each side.
+    """
+
+    method: str = "rrf"
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    alpha: float = 0.5
+    depth: int = 100
+
+    def __post_init__(self) -> None:
+        if self.method not in ("rrf", "weighted"):
+            raise ValueError(f"fusion method must be 'rrf' or 'weighted', not {self.method!r}")
+
+
+def fuse(
+    params: FusionParams,
+    dense: tuple[np.ndarray, np.ndarray],
+    lexical: tuple[np.ndarray, np.ndarray],
+) -> dict[int, float]:
+    """Fuse ``(ids, scores)`` of the dense and BM25 candidates (each best first) as ``params`` says."""
+    if params.method == "rrf":
+        return rrf([dense[0].tolist(), lexical[0].tolist()], k=params.rrf_k, weights=[params.dense_weight, 1.0])
+    return weighted(dense, lexical, alpha=params.alpha)
 
 
 def rrf(ranked: Sequence[Sequence[int]], k: float = 60.0, weights: Sequence[float] | None = None) -> dict[int, float]:
@@ -53,3 +85,4 @@ def weighted(
 def ranked(fused: dict[int, float], k: int) -> list[tuple[int, float]]:
     """The ``k`` best ``(id, score)`` pairs, ties broken by id for determinism."""
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+DEFAULT_FUSION = FusionParams()

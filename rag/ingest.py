@@ -107,8 +107,16 @@ def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     except OSError as exc:
         raise SkipFile(f"cannot be read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
-        raise SkipFile(f"larger than {max_bytes // (1024 * 1024)} MB; split it into smaller files")
+        raise SkipFile(f"larger than the {human_size(max_bytes)} limit; split it into smaller files")
     return data
+
+
+def human_size(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            v = n / size
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def decode(data: bytes) -> tuple[str, str | None]:
@@ -120,6 +128,8 @@ def decode(data: bytes) -> tuple[str, str | None]:
         raise SkipFile("empty file")
     if data.startswith(codecs.BOM_UTF8):
         return _strict(data[3:], "utf-8"), None
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return _strict(data, "utf-32"), None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16"), None
     if b"\x00" in data:
@@ -210,9 +220,9 @@ def _split_spans(text: str, ends: list[int], limit: int) -> list[tuple[int, int]
                 break
             first = bisect_right(ends, a)
             cut = min(ends[first + limit - 1], b)
-            space = text.rfind(" ", a + 1, cut + 1)
-            nl = text.rfind("\n", a + 1, cut + 1)
-            ws = max(space, nl)
+            ws = min(cut, len(text) - 1)
+            while ws > a and not text[ws].isspace():
+                ws -= 1
             if ws > a:
                 cut = ws
             piece_end = cut
@@ -258,6 +268,8 @@ def passages_of(
     than the window are split. A paragraph whose text already appeared in this file is dropped (the
     first place is cited).
     """
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
     out: list[Passage] = []
     seen: set[str] = set()
     for para in paragraphs(text):

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .answer import best_sentence
+from .answer import best_sentence, sentence_candidates
 from .build import VECTORS
 from .errors import IndexCorruptError, IndexMismatchError, QuestionError, RagError
-from .fusion import ranked, rrf
+from .fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
 from .lexical import MAX_QUERY_CHARS, BM25Index, tokenize
 from .model import ModelInfo, default_model_dir, model_info, weights_stamp
 from .passages_io import read_passages
@@ -25,7 +25,8 @@ from .types import Hit, Passage
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_K = 1000
-CANDIDATES = 100  # per retriever, before fusion
+ANSWER_DENSE_WEIGHT = 0.5  # share of the embedding similarity in the answer-sentence score
+ANSWER_MAX_CHARS = 400  # a sentence is embedded from at most this many characters
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -67,6 +68,7 @@ class Retriever:
         bm25: BM25Index,
         encoder=None,
     ) -> None:
+        self.fusion: FusionParams = DEFAULT_FUSION
         self.version_dir = version_dir
         self.manifest = manifest
         self.passages = passages
@@ -185,7 +187,7 @@ class Retriever:
         cleaned = [clean_question(q) for q in questions]
         if not cleaned:
             return []
-        depth = max(CANDIDATES, k)
+        depth = max(self.fusion.depth, k)
         qvecs = None
         if mode in ("hybrid", "dense"):
             qvecs = self.encoder().encode(cleaned)
@@ -193,12 +195,14 @@ class Retriever:
         results = []
         for qi, q in enumerate(cleaned):
             terms = tokenize(q)
-            dense_list: list[int] = []
+            dense_ids = np.empty(0, dtype=np.int64)
+            dense_sc = np.empty(0, dtype=np.float32)
             if qvecs is not None:
-                dense_list = [int(i) for i in dids[qi] if i >= 0]
+                keep = dids[qi] >= 0
+                dense_ids, dense_sc = dids[qi][keep].astype(np.int64), dscores[qi][keep]
             lex_scores = self._bm25.scores(terms) if mode in ("hybrid", "bm25") else None
             if mode == "dense":
-                top = [(i, float(s)) for i, s in zip(dense_list, dscores[qi][: len(dense_list)])][:k]
+                top = list(zip(dense_ids.tolist(), dense_sc.tolist()))[:k]
             elif mode == "bm25":
                 from .lexical import top_positive
 
@@ -207,8 +211,7 @@ class Retriever:
             else:
                 from .lexical import top_positive
 
-                lex_ids, _ = top_positive(lex_scores, depth)
-                top = ranked(rrf([dense_list, lex_ids.tolist()], k=60.0), k)
+                top = ranked(fuse(self.fusion, (dense_ids, dense_sc), top_positive(lex_scores, depth)), k)
             results.append(self._hits(top, q, terms, qvecs[qi] if qvecs is not None else None, lex_scores, answers))
         return results
 
@@ -220,6 +223,7 @@ class Retriever:
             dense_score = float(np.dot(self.vectors[i], qvec)) if qvec is not None else None
             bm25_score = float(lex_scores[i]) if lex_scores is not None else None
             hit = Hit(
+                row=int(i),
                 rank=rank,
                 score=float(score),
                 text=p.text,
@@ -234,10 +238,39 @@ class Retriever:
                 bm25_score=bm25_score,
                 terms=term_set,
             )
-            if answers:
-                hit.answer = best_sentence(terms, p, self.idf)
             hits.append(hit)
+        if answers:
+            self.add_answers(hits, question, terms=terms, qvec=qvec)
         return hits
+
+    def add_answers(self, hits: list[Hit], question: str, terms: list[str] | None = None, qvec=None) -> None:
+        """Set ``hit.answer`` of each hit: the sentence that best answers ``question``.
+
+        Sentences are scored by the question's words they contain (idf-weighted) and, with weight
+        ``ANSWER_DENSE_WEIGHT``, by their embedding's similarity to the question's.
+        """
+        if not hits:
+            return
+        if terms is None:
+            terms = tokenize(clean_question(question))
+        spans = [sentence_candidates(self.passages_by_hit(h)) for h in hits]
+        dense: list[list[float] | None] = [None] * len(hits)
+        if ANSWER_DENSE_WEIGHT > 0:
+            if qvec is None:
+                qvec = self.encoder().encode([clean_question(question)])[0]
+            texts = [h.text[a:b][:ANSWER_MAX_CHARS] for h, sp in zip(hits, spans) for a, b in sp]
+            vecs = self.encoder().encode(texts)
+            sims = (vecs @ np.asarray(qvec, dtype=np.float32)).tolist()
+            pos = 0
+            for i, sp in enumerate(spans):
+                dense[i] = sims[pos : pos + len(sp)]
+                pos += len(sp)
+        for i, h in enumerate(hits):
+            h.answer = best_sentence(terms, self.passages_by_hit(h), self.idf, spans=spans[i], dense=dense[i],
+                                     dense_weight=ANSWER_DENSE_WEIGHT)
+
+    def passages_by_hit(self, hit: Hit) -> Passage:
+        return self.passages[hit.row]
 
 
 def _check_model(m: dict, model_dir: Path | None) -> None:

@@ -22,15 +22,15 @@ ABBREVIATIONS = frozenset(
 _END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)")
 # What may start the next sentence: a capital, a digit, an opening quote or bracket.
 _NEXT_START = re.compile(r"\s+[\"'“‘«(\[]*[A-Z0-9\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]")
-_WORD_BEFORE = re.compile(r"(\S+)$")
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
     """True when the period at ``dot`` closes an abbreviation or an initial, not a sentence."""
-    m = _WORD_BEFORE.search(text, 0, dot)
-    if m is None:
-        return False
-    word = m.group(1).lstrip("\"'“‘«([").lower()
+    # The word before the dot: search back only to the previous whitespace (linear overall).
+    start = dot
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    word = text[start:dot].lstrip("\"'“‘«([").lower()
     if not word:
         return False
     if word in ABBREVIATIONS:

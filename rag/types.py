@@ -74,6 +74,7 @@ class Answer:
 class Hit:
     """One search result, best first. ``score`` is comparable only within one result list."""
 
+    row: int  # the passage's row in the index version it came from
     rank: int
     score: float
     text: str

@@ -1,0 +1,78 @@
+"""Reading a BEIR-layout data set: corpus.jsonl, queries-<split>.jsonl, qrels-<split>.tsv."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DataError
+from .ingest import text_hash
+from .types import Passage
+
+
+@dataclass(slots=True)
+class Dataset:
+    name: str
+    root: Path
+    passages: list[Passage]  # one per corpus record: title and text, source = the record's _id
+    corpus_sha256: str
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DataError(f"{path} not found: a BEIR folder has corpus.jsonl, queries-SPLIT.jsonl and qrels-SPLIT.tsv")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError as exc:
+                    raise DataError(f"{path} line {n} is not JSON ({exc})") from None
+    return out
+
+
+def record_text(rec: dict) -> str:
+    title = (rec.get("title") or "").strip()
+    text = (rec.get("text") or "").strip()
+    return f"{title} {text}".strip() if title else text
+
+
+def load(root: str | Path, split: str = "test") -> Dataset:
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root}")
+    corpus_path = root / "corpus.jsonl"
+    if not corpus_path.is_file():
+        raise DataError(f"{corpus_path} not found: a BEIR folder has corpus.jsonl, queries-SPLIT.jsonl and qrels-SPLIT.tsv")
+    corpus_sha = hashlib.sha256(corpus_path.read_bytes()).hexdigest()
+    passages = []
+    for line_no, rec in enumerate(_jsonl(corpus_path), start=1):
+        text = record_text(rec)
+        if not text:
+            continue
+        passages.append(Passage(text, str(rec["_id"]), line_no, line_no, 1, 0, len(text), text_hash(text)))
+    qpath = root / f"queries-{split}.jsonl"
+    if not qpath.is_file():
+        qpath = root / "queries.jsonl"
+    queries = {str(q["_id"]): q["text"] for q in _jsonl(qpath)}
+    qrels: dict[str, dict[str, int]] = {}
+    rpath = root / f"qrels-{split}.tsv"
+    if not rpath.is_file():
+        rpath = root / "qrels" / f"{split}.tsv"
+    if not rpath.is_file():
+        raise DataError(f"qrels for split {split!r} not found in {root}")
+    with open(rpath, encoding="utf-8") as f:
+        for n, line in enumerate(f):
+            parts = line.rstrip("\n").split("\t")
+            if n == 0 and parts[0] == "query-id":
+                continue
+            if len(parts) < 3:
+                continue
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    queries = {q: t for q, t in queries.items() if q in qrels}
+    return Dataset(root.name, root, passages, corpus_sha, queries, qrels)

@@ -1,0 +1,205 @@
+"""Property tests: every passage cites lines of the original file that really hold its text.
+
+Random documents are written to real files (random LF/CRLF endings, blank runs with spaces and tabs,
+duplicate paragraphs, unicode, emoji, format strings), read back with ``read_seed`` and cut into
+passages with and without splitting. The generator keeps the ground truth (which lines belong to
+which paragraph) so the citations can be checked against it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import sys
+import re
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.ingest import SeedFile, passages_of, read_seed
+
+WORD_RE = re.compile(r"\S+")
+
+
+def token_ends(text: str) -> list[int]:
+    return [m.end() for m in WORD_RE.finditer(text)]
+
+
+def collapse(s: str) -> str:
+    return " ".join(s.split())
+
+
+SPECIAL_WORDS = [
+    "%s", "%d", "{}", "{0}", "[bold]", "[/bold]", "🙂", "👍🏽", "日本語", "naïve", "Ωmega", "Жук",
+    "Dr.", "e.g.", "U.S.", "3.5", "end.", "Why?", "Yes!", '"Quote."', "wait...", "J.", "(aside)",
+]
+
+words = st.one_of(
+    st.sampled_from(SPECIAL_WORDS),
+    st.text(alphabet=st.characters(whitelist_categories=("Lu", "Ll", "Lo", "Nd")), min_size=1, max_size=8),
+    st.from_regex(r"[A-Za-z]{1,7}[.?!]?", fullmatch=True),
+)
+separators = st.sampled_from([" ", " ", " ", "  ", "\t", " \t "])
+pad = st.sampled_from(["", "", "", " ", "\t", "  \t"])
+
+
+@st.composite
+def lines_of_words(draw) -> str:
+    ws = draw(st.lists(words, min_size=1, max_size=12))
+    out = ws[0]
+    for w in ws[1:]:
+        out += draw(separators) + w
+    return draw(pad) + out + draw(pad)
+
+
+paragraph_st = st.lists(lines_of_words(), min_size=1, max_size=5)
+blank_line = st.sampled_from(["", "", " ", "\t", "   ", " \t "])
+
+
+@dataclass
+class Doc:
+    data: bytes
+    lines: list[str]  # the document's lines, as generated
+    paras: list[tuple[int, int]]  # ground truth: 1-based inclusive line range of each paragraph
+
+
+@st.composite
+def documents(draw) -> Doc:
+    paras = draw(st.lists(paragraph_st, min_size=1, max_size=7))
+    # optional duplicates: copies of earlier paragraphs inserted later
+    for _ in range(draw(st.integers(0, 2))):
+        src = draw(st.integers(0, len(paras) - 1))
+        at = draw(st.integers(src + 1, len(paras)))
+        paras.insert(at, list(paras[src]))
+    lines: list[str] = []
+    ranges: list[tuple[int, int]] = []
+    lines += draw(st.lists(blank_line, max_size=3))  # optional leading blank lines
+    for i, para in enumerate(paras):
+        if i:
+            lines += draw(st.lists(blank_line, min_size=1, max_size=3))
+        start = len(lines) + 1
+        lines += para
+        ranges.append((start, len(lines)))
+    lines += draw(st.lists(blank_line, max_size=3))  # optional trailing blank lines
+    crlf = draw(st.sampled_from(["lf", "crlf", "mixed"]))
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i < len(lines) - 1 or draw(st.booleans()):
+            if crlf == "mixed":
+                out.append(draw(st.sampled_from(["\n", "\r\n"])))
+            else:
+                out.append("\r\n" if crlf == "crlf" else "\n")
+    data = "".join(out).encode("utf-8")
+    if draw(st.integers(0, 9)) == 0:
+        data = codecs.BOM_UTF8 + data
+    return Doc(data, lines, ranges)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("citation_docs")
+
+
+def original_lines(data: bytes) -> list[str]:
+    """The file's lines as an editor shows them: decoded, split on LF, the CR of CRLF removed."""
+    return [line.removesuffix("\r") for line in data.decode("utf-8-sig").split("\n")]
+
+
+def check_document(workdir, doc: Doc, max_tokens: int | None) -> None:
+    path = workdir / "doc.txt"
+    path.write_bytes(doc.data)
+    r = read_seed(SeedFile("doc.txt", path))
+    assert r.skip is None, r.skip
+    assert r.warning is None
+    text = r.text
+    assert text is not None
+    if max_tokens is None:
+        ps = passages_of("doc.txt", text)
+    else:
+        ps = passages_of("doc.txt", text, token_ends=token_ends, max_tokens=max_tokens)
+    assert ps, "a document with words has passages"
+
+    orig = original_lines(doc.data)
+    assert orig[: len(doc.lines)] == doc.lines
+
+    for p in ps:
+        # (a) the cited lines of the original file hold the passage text
+        assert 1 <= p.line_start <= p.line_end <= len(orig)
+        cited = "\n".join(orig[p.line_start - 1 : p.line_end])
+        assert collapse(p.text) in collapse(cited)
+        # the first line holds the passage's first line at its column
+        first = p.text.split("\n")[0]
+        assert orig[p.line_start - 1][p.col_start - 1 :].startswith(first)
+        assert p.line_end - p.line_start == p.text.count("\n")
+        # (b) exact text at its offsets
+        assert text[p.char_start : p.char_end] == p.text
+        assert p.source == "doc.txt"
+        if max_tokens is not None:
+            assert len(token_ends(p.text)) <= max_tokens
+        # the passage lies inside the paragraph it names
+        lo, hi = doc.paras[p.paragraph - 1]
+        assert lo <= p.line_start and p.line_end <= hi
+
+    # duplicates per the rule: a paragraph whose collapsed text equals an earlier paragraph's
+    keys = [collapse("\n".join(doc.lines[a - 1 : b])) for a, b in doc.paras]
+    dup = [k in keys[:i] for i, k in enumerate(keys)]
+
+    # (c) no text is lost: every non-blank line is cited, or lies in a duplicate paragraph
+    cited_lines = set()
+    for p in ps:
+        cited_lines.update(range(p.line_start, p.line_end + 1))
+    para_of_line = {ln: i for i, (a, b) in enumerate(doc.paras) for ln in range(a, b + 1)}
+    for ln, line in enumerate(orig, start=1):
+        if not line.strip():
+            assert ln not in para_of_line
+            continue
+        i = para_of_line[ln]
+        assert ln in cited_lines or dup[i], f"line {ln} {line!r} is in no passage"
+        if dup[i]:
+            assert ln not in cited_lines
+
+    # (d) every word of every non-duplicate paragraph appears in its passages, in order;
+    # paragraph numbers are the ground-truth ones, duplicates included in the numbering
+    assert sorted({p.paragraph for p in ps}) == [i + 1 for i in range(len(keys)) if not dup[i]]
+    for i, (a, b) in enumerate(doc.paras):
+        if dup[i]:
+            continue
+        want = "\n".join(doc.lines[a - 1 : b]).split()
+        got = [w for p in ps if p.paragraph == i + 1 for w in p.text.split()]
+        assert got == want
+    # passages are in file order and do not overlap
+    for x, y in zip(ps, ps[1:]):
+        assert x.char_end <= y.char_start
+
+
+@given(doc=documents(), max_tokens=st.one_of(st.none(), st.integers(1, 12)))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_passages_cite_their_lines(workdir, doc, max_tokens):
+    check_document(workdir, doc, max_tokens)
+
+
+@given(doc=documents())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_passages_cite_their_lines_with_small_window(workdir, doc):
+    check_document(workdir, doc, 3)
+
+
+def test_check_document_catches_a_wrong_citation(workdir, monkeypatch):
+    """The property checker itself fails when a citation is off by one line."""
+    import rag.ingest as ingest
+
+    doc = Doc(b"\nfirst words here\n\nsecond words\n", ["", "first words here", "", "second words", ""], [(2, 2), (4, 4)])
+    check_document(workdir, doc, None)  # correct code passes
+
+    real = ingest.passages_of
+
+    def shifted(*a, **kw):
+        from dataclasses import replace
+
+        return [replace(p, line_start=p.line_start + 1, line_end=p.line_end + 1) for p in real(*a, **kw)]
+
+    monkeypatch.setattr(sys.modules[__name__], "passages_of", shifted)
+    with pytest.raises(AssertionError):
+        check_document(workdir, doc, None)

@@ -1,0 +1,109 @@
+"""Fusion of ranked lists, checked against values computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag.fusion import minmax, ranked, rrf, weighted
+
+
+def test_rrf_two_lists_default_k():
+    fused = rrf([[1, 2, 3], [3, 1]])
+    assert set(fused) == {1, 2, 3}
+    assert fused[1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[2] == pytest.approx(1 / 62)
+    assert fused[3] == pytest.approx(1 / 63 + 1 / 61)
+    assert ranked(fused, 3) == [(1, fused[1]), (3, fused[3]), (2, fused[2])]
+
+
+def test_rrf_ids_missing_from_one_list_get_only_the_other_term():
+    fused = rrf([[10, 20], [30]], k=0.0)
+    assert fused == pytest.approx({10: 1.0, 20: 0.5, 30: 1.0})
+
+
+def test_rrf_weights_and_k():
+    fused = rrf([[1, 2, 3], [3, 1]], k=1.0, weights=[2.0, 0.5])
+    assert fused[1] == pytest.approx(2 / 2 + 0.5 / 3)
+    assert fused[2] == pytest.approx(2 / 3)
+    assert fused[3] == pytest.approx(2 / 4 + 0.5 / 2)
+
+
+def test_rrf_k_changes_scores():
+    assert rrf([[7]], k=10.0)[7] == pytest.approx(1 / 11)
+    assert rrf([[7]], k=60.0)[7] == pytest.approx(1 / 61)
+
+
+def test_rrf_zero_weight_list_contributes_nothing():
+    fused = rrf([[1, 2], [2, 3]], k=0.0, weights=[1.0, 0.0])
+    assert fused == pytest.approx({1: 1.0, 2: 0.5, 3: 0.0})
+
+
+def test_rrf_accepts_numpy_ids_and_returns_python_ints():
+    fused = rrf([np.array([4, 5], dtype=np.int64), np.array([5], dtype=np.int32)], k=0.0)
+    assert fused == pytest.approx({4: 1.0, 5: 0.5 + 1.0})
+    assert all(type(key) is int for key in fused)
+
+
+def test_rrf_empty():
+    assert rrf([]) == {}
+    assert rrf([[], []]) == {}
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, 2.0, 3.0], []])
+def test_rrf_weights_length_mismatch_raises(weights):
+    with pytest.raises(ValueError, match="weights"):
+        rrf([[1, 2], [2, 1]], weights=weights)
+
+
+def test_minmax_hand_values():
+    assert minmax(np.array([2.0, 4.0, 3.0])).tolist() == pytest.approx([0.0, 1.0, 0.5])
+    assert minmax(np.array([-1.0, 1.0])).tolist() == pytest.approx([0.0, 1.0])
+    assert minmax(np.array([5.0, 5.0, 5.0])).tolist() == [1.0, 1.0, 1.0]
+    assert minmax(np.array([], dtype=np.float64)).size == 0
+
+
+def test_weighted_hand_values():
+    dense = (np.array([1, 2, 3]), np.array([0.9, 0.5, 0.1]))  # normalized: 1, 0.5, 0
+    lexical = (np.array([3, 4]), np.array([10.0, 2.0]))  # normalized: 1, 0
+    fused = weighted(dense, lexical, alpha=0.5)
+    assert fused == pytest.approx({1: 0.5, 2: 0.25, 3: 0.5, 4: 0.0}, abs=1e-6)
+    fused = weighted(dense, lexical, alpha=0.8)
+    assert fused == pytest.approx({1: 0.8, 2: 0.4, 3: 0.2, 4: 0.0}, abs=1e-6)
+    assert all(type(key) is int for key in fused)
+
+
+def test_weighted_alpha_extremes():
+    dense = (np.array([1, 2]), np.array([3.0, 1.0]))
+    lexical = (np.array([2, 1]), np.array([8.0, 4.0]))
+    assert weighted(dense, lexical, alpha=1.0) == pytest.approx({1: 1.0, 2: 0.0}, abs=1e-6)
+    assert weighted(dense, lexical, alpha=0.0) == pytest.approx({1: 0.0, 2: 1.0}, abs=1e-6)
+
+
+def test_weighted_constant_scores_and_empty_list():
+    dense = (np.array([1, 2]), np.array([0.3, 0.3]))  # constant: all ones
+    lexical = (np.array([], dtype=np.int64), np.array([], dtype=np.float32))
+    assert weighted(dense, lexical, alpha=0.25) == pytest.approx({1: 0.25, 2: 0.25}, abs=1e-6)
+
+
+def test_ranked_ties_broken_by_id():
+    fused = {5: 1.0, 2: 1.0, 9: 0.5, 1: 0.5, 3: 2.0}
+    assert ranked(fused, 4) == [(3, 2.0), (2, 1.0), (5, 1.0), (1, 0.5)]
+    assert ranked(fused, 10) == [(3, 2.0), (2, 1.0), (5, 1.0), (1, 0.5), (9, 0.5)]
+    assert ranked(fused, 0) == []
+    assert ranked({}, 3) == []
+
+
+@given(st.dictionaries(st.integers(0, 50), st.sampled_from([0.0, 0.25, 0.5, 1.0]), max_size=30), st.integers(0, 40))
+@settings(max_examples=100, deadline=None)
+def test_ranked_is_sorted_deterministic_and_top_k(fused, k):
+    out = ranked(fused, k)
+    assert len(out) == min(k, len(fused))
+    keys = [(-s, i) for i, s in out]
+    assert keys == sorted(keys)
+    assert ranked(dict(reversed(list(fused.items()))), k) == out
+    if out:
+        worst = (-out[-1][1], out[-1][0])
+        assert all((-s, i) >= worst for i, s in fused.items() if (i, s) not in out)
