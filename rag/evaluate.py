@@ -19,16 +19,18 @@ ALL_MODES = ("dense", "bm25", "hybrid")
 
 
 def evaluate(data_dir: str | Path, split: str = "test", modes=ALL_MODES, k: int = 100, index: str | Path | None = None,
-             answers: bool = True, progress=None) -> dict:
+             answers: bool = True, progress=None, encoder=None) -> dict:
     from .build import build_passages
     from .retriever import Retriever
 
     ds = beir.load(data_dir, split)
     index_dir = Path(index) if index else Path("indexes") / f"beir-{ds.name}"
     t0 = time.perf_counter()
-    stats = build_passages(index_dir, ds.passages, {"corpus.jsonl": {"sha256": ds.corpus_sha256}}, progress=progress)
+    stats = build_passages(
+        index_dir, ds.passages, {"corpus.jsonl": {"sha256": ds.corpus_sha256}}, progress=progress, encoder=encoder
+    )
     index_seconds = time.perf_counter() - t0
-    r = Retriever.open(index_dir)
+    r = Retriever.open(index_dir, encoder=encoder)
     qids = sorted(ds.queries)
     r.search(ds.queries[qids[0]], k=1)  # load the query encoder before timing
     rationales = _rationales(ds.root, split)
