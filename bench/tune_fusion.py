@@ -101,7 +101,7 @@ def main() -> None:
     (k1, b), cfg, nd, _ = results[0]
     te = prepare(test)
     bm = BM25Index.build(corpus_tokens, k1=k1, b=b)
-    lex = [bm.scores(tokenize(q)) for q in te[1]]
+    lex = [bm.top(tokenize(q), 300) for q in te[1]]
     test_nd = fuse_eval(test, te[0], pids, te[2], te[3], lex, cfg)
     base = fuse_eval(test, te[0], pids, te[2], te[3], [BM25Index.build(corpus_tokens).top(tokenize(q), 300) for q in te[1]], ("rrf", 60, 1.0, 100))
     print(json.dumps({"chosen": {"k1": k1, "b": b, "fusion": cfg}, "train_ndcg@10": round(nd, 4),

@@ -74,6 +74,9 @@ def best_sentence(
     lex = lexical_scores(question_terms, passage, spans, idf)
     top = max(lex) if lex else 0.0
     scores = []
+    if dense is not None and len(dense) > 1:
+        lo, hi = min(dense), max(dense)
+        dense = [(d - lo) / (hi - lo) if hi > lo else 1.0 for d in dense]
     for i in range(len(spans)):
         s = lex[i] / top if top > 0 else 0.0
         if dense is not None:

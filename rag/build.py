@@ -20,6 +20,7 @@ import numpy as np
 from . import __version__, store
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
 from .ingest import INGEST_VERSION, MAX_FILE_BYTES, SeedFile, iter_seed_files, passages_of, read_seed
+from .lexical import BM25_B, BM25_K1
 from .model import ModelInfo, default_model_dir, model_info, weights_stamp
 from .passages_io import read_passages, write_passages
 from .types import BuildStats, Passage, Skipped
@@ -268,7 +269,13 @@ def build_passages(
             mdir = Path(model_dir) if model_dir is not None else default_model_dir()
             info = _current_model_info(mdir, prev_manifest)
         stats = BuildStats(index_dir=index_dir)
-        if prev_manifest is not None and prev_manifest.get("files") == corpus and _same_model(prev_manifest, info):
+        ingest = {"corpus": True, "bm25": [BM25_K1, BM25_B]}
+        if (
+            prev_manifest is not None
+            and prev_manifest.get("files") == corpus
+            and prev_manifest.get("ingest") == ingest
+            and _same_model(prev_manifest, info)
+        ):
             stats.changed = False
             stats.files = len(corpus)
             stats.passages = int(prev_manifest.get("counts", {}).get("passages", 0))
@@ -280,7 +287,7 @@ def build_passages(
         _embed_and_publish(
             index_dir, passages, prev, info, encoder, stats, progress=progress, cancel=None,
             dense_kind=dense_kind, t0=t0,
-            manifest_extra={"seeds_root": "", "ingest": {"corpus": True}, "files": corpus, "skipped_files": {}},
+            manifest_extra={"seeds_root": "", "ingest": ingest, "files": corpus, "skipped_files": {}},
         )
         stats.files = len(corpus)
         stats.passages = len(passages)
@@ -359,7 +366,7 @@ def _embed_and_publish(
             "encoder": stats.encoder or (prev.manifest.get("encoder") if prev else ""),
             "counts": {"files": len(manifest_extra["files"]), "passages": len(passages), "dim": dim},
             "dense": {"kind": dense.kind},
-            "bm25": {"k1": 1.5, "b": 0.75, "method": "lucene", "tokenizer": "en-stopwords+snowball"},
+            "bm25": {"k1": BM25_K1, "b": BM25_B, "method": "lucene", "tokenizer": "en-stopwords+snowball"},
             **manifest_extra,
         }
 
@@ -381,4 +388,9 @@ def _stamp_or_none(info: ModelInfo) -> dict | None:
 
 
 def _ingest_params(info: ModelInfo, max_file_bytes: int) -> dict:
-    return {"version": INGEST_VERSION, "max_tokens": info.max_tokens, "max_file_bytes": max_file_bytes}
+    return {
+        "version": INGEST_VERSION,
+        "max_tokens": info.max_tokens,
+        "max_file_bytes": max_file_bytes,
+        "bm25": [BM25_K1, BM25_B],
+    }

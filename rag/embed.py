@@ -136,6 +136,20 @@ class QueryEncoder:
     def token_ends(self, text: str) -> list[int]:
         return word_pieces(str(self.model_dir)).token_ends(text)
 
+    def static_vectors(self, texts: list[str]) -> np.ndarray:
+        """Cheap meaning vectors: the normalized mean of the model's input embeddings of each
+        text's word-pieces (no transformer layers). Used to compare sentences with a question
+        where running the model on every sentence would cost too much."""
+        tok = self._enc._tokenizer
+        word = self._enc._word
+        out = np.zeros((len(texts), word.shape[1]), dtype=np.float32)
+        for i, enc in enumerate(tok.encode_batch(list(texts), add_special_tokens=False)):
+            if enc.ids:
+                v = word[np.asarray(enc.ids)].mean(axis=0)
+                n = float(np.linalg.norm(v))
+                out[i] = v / n if n > 0 else v
+        return out
+
     def encode(
         self, texts: list[str], progress: Progress | None = None, cancel: threading.Event | None = None
     ) -> np.ndarray:

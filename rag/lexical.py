@@ -16,6 +16,9 @@ from .errors import IndexCorruptError
 
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")
 MAX_QUERY_CHARS = 10_000
+# Chosen on SciFact's train split (bench/tune_fusion.py); bm25s's defaults are k1=1.5, b=0.75.
+BM25_K1 = 0.9
+BM25_B = 0.75
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +76,7 @@ class BM25Index:
         self._vocab: dict[str, int] = model.vocab_dict
 
     @classmethod
-    def build(cls, corpus_tokens: list[list[str]], k1: float = 1.5, b: float = 0.75, method: str = "lucene"):
+    def build(cls, corpus_tokens: list[list[str]], k1: float = BM25_K1, b: float = BM25_B, method: str = "lucene"):
         import bm25s
 
         model = bm25s.BM25(k1=k1, b=b, method=method)

@@ -25,7 +25,7 @@ from .types import Hit, Passage
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_K = 1000
-ANSWER_DENSE_WEIGHT = 0.5  # share of the embedding similarity in the answer-sentence score
+ANSWER_DENSE_WEIGHT = 0.3  # share of the embedding similarity in the answer-sentence score
 ANSWER_MAX_CHARS = 400  # a sentence is embedded from at most this many characters
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -255,12 +255,11 @@ class Retriever:
             terms = tokenize(clean_question(question))
         spans = [sentence_candidates(self.passages_by_hit(h)) for h in hits]
         dense: list[list[float] | None] = [None] * len(hits)
-        if ANSWER_DENSE_WEIGHT > 0:
-            if qvec is None:
-                qvec = self.encoder().encode([clean_question(question)])[0]
+        enc = self.encoder() if ANSWER_DENSE_WEIGHT > 0 else None
+        if enc is not None and hasattr(enc, "static_vectors"):
             texts = [h.text[a:b][:ANSWER_MAX_CHARS] for h, sp in zip(hits, spans) for a, b in sp]
-            vecs = self.encoder().encode(texts)
-            sims = (vecs @ np.asarray(qvec, dtype=np.float32)).tolist()
+            vecs = enc.static_vectors([clean_question(question)] + texts)
+            sims = (vecs[1:] @ vecs[0]).tolist()
             pos = 0
             for i, sp in enumerate(spans):
                 dense[i] = sims[pos : pos + len(sp)]

@@ -1,0 +1,429 @@
+"""Pilot tests of the app on small seeds indexed with the fake encoder (fast, no model)."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import Static
+from tui_support import (
+    SIZE,
+    GatedEncoder,
+    ask,
+    citations,
+    fake_app,
+    notifications,
+    run,
+    settle,
+    small,  # noqa: F401  (fixture)
+    until,
+    write_small_seeds,
+)
+
+from tui.widgets.build_progress import BuildProgress
+from tui.widgets.passage_view import PassageView
+from tui.widgets.seeds_banner import SeedsBanner
+from tui.widgets.settings_screen import SettingsScreen
+from tui.widgets.source_screen import SourceScreen
+
+
+def test_question_is_answered_with_citations(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            card = await ask(pilot, "When do cats hunt at dawn?")
+            assert citations(card)[0] == "cats.txt:3-4"
+            assert [p.hit.rank for p in card.passages] == list(range(1, len(card.passages) + 1))
+            sentence = card.query_one(".answer-sentence", Static).content.plain
+            assert "They hunt at dawn and dusk." in sentence and "cats.txt:4" in sentence  # the sentence's line
+
+    run(scenario())
+
+
+def test_history_is_recalled_across_restarts(small, tmp_path):
+    seeds, index, enc = small
+    history = tmp_path / "history.jsonl"
+
+    async def first():
+        app = fake_app(seeds, index, enc, tmp_path, history_path=history)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await ask(pilot, "When do cats hunt at dawn?")
+            await ask(pilot, "How many ships in winter?")
+            await settle(pilot)
+
+    async def second():
+        app = fake_app(seeds, index, enc, tmp_path, history_path=history)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            box = app.question_box
+            box.value = "draft"
+            await pilot.press("up")
+            assert box.value == "How many ships in winter?"
+            await pilot.press("up")
+            assert box.value == "When do cats hunt at dawn?"
+            await pilot.press("up")  # stays at the oldest
+            assert box.value == "When do cats hunt at dawn?"
+            await pilot.press("down", "down")
+            assert box.value == "draft"  # back to what was being typed
+
+    run(first())
+    assert [json.loads(line)["q"] for line in history.read_text().splitlines()] == [
+        "When do cats hunt at dawn?",
+        "How many ships in winter?",
+    ]
+    run(second())
+
+
+def test_damaged_history_file_does_not_stop_the_app(small, tmp_path):
+    seeds, index, enc = small
+    history = tmp_path / "history.jsonl"
+    history.write_bytes(b'\xff\xfe garbage\n{"q": 3}\n[1,2]\n{"q": "kept question"}\n{"q": \n')
+    app = fake_app(seeds, index, enc, tmp_path, history_path=history)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("up")
+            assert app.question_box.value == "kept question"
+
+    run(scenario())
+
+
+def test_rebuild_while_asking_uses_the_old_index_then_the_new_one(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            (seeds / "zebras.txt").write_text("Zebras migrate across the savanna every winter.\n", encoding="utf-8")
+            enc.gate.clear()  # the build will wait inside its embedding step
+            await pilot.press("ctrl+r")
+            await until(pilot, enc.building.is_set, what="the build to start embedding")
+            assert app.building and app.query_one(BuildProgress).display
+            card = await ask(pilot, "When do cats hunt at dawn?")  # answered from the old index
+            assert citations(card)[0] == "cats.txt:3-4"
+            assert app.building
+            old = await ask(pilot, "zebras migrate savanna")
+            assert all(not c.startswith("zebras.txt") for c in citations(old))
+            enc.gate.set()
+            await until(pilot, lambda: not app.building, what="the build to finish")
+            await settle(pilot)
+            assert not app.query_one(BuildProgress).display
+            new = await ask(pilot, "zebras migrate savanna")
+            assert citations(new)[0] == "zebras.txt:1"
+            assert any("new index" in m for m in notifications(app))
+
+    try:
+        run(scenario())
+    finally:
+        enc.gate.set()
+
+
+def test_first_run_builds_the_index_with_progress_then_answers(tmp_path):
+    seeds = write_small_seeds(tmp_path / "seeds")
+    index = tmp_path / "indexes" / "default"
+    enc = GatedEncoder()
+    enc.gate.clear()
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, enc.building.is_set, what="the first build")
+            assert app.query_one(BuildProgress).display
+            assert any("No index yet" in n.text for n in app.log_view.notes)
+            app.question_box.value = "When do cats hunt at dawn?"
+            await pilot.press("enter")  # asked while the index is being built
+            enc.gate.set()
+            await settle(pilot)
+            card = app.log_view.cards[0]
+            await until(pilot, lambda: card.filled, what="the waiting question's answer")
+            assert citations(card)[0] == "cats.txt:3-4"
+            assert (index / "CURRENT").exists()
+
+    try:
+        run(scenario())
+    finally:
+        enc.gate.set()
+
+
+def test_seeds_changed_since_the_build_are_reported(small, tmp_path):
+    seeds, index, enc = small
+    (seeds / "new.md").write_text("A new note about lighthouses.\n", encoding="utf-8")
+    (seeds / "ships.md").unlink()
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            banner = app.query_one(SeedsBanner)
+            assert banner.display
+            text = banner.content.plain
+            assert "1 added" in text and "1 removed" in text and "ctrl+r" in text
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            assert not banner.display
+            card = await ask(pilot, "lighthouses note")
+            assert citations(card)[0] == "new.md:1"
+
+    run(scenario())
+
+
+def test_markup_and_emoji_in_seeds_are_shown_literally(tmp_path):
+    from rag.build import build_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    tricky = "Tricky [bold]x[/] and [link=http://a]y[/link] with %s and %(name)s and 🎉 [/] [red] \x1b[31m end."
+    (seeds / "tricky.txt").write_text(f"Intro line.\n\n{tricky}\n", encoding="utf-8")
+    index = tmp_path / "indexes" / "default"
+    enc = GatedEncoder()
+    build_index(seeds, index, encoder=enc)
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            card = await ask(pilot, "tricky bold link [bold]emoji[/] %s")
+            top = card.passages[0]
+            assert str(top.hit.citation) == "tricky.txt:3"
+            shown = top.render().plain
+            for piece in ("[bold]x[/]", "[link=http://a]y[/link]", "%s", "%(name)s", "🎉", "[/] [red]"):
+                assert piece in shown
+            assert "[bold]emoji[/] %s" in app.log_view.query("QuestionMessage").first().content.plain
+            app.save_screenshot(path=str(tmp_path), filename="tricky.svg")  # renders without error
+            await pilot.press("tab", "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, SourceScreen)
+            view = app.screen.view
+            assert view is not None and "[link=http://a]y[/link]" in view.line_text(3)
+            app.save_screenshot(path=str(tmp_path), filename="tricky-source.svg")
+            await pilot.press("escape")
+            assert not isinstance(app.screen, SourceScreen)
+
+    run(scenario())
+
+
+def test_no_seeds_folder_and_no_index_is_reported_and_the_app_keeps_running(tmp_path):
+    app = fake_app(tmp_path / "missing", tmp_path / "indexes" / "default", GatedEncoder(), tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            errors = [n.text for n in app.log_view.notes if n.severity == "error"]
+            assert any("seeds folder not found" in e for e in errors), errors
+            assert any("seeds folder not found" in m for m in notifications(app))
+            card = await ask(pilot, "anything at all?")
+            assert "-failed" in card.classes
+            assert "no index to search" in card.query_one(".card-error", Static).content.plain
+            assert app.is_running
+
+    run(scenario())
+
+
+def test_corrupt_index_is_reported_then_rebuilt(small, tmp_path):
+    seeds, index, enc = small
+    version = index / (index / "CURRENT").read_text().strip()
+    (version / "passages.jsonl").write_text("not the passages\n", encoding="utf-8")
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            errors = [n.text for n in app.log_view.notes if n.severity == "error"]
+            assert errors and "ctrl+r" in errors[0]
+            card = await ask(pilot, "When do cats hunt at dawn?")
+            assert "-failed" in card.classes
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            card = await ask(pilot, "When do cats hunt at dawn?")
+            assert citations(card)[0] == "cats.txt:3-4"
+
+    run(scenario())
+
+
+def test_only_stopwords_and_empty_questions(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            card = await ask(pilot, "the of and is")
+            note = card.query_one(".card-note", Static).content.plain
+            assert "Only common words" in note and "meaning alone" in note
+            app.question_box.value = "/mode bm25"
+            await pilot.press("enter")
+            assert app.mode == "bm25"
+            card = await ask(pilot, "the of and is")
+            assert card.passages == []
+            assert "bm25 has nothing to match" in card.query_one(".card-note", Static).content.plain
+            n = len(app.exchanges)
+            app.question_box.value = "   "
+            await pilot.press("enter")
+            await pilot.pause()
+            assert len(app.exchanges) == n
+            assert "Type a question first." in notifications(app)
+            assert app.is_running
+
+    run(scenario())
+
+
+def test_an_unexpected_error_becomes_a_notification(small, tmp_path):
+    seeds, index, enc = small
+
+    def broken_open(index, previous):
+        raise RuntimeError("disk on fire\nsecond line of a traceback-ish message")
+
+    app = fake_app(seeds, index, enc, tmp_path, open_retriever=broken_open)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            errors = [n.text for n in app.log_view.notes if n.severity == "error"]
+            assert errors and errors[0].startswith("RuntimeError: disk on fire")
+            assert "second line" not in errors[0]
+            assert app.is_running
+
+    run(scenario())
+
+
+def test_options_screen_sets_mode_and_k(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+o")
+            await pilot.pause()
+            assert isinstance(app.screen, SettingsScreen)
+            await pilot.press("down", "enter")  # choose "dense"; the focus moves on to k
+            await pilot.pause()
+            await pilot.press("backspace", "2", "enter")
+            await pilot.pause()
+            assert not isinstance(app.screen, SettingsScreen)
+            assert (app.mode, app.k) == ("dense", 2)
+            assert app.status_bar.query_one("#status-settings").content.plain == "dense · k 2"
+            card = await ask(pilot, "When do cats hunt at dawn?")
+            assert len(card.passages) == 2 and card.border_subtitle == "dense · k 2"
+            await pilot.press("ctrl+o", "escape")  # escape changes nothing
+            assert (app.mode, app.k) == ("dense", 2)
+            app.question_box.value = "/k 3"
+            await pilot.press("enter")
+            app.question_box.value = "/k lots"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.k == 3
+            assert any("/k needs a whole number" in n.text for n in app.log_view.notes)
+
+    run(scenario())
+
+
+def test_passage_navigation_copy_and_export(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await ask(pilot, "How many ships in winter?")
+            card = await ask(pilot, "When do cats hunt at dawn?")
+            old = app.log_view.cards[0]
+            assert all(not p.focusable for p in old.passages)  # only the last answer takes the focus
+            await pilot.press("tab")
+            assert app.focused is card.passages[0]
+            await pilot.press("down")
+            assert app.focused is card.passages[1]
+            await pilot.press("ctrl+y")
+            hit = card.passages[1].hit
+            assert app.clipboard.startswith("> ")
+            assert app.clipboard.rstrip().endswith(f"> — `{hit.citation}`")
+            await pilot.press("up", "up")  # past the first passage: back to the question box
+            assert app.focused is app.question_box
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            files = list((tmp_path / "exports").glob("rag-conversation-*.md"))
+            assert len(files) == 1
+            text = files[0].read_text(encoding="utf-8")
+            assert "## 1. How many ships in winter?" in text and "## 2. When do cats hunt at dawn?" in text
+            assert "`cats.txt:3-4`" in text and "`ships.md:3`" in text
+            assert any("Saved to" in m for m in notifications(app))
+
+    run(scenario())
+
+
+def test_source_of_a_vanished_file_is_a_notification(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await ask(pilot, "When do cats hunt at dawn?")
+            (seeds / "cats.txt").unlink()
+            await pilot.press("tab", "enter")
+            await settle(pilot)
+            assert not isinstance(app.screen, SourceScreen)
+            assert any("cannot open cats.txt" in m for m in notifications(app))
+            assert isinstance(app.focused, PassageView) or app.focused is app.question_box
+
+    run(scenario())
+
+
+def test_source_view_warns_when_the_file_changed(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await ask(pilot, "When do cats hunt at dawn?")
+            (seeds / "cats.txt").write_text("Dogs\n\nSomething else entirely.\n", encoding="utf-8")
+            await pilot.press("tab", "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, SourceScreen)
+            assert "changed since the index was built" in app.screen.query_one("#source-loading", Static).content.plain
+
+    run(scenario())
+
+
+def test_export_with_nothing_asked_says_so(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+s", "ctrl+y")
+            await pilot.pause()
+            assert any("Nothing to export" in m for m in notifications(app))
+            assert any("Nothing to copy" in m for m in notifications(app))
+            assert not (tmp_path / "exports").exists()
+
+    run(scenario())
+
+
+def test_command_palette_offers_the_app_commands(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for title in ("Rebuild index", "Export conversation", "Copy passage", "Open source", "Options", "Mode: bm25"):
+                assert title in titles
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Mode: bm25")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.mode == "bm25"
+            assert app.status_bar.query_one("#status-settings").content.plain == "bm25 · k 5"
+
+    run(scenario())

@@ -1,0 +1,137 @@
+"""The UI's pure parts: history file, Markdown forms, highlights, display paths, import cost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+from tui_support import ROOT
+
+from rag.types import Answer, Hit
+from tui.highlight import Marks, marks_for, matched_words
+from tui.history import History
+from tui.transcript import Exchange, conversation_markdown, export_path, quote_markdown, short_path
+from tui.widgets.source_view import visible_text
+
+
+def make_hit(text="Cats sleep.\nThey hunt at dawn.", rank=1, line_start=3, line_end=4) -> Hit:
+    extra = {"row": 0} if "row" in Hit.__dataclass_fields__ else {}
+    hit = Hit(
+        **extra,
+        rank=rank, score=0.5, text=text, source="notes/cats.txt", path="/x/notes/cats.txt",
+        line_start=line_start, line_end=line_end, paragraph=2, char_start=100, char_end=100 + len(text),
+        terms=("hunt", "dawn"),
+    )
+    start = text.index("They") if "They" in text else 0
+    hit.answer = Answer(text[start:], 1.0, line_end, 1, line_end, len(text) - start, 100 + start, 100 + len(text))
+    return hit
+
+
+def test_history_keeps_order_skips_repeats_and_damage(tmp_path):
+    h = History(tmp_path / "sub" / "history.jsonl", cap=3)
+    for q in ["one", "two", "two", "  three  ", "", "four"]:
+        h.append(q)
+    assert h.load() == ["two", "three", "four"]
+    with open(h.path, "ab") as f:
+        f.write(b"\x00\xff not json\n{\"q\": [1]}\n{\"x\": \"y\"}\n")
+    assert h.load() == ["two", "three", "four"]
+
+
+def test_history_compacts_to_its_cap(tmp_path):
+    h = History(tmp_path / "history.jsonl", cap=5)
+    for i in range(23):
+        h.append(f"question {i}")
+    lines = h.path.read_text().splitlines()
+    assert len(lines) <= 10
+    assert h.load() == [f"question {i}" for i in range(18, 23)]
+    assert all(json.loads(line)["q"] for line in lines)
+
+
+def test_history_unreadable_or_absent_is_empty(tmp_path):
+    assert History(tmp_path / "nope.jsonl").load() == []
+    folder = tmp_path / "a-folder.jsonl"
+    folder.mkdir()
+    assert History(folder).load() == []
+    assert History(None).load() == []
+    History(None).append("nothing happens")
+
+
+def test_quote_markdown_quotes_every_line_and_cites():
+    hit = make_hit()
+    assert quote_markdown(hit) == "> Cats sleep.\n> They hunt at dawn.\n>\n> — `notes/cats.txt:3-4`\n"
+
+
+def test_conversation_markdown_has_every_answer_and_citation(tmp_path):
+    done = Exchange(1, "When do cats hunt?", "hybrid", 5, hits=[make_hit(), make_hit("Dogs bark.", 2, 9, 9)])
+    failed = Exchange(2, "Anything?", "bm25", 3, error="no index to search")
+    empty = Exchange(3, "the of", "bm25", 3, hits=[], note="Only common words")
+    md = conversation_markdown([done, failed, empty], "indexes/default", "1 file", "2026-01-01 10:00")
+    assert md.startswith("# rag conversation\n")
+    assert "## 1. When do cats hunt?" in md
+    assert "**Answer:** They hunt at dawn. (`notes/cats.txt:4`)" in md
+    assert "1. `notes/cats.txt:3-4` · score 0.5000" in md and "2. `notes/cats.txt:9`" in md
+    assert "   > They hunt at dawn." in md
+    assert "_No answer: no index to search_" in md and "_Only common words_" in md
+    first = export_path(tmp_path, "20260101-100000")
+    first.write_text(md)
+    assert export_path(tmp_path, "20260101-100000").name == "rag-conversation-20260101-100000-2.md"
+
+
+def test_marks_find_stemmed_words_and_the_answer():
+    hit = make_hit("Cats sleep.\nThey hunted at Dawn, hunting.")
+    marks = marks_for(hit)
+    words = [hit.text[s:e] for s, e in marks.words]
+    assert words == ["hunted", "Dawn", "hunting"]
+    assert marks.answer is not None and hit.text[slice(*marks.answer)] == "They hunted at Dawn, hunting."
+    a0 = marks.answer[0]
+    assert [hit.text[a0 + s : a0 + e] for s, e in marks.in_answer()] == words
+    assert matched_words("anything", ()) == []
+    assert Marks().in_answer() == ()
+
+
+@given(st.text(max_size=200))
+def test_matched_words_are_spans_of_the_text(text):
+    for s, e in matched_words(text, ("hunt", "dawn", "x")):
+        assert 0 <= s < e <= len(text)
+
+
+def test_visible_text_keeps_offsets_and_hides_control_characters():
+    line = "a\x1b[31mred\x07\tb\x9b"
+    shown = visible_text(line)
+    assert len(shown) == len(line)
+    assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown and "\t" in shown
+
+
+def test_short_path_hides_absolute_folders(tmp_path):
+    assert short_path(tmp_path / "indexes" / "default", cwd=tmp_path) == "indexes/default"
+    assert short_path("/elsewhere/deep/indexes/default", cwd=tmp_path) == "…/indexes/default"
+
+
+def test_importing_the_app_is_cheap():
+    """The first frame must not wait for numpy, faiss or the model: they load in workers."""
+    code = (
+        "import sys, json, time; t = time.perf_counter(); import tui.app, tui.__main__; "
+        "print(json.dumps([time.perf_counter() - t, sorted(sys.modules)]))"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    seconds, mods = json.loads(p.stdout.strip().splitlines()[-1])
+    for heavy in ("numpy", "faiss", "torch", "bm25s", "rag.retriever", "rag.build", "sentence_transformers"):
+        assert heavy not in mods, heavy
+
+
+def test_python_m_tui_help():
+    p = subprocess.run([sys.executable, "-m", "tui", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0 and "--index" in p.stdout and "--seeds" in p.stdout
+
+
+def test_rag_library_does_not_import_the_ui():
+    for path in (ROOT / "rag").glob("*.py"):
+        src = path.read_text(encoding="utf-8")
+        assert "from tui" not in src.replace("from tui.app import run", ""), path
+
+
