@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+import stat
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -323,6 +324,9 @@ def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
         return ReadResult(file, "", 0, 0, skip="vanished before it could be read")
     except OSError as exc:
         return ReadResult(file, "", 0, 0, skip=f"cannot be read: {exc.strerror or exc}")
+    if not stat.S_ISREG(st.st_mode):
+        # A named pipe would block the build forever; devices and sockets are no documents.
+        return ReadResult(file, "", 0, st.st_mtime_ns, skip="not a regular file")
     try:
         data = read_bytes(file.path, max_bytes)
     except SkipFile as exc:

@@ -134,6 +134,25 @@ class Retriever:
         bm25 = BM25Index.load(version, n)
         return cls(version, manifest, passages, vectors, dense, bm25, encoder)
 
+    def is_current(self) -> bool:
+        """False once a build has published a newer version of this index."""
+        try:
+            return store.current_version(self.version_dir.parent) == self.version_dir
+        except RagError:
+            return True  # a damaged pointer is the next open's problem; keep answering
+
+    def refreshed(self) -> "Retriever":
+        """This retriever if it is current, else one on the newest complete version.
+
+        The query encoder is shared, so switching costs only the index load. When the new version
+        cannot be opened, this one keeps answering (and the error is raised for the caller to show).
+        """
+        if self.is_current():
+            return self
+        r = Retriever.open(self.version_dir.parent, encoder=self._encoder)
+        r.fusion = self.fusion
+        return r
+
     # ----------------------------------------------------------------- info
     @property
     def info(self) -> IndexInfo:

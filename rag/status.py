@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def seeds_changes(seeds: Path, manifest: dict) -> Changes:
             continue
         if (old.get("size"), old.get("mtime_ns")) == (st.st_size, st.st_mtime_ns):
             continue
+        if not stat.S_ISREG(st.st_mode):
+            continue  # never open a pipe or a device: the build skips them too
         if f.source in skipped:
             ch.modified.append(f.source)
             continue

@@ -1,7 +1,7 @@
 """Run a build that kills itself with SIGKILL at a chosen point (used by the atomicity tests).
 
 usage: python crash_build.py SEEDS INDEX POINT [DELAY]
-POINT: none | embedding | writing | rename | switch | cleanup | random
+POINT: none | slow | embedding | writing | rename | switch | cleanup | random
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def die() -> None:
 def main() -> None:
     seeds, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
-    enc = FakeEncoder(delay=0.002 if point in ("embedding", "random") else 0.0)
+    enc = FakeEncoder(delay={"embedding": 0.002, "random": 0.002, "slow": 0.02}.get(point, 0.0))
     if point == "embedding":
         orig = enc.encode
 

@@ -1,0 +1,377 @@
+"""The fault suite: kills, concurrent use, damaged indexes, hostile seeds and hostile questions.
+
+Counts of what is tried are printed at the end of the session (see conftest's summary hook) and
+quoted in the README's Reliability section.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fakes import FakeEncoder
+from rag import Retriever, build_index, store
+from rag.errors import IndexLockedError, QuestionError, RagError
+
+HERE = Path(__file__).resolve().parent
+CRASH = HERE / "crash_build.py"
+COUNTS: dict[str, int] = {}
+
+
+def count(key: str, n: int = 1) -> None:
+    COUNTS[key] = COUNTS.get(key, 0) + n
+
+
+def add_docs(seeds: Path, n: int, tag: str = "gen") -> None:
+    for i in range(n):
+        (seeds / f"{tag}{i:04d}.txt").write_text(
+            f"Document {tag} {i} is about topic{i % 7}.\n\nSecond paragraph of {tag} {i}.\n", encoding="utf-8"
+        )
+
+
+# --------------------------------------------------------------------------- kills
+
+
+def test_sigkill_at_random_moments_never_loses_the_index(seeds, tmp_path):
+    """20+ builds killed with SIGKILL at random moments: embedding, writing, switching."""
+    idx = tmp_path / "idx"
+    build_index(seeds, idx, encoder=FakeEncoder())
+    rng = random.Random(20261124)
+    sizes = set()
+    expected_before = 7
+    for round_ in range(22):
+        add_docs(seeds, 40, tag=f"r{round_}x")
+        expected_after = expected_before + 80
+        delay = rng.uniform(0.0, 0.6)
+        p = subprocess.run([sys.executable, str(CRASH), str(seeds), str(idx), "random", str(delay)],
+                           capture_output=True, text=True, timeout=120)
+        killed = p.returncode == -9
+        count("kills", int(killed))
+        r = Retriever.open(idx, encoder=FakeEncoder())
+        n = len(r.passages)
+        assert n in (expected_before, expected_after), (round_, n, p.stderr[-500:])
+        sizes.add(n == expected_after)
+        assert r.search("topic3", k=1, mode="bm25")
+        # the next build completes and leaves no temporary folder behind
+        stats = build_index(seeds, idx, encoder=FakeEncoder())
+        assert stats.passages == expected_after
+        assert not [q for q in idx.iterdir() if q.name.startswith((".tmp-", "CURRENT."))]
+        expected_before = expected_after
+    assert COUNTS.get("kills", 0) >= 20
+
+
+@pytest.mark.e2e
+def test_real_cli_build_killed_keeps_the_old_index(tmp_path, real_index):
+    """`rag index` with the real model, killed mid-build three times: the old index still answers."""
+    work = tmp_path / "w"
+    shutil.copytree(real_index.parent.parent, work, symlinks=True)
+    before = _ask_json(work, "How many participants and observers are expected in Sochi?")
+    add_docs(work / "seeds", 30)
+    for delay in (1.0, 3.0, 5.0):
+        proc = subprocess.Popen([sys.executable, "-m", "rag", "index"], cwd=work,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        count("kills")
+        got = _ask_json(work, "How many participants and observers are expected in Sochi?")
+        assert got["hits"][0]["line_start"] == 49 == before["hits"][0]["line_start"]
+    p = subprocess.run([sys.executable, "-m", "rag", "index", "--json"], cwd=work, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["embedded"] == 60
+    assert not [q for q in (work / "indexes" / "default").iterdir() if q.name.startswith(".tmp-")]
+
+
+def _ask_json(cwd: Path, q: str) -> dict:
+    p = subprocess.run([sys.executable, "-m", "rag", "ask", q, "--json"], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_queries_during_repeated_rebuilds_never_fail(seeds, tmp_path):
+    idx = tmp_path / "idx"
+    build_index(seeds, idx, encoder=FakeEncoder())
+    enc = FakeEncoder()
+    r = Retriever.open(idx, encoder=enc)
+    stop = threading.Event()
+    failures: list[str] = []
+    served = [0]
+    sizes: list[int] = []
+
+    def ask_loop():
+        nonlocal r
+        while not stop.is_set():
+            try:
+                r = r.refreshed()
+                hits = r.search("topic3 document", k=3)
+                assert hits and all(h.text == r.passages[h.row].text for h in hits)
+                served[0] += 1
+                sizes.append(len(r.passages))
+            except Exception as exc:  # noqa: BLE001 - any failure counts
+                failures.append(repr(exc))
+
+    t = threading.Thread(target=ask_loop)
+    t.start()
+    try:
+        for round_ in range(5):
+            add_docs(seeds, 50, tag=f"c{round_}x")
+            p = subprocess.run([sys.executable, str(CRASH), str(seeds), str(idx), "none"],
+                               capture_output=True, text=True, timeout=120)
+            assert p.returncode == 0, p.stderr
+            count("rebuilds_under_load")
+    finally:
+        time.sleep(0.2)
+        stop.set()
+        t.join()
+    count("queries_during_rebuilds", served[0])
+    assert failures == []
+    assert served[0] > 20
+    # every answer came from a complete index: its size was one of the published sizes
+    assert set(sizes) <= {7 + 100 * i for i in range(6)}
+    assert len(r.refreshed().passages) == 7 + 500  # the newest passages are visible
+
+
+def test_two_builds_at_once_one_stops_clearly(seeds, tmp_path):
+    idx = tmp_path / "idx"
+    build_index(seeds, idx, encoder=FakeEncoder())
+    add_docs(seeds, 200)
+    slow = subprocess.Popen([sys.executable, str(CRASH), str(seeds), str(idx), "slow"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        lock = idx / ".lock"
+        while time.time() < deadline and not (lock.exists() and lock.read_text().strip() == str(slow.pid)):
+            time.sleep(0.02)
+        p = subprocess.run([sys.executable, "-m", "rag", "index", "--seeds", str(seeds), "--index", str(idx)],
+                           capture_output=True, text=True, timeout=120)
+        count("concurrent_builds")
+        assert p.returncode == 1
+        assert "another build is updating" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+        with pytest.raises(IndexLockedError):
+            build_index(seeds, idx, encoder=FakeEncoder())
+    finally:
+        out, err = slow.communicate(timeout=120)
+    assert slow.returncode == 0, err
+    assert len(Retriever.open(idx, encoder=FakeEncoder()).passages) == 7 + 400
+
+
+# --------------------------------------------------------------------------- damaged index (CLI)
+
+
+def _damages():
+    def manifest_edit(fn):
+        def go(v: Path):
+            m = json.loads((v / "manifest.json").read_text(encoding="utf-8"))
+            fn(m)
+            (v / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+        return go
+
+    def newer(m):
+        m["format_version"] = 99
+
+    def other_model(m):
+        m["model"]["weights_sha256"] = "0" * 64
+        m["model"]["stamp"] = None
+
+    return {
+        "faiss-truncated": lambda v: (v / "dense.faiss").write_bytes((v / "dense.faiss").read_bytes()[:1000]),
+        "faiss-zeroed": lambda v: (v / "dense.faiss").write_bytes(b"\0" * (v / "dense.faiss").stat().st_size),
+        "manifest-invalid-json": lambda v: (v / "manifest.json").write_text("{", encoding="utf-8"),
+        "passages-missing": lambda v: (v / "passages.jsonl").unlink(),
+        "passages-extra": lambda v: (v / "passages.jsonl").write_text(
+            (v / "passages.jsonl").read_text(encoding="utf-8") + (v / "passages.jsonl").read_text(encoding="utf-8").splitlines()[0] + "\n",
+            encoding="utf-8"),
+        "bm25-deleted": lambda v: shutil.rmtree(v / "bm25"),
+        "vectors-truncated": lambda v: (v / "vectors.npy").write_bytes((v / "vectors.npy").read_bytes()[:200]),
+        "newer-format": manifest_edit(newer),
+        "other-model": manifest_edit(other_model),
+    }
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", sorted(_damages()))
+def test_damaged_index_is_one_line_in_the_cli(tmp_path, real_index, name):
+    work = tmp_path / "w"
+    shutil.copytree(real_index.parent.parent, work, symlinks=True)
+    idx = work / "indexes" / "default"
+    _damages()[name](store.current_version(idx))
+    count("damaged_indexes")
+    p = subprocess.run([sys.executable, "-m", "rag", "ask", "Sochi"], cwd=work, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+    assert "rag index --rebuild" in p.stderr
+
+
+# --------------------------------------------------------------------------- hostile seeds
+
+
+def test_hostile_seeds_folder(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    good: dict[str, str] = {
+        "plain.txt": "Alpha paragraph one.\n\nAlpha paragraph two.\n",
+        "with spaces and ünïcödé ✓.md": "Unicode name file.\n",
+        "line\nbreak.txt": "A file whose name has a newline.\n",
+        "utf16.txt": "Sixteen bit text here.\n",
+        "latin1.txt": "Caf\u00e9 au lait.\n",
+    }
+    for name, text in good.items():
+        if name == "utf16.txt":
+            (seeds / name).write_bytes(text.encode("utf-16"))
+        elif name == "latin1.txt":
+            (seeds / name).write_bytes(text.encode("cp1252"))
+        else:
+            (seeds / name).write_text(text, encoding="utf-8")
+    (seeds / "binary.txt").write_bytes(bytes(range(256)) * 10)
+    (seeds / "zero.txt").write_bytes(b"")
+    (seeds / "huge-line.txt").write_bytes(b"x" * (50 * 1024 * 1024))
+    long_para = " ".join(f"word{i}" + ("." if i % 15 == 14 else "") for i in range(30_000))  # ~200k chars
+    (seeds / "long-paragraph.txt").write_text(long_para + "\n", encoding="utf-8")
+    deep = seeds
+    for i in range(60):
+        deep = deep / f"d{i}"
+    deep.mkdir(parents=True)
+    (deep / "deep.txt").write_text("Deep down here.\n", encoding="utf-8")
+    tiny = seeds / "tiny"
+    tiny.mkdir()
+    for i in range(20_000):
+        (tiny / f"t{i:05d}.txt").write_text(f"tiny{i}\n", encoding="utf-8")
+    (seeds / "loop").symlink_to(seeds, target_is_directory=True)
+    (seeds / "outside.txt").symlink_to(tmp_path / "secret.txt")
+    (tmp_path / "secret.txt").write_text("outside the seeds\n", encoding="utf-8")
+    os.mkfifo(seeds / "pipe.txt")
+    (seeds / "vanishing.txt").write_text("I will be gone.\n", encoding="utf-8")
+
+    import rag.build as build_mod
+
+    real_read = build_mod.read_seed
+
+    def read_and_vanish(f, max_bytes):
+        if f.source == "vanishing.txt":
+            f.path.unlink()
+        return real_read(f, max_bytes=max_bytes)
+
+    build_mod.read_seed = read_and_vanish
+    try:
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        stats = build_index(seeds, tmp_path / "idx", encoder=FakeEncoder())
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    finally:
+        build_mod.read_seed = real_read
+    count("hostile_seed_files", 20_000 + 13)
+    reasons = {s.source: s.reason for s in stats.skipped}
+    assert "binary" in reasons["binary.txt"]
+    assert "empty" in reasons["zero.txt"]
+    assert "limit" in reasons["huge-line.txt"]
+    assert "outside" in reasons["outside.txt"]
+    assert "regular file" in reasons["pipe.txt"]
+    assert "vanished" in reasons["vanishing.txt"]
+    assert grown_mb < 1500, grown_mb  # bounded: the 50 MB file was never read whole
+    r = Retriever.open(tmp_path / "idx", encoder=FakeEncoder())
+    sources = {p.source for p in r.passages}
+    assert set(good) <= sources
+    assert "d0/" + "/".join(f"d{i}" for i in range(1, 60)) + "/deep.txt" in sources
+    assert sum(1 for s in sources if s.startswith("tiny/")) == 20_000
+    assert not any(s.startswith("loop/") for s in sources)  # the loop was not followed
+    assert sum(1 for p in r.passages if p.source == "long-paragraph.txt") > 10
+    for p in r.passages:  # every passage cites its lines exactly
+        if p.source.startswith("tiny/"):
+            continue
+        lines = (seeds / p.source).read_bytes()
+        from rag.ingest import decode, normalize_newlines
+
+        text = normalize_newlines(decode(lines)[0])
+        assert text[p.char_start : p.char_end] == p.text
+        cited = "\n".join(text.split("\n")[p.line_start - 1 : p.line_end])
+        assert p.text in cited
+
+
+# --------------------------------------------------------------------------- hostile questions
+
+HOSTILE = [
+    "",
+    "   \t\n ",
+    "x" * 100_000,
+    "what \x00 is \x1b[31m this \x07",
+    "the and of to is",
+    "ما هو عدد المشاركين في سوتشي؟",
+    "索契会议有多少参与者？",
+    "🕊️🇷🇺🤝🇸🇾",
+    "[bold]Sochi[/] [link=http://x]talks[/link] %s %d {}",
+    "?",
+]
+
+
+@pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_questions_api(seeds, tmp_path, q):
+    idx = tmp_path / "idx"
+    build_index(seeds, idx, encoder=FakeEncoder())
+    r = Retriever.open(idx, encoder=FakeEncoder())
+    count("hostile_questions")
+    for mode in ("hybrid", "dense", "bm25"):
+        try:
+            hits = r.search(q, k=3, mode=mode)
+        except QuestionError as exc:
+            assert "\n" not in str(exc) and not q.strip()
+            continue
+        assert len(hits) <= 3
+        for h in hits:
+            assert h.text == r.passages[h.row].text and h.answer.text in h.text
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_questions_cli(real_index, q):
+    work = real_index.parent.parent
+    q = q.replace("\x00", "\x01")  # argv cannot carry NUL; the API test covers it
+    p = subprocess.run([sys.executable, "-m", "rag", "ask", q, "--json"], cwd=work, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in p.stderr
+    if q.strip():
+        assert p.returncode == 0, p.stderr
+        out = json.loads(p.stdout)
+        assert len(out["hits"]) <= 5
+    else:
+        assert p.returncode == 1 and "empty" in p.stderr and p.stderr.count("\n") == 1
+
+
+@pytest.mark.e2e
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=st.text(min_size=1, max_size=300))
+def test_ask_json_always_parses(real_index, q):
+    """For any question, `rag ask --json` prints one JSON object or one clear error line."""
+    from rag.cli import main
+
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(real_index.parent.parent)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(["ask", q, "--json", "-k", "3"])
+    finally:
+        os.chdir(cwd)
+    count("fuzzed_questions")
+    if rc == 0:
+        obj = json.loads(out.getvalue())
+        assert obj["question"] == q and len(obj["hits"]) <= 3
+    else:
+        assert rc == 1 and err.getvalue().count("\n") == 1 and "empty" in err.getvalue()
+        assert not any(c.isprintable() and not c.isspace() for c in q)
