@@ -21,11 +21,16 @@ BM25_K1 = 0.9
 BM25_B = 0.75
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+# Lucene's English stopwords, as bm25s's STOPWORDS_EN (kept here so that searching never imports
+# bm25s, whose package import pulls in scipy; a test checks the two lists agree).
+STOPWORDS_EN = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then "
+    "there these they this to was will with".split()
+)
 
-    return frozenset(STOPWORDS_EN)
+
+def _stopwords() -> frozenset[str]:
+    return STOPWORDS_EN
 
 
 @lru_cache(maxsize=1)
@@ -66,14 +71,22 @@ def tokenize_many(texts: list[str]) -> list[list[str]]:
 
 
 class BM25Index:
-    """A bm25s index over passages; rows line up with the passages of the index."""
+    """BM25 over passages; rows line up with the passages of the index.
+
+    bm25s computes the scores at build time and saves them as a sparse term-by-passage matrix
+    (``.npy`` files, no pickle). Searching reads that matrix directly with numpy, so the query
+    path needs neither bm25s nor scipy (which cost a quarter second to import).
+    """
 
     FOLDER = "bm25"
+    _ARRAYS = ("data", "indices", "indptr")
 
-    def __init__(self, model, n_docs: int) -> None:
-        self._model = model
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, vocab: dict[str, int], n_docs: int,
+                 model=None) -> None:
+        self._data, self._indices, self._indptr = data, indices, indptr
+        self._vocab = vocab
         self.n_docs = n_docs
-        self._vocab: dict[str, int] = model.vocab_dict
+        self._model = model  # the bm25s model when freshly built (to save it)
 
     @classmethod
     def build(cls, corpus_tokens: list[list[str]], k1: float = BM25_K1, b: float = BM25_B, method: str = "lucene"):
@@ -82,50 +95,73 @@ class BM25Index:
         model = bm25s.BM25(k1=k1, b=b, method=method)
         # bm25s needs at least one token per document; an empty document gets the empty token.
         model.index([t if t else [""] for t in corpus_tokens], show_progress=False)
-        return cls(model, len(corpus_tokens))
+        sc = model.scores
+        return cls(sc["data"], sc["indices"], sc["indptr"], model.vocab_dict, len(corpus_tokens), model)
 
     def save(self, folder: Path) -> None:
+        if self._model is None:
+            raise ValueError("only a freshly built BM25 index can be saved")
         self._model.save(str(Path(folder) / self.FOLDER), allow_pickle=False)
 
     @classmethod
     def load(cls, folder: Path, n_docs: int, mmap: bool = True) -> "BM25Index":
-        import bm25s
-
         path = Path(folder) / cls.FOLDER
+        hint = "run `rag index --rebuild`"
         try:
-            model = bm25s.BM25.load(str(path), mmap=mmap, allow_pickle=False)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise IndexCorruptError(f"BM25 index in {path} is damaged ({exc}); run `rag index --rebuild`") from exc
-        got = int(model.scores.get("num_docs", -1))
+            params = json.loads((path / "params.index.json").read_text(encoding="utf-8"))
+            vocab = json.loads((path / "vocab.index.json").read_text(encoding="utf-8"))
+            arrays = [
+                np.load(path / f"{name}.csc.index.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+                for name in cls._ARRAYS
+            ]
+        except FileNotFoundError as exc:
+            raise IndexCorruptError(f"BM25 index file {Path(exc.filename).name} is missing in {path}; {hint}") from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise IndexCorruptError(f"BM25 index in {path} is damaged ({exc}); {hint}") from None
+        data, indices, indptr = arrays
+        got = params.get("num_docs") if isinstance(params, dict) else None
         if got != n_docs:
-            raise IndexCorruptError(
-                f"BM25 index has {got} passages but the index lists {n_docs}; run `rag index --rebuild`"
-            )
-        return cls(model, n_docs)
+            raise IndexCorruptError(f"BM25 index has {got} passages but the index lists {n_docs}; {hint}")
+        if (
+            not isinstance(vocab, dict)
+            or indptr.ndim != 1
+            or len(indptr) not in (len(vocab), len(vocab) + 1)  # bm25s's empty token may lack a column
+            or data.shape != indices.shape
+            or (len(indptr) and int(indptr[-1]) != len(data))
+        ):
+            raise IndexCorruptError(f"BM25 index in {path} is inconsistent; {hint}")
+        return cls(data, indices, indptr, vocab, n_docs)
 
     def doc_freq(self, term: str) -> int:
         """How many passages contain ``term`` (a stemmed token)."""
         i = self._vocab.get(term)
-        if i is None or term == "":
+        if i is None or term == "" or not 0 <= i < len(self._indptr) - 1:
             return 0
-        indptr = self._model.scores["indptr"]
-        return int(indptr[i + 1] - indptr[i])
+        return int(self._indptr[i + 1] - self._indptr[i])
 
     def term_ids(self, query_tokens: list[str]) -> list[int]:
         vocab = self._vocab
-        return [vocab[t] for t in query_tokens if t in vocab and t != ""]
+        n_terms = len(self._indptr) - 1
+        return [i for i in (vocab.get(t) for t in query_tokens if t != "") if i is not None and 0 <= i < n_terms]
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every passage (zeros when no query term is in the vocabulary)."""
+        """BM25 score of every passage (zeros when no query term is in the vocabulary).
+
+        A term repeated in the question counts once per occurrence, as in bm25s.
+        """
         ids = self.term_ids(query_tokens)
         if not ids:
             return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)
+        spans = [(int(self._indptr[t]), int(self._indptr[t + 1])) for t in ids]
+        docs = np.concatenate([self._indices[a:b] for a, b in spans])
+        vals = np.concatenate([self._data[a:b] for a, b in spans])
+        if docs.size and (int(docs.max()) >= self.n_docs or int(docs.min()) < 0):
+            raise IndexCorruptError("BM25 index refers to passages that do not exist; run `rag index --rebuild`")
+        return np.bincount(docs, weights=vals, minlength=self.n_docs).astype(np.float32)
 
     def top(self, query_tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and scores of the ``n`` best passages with a positive score, best first."""
-        s = self.scores(query_tokens)
-        return top_positive(s, n)
+        return top_positive(self.scores(query_tokens), n)
 
 
 def top_positive(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
