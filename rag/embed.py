@@ -119,12 +119,33 @@ class DocumentEncoder:
         return out
 
 
+SMALL_BATCH = 8
+
+
+def _blas_one_thread():
+    global _CONTROLLER
+    try:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER = ThreadpoolController()
+        return _CONTROLLER.limit(limits=1, user_api="blas")
+    except Exception:  # threadpoolctl missing or unable: run with the defaults
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+_CONTROLLER = None
+
+
 class QueryEncoder:
     """Questions to vectors without torch: a numpy forward pass over the same weights."""
 
     def __init__(self, model_dir: Path | None = None, info: ModelInfo | None = None) -> None:
         from .numpy_encoder import NumpyEncoder
 
+        offline_environment()  # also turns off the tokenizers' thread pool, which stalls when busy
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.info = info or model_info(self.model_dir)
         self.path_name = "numpy"
@@ -153,4 +174,10 @@ class QueryEncoder:
     def encode(
         self, texts: list[str], progress: Progress | None = None, cancel: threading.Event | None = None
     ) -> np.ndarray:
-        return self._enc.encode(list(texts))
+        texts = list(texts)
+        if len(texts) > SMALL_BATCH:
+            return self._enc.encode(texts)
+        # A question is a few small matrix products: BLAS threads only add hand-offs, and on a
+        # busy machine they stall for tens of milliseconds. One thread is fast and steady.
+        with _blas_one_thread():
+            return self._enc.encode(texts)

@@ -1,0 +1,106 @@
+"""The conversation as data, and its Markdown forms (a quoted passage, the exported conversation).
+
+No UI code: the app keeps a list of :class:`Exchange` and hands it to these functions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.types import Citation, Hit
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One question and what came back for it."""
+
+    id: int
+    question: str
+    mode: str
+    k: int
+    hits: list[Hit] | None = None  # None while the search runs
+    note: str | None = None  # a remark about the result (only common words, nothing matched)
+    error: str | None = None  # why there is no result
+    marks: list = field(default_factory=list)  # highlight.Marks per hit
+
+    @property
+    def done(self) -> bool:
+        return self.hits is not None or self.error is not None
+
+
+def answer_citation(hit: Hit) -> Citation:
+    """The citation of the hit's answer sentence (its own lines), or of the passage."""
+    a = hit.answer
+    if a is None:
+        return hit.citation
+    return Citation(hit.source, a.line_start, a.line_end)
+
+
+def quote_lines(text: str) -> list[str]:
+    return [f"> {line}".rstrip() for line in text.split("\n")]
+
+
+def quote_markdown(hit: Hit) -> str:
+    """A passage as a Markdown quote followed by its citation."""
+    return "\n".join([*quote_lines(hit.text), ">", f"> — `{hit.citation}`"]) + "\n"
+
+
+def conversation_markdown(exchanges: list[Exchange], index_label: str, index_summary: str, when: str) -> str:
+    """The whole conversation, with every answer, passage and citation."""
+    out = ["# rag conversation", "", f"- Index: `{index_label}`" + (f" ({index_summary})" if index_summary else "")]
+    out += [f"- Exported: {when}", ""]
+    for n, ex in enumerate(exchanges, start=1):
+        out += [f"## {n}. {ex.question}", ""]
+        if ex.error is not None:
+            out += [f"_No answer: {ex.error}_", ""]
+            continue
+        if ex.hits is None:
+            out += ["_Still searching when exported._", ""]
+            continue
+        if ex.note:
+            out += [f"_{ex.note}_", ""]
+        if not ex.hits:
+            out += ["_No passage matched._", ""]
+            continue
+        top = ex.hits[0]
+        if top.answer is not None:
+            out += [f"**Answer:** {top.answer.text} (`{answer_citation(top)}`)", ""]
+        out += [f"Passages ({ex.mode}, k = {ex.k}):", ""]
+        for h in ex.hits:
+            out += [f"{h.rank}. `{h.citation}` · score {h.score:.4f}", ""]
+            out += ["   " + line for line in quote_lines(h.text)]
+            out += [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def export_path(folder: Path, stamp: str) -> Path:
+    """A new file name in ``folder`` that does not overwrite an earlier export."""
+    base = Path(folder) / f"rag-conversation-{stamp}.md"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"rag-conversation-{stamp}-{n}.md")
+    return path
+
+
+def short_path(path: str | Path, cwd: str | Path | None = None) -> str:
+    """A path for display: relative to the current folder when inside it, else its last two parts."""
+    p = Path(os.path.abspath(path))
+    here = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
+    try:
+        rel = p.relative_to(here)
+        return rel.as_posix() or "."
+    except ValueError:
+        parts = p.parts[-2:]
+        return "…/" + "/".join(parts)
+
+
+def model_label(name: str) -> str:
+    """``sentence-transformers/all-MiniLM-L6-v2`` -> ``all-MiniLM-L6-v2``."""
+    return name.rsplit("/", 1)[-1] if name else "?"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")

@@ -1,0 +1,67 @@
+"""The question box: Enter asks, up/down walk the questions asked before (kept across runs)."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import Input
+
+
+class QuestionInput(Input):
+    """An input with a shell-like history: up recalls older questions, down newer ones."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "Ask", tooltip="Search the index for this question"),
+        Binding("up", "history_previous", "History", tooltip="Recall the previous question"),
+        Binding("down", "history_next", "Next question", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(placeholder="Ask a question about your documents…  (/help for commands)", id=id)
+        self._history: list[str] = []
+        self._pos: int | None = None  # index into _history while walking it
+        self._draft = ""
+
+    @property
+    def history(self) -> list[str]:
+        return list(self._history)
+
+    def set_history(self, questions: list[str]) -> None:
+        """Questions loaded from disk go before the ones asked in this run."""
+        asked = self._history
+        self._history = list(questions)
+        for q in asked:
+            self._append(q)
+        self._pos = None
+
+    def remember(self, question: str) -> None:
+        self._append(question)
+        self._pos = None
+        self._draft = ""
+
+    def _append(self, question: str) -> None:
+        if question and (not self._history or self._history[-1] != question):
+            self._history.append(question)
+
+    def action_history_previous(self) -> None:
+        if not self._history:
+            return
+        if self._pos is None:
+            self._draft = self.value
+            self._pos = len(self._history)
+        if self._pos > 0:
+            self._pos -= 1
+            self._show(self._history[self._pos])
+
+    def action_history_next(self) -> None:
+        if self._pos is None:
+            return
+        self._pos += 1
+        if self._pos >= len(self._history):
+            self._pos = None
+            self._show(self._draft)
+        else:
+            self._show(self._history[self._pos])
+
+    def _show(self, text: str) -> None:
+        self.value = text
+        self.cursor_position = len(text)

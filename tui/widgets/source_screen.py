@@ -1,0 +1,79 @@
+"""The source view: the seed file behind a citation, scrolled to the cited lines; Escape returns.
+
+The app reads the file in a worker and posts :class:`~tui.messages.SourceLoaded` to this screen.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from rag.types import Hit
+
+from ..messages import SourceLoaded
+from ..transcript import answer_citation, plural
+from .source_view import SourceView
+
+
+class SourceScreen(Screen):
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back", tooltip="Back to the conversation"),
+        Binding("ctrl+y", "app.copy_passage", "Copy passage"),
+        Binding("g", "recenter", "Cited lines", tooltip="Scroll back to the cited lines"),
+    ]
+
+    def __init__(self, hit: Hit) -> None:
+        super().__init__()
+        self.hit = hit
+
+    def _title(self, extra: str = "") -> Content:
+        h = self.hit
+        lines = "line" if h.line_start == h.line_end else "lines"
+        span = f"{h.line_start}" if h.line_start == h.line_end else f"{h.line_start}-{h.line_end}"
+        return Content.assemble(
+            (h.source, "bold"),
+            f"  {lines} {span} · paragraph {h.paragraph} · passage {h.rank}{extra}",
+        )
+
+    def compose(self) -> ComposeResult:
+        h = self.hit
+        yield Header(icon="❯")
+        yield Static(self._title(), id="source-title")
+        if h.answer is not None:
+            yield Static(
+                Content.assemble("Best sentence: ", (h.answer.text, "italic"), f"  ({answer_citation(h)})"),
+                id="source-answer",
+            )
+        yield Static(Content("Reading the file…"), id="source-loading")
+        yield Footer()
+
+    @property
+    def view(self) -> SourceView | None:
+        found = self.query(SourceView)
+        return found.first() if found else None
+
+    async def on_source_loaded(self, message: SourceLoaded) -> None:
+        doc = message.document
+        loading = self.query_one("#source-loading", Static)
+        if doc.first_line > 1 or doc.last_line < doc.total_lines:
+            shown = f" · lines {doc.first_line}-{doc.last_line} of {doc.total_lines:,} shown"
+        else:
+            shown = f" · {plural(doc.total_lines, 'line')}"
+        self.query_one("#source-title", Static).update(self._title(shown))
+        if doc.stale:
+            loading.update(
+                Content("⚠  This file changed since the index was built: the cited lines may have moved. Rebuild with ctrl+r.")
+            )
+            loading.add_class("-warning")
+        else:
+            await loading.remove()
+        view = SourceView(doc, id="source-view")
+        await self.mount(view, before=self.query_one(Footer))
+        view.focus()
+
+    def action_recenter(self) -> None:
+        if self.view is not None:
+            self.view.scroll_to_citation()
