@@ -66,3 +66,11 @@ def real_retriever(real_index: Path):
     from rag import Retriever
 
     return Retriever.open(real_index)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what the fault suite tried (quoted in the README's Reliability section)."""
+    mod = sys.modules.get("test_faults")
+    if mod is not None and getattr(mod, "COUNTS", None):
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(mod.COUNTS.items()))
+        terminalreporter.write_line(f"fault suite: {counts}")

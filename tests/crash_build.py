@@ -28,7 +28,7 @@ def die() -> None:
 def main() -> None:
     seeds, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
-    enc = FakeEncoder(delay={"embedding": 0.002, "random": 0.002, "slow": 0.02}.get(point, 0.0))
+    enc = FakeEncoder(delay={"embedding": 0.002, "random": 0.01, "slow": 0.02}.get(point, 0.0))
     if point == "embedding":
         orig = enc.encode
 
