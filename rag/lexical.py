@@ -45,11 +45,23 @@ def words(text: str) -> list[str]:
     return TOKEN_RE.findall(text.lower())
 
 
+_STEMS: dict[str, str] = {}
+
+
 def tokenize(text: str) -> list[str]:
     """Stemmed content words of ``text``, stopwords removed, in order."""
     stop = _stopwords()
-    kept = [w for w in words(text) if w not in stop]
-    return _stemmer().stemWords(kept) if kept else []
+    out = []
+    for w in words(text):
+        if w in stop:
+            continue
+        s = _STEMS.get(w)
+        if s is None:
+            s = _stemmer().stemWord(w)
+            if len(_STEMS) < 500_000:
+                _STEMS[w] = s
+        out.append(s)
+    return out
 
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:
