@@ -185,40 +185,77 @@ def _scifact_passages(ids: list[str] | None):
     return ds, passages
 
 
+class Gate:
+    """Lets the orchestrator interleave two workers chunk by chunk: the worker runs only between a
+    ``go`` on its stdin and its next ``pause()``; ``active`` is the time it ran."""
+
+    def __init__(self) -> None:
+        self.active = 0.0
+        self.segments = 0
+        self._t = 0.0
+
+    def _wait(self) -> None:
+        line = sys.stdin.readline()
+        if line.strip() != "go":
+            raise SystemExit("gate closed")
+        self._t = time.perf_counter()
+
+    def ready(self) -> None:
+        print("@@READY", flush=True)
+        self._wait()
+
+    def pause(self) -> None:
+        self.active += time.perf_counter() - self._t
+        self.segments += 1
+        print("@@PAUSE", flush=True)
+        self._wait()
+
+    def finish(self) -> None:
+        self.active += time.perf_counter() - self._t
+        self.segments += 1
+
+
 def w_index_ours(p: dict) -> None:
-    """rag's build path (build_passages, default DocumentEncoder) into a fresh index folder."""
+    """rag's build path (build_passages, default DocumentEncoder) into a fresh index folder; it
+    pauses after every chunk of texts the encoder reports (DocumentEncoder.CHUNK)."""
     ds, passages = _scifact_passages(p["ids"])
-    # Heavy imports outside the timed region, as on the naive side.
+    # Heavy imports before the clock starts, as on the naive side.
     import faiss  # noqa: F401
     import sentence_transformers  # noqa: F401
-    import torch  # noqa: F401
+    import torch
 
     from rag.build import build_passages
     from rag.embed import cpu_has_bf16
 
+    gate = Gate()
     stages: dict[str, float] = {}
-    t0 = time.perf_counter()
 
     def progress(stage: str, done: int, total: int) -> None:
-        stages.setdefault(f"{stage}_first", time.perf_counter() - t0)
+        if stage == "embedding" and done < total:
+            gate.pause()
+        if stage == "writing" and done == 0:
+            stages["encode_done_active_s"] = gate.active + time.perf_counter() - gate._t
 
     corpus = {"bench-subset": {"n": len(passages), "first": passages[0].source, "last": passages[-1].source}}
+    gate.ready()
     stats = build_passages(p["out"], passages, corpus, progress=progress)
-    seconds = time.perf_counter() - t0
+    gate.finish()
     emit({
         "passages": len(passages),
-        "seconds": seconds,
-        "per_s": len(passages) / seconds,
+        "seconds": gate.active,
+        "segments": gate.segments,
+        "per_s": len(passages) / gate.active,
         "embedded": stats.embedded,
         "encoder": stats.encoder,
         "cpu_bf16": cpu_has_bf16(),
-        "encode_done_s": stages.get("writing_first"),  # model load + encode
         "torch_threads": torch.get_num_threads(),
+        **stages,
     })
 
 
 def w_index_naive(p: dict) -> None:
-    """The naive baseline: SentenceTransformer(model).encode(texts) in fp32, defaults; IndexFlatIP.add."""
+    """The naive baseline: SentenceTransformer(model).encode(texts) in fp32 with default settings,
+    then IndexFlatIP.add; a forward pre-hook pauses it every 8 batches (256 texts)."""
     ds, passages = _scifact_passages(p["ids"])
     texts = [x.text for x in passages]
     import faiss
@@ -229,20 +266,29 @@ def w_index_naive(p: dict) -> None:
     from rag.model import default_model_dir
 
     model_dir = str(default_model_dir())
-    t0 = time.perf_counter()
+    gate = Gate()
+    calls = [0]
+
+    def pre_hook(module, args):
+        if calls[0] and calls[0] % 8 == 0:
+            gate.pause()
+        calls[0] += 1
+
+    gate.ready()
     model = SentenceTransformer(model_dir, device="cpu")
-    t_load = time.perf_counter() - t0
+    model[0].register_forward_pre_hook(pre_hook)
     vecs = model.encode(texts)
     index = faiss.IndexFlatIP(vecs.shape[1])
     index.add(vecs)
-    seconds = time.perf_counter() - t0
+    gate.finish()
     if p.get("save"):
         np.save(p["save"], np.asarray(vecs, dtype=np.float32), allow_pickle=False)
     emit({
         "passages": len(passages),
-        "seconds": seconds,
-        "per_s": len(passages) / seconds,
-        "load_s": t_load,
+        "seconds": gate.active,
+        "segments": gate.segments,
+        "per_s": len(passages) / gate.active,
+        "batches": calls[0],
         "dtype": str(vecs.dtype),
         "norm_min": float(np.linalg.norm(vecs, axis=1).min()),
         "torch_threads": torch.get_num_threads(),
@@ -658,42 +704,87 @@ def _quick_ids(n: int) -> list[str]:
     return [i for i in ids if i in keep]
 
 
+def run_gated(a: tuple[str, dict], b: tuple[str, dict]) -> tuple[dict, dict, list[str]]:
+    """Run two gated workers side by side, one computing at a time, in the order a b b a a b b a ...
+    (each turn lasts until the worker's next pause); their results and the order of turns."""
+    procs = {}
+    errs = {}
+    for name, params in (a, b):
+        errs[name] = tempfile.TemporaryFile()
+        procs[name] = subprocess.Popen(
+            [PY, str(Path(__file__).resolve()), "--worker", name, "--params", json.dumps(params)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errs[name], cwd=str(REPO), env=CHILD_ENV,
+            text=True, bufsize=1,
+        )
+    results: dict[str, dict] = {}
+
+    def fail(name: str, why: str):
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+        errs[name].seek(0)
+        tail = "\n".join(errs[name].read().decode("utf-8", "replace").strip().splitlines()[-15:])
+        raise RuntimeError(f"worker {name} {why}:\n{tail}")
+
+    def until(name: str, tags: tuple[str, ...]) -> str:
+        p = procs[name]
+        while True:
+            line = p.stdout.readline()
+            if not line:
+                fail(name, f"ended early (exit {p.wait()})")
+            for tag in tags:
+                if line.startswith(tag):
+                    return line
+
+    for name in procs:
+        until(name, ("@@READY",))
+    names = [a[0], b[0]]
+    turns: list[str] = []
+    step = 0
+    while len(results) < 2:
+        pair, first = divmod(step, 2)
+        name = names[first] if pair % 2 == 0 else names[1 - first]
+        step += 1
+        if name in results:
+            continue
+        procs[name].stdin.write("go\n")
+        procs[name].stdin.flush()
+        turns.append(name)
+        line = until(name, ("@@PAUSE", RESULT_TAG))
+        if line.startswith(RESULT_TAG):
+            results[name] = json.loads(line[len(RESULT_TAG):])
+    for name, p in procs.items():
+        p.stdin.close()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        results[name]["maxrss_mb"] = round(ru.ru_maxrss / 1024.0, 1)
+        errs[name].close()
+    return results[a[0]], results[b[0]], turns
+
+
 def section_index(args, work: Path) -> dict:
     ids = _quick_ids(500) if args.quick else None
-    reps = args.index_reps
-    order = []
-    for r in range(reps):  # A B B A ...
-        order += [("ours", r), ("naive", r)] if r % 2 == 0 else [("naive", r), ("ours", r)]
-    runs: dict[str, list[dict]] = {"ours": [], "naive": []}
     fp32 = work / "fp32_vectors.npy"
-    for side, r in order:
-        log(f"index: {side} run {r + 1}/{reps} on {'500' if ids else 'all'} documents")
-        if side == "ours":
-            out = work / f"ours-{r}"
-            res = run_worker("index_ours", {"ids": ids, "out": str(out)})
-        else:
-            res = run_worker("index_naive", {"ids": ids, "save": str(fp32) if r == 0 else None})
-        res["load"] = loadavg()
-        runs[side].append(res)
-        log(f"index: {side}: {res['per_s']:.1f} passages/s ({res['seconds']:.1f} s), peak RSS {res['vmhwm_mb']:.0f} MB")
+    log(f"index: rag's build path and the naive baseline on {'500' if ids else 'all'} documents, interleaved "
+        "chunk by chunk (256 texts)")
+    load0 = loadavg()
+    ours, naive, turns = run_gated(("index_ours", {"ids": ids, "out": str(work / "ours-index")}),
+                                   ("index_naive", {"ids": ids, "save": str(fp32)}))
+    log(f"index: ours {ours['per_s']:.1f} passages/s ({ours['seconds']:.1f} s, {ours['encoder']}), "
+        f"naive {naive['per_s']:.1f} passages/s ({naive['seconds']:.1f} s)")
     log("index: nDCG@10 of the two indexes")
-    ev = run_worker("index_eval", {"ids": ids, "fp32_vectors": str(fp32), "ours_index": str(work / "ours-0"),
+    ev = run_worker("index_eval", {"ids": ids, "fp32_vectors": str(fp32), "ours_index": str(work / "ours-index"),
                                    "fp32_index": str(work / "fp32-index")})
-    for r in range(1, reps):
-        shutil.rmtree(work / f"ours-{r}", ignore_errors=True)
-    n = runs["ours"][0]["passages"]
-    ours_s = statistics.median(x["seconds"] for x in runs["ours"])
-    naive_s = statistics.median(x["seconds"] for x in runs["naive"])
+    n = ours["passages"]
     return {
         "documents": n,
         "subset": bool(ids),
-        "order": [f"{s}{r + 1}" for s, r in order],
-        "ours": {"median_s": ours_s, "per_s": n / ours_s, "encoder": runs["ours"][0]["encoder"],
-                 "cpu_bf16": runs["ours"][0]["cpu_bf16"], "rss_mb": max(x["vmhwm_mb"] for x in runs["ours"]),
-                 "runs": runs["ours"]},
-        "naive": {"median_s": naive_s, "per_s": n / naive_s, "rss_mb": max(x["vmhwm_mb"] for x in runs["naive"]),
-                  "runs": runs["naive"]},
-        "ratio": naive_s / ours_s,
+        "turns": len(turns),
+        "load_during": [load0, loadavg()],
+        "ours": {"seconds": ours["seconds"], "per_s": ours["per_s"], "encoder": ours["encoder"],
+                 "cpu_bf16": ours["cpu_bf16"], "rss_mb": ours["vmhwm_mb"], "run": ours},
+        "naive": {"seconds": naive["seconds"], "per_s": naive["per_s"], "rss_mb": naive["vmhwm_mb"], "run": naive},
+        "ratio": naive["seconds"] / ours["seconds"],
         "eval": ev,
     }
 
@@ -1013,8 +1104,8 @@ def render(results: dict) -> str:
         n = ix["documents"]
         rows.append((
             f"Indexing SciFact ({n:,} abstracts{', subset' if ix['subset'] else ''}), passages/s",
-            f"{ix['ours']['per_s']:.1f}/s ({ix['ours']['median_s']:.1f} s, {ix['ours']['encoder']})",
-            f"{ix['naive']['per_s']:.1f}/s ({ix['naive']['median_s']:.1f} s, ST fp32 + IndexFlatIP)",
+            f"{ix['ours']['per_s']:.1f}/s ({ix['ours']['seconds']:.1f} s, {ix['ours']['encoder']})",
+            f"{ix['naive']['per_s']:.1f}/s ({ix['naive']['seconds']:.1f} s, ST fp32 + IndexFlatIP)",
             f"{ix['ratio']:.2f}x", ">= 2.0x", _ok(ix["ratio"] >= 2.0),
             _mb(ix["ours"]["rss_mb"], ix["naive"]["rss_mb"]),
         ))
@@ -1215,7 +1306,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         WORKERS[args.worker](json.loads(args.params))
         return 0
-    args.index_reps = 2
     args.cold_runs = 3 if args.quick else 7
     args.incr_reps = 1 if args.quick else 3
     args.ui_runs = 3 if args.quick else 5

@@ -218,7 +218,6 @@ def build_index(
                 f"no readable .txt or .md files in {seeds}: add some and run `rag index` again"
                 + (f" ({len(stats.skipped)} skipped)" if stats.skipped else "")
             )
-        stats.removed = len(removed)
         _embed_and_publish(
             index_dir,
             passages,

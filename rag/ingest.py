@@ -342,7 +342,13 @@ def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
 
 
 def read_lines(path: Path) -> list[str]:
-    """The lines of a seed file as the index saw them (decoded, newline-normalized)."""
-    text, _ = decode(read_bytes(Path(path)))
+    """The lines of a seed file as the index saw them (decoded, newline-normalized).
+
+    Raises :class:`~rag.errors.SeedsError` when the file cannot be read any more.
+    """
+    try:
+        text, _ = decode(read_bytes(Path(path)))
+    except SkipFile as exc:
+        raise SeedsError(f"{path}: {exc}; run `rag index` to bring the index up to date") from None
     return normalize_newlines(text).split("\n")
 

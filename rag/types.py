@@ -141,11 +141,13 @@ class BuildStats:
     encoder: str = ""
 
     def summary(self) -> str:
+        files = f"{self.files} file{'' if self.files == 1 else 's'}"
+        passages = f"{self.passages} passage{'' if self.passages == 1 else 's'}"
         if not self.changed:
-            head = f"index up to date: {self.files} files, {self.passages} passages"
+            head = f"index up to date: {files}, {passages}"
         else:
             head = (
-                f"indexed {self.files} files, {self.passages} passages "
+                f"indexed {files}, {passages} "
                 f"({self.embedded} embedded, {self.reused} reused, {self.removed} removed)"
             )
         tail = f" in {self.seconds:.1f}s"

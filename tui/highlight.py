@@ -92,12 +92,13 @@ class SourceUnavailable(Exception):
 
 def load_source(hit: Hit, context: int = CONTEXT_LINES) -> SourceDocument:
     """Read the cited file as the index saw it and mark the cited lines, answer and matched words."""
-    from rag.ingest import SkipFile, read_lines
+    from rag.errors import RagError
+    from rag.ingest import read_lines
 
     try:
         all_lines = read_lines(Path(hit.path))
-    except SkipFile as exc:
-        raise SourceUnavailable(f"cannot open {hit.source}: {exc}") from None
+    except RagError as exc:
+        raise SourceUnavailable(f"cannot open {hit.source}: {str(exc).split(': ', 1)[-1]}") from None
     except OSError as exc:
         raise SourceUnavailable(f"cannot open {hit.source}: {exc.strerror or exc}") from None
     n = len(all_lines)
