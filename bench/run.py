@@ -60,7 +60,6 @@ CHILD_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "PYTHONUNBUFFERED": "1",
 }
@@ -227,6 +226,8 @@ def w_index_ours(p: dict) -> None:
     from rag.build import build_passages
     from rag.embed import cpu_has_bf16
 
+    if p.get("variant"):
+        _apply_encoder_variant(p["variant"])
     gate = Gate()
     stages: dict[str, float] = {}
 
@@ -251,6 +252,58 @@ def w_index_ours(p: dict) -> None:
         "torch_threads": torch.get_num_threads(),
         **stages,
     })
+
+
+def _apply_encoder_variant(variant: str) -> None:
+    """Prototypes of DocumentEncoder changes, for ``--index-variant`` (never used by default).
+
+    bf16-weights: cast the model's weights to bf16 once (``model.to(torch.bfloat16)``) and run
+    without autocast, instead of fp32 weights under ``torch.autocast(bfloat16)``.
+    """
+    import torch
+
+    from rag import embed
+
+    if variant != "bf16-weights":
+        raise ValueError(f"unknown encoder variant {variant!r}")
+    orig_load = embed.DocumentEncoder._load
+
+    def load(self):
+        model = orig_load(self)
+        if self.precision == "bf16" and not getattr(model, "_bench_bf16", False):
+            model.to(torch.bfloat16)
+            model._bench_bf16 = True
+        return model
+
+    def encode(self, texts, progress=None, cancel=None):
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.info.dim), dtype=np.float32)
+        model = self._load()
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.info.dim), dtype=np.float32)
+        done = 0
+        for start in range(0, len(order), self.CHUNK):
+            idx = order[start: start + self.CHUNK]
+            with torch.inference_mode():
+                vecs = model.encode([texts[i] for i in idx], batch_size=self.batch_size, convert_to_tensor=True,
+                                    show_progress_bar=False)
+            out[idx] = torch.nn.functional.normalize(vecs.float(), dim=-1).numpy()
+            done += len(idx)
+            if progress is not None:
+                progress(done, len(texts))
+        return out
+
+    embed.DocumentEncoder._load = load
+    embed.DocumentEncoder.encode = encode
+    orig_init = embed.DocumentEncoder.__init__
+
+    def init(self, *a, **k):
+        orig_init(self, *a, **k)
+        self.path_name = f"torch-{self.precision}-weights"
+
+    embed.DocumentEncoder.__init__ = init
 
 
 def w_index_naive(p: dict) -> None:
@@ -768,7 +821,8 @@ def section_index(args, work: Path) -> dict:
     log(f"index: rag's build path and the naive baseline on {'500' if ids else 'all'} documents, interleaved "
         "chunk by chunk (256 texts)")
     load0 = loadavg()
-    ours, naive, turns = run_gated(("index_ours", {"ids": ids, "out": str(work / "ours-index")}),
+    ours, naive, turns = run_gated(("index_ours", {"ids": ids, "out": str(work / "ours-index"),
+                                                   "variant": args.index_variant}),
                                    ("index_naive", {"ids": ids, "save": str(fp32)}))
     log(f"index: ours {ours['per_s']:.1f} passages/s ({ours['seconds']:.1f} s, {ours['encoder']}), "
         f"naive {naive['per_s']:.1f} passages/s ({naive['seconds']:.1f} s)")
@@ -790,7 +844,7 @@ def section_index(args, work: Path) -> dict:
 
 
 def section_query(args, work: Path) -> dict:
-    k = 10
+    k = 5  # Retriever.search's default (and `rag ask`'s)
     half = 150
     out: dict = {"k": k, "index": str(EVAL_INDEX)}
     ours_runs, naive_runs = [], []
@@ -923,7 +977,9 @@ def section_incr(args, work: Path) -> dict:
         marker = f"{os.getpid()}-{time.time_ns()}"
         paras = []
         for j, rec in enumerate(records[rep * 3: rep * 3 + 3]):
-            paras.append(f"Added paragraph {j} ({marker}). {rec.get('text', '').strip()}")
+            # Short paragraphs, each with a unique marker: every passage of the file is new text.
+            body = (rec.get("text") or "").strip()[:500].rsplit(" ", 1)[0]
+            paras.append(f"Added paragraph {j} ({marker}). {body}.")
         (seeds / name).write_text("\n\n".join(paras) + "\n", encoding="utf-8")
         d = index_run("one file added")
         file_passages = _manifest(index)["files"][name]["passages"]
@@ -1172,11 +1228,11 @@ def render(results: dict) -> str:
         ))
         rows.append((
             f"`rag index` after adding one file (median of {len(inc['add']['walls'])}): embedded / file's passages",
-            f"{inc['add']['median_s']:.2f} s; {inc['add']['embedded']} / {inc['add']['file_passages']}",
+            f"{inc['add']['median_s']:.2f} s; " + ", ".join(f"{e}/{f}" for e, f in zip(inc["add"]["embedded"], inc["add"]["file_passages"])),
             f"{full:.1f} s (full rebuild)", f"{full / inc['add']['median_s']:.0f}x", "only that file re-embedded",
             _ok(inc["add"]["only_that_file"]), _mb(inc["add"]["rss_mb"]),
         ))
-        rows.append(("`rag index` after removing it", f"{inc['remove']['median_s']:.2f} s; embedded {inc['remove']['embedded']}",
+        rows.append(("`rag index` after removing it", f"{inc['remove']['median_s']:.2f} s; embedded " + ", ".join(map(str, inc['remove']['embedded'])),
                      f"{full:.1f} s", f"{full / inc['remove']['median_s']:.0f}x", "", "", _mb(inc["remove"]["rss_mb"])))
     elif isinstance(inc, dict):
         rows.append(("Incremental rebuild", inc.get("error", "skipped"), "", "", "", "", ""))
@@ -1300,6 +1356,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     ap.add_argument("--hnsw", action="append", default=[], metavar="M,EFC",
                     help="also build HNSW with these parameters in the scale section (repeatable)")
+    ap.add_argument("--index-variant", default=None, choices=["bf16-weights"],
+                    help="prototype: run rag's build path with a proposed DocumentEncoder change")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -1317,6 +1375,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = ".venv/bin/python bench/run.py" + (" --quick" if args.quick else "") + (
+        f" --index-variant {args.index_variant}" if args.index_variant else "") + (
         f" --only {args.only}" if args.only else "") + "".join(f" --hnsw {h}" for h in args.hnsw)
     t_start = time.perf_counter()
     results: dict = {
