@@ -65,21 +65,7 @@ def tokenize(text: str) -> list[str]:
 
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:
-    stop = _stopwords()
-    stem = _stemmer()
-    cache: dict[str, str] = {}
-    out = []
-    for text in texts:
-        toks = []
-        for w in words(text):
-            if w in stop:
-                continue
-            s = cache.get(w)
-            if s is None:
-                s = cache[w] = stem.stemWord(w)
-            toks.append(s)
-        out.append(toks)
-    return out
+    return [tokenize(t) for t in texts]
 
 
 class BM25Index:

