@@ -259,11 +259,22 @@ def _apply_encoder_variant(variant: str) -> None:
 
     bf16-weights: cast the model's weights to bf16 once (``model.to(torch.bfloat16)``) and run
     without autocast, instead of fp32 weights under ``torch.autocast(bfloat16)``.
+    bs64: batches of 64 texts instead of 32 (DocumentEncoder's batch_size default).
     """
     import torch
 
     from rag import embed
 
+    if variant == "bs64":
+        init64 = embed.DocumentEncoder.__init__
+
+        def init_bs64(self, *a, **k):
+            init64(self, *a, **k)
+            self.batch_size = 64
+            self.path_name += "-bs64"
+
+        embed.DocumentEncoder.__init__ = init_bs64
+        return
     if variant != "bf16-weights":
         raise ValueError(f"unknown encoder variant {variant!r}")
     orig_load = embed.DocumentEncoder._load
@@ -1254,7 +1265,8 @@ def render(results: dict) -> str:
                 f"exact flat: 1.000; {f['p50_ms']['1']:.2f} ms; {f['build_s']:.1f} s" if f else "–",
                 f"{f['p50_ms']['1'] / p50:.0f}x faster" if f else "",
                 "R@10 >= 0.95, p50 <= 5 ms" if a["n"] >= 1_000_000 else "", _ok(met),
-                f"index {a['index_mb']:.0f} / {f['index_mb']:.0f} MB" if f else f"index {a['index_mb']:.0f} MB",
+                (f"index {a['index_mb']:.0f} MB, build peak +{a['build_rss_peak_delta_mb']:.0f} MB / "
+                 f"{f['index_mb']:.0f} MB, +{f['build_rss_delta_mb']:.0f} MB") if f else f"index {a['index_mb']:.0f} MB",
             ))
         bm = sc.get("bm25")
         if bm:
@@ -1356,13 +1368,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     ap.add_argument("--hnsw", action="append", default=[], metavar="M,EFC",
                     help="also build HNSW with these parameters in the scale section (repeatable)")
-    ap.add_argument("--index-variant", default=None, choices=["bf16-weights"],
+    ap.add_argument("--index-variant", default=None, choices=["bf16-weights", "bs64"],
                     help="prototype: run rag's build path with a proposed DocumentEncoder change")
+    ap.add_argument("--render", metavar="RESULTS_JSON", help="only re-render the table of an earlier run")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         WORKERS[args.worker](json.loads(args.params))
+        return 0
+    if args.render:
+        results = json.loads(Path(args.render).read_text(encoding="utf-8"))
+        md = render(results)
+        Path(args.render).with_name("results.md").write_text(md, encoding="utf-8")
+        print(md)
         return 0
     args.cold_runs = 3 if args.quick else 7
     args.incr_reps = 1 if args.quick else 3
