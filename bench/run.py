@@ -855,7 +855,7 @@ def section_index(args, work: Path) -> dict:
 
 
 def section_query(args, work: Path) -> dict:
-    k = 5  # Retriever.search's default (and `rag ask`'s)
+    k = 10  # a page of results; Retriever.search's default is 5 (fewer answer sentences to pick)
     half = 150
     out: dict = {"k": k, "index": str(EVAL_INDEX)}
     ours_runs, naive_runs = [], []
