@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+import select
 import shutil
 import subprocess
 import sys
@@ -74,24 +76,69 @@ def test_sigkill_at_random_moments_never_loses_the_index(seeds, tmp_path):
 
 @pytest.mark.e2e
 def test_real_cli_build_killed_keeps_the_old_index(tmp_path, real_index):
-    """`rag index` with the real model, killed mid-build three times: the old index still answers."""
+    """`rag index` with the real model, killed while reading and twice while embedding: the old index
+    still answers after each kill, and the next build embeds every new passage.
+
+    The kills are placed by the build's own progress output (the CLI runs on a pseudo-terminal, so
+    its progress bar is on), not by sleeping: on a fast machine a sleep lets the build finish first.
+    """
     work = tmp_path / "w"
     shutil.copytree(real_index.parent.parent, work, symlinks=True)
-    before = _ask_json(work, "How many participants and observers are expected in Sochi?")
-    add_docs(work / "seeds", 30)
-    for delay in (1.0, 3.0, 5.0):
-        proc = subprocess.Popen([sys.executable, "-m", "rag", "index"], cwd=work,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.kill()
-        proc.wait()
+    question = "How many participants and observers are expected in Sochi?"
+    before = _ask_json(work, question)
+    add_docs(work / "seeds", 300)  # 600 new passages: the encoder reports progress every 256
+    kill_points = [
+        ("reading", lambda done, total: True),
+        ("embedding", lambda done, total: 0 < done < total),
+        ("embedding", lambda done, total: 256 < done < total),
+    ]
+    for stage, when in kill_points:
+        code, seen = _run_cli_until(work, ["index"], stage, when)
+        assert code == -9, f"the build finished before the kill at {stage}: {seen[-300:]!r}"
         count("kills")
-        got = _ask_json(work, "How many participants and observers are expected in Sochi?")
+        got = _ask_json(work, question)
         assert got["hits"][0]["line_start"] == 49 == before["hits"][0]["line_start"]
+        assert got["hits"][0]["source"] == before["hits"][0]["source"]
     p = subprocess.run([sys.executable, "-m", "rag", "index", "--json"], cwd=work, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["embedded"] == 60
+    assert json.loads(p.stdout)["embedded"] == 600
     assert not [q for q in (work / "indexes" / "default").iterdir() if q.name.startswith(".tmp-")]
+
+
+_PROGRESS = re.compile(rb"(reading|embedding|writing)\s+\[[#.]*\] (\d+)/(\d+)")
+
+
+def _run_cli_until(cwd: Path, args: list[str], stage: str, when, timeout: float = 300.0) -> tuple[int, bytes]:
+    """Run `rag ARGS` with stderr on a pseudo-terminal; SIGKILL it at the first progress line of
+    STAGE for which ``when(done, total)`` holds. Returns (exit code, everything it printed)."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rag", *args], cwd=cwd,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    break
+                seen += chunk
+                if any(s.decode() == stage and when(int(d), int(t)) for s, d, t in _PROGRESS.findall(seen)):
+                    proc.kill()
+                    break
+            elif proc.poll() is not None:
+                break
+        else:
+            proc.kill()
+            pytest.fail(f"`rag {' '.join(args)}` never reached {stage}: {seen[-300:]!r}")
+        return proc.wait(timeout=60), seen
+    finally:
+        os.close(master)
 
 
 def _ask_json(cwd: Path, q: str) -> dict:
