@@ -10,7 +10,6 @@ Both satisfy :class:`Encoder`; tests can pass any object that does.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,6 @@ from .errors import ModelError, RagError
 from .model import ModelInfo, default_model_dir, model_info, offline_environment, word_pieces
 
 Progress = Callable[[int, int], None]
-_WORD = re.compile(r"\w+")
 
 
 class BuildCancelled(RagError):
@@ -151,44 +149,20 @@ class QueryEncoder:
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.info = info or model_info(self.model_dir)
         self.path_name = "numpy"
-        self._piece_cache: dict[str, tuple[int, ...]] = {}
         try:
             self._enc = NumpyEncoder(self.model_dir, max_length=self.info.max_tokens)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
+        from .static_vectors import StaticVectors
+
+        self._static = StaticVectors(self._enc._word, self._enc._tokenizer)
 
     def token_ends(self, text: str) -> list[int]:
         return word_pieces(str(self.model_dir)).token_ends(text)
 
     def static_vectors(self, texts: list[str]) -> np.ndarray:
-        """Cheap meaning vectors: the normalized mean of the model's input embeddings of each
-        text's words (their word-pieces; no transformer layers). Used to compare sentences with
-        a question where running the model on every sentence would cost too much."""
-        word = self._enc._word
-        out = np.zeros((len(texts), word.shape[1]), dtype=np.float32)
-        ids: list[int] = []
-        starts: list[int] = []
-        rows: list[int] = []
-        for i, text in enumerate(texts):
-            pieces = [p for w in _WORD.findall(text.lower()) for p in self._pieces_of(w)]
-            if pieces:
-                rows.append(i)
-                starts.append(len(ids))
-                ids.extend(pieces)
-        if ids:
-            sums = np.add.reduceat(word[np.asarray(ids)], np.asarray(starts), axis=0)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            out[rows] = sums / np.maximum(norms, 1e-12)
-        return out
-
-    def _pieces_of(self, w: str) -> tuple[int, ...]:
-        ids = self._piece_cache.get(w)
-        if ids is None:
-            ids = tuple(self._enc._tokenizer.encode(w, add_special_tokens=False).ids)
-            if len(self._piece_cache) < 200_000:
-                self._piece_cache[w] = ids
-        return ids
-
+        """Cheap meaning vectors of ``texts`` (:class:`rag.static_vectors.StaticVectors`)."""
+        return self._static(texts)
 
     def encode(
         self, texts: list[str], progress: Progress | None = None, cancel: threading.Event | None = None

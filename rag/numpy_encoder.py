@@ -185,6 +185,28 @@ def _map_f32_tensor(path: Path, key: str) -> np.ndarray | None:
     return np.frombuffer(mapped, dtype="<f4", count=math.prod(shape), offset=offset).reshape(shape)
 
 
+def load_word_embeddings(model_dir: Path) -> np.ndarray:
+    """The model's word-embedding table, ``(vocab, hidden)`` float32, memory-mapped when possible."""
+    path = Path(model_dir) / "model.safetensors"
+    try:
+        with safe_open(str(path), framework="np") as f:
+            keys = set(f.keys())
+            key = next((k for k in ("bert.embeddings.word_embeddings.weight", "embeddings.word_embeddings.weight")
+                        if k in keys), None)
+            if key is None:
+                raise ValueError(f"{path} has no word embeddings")
+            word = _map_f32_tensor(path, key)
+            if word is None:
+                word = f.get_tensor(key).astype(_F32)
+    except ValueError:
+        raise
+    except Exception as exc:  # safetensors' own errors (bad header, truncated file, ...)
+        raise ValueError(f"cannot read weights {path}: {exc}") from exc
+    if word.ndim != 2:
+        raise ValueError(f"{path}: word embeddings have shape {word.shape}")
+    return word
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
