@@ -95,11 +95,14 @@ def build_index(
     max_file_bytes: int = MAX_FILE_BYTES,
     lock_wait: float = 0.0,
     dense_kind: str = "auto",
+    export_query_encoder: bool = True,
 ) -> BuildStats:
     """Build or update the index at ``index`` from the documents under ``seeds``.
 
     ``encoder`` is any :class:`rag.embed.Encoder`; by default the bundled model through
-    sentence-transformers, loaded only if some passage needs embedding.
+    sentence-transformers, loaded only if some passage needs embedding. With the default encoder
+    and ``export_query_encoder``, the model is also exported once for ONNX Runtime into the index
+    folder (:mod:`rag.onnx_encoder`), the fast query encoder.
     """
     t0 = time.perf_counter()
     seeds = Path(seeds)
@@ -154,6 +157,8 @@ def build_index(
                 stats.files = int(counts.get("files", 0))
                 stats.passages = int(counts.get("passages", 0))
                 stats.skipped += [Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()]
+                if encoder is None and export_query_encoder:
+                    _export_query_encoder(index_dir, info, None, stats)
                 stats.seconds = time.perf_counter() - t0
                 return stats
 
@@ -218,7 +223,7 @@ def build_index(
                 f"no readable .txt or .md files in {seeds}: add some and run `rag index` again"
                 + (f" ({len(stats.skipped)} skipped)" if stats.skipped else "")
             )
-        _embed_and_publish(
+        made = _embed_and_publish(
             index_dir,
             passages,
             prev,
@@ -236,6 +241,8 @@ def build_index(
                 "skipped_files": skipped_meta,
             },
         )
+        if encoder is None and export_query_encoder:
+            _export_query_encoder(index_dir, info, made, stats)
         stats.files = len(files_meta)
         stats.passages = len(passages)
         stats.seconds = time.perf_counter() - t0
@@ -251,6 +258,7 @@ def build_passages(
     model_dir: str | Path | None = None,
     progress: BuildProgress | None = None,
     dense_kind: str = "auto",
+    export_query_encoder: bool = True,
 ) -> BuildStats:
     """Index ready-made passages (an evaluation corpus, say) through the same embed/publish path.
 
@@ -278,16 +286,20 @@ def build_passages(
             stats.changed = False
             stats.files = len(corpus)
             stats.passages = int(prev_manifest.get("counts", {}).get("passages", 0))
+            if encoder is None and export_query_encoder:
+                _export_query_encoder(index_dir, info, None, stats)
             stats.seconds = time.perf_counter() - t0
             return stats
         prev, why = load_previous(index_dir, info)
         if why:
             stats.warnings.append(why)
-        _embed_and_publish(
+        made = _embed_and_publish(
             index_dir, passages, prev, info, encoder, stats, progress=progress, cancel=None,
             dense_kind=dense_kind, t0=t0,
             manifest_extra={"seeds_root": "", "ingest": ingest, "files": corpus, "skipped_files": {}},
         )
+        if encoder is None and export_query_encoder:
+            _export_query_encoder(index_dir, info, made, stats)
         stats.files = len(corpus)
         stats.passages = len(passages)
         stats.seconds = time.perf_counter() - t0
@@ -307,8 +319,10 @@ def _embed_and_publish(
     dense_kind: str,
     t0: float,
     manifest_extra: dict,
-) -> None:
-    """Reuse vectors by content hash, embed the rest, build BM25 and FAISS, publish atomically."""
+):
+    """Reuse vectors by content hash, embed the rest, build BM25 and FAISS, publish atomically.
+
+    Returns the default document encoder if this build loaded one (for the query-encoder export)."""
     if prev is not None:
         kept_hashes = {p.hash for p in passages}
         stats.removed = sum(1 for p in prev.passages if p.hash not in kept_hashes)
@@ -324,12 +338,13 @@ def _embed_and_publish(
             stats.reused += 1
         else:
             new_rows.setdefault(p.hash, []).append(i)
+    made = None
     if new_rows:
         enc = encoder
         if enc is None:
             from .embed import DocumentEncoder
 
-            enc = DocumentEncoder(Path(info.path))
+            enc = made = DocumentEncoder(Path(info.path))
         stats.encoder = enc.path_name
         texts = [passages[rows[0]].text for rows in new_rows.values()]
         cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
@@ -372,6 +387,28 @@ def _embed_and_publish(
     store.publish(index_dir, write)
     if progress is not None:
         progress("writing", 1, 1)
+    return made
+
+
+def _export_query_encoder(index_dir: Path, info: ModelInfo, doc_encoder, stats: BuildStats) -> None:
+    """Export the model for ONNX Runtime into the index folder if it is not there yet (once per
+    model; a few seconds). Failure only costs speed: queries then use the numpy encoder."""
+    from . import onnx_encoder
+
+    if not onnx_encoder.onnxruntime_available():
+        stats.warnings.append("onnxruntime is not installed: questions are encoded with numpy (slower)")
+        return
+    if onnx_encoder.export_is_current(index_dir, info):
+        return
+    try:
+        if doc_encoder is None:
+            from .embed import DocumentEncoder
+
+            doc_encoder = DocumentEncoder(Path(info.path))
+        onnx_encoder.export(index_dir, info, doc_encoder.model())
+        stats.exported_query_encoder = True
+    except RagError as exc:
+        stats.warnings.append(f"{exc}; questions are encoded with numpy (slower)")
 
 
 def _same_model(manifest: dict, info: ModelInfo) -> bool:

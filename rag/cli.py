@@ -176,6 +176,9 @@ def cmd_ask(args) -> int:
     r = _open_or_build(args.seeds, args.index)
     _warn_if_stale(r, args.seeds)
     hits = r.search(question, k=args.k, mode=args.mode)
+    reason = getattr(r.encoder(), "fallback_reason", "") if args.mode != "bm25" else ""
+    if reason:
+        print(f"warning: {reason}; answering with the slower numpy encoder", file=sys.stderr)
     if args.json:
         out = {"question": question, "mode": args.mode, "k": args.k, "index": str(r.version_dir.parent), "hits": [h.to_dict() for h in hits]}
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")

@@ -71,6 +71,10 @@ class DocumentEncoder:
     def token_ends(self, text: str) -> list[int]:
         return self._pieces.token_ends(text)
 
+    def model(self):
+        """The loaded sentence-transformers model (loads it on first use)."""
+        return self._load()
+
     def _load(self):
         with self._lock:
             if self._model is None:
@@ -141,6 +145,8 @@ _CONTROLLER = None
 
 class QueryEncoder:
     """Questions to vectors without torch: a numpy forward pass over the same weights."""
+
+    fallback_reason = ""  # why the faster ONNX Runtime encoder was not used, when it should have been
 
     def __init__(self, model_dir: Path | None = None, info: ModelInfo | None = None) -> None:
         from .numpy_encoder import NumpyEncoder

@@ -172,12 +172,13 @@ class Retriever:
         """The query encoder, loaded on first use."""
         with self._encoder_lock:
             if self._encoder is None:
-                from .embed import QueryEncoder
+                from .onnx_encoder import load_query_encoder
 
                 m = self.manifest["model"]
                 mdir = Path(m["path"]) if m.get("path") and Path(m["path"]).is_dir() else default_model_dir()
                 info = ModelInfo(m["name"], str(mdir), int(m["dim"]), int(m["max_tokens"]), m["weights_sha256"])
-                self._encoder = QueryEncoder(mdir, info=info)
+                # ONNX Runtime when the build exported the model into the index folder, else numpy.
+                self._encoder = load_query_encoder(self.version_dir.parent, mdir, info)
             return self._encoder
 
     def idf(self, term: str) -> float:

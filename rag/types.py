@@ -139,6 +139,7 @@ class BuildStats:
     changed: bool = True
     index_dir: Path | None = None
     encoder: str = ""
+    exported_query_encoder: bool = False  # the model was exported for ONNX Runtime in this build
 
     def summary(self) -> str:
         files = f"{self.files} file{'' if self.files == 1 else 's'}"
@@ -153,4 +154,6 @@ class BuildStats:
         tail = f" in {self.seconds:.1f}s"
         if self.skipped:
             tail += f"; skipped {len(self.skipped)} file(s)"
+        if self.exported_query_encoder:
+            tail += "; exported the query encoder for ONNX Runtime (once)"
         return head + tail

@@ -1,0 +1,211 @@
+"""The ONNX Runtime query encoder: exported once by the build into the index folder, equal to
+sentence-transformers, and refused (queries fall back to numpy, with one line) when damaged."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Retriever, build_index
+from rag.errors import ModelError
+from rag.model import default_model_dir, model_info
+from rag.onnx_encoder import OnnxQueryEncoder, encoder_paths, export_is_current, load_query_encoder
+from test_numpy_encoder import DOCS, MIN_COSINE, QUERIES, TEXTS, st_encode
+
+pytestmark = pytest.mark.e2e
+
+QUESTIONS = [
+    "How many participants and observers are expected in Sochi?",
+    "security measures for the Olympic games",
+    "who is responsible for the safety of visitors",
+    "terrorist threats",
+    "a",
+]
+
+
+@pytest.fixture(scope="module")
+def st_model():
+    from rag.embed import DocumentEncoder
+
+    return DocumentEncoder(precision="fp32").model()
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(real_index: Path) -> OnnxQueryEncoder:
+    enc = Retriever.open(real_index).encoder()
+    assert isinstance(enc, OnnxQueryEncoder), getattr(enc, "fallback_reason", "")
+    return enc
+
+
+@pytest.fixture()
+def work(tmp_path: Path, real_index: Path) -> Path:
+    """A private copy of the seeds and the real index (with its export)."""
+    dst = tmp_path / "w"
+    shutil.copytree(real_index.parent.parent, dst, symlinks=True)
+    return dst / "indexes" / "default"
+
+
+def _paths(index: Path) -> tuple[Path, Path]:
+    return encoder_paths(index, model_info(default_model_dir()))
+
+
+# --------------------------------------------------------------------------- the export
+
+
+def test_build_exports_once_and_records_it(real_index: Path, work: Path) -> None:
+    onnx_path, meta_path = _paths(real_index)
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert onnx_path.stat().st_size == meta["onnx_bytes"] > 10_000_000
+    assert meta["min_probe_cosine"] >= MIN_COSINE
+    assert len(meta["probe"]["vector"]) == 384
+    assert not [p for p in onnx_path.parent.iterdir() if p.name.startswith(".tmp-")]
+    # a second build over the same seeds finds the export current and does not redo it
+    stats = build_index(real_index.parent.parent / "seeds", work)  # the seeds the copy was built from
+    assert not stats.changed and not stats.exported_query_encoder
+    assert "ONNX" not in stats.summary()
+
+
+def test_failed_export_leaves_the_build_done_and_nothing_half_written(real_index: Path, work: Path, monkeypatch) -> None:
+    import torch
+
+    onnx_path, meta_path = _paths(work)
+    shutil.rmtree(onnx_path.parent)
+
+    def broken(*a, **k):
+        Path(a[2]).write_bytes(b"half an onnx file")
+        raise RuntimeError("exporter exploded\nwith a traceback-like second line")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    stats = build_index(real_index.parent.parent / "seeds", work)
+    assert not stats.changed and not stats.exported_query_encoder
+    assert any("exporter exploded" in w and "numpy" in w and "\n" not in w for w in stats.warnings), stats.warnings
+    assert not onnx_path.exists() and not meta_path.exists()
+    assert not [p for p in onnx_path.parent.iterdir()]
+    enc = Retriever.open(work).encoder()
+    assert enc.path_name == "numpy" and enc.fallback_reason == ""  # never exported: nothing to warn about
+
+
+# --------------------------------------------------------------------------- equivalence
+
+
+@pytest.mark.slow
+def test_vectors_match_sentence_transformers(onnx_encoder: OnnxQueryEncoder, st_model) -> None:
+    ours = onnx_encoder.encode(TEXTS)
+    ref = st_encode(st_model, TEXTS)
+    assert ours.shape == ref.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    cos = np.einsum("ij,ij->i", ours.astype(np.float64), ref.astype(np.float64))
+    worst = int(np.argmin(cos))
+    assert cos.min() >= MIN_COSINE, f"min cosine {cos.min():.8f} for {TEXTS[worst][:80]!r}"
+    # one text at a time (the query path) gives the same vectors as a padded batch
+    for i in (0, 1, 2, len(TEXTS) - 1):
+        single = onnx_encoder.encode([TEXTS[i]])[0]
+        assert float(single @ ref[i]) >= MIN_COSINE, TEXTS[i][:80]
+
+
+def test_rankings_match_sentence_transformers(onnx_encoder: OnnxQueryEncoder, st_model) -> None:
+    ours = onnx_encoder.encode(QUERIES) @ onnx_encoder.encode(DOCS).T
+    ref = st_encode(st_model, QUERIES) @ st_encode(st_model, DOCS).T
+    for i, q in enumerate(QUERIES):
+        assert list(np.argsort(-ours[i], kind="stable")[:10]) == list(np.argsort(-ref[i], kind="stable")[:10]), q
+
+
+def test_search_results_equal_the_numpy_encoder(real_index: Path, onnx_encoder) -> None:
+    fast = Retriever.open(real_index)
+    slow = Retriever.open(real_index, encoder=load_query_encoder(real_index, onnx_encoder.model_dir,
+                                                                 onnx_encoder.info, prefer="numpy"))
+    assert fast.encoder().path_name == "onnxruntime" and slow.encoder().path_name == "numpy"
+    for q in QUESTIONS:
+        for mode in ("dense", "hybrid"):
+            a, b = fast.search(q, k=10, mode=mode), slow.search(q, k=10, mode=mode)
+            assert [h.row for h in a] == [h.row for h in b], (q, mode)
+            assert [h.answer.char_start for h in a] == [h.answer.char_start for h in b], (q, mode)
+            np.testing.assert_allclose([h.dense_score for h in a], [h.dense_score for h in b], atol=1e-4)
+
+
+def test_query_path_with_onnx_does_not_import_torch(real_index: Path) -> None:
+    code = (
+        "import sys; from rag import Retriever; r = Retriever.open(sys.argv[1]); r.search('olympic security', k=3); "
+        "print(r.encoder().path_name, sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
+    )
+    p = subprocess.run([sys.executable, "-c", code, str(real_index)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["onnxruntime", "[]"]
+
+
+# --------------------------------------------------------------------------- damage
+
+
+def _damages():
+    def truncate(onnx, meta):
+        onnx.write_bytes(onnx.read_bytes()[: onnx.stat().st_size // 3])
+
+    def zero_bytes(onnx, meta):  # same size: the file no longer parses
+        data = bytearray(onnx.read_bytes())
+        mid = len(data) // 2
+        data[mid : mid + 4_000_000] = bytes(4_000_000)
+        onnx.write_bytes(bytes(data))
+
+    def altered_weights(onnx, meta):  # a valid model that computes something else: the probe tells
+        import onnx as onnx_lib
+        from onnx import numpy_helper
+
+        model = onnx_lib.load(str(onnx))
+        for init in model.graph.initializer:
+            arr = numpy_helper.to_array(init)
+            if arr.ndim == 2 and 1536 in arr.shape:
+                init.CopyFrom(numpy_helper.from_array(-arr, init.name))
+        onnx_lib.save(model, str(onnx))
+
+    def garbage_sidecar(onnx, meta):
+        meta.write_text("{not json", encoding="utf-8")
+
+    def other_weights(onnx, meta):
+        m = json.loads(meta.read_text(encoding="utf-8"))
+        m["weights_sha256"] = "0" * 64
+        meta.write_text(json.dumps(m), encoding="utf-8")
+
+    def onnx_gone(onnx, meta):
+        onnx.unlink()
+
+    return {"truncate": truncate, "zero-bytes": zero_bytes, "altered-weights": altered_weights, "garbage-sidecar": garbage_sidecar,
+            "other-weights": other_weights, "onnx-gone": onnx_gone}
+
+
+@pytest.mark.parametrize("damage", sorted(_damages()))
+def test_damaged_export_falls_back_to_numpy_with_a_reason(work: Path, damage: str) -> None:
+    onnx_path, meta_path = _paths(work)
+    _damages()[damage](onnx_path, meta_path)
+    r = Retriever.open(work)
+    enc = r.encoder()
+    assert enc.path_name == "numpy"
+    assert enc.fallback_reason and "\n" not in enc.fallback_reason and "rag index" in enc.fallback_reason
+    if damage == "altered-weights":
+        assert "disagrees with the model" in enc.fallback_reason
+    assert r.search(QUESTIONS[0], k=1)[0].line_start == 49
+    with pytest.raises(ModelError):
+        load_query_encoder(work, enc.model_dir, enc.info, prefer="onnx")
+    assert not export_is_current(work, enc.info)  # so the next `rag index` exports it again
+
+
+def test_cli_warns_once_on_a_damaged_export_and_rag_index_repairs_it(work: Path) -> None:
+    onnx_path, _ = _paths(work)
+    onnx_path.write_bytes(onnx_path.read_bytes()[:1000])
+    cwd = work.parent.parent
+    ask = [sys.executable, "-m", "rag", "ask", QUESTIONS[0], "--json"]
+    p = subprocess.run(ask, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["hits"][0]["line_start"] == 49
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning:") and "rag index" in lines[0], p.stderr
+    p = subprocess.run([sys.executable, "-m", "rag", "index"], cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0 and "exported the query encoder" in p.stderr, p.stderr
+    p = subprocess.run(ask, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert Retriever.open(work).encoder().path_name == "onnxruntime"
