@@ -76,7 +76,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# `rag ask` options and whether each takes a value; any other word is part of the question, even
+# one that starts with "-" (so `rag ask "-5 degrees?" --json` asks about -5 degrees).
+_ASK_OPTIONS = {"-k": True, "--mode": True, "--seeds": True, "--index": True, "--json": False,
+                "-h": False, "--help": False}
+
+
+def _ask_argv(rest: list[str]) -> list[str]:
+    opts: list[str] = []
+    words: list[str] = []
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a == "--":
+            words += rest[i + 1 :]
+            break
+        name = a.split("=", 1)[0]
+        if name in _ASK_OPTIONS and (a.startswith("--") or a == name):
+            opts.append(a)
+            if _ASK_OPTIONS[name] and "=" not in a and i + 1 < len(rest):
+                opts.append(rest[i + 1])
+                i += 1
+        elif a.startswith("-k") and a[2:].isdigit():  # -k3
+            opts.append(a)
+        else:
+            words.append(a)
+        i += 1
+    return ["ask", *opts, "--", *words] if words else ["ask", *opts]
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["ask"]:
+        argv = _ask_argv(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
@@ -129,6 +161,7 @@ def cmd_index(args) -> int:
                     "seconds": round(stats.seconds, 3),
                     "changed": stats.changed,
                     "encoder": stats.encoder,
+                    "exported_query_encoder": stats.exported_query_encoder,
                 }
             )
         )

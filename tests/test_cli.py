@@ -52,6 +52,19 @@ def test_each_mode_finds_line_49(workdir, mode):
     assert len(hits) == 3 and hits[0]["line_start"] == 49
 
 
+@pytest.mark.parametrize("argv, question, k, mode", [
+    (["-5 degrees in Sochi?", "--json"], "-5 degrees in Sochi?", 5, "hybrid"),
+    (["--json", "-k", "2", "--", "--mode", "dense"], "--mode dense", 2, "hybrid"),
+    (["Sochi", "-k3", "--mode=bm25", "-x", "--json"], "Sochi -x", 3, "bm25"),
+])
+def test_question_words_may_start_with_a_dash(workdir, argv, question, k, mode):
+    p = rag("ask", *argv, cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert (out["question"], out["k"], out["mode"]) == (question, k, mode)
+    assert 0 < len(out["hits"]) <= k
+
+
 def test_human_output_shows_rank_citation_and_text(workdir):
     p = rag("ask", PARTICIPANTS_Q, "-k", "2", cwd=workdir)
     assert p.returncode == 0, p.stderr
