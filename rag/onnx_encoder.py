@@ -61,9 +61,16 @@ def onnxruntime_available() -> bool:
 # --------------------------------------------------------------------------- query side
 
 
-# Two intra-op threads with ONNX Runtime's default spinning: a SciFact question p50 5.7 ms, vs
-# 7.2 ms on one thread or on two without spinning (300 questions interleaved, this 2-core machine).
-QUERY_THREADS = max(1, min(2, os.cpu_count() or 1))
+def _query_threads() -> int:
+    """Two intra-op threads (with ONNX Runtime's default spinning): a SciFact question p50 5.7 ms,
+    vs 7.2 ms on one thread or on two without spinning (300 questions interleaved, 2 cores). More
+    threads only add hand-offs for a few dozen tokens. ``OMP_NUM_THREADS`` lowers it."""
+    n = min(2, os.cpu_count() or 1)
+    try:
+        n = min(n, int(os.environ.get("OMP_NUM_THREADS", n)))
+    except ValueError:
+        pass
+    return max(1, n)
 
 
 class OnnxQueryEncoder:
@@ -73,14 +80,14 @@ class OnnxQueryEncoder:
     fallback_reason = ""
 
     def __init__(self, onnx_path: Path, model_dir: Path, info: ModelInfo, probe: tuple[str, list[float]] | None = None,
-                 threads: int = QUERY_THREADS) -> None:
+                 threads: int | None = None) -> None:
         offline_environment()
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
 
             so = ort.SessionOptions()
-            so.intra_op_num_threads = threads
+            so.intra_op_num_threads = threads or _query_threads()
             so.inter_op_num_threads = 1
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             so.log_severity_level = 3
