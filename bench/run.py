@@ -220,14 +220,12 @@ def w_index_ours(p: dict) -> None:
     ds, passages = _scifact_passages(p["ids"])
     # Heavy imports before the clock starts, as on the naive side.
     import faiss  # noqa: F401
-    import sentence_transformers  # noqa: F401
     import torch
+    from transformers import AutoModel  # noqa: F401
 
     from rag.build import build_passages
     from rag.embed import cpu_has_bf16
 
-    if p.get("variant"):
-        _apply_encoder_variant(p["variant"])
     gate = Gate()
     stages: dict[str, float] = {}
 
@@ -253,69 +251,6 @@ def w_index_ours(p: dict) -> None:
         "torch_threads": torch.get_num_threads(),
         **stages,
     })
-
-
-def _apply_encoder_variant(variant: str) -> None:
-    """Prototypes of DocumentEncoder changes, for ``--index-variant`` (never used by default).
-
-    bf16-weights: cast the model's weights to bf16 once (``model.to(torch.bfloat16)``) and run
-    without autocast, instead of fp32 weights under ``torch.autocast(bfloat16)``.
-    bs64: batches of 64 texts instead of 32 (DocumentEncoder's batch_size default).
-    """
-    import torch
-
-    from rag import embed
-
-    if variant == "bs64":
-        init64 = embed.DocumentEncoder.__init__
-
-        def init_bs64(self, *a, **k):
-            init64(self, *a, **k)
-            self.batch_size = 64
-            self.path_name += "-bs64"
-
-        embed.DocumentEncoder.__init__ = init_bs64
-        return
-    if variant != "bf16-weights":
-        raise ValueError(f"unknown encoder variant {variant!r}")
-    orig_load = embed.DocumentEncoder._load
-
-    def load(self):
-        model = orig_load(self)
-        if self.precision == "bf16" and not getattr(model, "_bench_bf16", False):
-            model.to(torch.bfloat16)
-            model._bench_bf16 = True
-        return model
-
-    def encode(self, texts, progress=None, cancel=None):
-        import numpy as np
-
-        if not texts:
-            return np.zeros((0, self.info.dim), dtype=np.float32)
-        model = self._load()
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.empty((len(texts), self.info.dim), dtype=np.float32)
-        done = 0
-        for start in range(0, len(order), self.CHUNK):
-            idx = order[start: start + self.CHUNK]
-            with torch.inference_mode():
-                vecs = model.encode([texts[i] for i in idx], batch_size=self.batch_size, convert_to_tensor=True,
-                                    show_progress_bar=False)
-            out[idx] = torch.nn.functional.normalize(vecs.float(), dim=-1).numpy()
-            done += len(idx)
-            if progress is not None:
-                progress(done, len(texts))
-        return out
-
-    embed.DocumentEncoder._load = load
-    embed.DocumentEncoder.encode = encode
-    orig_init = embed.DocumentEncoder.__init__
-
-    def init(self, *a, **k):
-        orig_init(self, *a, **k)
-        self.path_name = f"torch-{self.precision}-weights"
-
-    embed.DocumentEncoder.__init__ = init
 
 
 def w_index_naive(p: dict) -> None:
@@ -837,8 +772,7 @@ def section_index(args, work: Path) -> dict:
     log(f"index: rag's build path and the naive baseline on {'500' if ids else 'all'} documents, interleaved "
         "chunk by chunk (256 texts)")
     load0 = loadavg()
-    ours, naive, turns = run_gated(("index_ours", {"ids": ids, "out": str(work / "ours-index"),
-                                                   "variant": args.index_variant}),
+    ours, naive, turns = run_gated(("index_ours", {"ids": ids, "out": str(work / "ours-index")}),
                                    ("index_naive", {"ids": ids, "save": str(fp32)}))
     log(f"index: ours {ours['per_s']:.1f} passages/s ({ours['seconds']:.1f} s, {ours['encoder']}), "
         f"naive {naive['per_s']:.1f} passages/s ({naive['seconds']:.1f} s)")
@@ -1379,8 +1313,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     ap.add_argument("--hnsw", action="append", default=[], metavar="M,EFC",
                     help="also build HNSW with these parameters in the scale section (repeatable)")
-    ap.add_argument("--index-variant", default=None, choices=["bf16-weights", "bs64"],
-                    help="prototype: run rag's build path with a proposed DocumentEncoder change")
     ap.add_argument("--render", metavar="RESULTS_JSON", help="only re-render the table of an earlier run")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
@@ -1405,7 +1337,6 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = ".venv/bin/python bench/run.py" + (" --quick" if args.quick else "") + (
-        f" --index-variant {args.index_variant}" if args.index_variant else "") + (
         f" --only {args.only}" if args.only else "") + "".join(f" --hnsw {h}" for h in args.hnsw)
     t_start = time.perf_counter()
     results: dict = {

@@ -185,6 +185,18 @@ def _map_f32_tensor(path: Path, key: str) -> np.ndarray | None:
     return np.frombuffer(mapped, dtype="<f4", count=math.prod(shape), offset=offset).reshape(shape)
 
 
+def check_mean_pooling(model_dir: Path) -> None:
+    """Raise ValueError unless the model pools by the attention-masked mean (what this package
+    reproduces outside sentence-transformers)."""
+    pooling_path = Path(model_dir) / "1_Pooling" / "config.json"
+    if pooling_path.is_file():
+        pooling = _read_json(pooling_path)
+        other_modes = [k for k, v in pooling.items()
+                       if k.startswith("pooling_mode_") and v and k != "pooling_mode_mean_tokens"]
+        if not pooling.get("pooling_mode_mean_tokens", False) or other_modes:
+            raise ValueError(f"unsupported pooling in {pooling_path}: only mean pooling is")
+
+
 def load_word_embeddings(model_dir: Path) -> np.ndarray:
     """The model's word-embedding table, ``(vocab, hidden)`` float32, memory-mapped when possible."""
     path = Path(model_dir) / "model.safetensors"
@@ -273,13 +285,7 @@ class NumpyEncoder:
                 f"max_length must be an int between 2 and {max_positions} (the model's"
                 f" max_position_embeddings), got {max_length!r}"
             )
-        pooling_path = model_dir / "1_Pooling" / "config.json"
-        if pooling_path.is_file():
-            pooling = _read_json(pooling_path)
-            other_modes = [k for k, v in pooling.items()
-                           if k.startswith("pooling_mode_") and v and k != "pooling_mode_mean_tokens"]
-            if not pooling.get("pooling_mode_mean_tokens", False) or other_modes:
-                raise ValueError(f"unsupported pooling in {pooling_path}: only mean pooling is")
+        check_mean_pooling(model_dir)
 
         try:
             tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))

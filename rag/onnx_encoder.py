@@ -207,14 +207,16 @@ def export_is_current(index_dir: Path, info: ModelInfo) -> bool:
         return False
 
 
-def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
-    """Export ``st_model`` (a loaded sentence-transformers model of ``info``) for ONNX Runtime.
+def export(index_dir: Path, info: ModelInfo, transformer) -> Path:
+    """Export ``transformer`` (the loaded torch model of ``info``, as :class:`rag.embed.DocumentEncoder`
+    runs it) with mean pooling and normalization for ONNX Runtime.
 
     The export is kept only if its vectors for :data:`PROBES` match the torch model's in fp32 to
     cosine >= :data:`MIN_COSINE`. Raises :class:`ModelError` (the build goes on without it).
     """
     import torch
 
+    from .embed import mean_pool
     from .store import sha256_file
 
     onnx_path, meta_path = encoder_paths(index_dir, info)
@@ -223,7 +225,6 @@ def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
         if old.name.startswith(".tmp-") or old.stem != onnx_path.stem:
             old.unlink(missing_ok=True)
     tmp = onnx_path.with_name(f".tmp-{os.getpid()}-{onnx_path.name}")
-    transformer = st_model[0].auto_model
 
     class Pooled(torch.nn.Module):
         def __init__(self, m) -> None:
@@ -231,11 +232,7 @@ def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
             self.m = m
 
         def forward(self, input_ids, attention_mask):
-            h = self.m(input_ids=input_ids, attention_mask=attention_mask,
-                       token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
-            w = attention_mask.unsqueeze(-1).to(h.dtype)
-            pooled = (h * w).sum(dim=1) / w.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1)
+            return mean_pool(self.m, input_ids, attention_mask)
 
     try:
         ids = torch.ones(2, 16, dtype=torch.long)
@@ -248,10 +245,13 @@ def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
                 dynamic_axes={"input_ids": axes, "attention_mask": axes, "embedding": {0: "batch"}},
                 opset_version=OPSET, dynamo=False,
             )
+        onnx_enc = OnnxQueryEncoder(tmp, Path(info.path), info)
+        ref = np.empty((len(PROBES), info.dim), dtype=np.float32)
         with torch.inference_mode():
-            ref = st_model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True,
-                                  show_progress_bar=False).astype(np.float32)
-        got = OnnxQueryEncoder(tmp, Path(info.path), info).encode(list(PROBES))
+            for i, text in enumerate(PROBES):  # the torch model in fp32, one text at a time: no padding
+                ids = torch.tensor([onnx_enc._tokenizer.encode(text).ids])
+                ref[i] = mean_pool(transformer, ids, torch.ones_like(ids)).numpy()[0]
+        got = onnx_enc.encode(list(PROBES))
         cos = float((got * ref).sum(axis=1).min())
         if not cos >= MIN_COSINE:
             raise ModelError(f"the ONNX export disagrees with the model (min cosine {cos:.6f})")

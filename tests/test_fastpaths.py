@@ -160,6 +160,22 @@ def test_bf16_rankings_match_fp32(fp32_encoder, fp32_vectors, bf16_vectors):
         assert got == ref[:5].tolist(), f"top-5 differ for {question!r}"
 
 
+def test_fp32_document_encoder_matches_sentence_transformers(fp32_encoder, fp32_vectors, texts):
+    """DocumentEncoder runs the transformer itself (no sentence-transformers): in fp32 it must give
+    sentence-transformers' vectors, padded batches and truncation included."""
+    from sentence_transformers import SentenceTransformer
+
+    from rag.model import default_model_dir, offline_environment
+
+    offline_environment()
+    st = SentenceTransformer(str(default_model_dir()), device="cpu")
+    ref = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    cos = _row_cosines(fp32_vectors, ref)
+    worst = int(np.argmin(cos))
+    assert cos.min() >= 0.99999, f"cosine {cos.min():.7f} for {texts[worst][:60]!r}"
+    assert sum(len(fp32_encoder.token_ends(t)) > 256 for t in texts) >= 2  # truncated at the model's window
+
+
 # ------------------------------------------------------------------------------- (b) numpy vs fp32
 def test_numpy_query_encoder_matches_fp32(fp32_encoder):
     from rag.embed import QueryEncoder

@@ -31,9 +31,13 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def st_model():
-    from rag.embed import DocumentEncoder
+    """The reference: sentence-transformers itself."""
+    from sentence_transformers import SentenceTransformer
 
-    return DocumentEncoder(precision="fp32").model()
+    from rag.model import offline_environment
+
+    offline_environment()
+    return SentenceTransformer(str(default_model_dir()), device="cpu")
 
 
 @pytest.fixture(scope="module")
