@@ -340,15 +340,19 @@ def _embed_and_publish(
             new_rows.setdefault(p.hash, []).append(i)
     made = None
     if new_rows:
+        texts = [passages[rows[0]].text for rows in new_rows.values()]
         enc = encoder
+        if enc is None and len(texts) <= SMALL_EMBED:
+            enc = _light_encoder(index_dir, info)
         if enc is None:
             from .embed import DocumentEncoder
 
             enc = made = DocumentEncoder(Path(info.path))
         stats.encoder = enc.path_name
-        texts = [passages[rows[0]].text for rows in new_rows.values()]
         cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
         embedded = enc.encode(texts, progress=cb, cancel=cancel)
+        if cb is not None:
+            cb(len(texts), len(texts))
         for rows, vec in zip(new_rows.values(), embedded):
             vectors[rows] = vec
         stats.embedded = sum(len(r) for r in new_rows.values())
@@ -388,6 +392,21 @@ def _embed_and_publish(
     if progress is not None:
         progress("writing", 1, 1)
     return made
+
+
+# Up to this many new passages (a note or two added) are embedded by the query encoder (ONNX Runtime
+# or numpy, fp32, equal to sentence-transformers): loading torch would cost more than the embedding.
+SMALL_EMBED = 64
+
+
+def _light_encoder(index_dir: Path, info: ModelInfo):
+    """The query-side encoder for a small batch, or None (then torch's DocumentEncoder runs)."""
+    from .onnx_encoder import load_query_encoder
+
+    try:
+        return load_query_encoder(index_dir, Path(info.path), info)
+    except RagError:
+        return None
 
 
 def _export_query_encoder(index_dir: Path, info: ModelInfo, doc_encoder, stats: BuildStats) -> None:

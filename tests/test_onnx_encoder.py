@@ -213,3 +213,32 @@ def test_cli_warns_once_on_a_damaged_export_and_rag_index_repairs_it(work: Path)
     p = subprocess.run(ask, cwd=cwd, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stderr == "", p.stderr
     assert Retriever.open(work).encoder().path_name == "onnxruntime"
+
+
+# --------------------------------------------------------------------------- small additions
+
+
+def test_adding_a_note_embeds_with_onnx_and_never_loads_torch(real_index: Path, work: Path) -> None:
+    """A handful of new passages is embedded by the exported encoder: no torch import at all."""
+    seeds = work.parent.parent / "seeds"
+    (seeds / "note.md").write_text("# Ice\n\nThe ice rink in Sochi seats 12,000 people.\n\n"
+                                   "Skaters train there every morning.\n", encoding="utf-8")
+    code = (
+        "import json, sys; from rag import build_index; s = build_index(sys.argv[1], sys.argv[2]); "
+        "print(json.dumps([s.encoder, s.embedded, s.reused, s.exported_query_encoder, "
+        "sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)]))"
+    )
+    p = subprocess.run([sys.executable, "-c", code, str(seeds), str(work)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    encoder, embedded, reused, exported, heavy = json.loads(p.stdout)
+    assert (encoder, embedded, exported, heavy) == ("onnxruntime", 3, False, [])
+    assert reused == 47
+    r = Retriever.open(work)
+    hit = r.search("how many seats does the ice rink have", k=1)[0]
+    assert hit.source == "note.md" and hit.line_start == 3
+    # the new vectors are the model's: equal to the reference encoder's
+    ref = load_query_encoder(None, r.encoder().model_dir, r.encoder().info, prefer="numpy")
+    rows = [i for i, p in enumerate(r.passages) if p.source == "note.md"]
+    got = np.asarray(r.vectors[rows])
+    want = ref.encode([r.passages[i].text for i in rows])
+    assert np.einsum("ij,ij->i", got, want).min() >= MIN_COSINE
