@@ -236,6 +236,21 @@ def _term_width() -> int:
         return 100
 
 
+def _query_encoder_status(index: Path, manifest: dict) -> str:
+    """Which query encoder a search will load, judged without loading it."""
+    from .model import ModelInfo
+    from .onnx_encoder import export_is_current, onnxruntime_available
+
+    mm = manifest.get("model", {})
+    info = ModelInfo(mm.get("name", ""), mm.get("path", ""), int(mm.get("dim", 0)), int(mm.get("max_tokens", 0)),
+                     str(mm.get("weights_sha256", "")))
+    if not onnxruntime_available():
+        return "numpy (onnxruntime is not installed)"
+    if export_is_current(index, info):
+        return "onnxruntime"
+    return "numpy (the ONNX export is missing or changed; run `rag index`)"
+
+
 def cmd_status(args) -> int:
     from . import store
     from .status import seeds_changes
@@ -243,6 +258,7 @@ def cmd_status(args) -> int:
     version, m = store.open_current(Path(args.index))
     root = Path(args.seeds)
     ch = seeds_changes(root, m) if root.is_dir() else None
+    query_encoder = _query_encoder_status(Path(args.index), m)
     if args.json:
         print(
             json.dumps(
@@ -256,6 +272,7 @@ def cmd_status(args) -> int:
                     "seeds_root": m.get("seeds_root"),
                     "skipped": {s: v.get("reason") for s, v in m.get("skipped_files", {}).items()},
                     "changes": None if ch is None else {"added": ch.added, "modified": ch.modified, "removed": ch.removed},
+                    "query_encoder": query_encoder,
                 }
             )
         )
@@ -265,6 +282,7 @@ def cmd_status(args) -> int:
     print(f"built:    {m.get('built_at')} in {m.get('build_seconds')}s")
     print(f"model:    {m.get('model', {}).get('name')} ({m.get('model', {}).get('dim')}-d, {m.get('dense', {}).get('kind')})")
     print(f"contents: {c.get('files')} files, {c.get('passages')} passages from {m.get('seeds_root')}")
+    print(f"queries:  encoded with {query_encoder}")
     for s, v in m.get("skipped_files", {}).items():
         print(f"skipped:  {s}: {v.get('reason')}")
     if ch is None:

@@ -100,6 +100,7 @@ def test_status_reports_contents(workdir):
     s = json.loads(p.stdout)
     assert s["files"] == 1 and s["passages"] > 40
     assert s["changes"] == {"added": [], "modified": [], "removed": []}
+    assert s["query_encoder"] == "onnxruntime"  # the build exported the model
 
 
 BAD = [

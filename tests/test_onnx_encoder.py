@@ -208,6 +208,8 @@ def test_cli_warns_once_on_a_damaged_export_and_rag_index_repairs_it(work: Path)
     assert json.loads(p.stdout)["hits"][0]["line_start"] == 49
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning:") and "rag index" in lines[0], p.stderr
+    p = subprocess.run([sys.executable, "-m", "rag", "status", "--json"], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert json.loads(p.stdout)["query_encoder"].startswith("numpy (the ONNX export is missing or changed")
     p = subprocess.run([sys.executable, "-m", "rag", "index"], cwd=cwd, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0 and "exported the query encoder" in p.stderr, p.stderr
     p = subprocess.run(ask, cwd=cwd, capture_output=True, text=True, timeout=120)
