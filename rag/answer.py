@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from .lexical import tokenize
+from .lexical import tokenize_spans
 from .sentences import sentence_spans
 from .types import Answer, Passage
 
@@ -49,8 +49,7 @@ def locate(passage: Passage, a: int, b: int, score: float) -> Answer:
 def lexical_scores(question_terms: list[str], passage: Passage, spans: list[tuple[int, int]], idf: IdfLookup) -> list[float]:
     q = set(question_terms)
     out = []
-    for a, b in spans:
-        terms = tokenize(passage.text[a:b])
+    for terms in tokenize_spans(passage.text, spans):
         if not terms:
             out.append(0.0)
             continue
