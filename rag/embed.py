@@ -1,8 +1,9 @@
 """Encoders: text to normalized vectors.
 
-* :class:`DocumentEncoder` embeds passages at build time with the model's torch transformer (what
-  sentence-transformers runs, without its per-batch overhead). On CPUs with native bf16 it runs
-  under bf16 autocast, which is about twice as fast; elsewhere fp32.
+* :class:`DocumentEncoder` embeds passages at build time with sentence-transformers (torch). On
+  CPUs with native bf16 it runs under bf16 autocast, which is about twice as fast; elsewhere fp32.
+  (Running the transformer directly, without sentence-transformers, measured 10% slower in
+  bench/run.py's interleaved indexing comparison, so it is not done.)
 * :class:`QueryEncoder` embeds questions with a numpy forward pass of the same weights, so the
   query path never imports torch (a one-shot ``rag ask`` starts in a fraction of a second).
 
@@ -53,9 +54,7 @@ def cpu_has_bf16() -> bool:
 
 
 class DocumentEncoder:
-    """The model's transformer (torch, through ``transformers``) with attention-masked mean pooling
-    and normalization: what sentence-transformers computes for this model (tested to cosine
-    >= 0.99999 in fp32), without its per-batch overhead. Loaded lazily on first use."""
+    """sentence-transformers over the model folder, loaded lazily on first use."""
 
     CHUNK = 256  # texts per progress step and cancellation check
 
@@ -69,7 +68,6 @@ class DocumentEncoder:
         self.batch_size = batch_size
         self._pieces = word_pieces(str(self.model_dir))
         self._model = None
-        self._tokenizer = None
         self._lock = threading.Lock()
 
     def token_ends(self, text: str) -> list[int]:
@@ -77,28 +75,19 @@ class DocumentEncoder:
 
     def model(self):
         """The loaded transformer (a ``transformers`` model in eval mode; loads it on first use)."""
-        return self._load()
+        return self._load()[0].auto_model
 
     def _load(self):
         with self._lock:
             if self._model is None:
                 offline_environment()
                 try:
-                    from tokenizers import Tokenizer
+                    from sentence_transformers import SentenceTransformer
 
-                    from .numpy_encoder import check_mean_pooling
-
-                    check_mean_pooling(self.model_dir)
-                    tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-                    tok.no_padding()
-                    tok.enable_truncation(max_length=self.info.max_tokens)
-                    from transformers import AutoModel
-
-                    model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True).eval()
+                    self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
                 except Exception as exc:  # any load failure is one clear message
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    raise ModelError(f"cannot load the embedding model from {self.model_dir}: {first}") from exc
-                self._tokenizer, self._model = tok, model
+                    raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
+                self._model.max_seq_length = self.info.max_tokens
         return self._model
 
     def encode(
@@ -109,27 +98,28 @@ class DocumentEncoder:
         model = self._load()
         import torch
 
-        encs = self._tokenizer.encode_batch(list(texts))
-        lengths = [len(e.ids) for e in encs]
-        # Longest first, so batches hold similar lengths (little padding) and progress is steady.
-        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        # Encode longest first in chunks, so batches hold similar lengths and progress is steady.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
         done = 0
         for start in range(0, len(order), self.CHUNK):
             if cancel is not None and cancel.is_set():
                 raise BuildCancelled("build cancelled; the previous index is unchanged")
-            chunk = order[start : start + self.CHUNK]
+            idx = order[start : start + self.CHUNK]
+            batch = [texts[i] for i in idx]
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                for b in range(0, len(chunk), self.batch_size):
-                    idx = chunk[b : b + self.batch_size]
-                    width = lengths[idx[0]]
-                    ids = np.zeros((len(idx), width), dtype=np.int64)
-                    mask = np.zeros((len(idx), width), dtype=np.int64)
-                    for row, j in enumerate(idx):
-                        ids[row, : lengths[j]] = encs[j].ids
-                        mask[row, : lengths[j]] = 1
-                    out[idx] = mean_pool(model, torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
-            done += len(chunk)
+                vecs = model.encode(
+                    batch,
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=False,
+                    convert_to_tensor=True,
+                    show_progress_bar=False,
+                )
+            vecs = vecs.float()
+            vecs = torch.nn.functional.normalize(vecs, dim=-1).numpy()
+            out[idx] = vecs
+            done += len(idx)
             if progress is not None:
                 progress(done, len(texts))
         return out
