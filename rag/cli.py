@@ -242,8 +242,11 @@ def _query_encoder_status(index: Path, manifest: dict) -> str:
     from .onnx_encoder import export_is_current, onnxruntime_available
 
     mm = manifest.get("model", {})
-    info = ModelInfo(mm.get("name", ""), mm.get("path", ""), int(mm.get("dim", 0)), int(mm.get("max_tokens", 0)),
-                     str(mm.get("weights_sha256", "")))
+    try:
+        info = ModelInfo(mm.get("name", ""), mm.get("path", ""), int(mm.get("dim", 0)),
+                         int(mm.get("max_tokens", 0)), str(mm.get("weights_sha256", "")))
+    except (TypeError, ValueError, AttributeError):
+        return "unknown (the manifest does not name the model; run `rag index --rebuild`)"
     if not onnxruntime_available():
         return "numpy (onnxruntime is not installed)"
     if export_is_current(index, info):
