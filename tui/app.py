@@ -437,8 +437,7 @@ class RagApp(App[int]):
             return
         rebuilt = self.retriever is not None
         self.retriever = r
-        with self._refresh_lock:
-            self._newest = r
+        self._newest = r  # no lock here: the UI thread never waits for a worker's index load
         self._index_error = None
         info = r.info
         self.status_bar.set_index(
