@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -52,7 +51,6 @@ def test_ctrl_r_switches_to_a_version_built_in_another_shell(small, tmp_path):
             await settle(pilot)
             old_version = app.retriever.version_dir
             build_outside(seeds, index)
-            app.retriever.search  # the app has not looked yet
             await pilot.press("ctrl+r")  # nothing left to build: the outside version is opened
             await settle(pilot)
             assert app.retriever.version_dir != old_version
