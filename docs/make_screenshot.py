@@ -22,7 +22,7 @@ SIZE = (110, 34)
 async def main(out: Path) -> None:
     app = make_app(
         ROOT / "indexes" / "default", ROOT / "seeds", history_path=None, cursor_blink=False,
-        index_label="indexes/default", seeds_label="seeds/",
+        index_label="indexes/default", seeds_label="seeds/", remember_settings=False,
     )
     async with app.run_test(size=SIZE) as pilot:
         while app.retriever is None or app.building or any(not w.is_finished for w in app.workers):

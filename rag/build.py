@@ -27,7 +27,8 @@ from .types import BuildStats, Passage, Skipped
 
 VECTORS = "vectors.npy"
 
-# progress(stage, done, total): stage is "reading", "embedding" or "writing".
+# progress(stage, done, total): stage is "reading", "embedding", "writing" or "exporting" (the
+# query encoder for ONNX Runtime, once per model).
 BuildProgress = Callable[[str, int, int], None]
 
 
@@ -158,7 +159,7 @@ def build_index(
                 stats.passages = int(counts.get("passages", 0))
                 stats.skipped += [Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()]
                 if encoder is None and export_query_encoder:
-                    _export_query_encoder(index_dir, info, None, stats)
+                    _export_query_encoder(index_dir, info, None, stats, progress)
                 stats.seconds = time.perf_counter() - t0
                 return stats
 
@@ -242,7 +243,7 @@ def build_index(
             },
         )
         if encoder is None and export_query_encoder:
-            _export_query_encoder(index_dir, info, made, stats)
+            _export_query_encoder(index_dir, info, made, stats, progress)
         stats.files = len(files_meta)
         stats.passages = len(passages)
         stats.seconds = time.perf_counter() - t0
@@ -287,7 +288,7 @@ def build_passages(
             stats.files = len(corpus)
             stats.passages = int(prev_manifest.get("counts", {}).get("passages", 0))
             if encoder is None and export_query_encoder:
-                _export_query_encoder(index_dir, info, None, stats)
+                _export_query_encoder(index_dir, info, None, stats, progress)
             stats.seconds = time.perf_counter() - t0
             return stats
         prev, why = load_previous(index_dir, info)
@@ -299,7 +300,7 @@ def build_passages(
             manifest_extra={"seeds_root": "", "ingest": ingest, "files": corpus, "skipped_files": {}},
         )
         if encoder is None and export_query_encoder:
-            _export_query_encoder(index_dir, info, made, stats)
+            _export_query_encoder(index_dir, info, made, stats, progress)
         stats.files = len(corpus)
         stats.passages = len(passages)
         stats.seconds = time.perf_counter() - t0
@@ -409,7 +410,9 @@ def _light_encoder(index_dir: Path, info: ModelInfo):
         return None
 
 
-def _export_query_encoder(index_dir: Path, info: ModelInfo, doc_encoder, stats: BuildStats) -> None:
+def _export_query_encoder(
+    index_dir: Path, info: ModelInfo, doc_encoder, stats: BuildStats, progress: BuildProgress | None = None
+) -> None:
     """Export the model for ONNX Runtime into the index folder if it is not there yet (once per
     model; a few seconds). Failure only costs speed: queries then use the numpy encoder."""
     from . import onnx_encoder
@@ -419,6 +422,8 @@ def _export_query_encoder(index_dir: Path, info: ModelInfo, doc_encoder, stats: 
         return
     if onnx_encoder.export_is_current(index_dir, info):
         return
+    if progress is not None:
+        progress("exporting", 0, 1)
     try:
         if doc_encoder is None:
             from .embed import DocumentEncoder
@@ -428,6 +433,9 @@ def _export_query_encoder(index_dir: Path, info: ModelInfo, doc_encoder, stats: 
         stats.exported_query_encoder = True
     except RagError as exc:
         stats.warnings.append(f"{exc}; questions are encoded with numpy (slower)")
+    finally:
+        if progress is not None:
+            progress("exporting", 1, 1)
 
 
 def _same_model(manifest: dict, info: ModelInfo) -> bool:

@@ -141,7 +141,7 @@ def _print_build(stats) -> None:
         print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
     line = stats.summary()
     if stats.encoder:
-        line += f" [encoder: {stats.encoder}]"
+        line += f" [passages embedded with: {stats.encoder}]"
     print(line, file=sys.stderr)
 
 

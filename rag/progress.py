@@ -10,6 +10,7 @@ class ProgressBar:
     """Callable as ``progress(stage, done, total)``, the build's progress callback."""
 
     WIDTH = 30
+    MESSAGES = {"exporting": "preparing the fast query encoder for questions (once per model)"}
 
     def __init__(self, stream=None, min_interval: float = 0.1) -> None:
         self.stream = stream or sys.stderr
@@ -30,6 +31,11 @@ class ProgressBar:
         elif done < total and now - self._last < self.min_interval:
             return
         self._last = now
+        label = self.MESSAGES.get(stage)
+        if label is not None:  # one step without a count: say what it is, then that it is done
+            self.stream.write(f"\r{stage:<9} {label}" + (" done" if done >= total else "…"))
+            self.stream.flush()
+            return
         frac = done / total if total else 1.0
         fill = int(frac * self.WIDTH)
         rate = done / (now - self._t0) if now > self._t0 else 0.0

@@ -155,5 +155,5 @@ class BuildStats:
         if self.skipped:
             tail += f"; skipped {len(self.skipped)} file(s)"
         if self.exported_query_encoder:
-            tail += "; exported the query encoder for ONNX Runtime (once)"
+            tail += "; prepared the fast query encoder for questions (ONNX Runtime, once per model)"
         return head + tail

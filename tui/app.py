@@ -10,9 +10,10 @@ the first frame appears at once.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from textual.widgets import Footer, Header, Input
 from rag.errors import IndexMissingError
 from rag.types import Hit
 
+from .clipboard import Delivery
 from .history import HISTORY_FILE, History
 from .messages import (
     BuildFinished,
@@ -34,18 +36,23 @@ from .messages import (
     ConversationExported,
     HistoryLoaded,
     IndexOpened,
+    IndexRefreshFailed,
+    PassageCopied,
     ModelReady,
     SearchCompleted,
     SeedsChecked,
     SourceLoaded,
 )
+from .settings import SETTINGS_FILE, Settings, load_settings, save_settings
 from .transcript import (
     Exchange,
+    built_time,
     conversation_markdown,
     export_path,
     model_label,
     plural,
     quote_markdown,
+    relocate_hit,
     short_path,
 )
 from .widgets.answer_card import AnswerCard
@@ -65,7 +72,9 @@ DEFAULT_MODE = "hybrid"
 
 COMMANDS_HELP = (
     "Commands: /k N sets how many passages an answer shows (1-50); /mode hybrid|dense|bm25 sets the "
-    "search mode; /rebuild updates the index; /export saves the conversation; /help shows this."
+    "search mode; /rebuild updates the index; /export saves the conversation; /help shows this. "
+    "Keys: tab moves between the question box and the passages (esc or any letter returns to the "
+    "question); ctrl+p opens the command palette; ctrl+q quits."
 )
 
 
@@ -82,19 +91,28 @@ class AppConfig:
     open_retriever: Callable[[Path, Any], Any] | None = None  # (index, previous retriever) -> Retriever
     build: Callable[..., Any] | None = None  # build_index(seeds, index, progress=, cancel=) -> BuildStats
     history_path: Path | None = None  # default: history.jsonl inside the index folder
-    export_dir: Path = field(default_factory=Path.cwd)
+    export_dir: Path | None = None  # default: exports/ inside the index folder
+    settings_path: Path | None = None  # default: settings.json inside the index folder
+    remember_settings: bool = True  # False: mode and k are neither read nor saved (pictures, tests)
+    clipboard_commands: list[tuple[str, ...]] | None = None  # None: wl-copy/xclip/xsel/pbcopy found here
+    screenshot_dir: Path | None = None  # None: ~/Downloads when it exists, else the current folder
+    show_scores: bool = True  # False hides the passages' scores (pictures that must not depend on floats)
     index_label: str | None = None  # how the index is named on screen (default: a short path)
     seeds_label: str | None = None
     cursor_blink: bool = True
     warm_up: bool = True  # load the model and search once as soon as the index is open
-    k: int = DEFAULT_K
-    mode: str = DEFAULT_MODE
+    k: int | None = None  # None: the saved setting, else DEFAULT_K
+    mode: str | None = None  # None: the saved setting, else DEFAULT_MODE
 
     def __post_init__(self) -> None:
         self.index = Path(self.index)
         self.seeds = Path(self.seeds)
         if self.history_path is None:
             self.history_path = self.index / HISTORY_FILE
+        if self.export_dir is None:
+            self.export_dir = self.index / "exports"
+        if self.settings_path is None:
+            self.settings_path = self.index / SETTINGS_FILE
         if self.index_label is None:
             self.index_label = short_path(self.index)
         if self.seeds_label is None:
@@ -115,6 +133,21 @@ class AppConfig:
             if encoder is None or self.encoder is not None:
                 raise
             return Retriever.open(self.index)  # the new version uses another model
+
+    def refresh(self, current: Any) -> Any:
+        """The newest complete version when a build (here or in another process) published one since
+        ``current`` was opened, else ``current`` itself. Cheap when nothing changed (one small file)."""
+        is_current = getattr(current, "is_current", None)
+        if is_current is None or is_current():
+            return current
+        if self.open_retriever is None and hasattr(current, "refreshed"):
+            from rag.errors import IndexMismatchError
+
+            try:
+                return current.refreshed()
+            except IndexMismatchError:
+                pass  # the new version uses another model: open it with that one
+        return self.open(current)
 
     def run_build(self, progress: Callable[[str, int, int], None], cancel, full: bool = False) -> Any:
         """Update the index (only what changed), or rebuild it all (``full``) when it is unusable."""
@@ -146,6 +179,7 @@ class RagApp(App[int]):
     SUB_TITLE = "ask your documents"
 
     BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", tooltip="Quit rag", priority=True),
         Binding("ctrl+y", "copy_passage", "Copy", tooltip="Copy the selected passage as a Markdown quote"),
         Binding("ctrl+o", "options", "Options", tooltip="Search mode and passages per answer"),
         Binding("ctrl+r", "rebuild", "Rebuild", tooltip="Update the index from the seeds folder"),
@@ -162,8 +196,13 @@ class RagApp(App[int]):
         self.history = History(config.history_path)
         self.exchanges: list[Exchange] = []
         self.selected_hit: Hit | None = None
-        self.mode = config.mode if config.mode in MODES else DEFAULT_MODE
-        self.k = min(max(1, int(config.k)), MAX_K)
+        saved = load_settings(
+            config.settings_path if config.remember_settings else None, Settings(DEFAULT_MODE, DEFAULT_K), MODES, MAX_K
+        )
+        self.mode = config.mode if config.mode in MODES else saved.mode
+        self.k = min(max(1, int(config.k)), MAX_K) if config.k is not None else saved.k
+        self._refresh_lock = threading.Lock()
+        self._newest: Any = None  # the newest retriever a worker opened (searches switch to it)
         self.building = False
         self._index_error: str | None = None
         self._auto_build_tried = False
@@ -226,7 +265,19 @@ class RagApp(App[int]):
     def search_worker(self, retriever: Any, exchange: Exchange) -> None:
         from .highlight import marks_for, only_common_words
 
-        hits = retriever.search(exchange.question, k=exchange.k, mode=exchange.mode)
+        from rag.errors import RagError
+
+        with self._refresh_lock:  # one switch even when several questions are in flight
+            base = self._newest if self._newest is not None else retriever
+            try:
+                fresh = self.config.refresh(base)
+            except RagError as exc:
+                fresh = base
+                self.post_message(IndexRefreshFailed(_one_line(exc)))
+            if fresh is not base:
+                self._newest = fresh
+                self.post_message(IndexOpened(fresh))
+        hits = fresh.search(exchange.question, k=exchange.k, mode=exchange.mode)
         cache: dict[str, bool] = {}
         marks = [marks_for(h, cache) for h in hits]
         note = None
@@ -238,6 +289,15 @@ class RagApp(App[int]):
         elif not hits:
             note = "No passage contains these words. Try other words, or the hybrid or dense mode (ctrl+o)."
         self.post_message(SearchCompleted(exchange.id, hits, marks, note))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="index")
+    def refresh_index(self, current: Any) -> None:
+        """Switch to a version built outside the app (``rag index`` in another shell), if any."""
+        with self._refresh_lock:
+            fresh = self.config.refresh(current)
+            if fresh is not current:
+                self._newest = fresh
+                self.post_message(IndexOpened(fresh))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="build")
     def build_worker(self, full: bool) -> None:
@@ -262,10 +322,20 @@ class RagApp(App[int]):
         self.post_message(SeedsChecked(seeds_changes(seeds, manifest)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="source")
-    def load_source(self, screen: Screen, hit: Hit) -> None:
+    def load_source(self, screen: Screen, hit: Hit, retriever: Any = None) -> None:
+        """Read the cited file; with ``retriever`` (a new index version), find the passage there first."""
         from .highlight import load_source
 
-        screen.post_message(SourceLoaded(load_source(hit)))
+        found = relocate_hit(hit, retriever) if retriever is not None else hit
+        doc = load_source(found or hit)
+        screen.post_message(SourceLoaded(doc, hit=found, rebuilt=retriever is not None))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="copy")
+    def copy_worker(self, hit: Hit, text: str) -> None:
+        from .clipboard import deliver
+
+        folder = self.config.index if self.config.index.is_dir() else None
+        self.post_message(PassageCopied(hit.rank, str(hit.citation), deliver(text, folder, self.config.clipboard_commands)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def export_worker(self, text: str, folder: Path, stamp: str) -> None:
@@ -315,6 +385,8 @@ class RagApp(App[int]):
             if not self._history_warned:
                 self._history_warned = True
                 self.notify(text, title="History not saved", severity="warning", markup=False)
+        elif group == "copy":
+            self.notify(text, title="The quote was not saved", severity="warning", markup=False)
         elif group == "seeds":
             self.notify(text, title="Cannot check the seeds folder", severity="warning", markup=False)
         else:
@@ -325,7 +397,8 @@ class RagApp(App[int]):
             self._auto_build_tried = True
             await self.note(
                 f"No index yet at {self.config.index_label}: building it from {self.config.seeds_label} "
-                "(first run; this takes a few seconds). You can type your question meanwhile."
+                "(first run: the bar below shows each step; the first build also prepares the fast query "
+                "encoder, which can take half a minute). You can type your question meanwhile."
             )
             self._start_build("Building the index")
             return
@@ -339,12 +412,19 @@ class RagApp(App[int]):
         await self._fail_waiting(f"no index to search: {text}")
 
     async def _build_failed(self, error: BaseException | None, text: str) -> None:
+        from rag.errors import SeedsError
+
         self._build_ended()
         if type(error).__name__ == "BuildCancelled":
             self.notify(text, title="Rebuild cancelled", severity="warning", markup=False)
             return
-        self.notify(text, title="Rebuild failed", severity="error", markup=False)
-        await self.note(f"Rebuild failed: {text}", "error")
+        if isinstance(error, SeedsError):  # says what is wrong with the seeds and what to do
+            self.notify(text, title="Cannot build the index", severity="error", markup=False)
+            await self.note(text, "error")
+        else:
+            what = "Rebuild failed" if self.retriever is not None else "Building the index failed"
+            self.notify(text, title=what, severity="error", markup=False)
+            await self.note(f"{what}: {text}", "error")
         if self.retriever is None:
             self._index_error = text
             self.status_bar.set_state("No index", "error")
@@ -352,9 +432,12 @@ class RagApp(App[int]):
 
     # ----------------------------------------------------------------- index and model
     async def on_index_opened(self, message: IndexOpened) -> None:
-        rebuilt = self.retriever is not None
         r = message.retriever
+        if r is self.retriever:
+            return
+        rebuilt = self.retriever is not None
         self.retriever = r
+        self._newest = r  # no lock here: the UI thread never waits for a worker's index load
         self._index_error = None
         info = r.info
         self.status_bar.set_index(
@@ -373,6 +456,14 @@ class RagApp(App[int]):
                 title="Index updated",
                 markup=False,
             )
+            when = built_time(info.built_at)
+            await self.note(
+                f"Switched to the index built {'at ' + when if when else 'just now'} "
+                f"({plural(info.files, 'file')}, {plural(info.passages, 'passage')})."
+            )
+            for screen in self.screen_stack:
+                if isinstance(screen, SourceScreen):  # show the passage where the new version has it
+                    self.load_source(screen, screen.hit, r)
         self.query_one(SeedsBanner).hide()
         self.check_seeds(r.manifest)
         for ex in waiting:
@@ -400,6 +491,14 @@ class RagApp(App[int]):
         text = f"Seeds changed since the index was built: {ch.summary()} ({names}{more}). Press ctrl+r to rebuild."
         banner.show(text)
         self.notify(text, title="Seeds changed", severity="warning", markup=False)
+
+    def on_index_refresh_failed(self, message: IndexRefreshFailed) -> None:
+        self.notify(
+            f"{message.text}. Still answering from the version opened before.",
+            title="The new index did not open",
+            severity="warning",
+            markup=False,
+        )
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.question_box.set_history(message.questions)
@@ -483,6 +582,12 @@ class RagApp(App[int]):
     def on_passage_view_selected(self, message: PassageView.Selected) -> None:
         self.selected_hit = message.hit
 
+    def on_passage_view_typed(self, message: PassageView.Typed) -> None:
+        """Typing on a passage goes on in the question box."""
+        box = self.question_box
+        box.focus()
+        box.insert_text_at_cursor(message.character)
+
     def on_passage_view_open_requested(self, message: PassageView.OpenRequested) -> None:
         self.open_source(message.hit)
 
@@ -502,8 +607,22 @@ class RagApp(App[int]):
         if hit is None:
             self.notify("Nothing to copy yet: ask a question first.", severity="warning", markup=False)
             return
-        self.copy_to_clipboard(quote_markdown(hit))
-        self.notify(f"Copied passage {hit.rank} ({hit.citation}) as a Markdown quote.", markup=False)
+        text = quote_markdown(hit)
+        self.copy_to_clipboard(text)  # OSC 52: the terminal may or may not take it; nothing says which
+        self.copy_worker(hit, text)
+
+    def on_passage_copied(self, message: PassageCopied) -> None:
+        what = f"passage {message.rank} ({message.citation}) as a Markdown quote"
+        d: Delivery = message.delivery
+        if d.tool is not None:
+            self.notify(f"Copied {what} to the clipboard with {d.tool}.", title="Copied", markup=False)
+        else:
+            self.notify(
+                f"Sent {what} to the terminal clipboard (OSC 52). If your terminal ignores it, "
+                f"the quote is also in {short_path(d.file) if d.file else '?'}",
+                title="Copy",
+                markup=False,
+            )
 
     def action_open_source(self) -> None:
         hit = self._selected()
@@ -562,6 +681,7 @@ class RagApp(App[int]):
         else:
             self.status_bar.set_state("Ready", "ready")
             self.query_one(SeedsBanner).hide()
+            self.refresh_index(self.retriever)  # a version built outside the app is newer
         self.notify(summary, title="Index built" if first else "Rebuild finished", markup=False)
 
     # ----------------------------------------------------------------- export
@@ -578,8 +698,9 @@ class RagApp(App[int]):
         text = conversation_markdown(done, self.config.index_label or "", summary, now.strftime("%Y-%m-%d %H:%M"))
         self.export_worker(text, Path(self.config.export_dir), now.strftime("%Y%m%d-%H%M%S"))
 
-    def on_conversation_exported(self, message: ConversationExported) -> None:
+    async def on_conversation_exported(self, message: ConversationExported) -> None:
         self.notify(f"Saved to {short_path(message.path)}", title="Conversation exported", markup=False)
+        await self.note(f"Conversation exported to {short_path(message.path)}")
 
     # ----------------------------------------------------------------- settings
     def action_options(self) -> None:
@@ -596,11 +717,35 @@ class RagApp(App[int]):
     def set_mode(self, mode: str) -> None:
         if mode in MODES:
             self.mode = mode
-            self.status_bar.set_settings(self.mode, self.k)
+            self._settings_changed()
 
     def set_k(self, k: int) -> None:
         self.k = min(max(1, int(k)), MAX_K)
+        self._settings_changed()
+
+    def _settings_changed(self) -> None:
         self.status_bar.set_settings(self.mode, self.k)
+        if self.config.remember_settings and self.config.settings_path is not None:
+            self.save_settings(Settings(self.mode, self.k))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="settings")
+    def save_settings(self, settings: Settings) -> None:
+        save_settings(self.config.settings_path, settings)
+
+    # ----------------------------------------------------------------- screenshots
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None, time_format: str | None = None) -> str | None:
+        """Save into a folder that exists: the configured one, ~/Downloads when there, else the current folder."""
+        return super().deliver_screenshot(filename, path or str(self._screenshot_folder()), time_format)
+
+    def _screenshot_folder(self) -> Path:
+        if self.config.screenshot_dir is not None:
+            folder = Path(self.config.screenshot_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder
+        import platformdirs
+
+        downloads = Path(platformdirs.user_downloads_path())
+        return downloads if downloads.is_dir() else Path.cwd()
 
     async def run_command(self, text: str) -> None:
         """Slash commands typed in the question box: /k N, /mode M, /rebuild, /export, /help."""

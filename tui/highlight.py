@@ -101,6 +101,8 @@ def load_source(hit: Hit, context: int = CONTEXT_LINES) -> SourceDocument:
         raise SourceUnavailable(f"cannot open {hit.source}: {str(exc).split(': ', 1)[-1]}") from None
     except OSError as exc:
         raise SourceUnavailable(f"cannot open {hit.source}: {exc.strerror or exc}") from None
+    if len(all_lines) > 1 and all_lines[-1] == "":
+        all_lines.pop()  # the newline that ends the last line does not start another one
     n = len(all_lines)
     ls, le = max(1, hit.line_start), max(hit.line_start, hit.line_end)
     first = max(1, ls - context)

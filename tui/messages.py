@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rag.status import Changes
     from rag.types import BuildStats, Hit
 
+    from .clipboard import Delivery
     from .highlight import Marks, SourceDocument
 
 
@@ -76,12 +77,36 @@ class SeedsChecked(Message):
         self.other_root = other_root
 
 
-class SourceLoaded(Message):
-    """The file behind a citation, ready to show in the source view."""
+class IndexRefreshFailed(Message):
+    """A newer index version exists but did not open; the open one keeps answering."""
 
-    def __init__(self, document: SourceDocument) -> None:
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class SourceLoaded(Message):
+    """The file behind a citation, ready to show in the source view.
+
+    After a rebuild (``rebuilt``), ``hit`` is the passage where the new version has it, or None
+    when the new version no longer holds it.
+    """
+
+    def __init__(self, document: SourceDocument, hit: Hit | None = None, rebuilt: bool = False) -> None:
         super().__init__()
         self.document = document
+        self.hit = hit
+        self.rebuilt = rebuilt
+
+
+class PassageCopied(Message):
+    """A passage's quote reached a system clipboard tool, or a file (``delivery`` says which)."""
+
+    def __init__(self, rank: int, citation: str, delivery: Delivery) -> None:
+        super().__init__()
+        self.rank = rank
+        self.citation = citation
+        self.delivery = delivery
 
 
 class ConversationExported(Message):

@@ -85,16 +85,60 @@ def export_path(folder: Path, stamp: str) -> Path:
     return path
 
 
-def short_path(path: str | Path, cwd: str | Path | None = None) -> str:
-    """A path for display: relative to the current folder when inside it, else its last two parts."""
+SHORT_PATH_CHARS = 40  # absolute paths up to this long are shown whole
+
+
+def short_path(path: str | Path, cwd: str | Path | None = None, limit: int = SHORT_PATH_CHARS) -> str:
+    """A path for display: relative to the current folder when inside it, else absolute when short
+    enough, else its last two parts after an ellipsis."""
     p = Path(os.path.abspath(path))
     here = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
     try:
         rel = p.relative_to(here)
         return rel.as_posix() or "."
     except ValueError:
-        parts = p.parts[-2:]
-        return "…/" + "/".join(parts)
+        whole = p.as_posix()
+        if len(whole) <= limit:
+            return whole
+        return "…/" + "/".join(p.parts[-2:])
+
+
+def built_time(built_at: str) -> str:
+    """``2026-11-25T09:14:03+00:00`` -> ``09:14`` in local time (with the date when not today); "" if unreadable."""
+    from datetime import datetime
+
+    try:
+        when = datetime.fromisoformat(built_at)
+    except (TypeError, ValueError):
+        return ""
+    if when.tzinfo is not None:
+        when = when.astimezone()
+    today = datetime.now(when.tzinfo).date()
+    return when.strftime("%H:%M") if when.date() == today else when.strftime("%Y-%m-%d %H:%M")
+
+
+def relocate_hit(hit: Hit, retriever) -> Hit | None:
+    """The same passage (same file, same text) as found in another index version, or None."""
+    import dataclasses
+
+    for row, p in enumerate(getattr(retriever, "passages", ()) or ()):
+        if p.source != hit.source or p.text != hit.text:
+            continue
+        dl, dc = p.line_start - hit.line_start, p.char_start - hit.char_start
+        a = hit.answer
+        if a is not None:
+            try:
+                a = dataclasses.replace(
+                    a, line_start=a.line_start + dl, line_end=a.line_end + dl,
+                    char_start=a.char_start + dc, char_end=a.char_end + dc,
+                )
+            except TypeError:
+                a = None
+        return dataclasses.replace(
+            hit, row=row, line_start=p.line_start, line_end=p.line_end, paragraph=p.paragraph,
+            char_start=p.char_start, char_end=p.char_end, answer=a,
+        )
+    return None
 
 
 def model_label(name: str) -> str:

@@ -105,9 +105,26 @@ def test_visible_text_keeps_offsets_and_hides_control_characters():
     assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown and "\t" in shown
 
 
-def test_short_path_hides_absolute_folders(tmp_path):
+def test_short_path_shortens_only_when_needed(tmp_path):
     assert short_path(tmp_path / "indexes" / "default", cwd=tmp_path) == "indexes/default"
-    assert short_path("/elsewhere/deep/indexes/default", cwd=tmp_path) == "…/indexes/default"
+    assert short_path("/srv/idx", cwd=tmp_path) == "/srv/idx"  # short: whole, no ellipsis
+    assert short_path("/elsewhere/deep/indexes/default", cwd=tmp_path) == "/elsewhere/deep/indexes/default"
+    long = "/elsewhere/very/deep/down/in/the/tree/indexes/default"
+    assert short_path(long, cwd=tmp_path) == "…/indexes/default"
+
+
+def test_settings_file_round_trip_and_damage(tmp_path):
+    from tui.settings import Settings, load_settings, save_settings
+
+    default = Settings("hybrid", 5)
+    path = tmp_path / "settings.json"
+    assert load_settings(path, default, ("hybrid", "dense"), 50) == default  # no file yet
+    save_settings(path, Settings("dense", 9))
+    assert load_settings(path, default, ("hybrid", "dense"), 50) == Settings("dense", 9)
+    path.write_text('{"mode": "nonsense", "k": 99}', encoding="utf-8")
+    assert load_settings(path, default, ("hybrid", "dense"), 50) == default
+    path.write_bytes(b"\xff not json")
+    assert load_settings(path, default, ("hybrid", "dense"), 50) == default
 
 
 def test_importing_the_app_is_cheap():

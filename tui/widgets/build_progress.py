@@ -7,7 +7,12 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Label, ProgressBar
 
-STAGES = {"reading": "Reading documents", "embedding": "Embedding passages", "writing": "Writing the index"}
+STAGES = {
+    "reading": "Reading documents",
+    "embedding": "Embedding passages",
+    "writing": "Writing the index",
+    "exporting": "Preparing the fast query encoder (once)",
+}
 
 
 class BuildProgress(Horizontal):

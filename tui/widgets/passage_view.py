@@ -1,6 +1,7 @@
 """One ranked passage of an answer: rank, citation, score, and its text with highlights.
 
-Focusable: up/down move between the passages of the answer, Enter opens the source view.
+Focusable: up/down move between the passages of the answer, Enter opens the source view; tab,
+escape or typing goes back to the question box.
 The passage text is seed text: it is only ever shown as literal :class:`Content`, never as markup.
 """
 
@@ -42,10 +43,10 @@ class PassageView(Widget, can_focus=True):
 
     BINDINGS = [
         Binding("enter", "open", "Open source", tooltip="Show the file at the cited lines"),
-        Binding("down,j", "move(1)", "Next passage", show=False),
-        Binding("up,k", "move(-1)", "Previous passage", show=False),
-        Binding("c", "app.copy_passage", "Copy", show=False),
-        Binding("escape", "app.focus_question", "Question", show=False),
+        Binding("down", "move(1)", "Next passage", show=False),
+        Binding("up", "move(-1)", "Previous passage", show=False),
+        Binding("escape", "app.focus_question", "Question", key_display="esc/tab", tooltip="Back to the question box"),
+        Binding("tab,shift+tab", "app.focus_question", "Question", show=False),
     ]
 
     class Selected(Message):
@@ -54,6 +55,13 @@ class PassageView(Widget, can_focus=True):
         def __init__(self, hit: Hit) -> None:
             super().__init__()
             self.hit = hit
+
+    class Typed(Message):
+        """A printable key was typed on a passage: it belongs in the question box."""
+
+        def __init__(self, character: str) -> None:
+            super().__init__()
+            self.character = character
 
     class OpenRequested(Message):
         def __init__(self, hit: Hit) -> None:
@@ -71,9 +79,21 @@ class PassageView(Widget, can_focus=True):
             (f" {h.rank} ", self._badge_style()),
             " ",
             (str(h.citation), ".passage--citation"),
-            (f"  ¶{h.paragraph} · score {h.score:.4f}", ".passage--meta"),
+            (self._meta(), ".passage--meta"),
         )
         return Content.assemble(head, "\n", styled_text(h.text, self.marks))
+
+    def _meta(self) -> str:
+        h = self.hit
+        if getattr(getattr(self.app, "config", None), "show_scores", True):
+            return f"  ¶{h.paragraph} · score {h.score:.4f}"
+        return f"  ¶{h.paragraph}"
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Typed(event.character))
 
     def _badge_style(self) -> Style:
         """The rank badge's solid colours (a component's partial style would drop its background)."""

@@ -16,7 +16,10 @@ class QuestionInput(Input):
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder="Ask a question about your documents…  (/help for commands)", id=id)
+        # No select-all on focus: a letter typed on a passage comes here and the next ones must follow it.
+        super().__init__(
+            placeholder="Ask a question about your documents…  (/help for commands)", id=id, select_on_focus=False
+        )
         self._history: list[str] = []
         self._pos: int | None = None  # index into _history while walking it
         self._draft = ""

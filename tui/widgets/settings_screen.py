@@ -18,6 +18,7 @@ MODE_HELP = {
     "bm25": "words only (exact terms, names, numbers)",
 }
 MAX_K = 50
+K_RANGE = f"k must be a whole number from 1 to {MAX_K}"
 
 
 class SettingsScreen(ModalScreen[tuple[str, int] | None]):
@@ -42,6 +43,7 @@ class SettingsScreen(ModalScreen[tuple[str, int] | None]):
                     yield RadioButton(Content(f"{m:<7} {MODE_HELP[m]}"), value=m == self.mode, name=m)
             yield Label(Content(f"Passages per answer (k, 1-{MAX_K})"), classes="settings-label")
             yield Input(str(self.k), type="integer", validators=[Integer(1, MAX_K)], id="settings-k")
+            yield Static(Content(""), id="settings-k-error")
             yield Static(
                 Content("↑↓ enter choose the mode · type k, enter apply · esc cancel"), id="settings-hint"
             )
@@ -61,6 +63,15 @@ class SettingsScreen(ModalScreen[tuple[str, int] | None]):
         pressed = self.query_one(RadioSet).pressed_button
         return pressed.name if pressed is not None and pressed.name in MODES else self.mode
 
+    @on(Input.Changed, "#settings-k")
+    def _k_changed(self, event: Input.Changed) -> None:
+        """Say why the box turns red, as it does."""
+        result = event.validation_result
+        self._show_k_error(result is not None and not result.is_valid)
+
+    def _show_k_error(self, show: bool) -> None:
+        self.query_one("#settings-k-error", Static).update(Content(K_RANGE if show else ""))
+
     @on(Input.Submitted, "#settings-k")
     def _k_submitted(self) -> None:
         self.action_apply()
@@ -69,7 +80,8 @@ class SettingsScreen(ModalScreen[tuple[str, int] | None]):
         box = self.query_one("#settings-k", Input)
         result = box.validate(box.value)
         if result is not None and not result.is_valid:
-            self.notify(f"k must be a whole number from 1 to {MAX_K}", severity="warning", markup=False)
+            self._show_k_error(True)
+            self.notify(K_RANGE, severity="warning", markup=False)
             box.focus()
             return
         self.dismiss((self._chosen_mode(), int(box.value)))

@@ -57,16 +57,33 @@ class SourceScreen(Screen):
 
     async def on_source_loaded(self, message: SourceLoaded) -> None:
         doc = message.document
-        loading = self.query_one("#source-loading", Static)
+        if message.rebuilt and message.hit is not None:
+            self.hit = message.hit  # where the rebuilt index has the passage now
+        old = self.view
+        if old is not None:
+            await old.remove()
+        found = self.query("#source-loading")
+        loading = found.first(Static) if found else None
+        if loading is None:
+            loading = Static(Content(""), id="source-loading")
+            await self.mount(loading, before=self.query_one(Footer))
         if doc.first_line > 1 or doc.last_line < doc.total_lines:
             shown = f" · lines {doc.first_line}-{doc.last_line} of {doc.total_lines:,} shown"
         else:
             shown = f" · {plural(doc.total_lines, 'line')}"
         self.query_one("#source-title", Static).update(self._title(shown))
-        if doc.stale:
-            loading.update(
-                Content("⚠  This file changed since the index was built: the cited lines may have moved. Rebuild with ctrl+r.")
+        warning = None
+        if message.rebuilt and message.hit is None:
+            warning = (
+                "⚠  The rebuilt index no longer holds this passage (the file changed): the highlighted lines are "
+                "where it was. Ask again to search the new index."
             )
+        elif doc.stale and message.rebuilt:
+            warning = "⚠  This file changed after the index was rebuilt: the cited lines may have moved. Rebuild with ctrl+r."
+        elif doc.stale:
+            warning = "⚠  This file changed since the index was built: the cited lines may have moved. Rebuild with ctrl+r."
+        if warning is not None:
+            loading.update(Content(warning))
             loading.add_class("-warning")
         else:
             await loading.remove()

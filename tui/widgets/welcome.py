@@ -8,12 +8,13 @@ from textual.widgets import Static
 KEYS = [
     ("enter", "ask the question"),
     ("↑ ↓", "walk the questions asked before"),
-    ("tab", "move to the passages of the answer, ↑ ↓ between them"),
+    ("tab", "move to the passages of the answer, ↑ ↓ between them; tab, esc back"),
     ("enter", "on a passage: open the file at the cited lines"),
     ("ctrl+y", "copy the passage as a Markdown quote"),
     ("ctrl+o", "options: search mode and number of passages"),
     ("ctrl+r", "rebuild the index after changing the documents"),
     ("ctrl+s", "export the conversation to Markdown"),
+    ("ctrl+q", "quit"),
 ]
 
 
