@@ -59,6 +59,8 @@ def terminal_safe(text: object, keep: str = KEEP_LAYOUT) -> str:
     ``keep`` names the whitespace controls left as they are: newline and tab by default, any
     subset of ``"\\n\\t"``. Printable text comes back unchanged.
     """
+    if keep and keep != KEEP_LAYOUT and set(keep) - set(KEEP_LAYOUT):
+        raise ValueError(f"keep may hold only newline and tab, not {keep!r}")
     s = text if isinstance(text, str) else str(text)
     if not _UNSAFE.search(s):
         return s
@@ -66,8 +68,6 @@ def terminal_safe(text: object, keep: str = KEEP_LAYOUT) -> str:
         return s.translate(_TABLE_KEEP_LAYOUT)
     if not keep:
         return s.translate(_TABLE)
-    if set(keep) - set(KEEP_LAYOUT):
-        raise ValueError(f"keep may hold only newline and tab, not {keep!r}")
     return s.translate({c: v for c, v in _TABLE.items() if chr(c) not in keep})
 
 
