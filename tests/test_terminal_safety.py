@@ -329,10 +329,13 @@ def test_tui_on_a_pty_writes_no_sequence_from_the_seeds(hostile):
         start = len(term.out)
         term.write(QUESTION.encode() + b"\r")
         term.read_until(MARKER.encode(), timeout=240, start=start)  # the hostile passage is on screen
+        leaked = [seq for seq in FORBIDDEN if seq in term.out]
+        assert not leaked, leaked  # written raw to the terminal with the answer
         shown_in_log = term.read_until(SHOWN.split("click")[0].encode(), timeout=60, start=start)
         start = len(term.out)
         term.write(b"\t\r")  # tab to the first passage, enter opens its source file
-        gutter = term.read_until(re.compile(" [0-9]+▐ ".encode()), timeout=60, start=start)  # the cited line's gutter
+        cited_gutter = re.compile(rb" [0-9]+(?:\x1b\[[0-9;]*m)*" + "▐ ".encode())  # " 3▐ ", styled
+        gutter = term.read_until(cited_gutter, timeout=60, start=start)  # the source view is drawn
         term.read_until(SHOWN.split("click")[0].encode(), timeout=60, start=gutter - 20)
         term.write(b"\x11")  # ctrl+q
         rc = term.finish(timeout=60)
