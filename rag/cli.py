@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 from .errors import IndexMissingError, RagError
+from .terminal_text import json_dumps, terminal_line, terminal_safe
 
 DEFAULT_SEEDS = "seeds"
 DEFAULT_INDEX = os.path.join("indexes", "default")
@@ -28,8 +29,15 @@ def _positive_int(text: str) -> int:
     return v
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the words it quotes back (unknown arguments, bad values) shown safely."""
+
+    def _print_message(self, message: str, file=None) -> None:
+        super()._print_message(terminal_safe(message), file)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rag", description="Ask questions about a folder of documents, offline.")
+    p = _Parser(prog="rag", description="Ask questions about a folder of documents, offline.")
     from . import __version__
 
     p.add_argument("--version", action="version", version=f"rag {__version__}")
@@ -113,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except RagError as exc:
-        print(f"rag: {exc}", file=sys.stderr)
+        print(f"rag: {terminal_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
@@ -136,13 +144,13 @@ def _build(seeds: str, index: str, rebuild: bool = False, wait: float = 0.0):
 
 def _print_build(stats) -> None:
     for w in stats.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {terminal_line(w)}", file=sys.stderr)
     for s in stats.skipped:
-        print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
+        print(f"skipped {terminal_line(s.source)}: {terminal_line(s.reason)}", file=sys.stderr)
     line = stats.summary()
     if stats.encoder:
         line += f" [passages embedded with: {stats.encoder}]"
-    print(line, file=sys.stderr)
+    print(terminal_line(line), file=sys.stderr)
 
 
 def cmd_index(args) -> int:
@@ -166,7 +174,7 @@ def cmd_index(args) -> int:
             )
         )
         for w in stats.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            print(f"warning: {terminal_line(w)}", file=sys.stderr)
     else:
         _print_build(stats)
     return 0
@@ -182,7 +190,7 @@ def _open_or_build(seeds: str, index: str):
             raise IndexMissingError(
                 f"no index at {index} and no seeds folder {seeds}: put .txt or .md files in {seeds}/ and run `rag index`"
             ) from None
-        print(f"no index at {index} yet: building it from {seeds}/ first", file=sys.stderr)
+        print(terminal_line(f"no index at {index} yet: building it from {seeds}/ first"), file=sys.stderr)
         _print_build(_build(seeds, index))
         return Retriever.open(index)
 
@@ -198,7 +206,7 @@ def _warn_if_stale(retriever, seeds: str) -> None:
     except RagError:
         return
     if ch:
-        print(f"warning: seeds changed since the index was built ({ch.summary()}); run `rag index`", file=sys.stderr)
+        print(terminal_line(f"warning: seeds changed since the index was built ({ch.summary()}); run `rag index`"), file=sys.stderr)
 
 
 def cmd_ask(args) -> int:
@@ -211,20 +219,20 @@ def cmd_ask(args) -> int:
     hits = r.search(question, k=args.k, mode=args.mode)
     reason = getattr(r.encoder(), "fallback_reason", "") if args.mode != "bm25" else ""
     if reason:
-        print(f"warning: {reason}; answering with the slower numpy encoder", file=sys.stderr)
+        print(f"warning: {terminal_line(reason)}; answering with the slower numpy encoder", file=sys.stderr)
     if args.json:
         out = {"question": question, "mode": args.mode, "k": args.k, "index": str(r.version_dir.parent), "hits": [h.to_dict() for h in hits]}
-        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_dumps(out) + "\n")
         return 0
     if not hits:
         print("no passage matches these words; try other words or --mode dense")
         return 0
     width = min(100, max(40, _term_width() - 6))
     for h in hits:
-        print(f"{h.rank}. {h.citation}  (score {h.score:.4f})")
+        print(f"{h.rank}. {terminal_line(h.citation)}  (score {h.score:.4f})")
         if h.answer is not None:
-            print(textwrap.fill(h.answer.text, width, initial_indent="   > ", subsequent_indent="     "))
-        print(textwrap.fill(" ".join(h.text.split()), width, initial_indent="   ", subsequent_indent="   "))
+            print(textwrap.fill(terminal_safe(h.answer.text), width, initial_indent="   > ", subsequent_indent="     "))
+        print(textwrap.fill(" ".join(terminal_safe(h.text).split()), width, initial_indent="   ", subsequent_indent="   "))
         print()
     return 0
 
@@ -281,22 +289,22 @@ def cmd_status(args) -> int:
         )
         return 0
     c = m.get("counts", {})
-    print(f"index:    {args.index} ({version.name})")
-    print(f"built:    {m.get('built_at')} in {m.get('build_seconds')}s")
-    print(f"model:    {m.get('model', {}).get('name')} ({m.get('model', {}).get('dim')}-d, {m.get('dense', {}).get('kind')})")
-    print(f"contents: {c.get('files')} files, {c.get('passages')} passages from {m.get('seeds_root')}")
-    print(f"queries:  encoded with {query_encoder}")
+    print(terminal_line(f"index:    {args.index} ({version.name})"))
+    print(terminal_line(f"built:    {m.get('built_at')} in {m.get('build_seconds')}s"))
+    print(terminal_line(f"model:    {m.get('model', {}).get('name')} ({m.get('model', {}).get('dim')}-d, {m.get('dense', {}).get('kind')})"))
+    print(terminal_line(f"contents: {c.get('files')} files, {c.get('passages')} passages from {m.get('seeds_root')}"))
+    print(terminal_line(f"queries:  encoded with {query_encoder}"))
     for s, v in m.get("skipped_files", {}).items():
-        print(f"skipped:  {s}: {v.get('reason')}")
+        print(terminal_line(f"skipped:  {s}: {v.get('reason')}"))
     if ch is None:
-        print(f"seeds:    {root} not found")
+        print(terminal_line(f"seeds:    {root} not found"))
     elif not ch:
         print("seeds:    no changes since the build")
     else:
-        print(f"seeds:    {ch.summary()} since the build; run `rag index`")
+        print(terminal_line(f"seeds:    {ch.summary()} since the build; run `rag index`"))
         for label, items in (("added", ch.added), ("modified", ch.modified), ("removed", ch.removed)):
             for s in items:
-                print(f"  {label:<8} {s}")
+                print(terminal_line(f"  {label:<8} {s}"))
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import beir
 from .metrics import mrr_at, ndcg_at, percentile, recall_at
+from .terminal_text import terminal_safe
 
 ALL_MODES = ("dense", "bm25", "hybrid")
 
@@ -155,5 +156,5 @@ def run_cli(args) -> int:
     if args.json:
         sys.stdout.write(json.dumps(res) + "\n")
     else:
-        print(format_table(res))
+        print(terminal_safe(format_table(res)))
     return 0

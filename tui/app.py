@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual.widgets import Footer, Header, Input
 
 from rag.errors import IndexMissingError
+from rag.terminal_text import terminal_line, terminal_safe
 from rag.types import Hit
 
 from .clipboard import Delivery
@@ -217,6 +218,13 @@ class RagApp(App[int]):
         if isinstance(self.screen, SourceScreen) and action in ("options", "export", "scroll_log"):
             return False
         return True
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:
+        """A toast with control characters made visible: its text may hold file names, error
+        messages or document text. The app passes ``markup=False`` for all of its own toasts (a
+        test checks), so brackets in such text are shown, never interpreted; Textual's own toasts
+        keep their markup."""
+        super().notify(terminal_safe(message), title=terminal_line(title), severity=severity, timeout=timeout, markup=markup)
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:

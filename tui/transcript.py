@@ -48,7 +48,10 @@ def quote_markdown(hit: Hit) -> str:
 
 
 def conversation_markdown(exchanges: list[Exchange], index_label: str, index_summary: str, when: str) -> str:
-    """The whole conversation, with every answer, passage and citation."""
+    """The whole conversation, with every answer, passage and citation.
+
+    A file, not terminal output: the texts are kept exact, control characters included (the UI and
+    the CLI show them through :mod:`rag.terminal_text`)."""
     out = ["# rag conversation", "", f"- Index: `{index_label}`" + (f" ({index_summary})" if index_summary else "")]
     out += [f"- Exported: {when}", ""]
     for n, ex in enumerate(exchanges, start=1):

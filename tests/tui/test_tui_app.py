@@ -193,6 +193,9 @@ def test_markup_and_emoji_in_seeds_are_shown_literally(tmp_path):
             shown = top.render().plain
             for piece in ("[bold]x[/]", "[link=http://a]y[/link]", "%s", "%(name)s", "🎉", "[/] [red]"):
                 assert piece in shown
+            assert "\x1b" not in shown and "␛[31m end." in shown  # the escape is shown, not obeyed
+            sentence = card.query_one(".answer-sentence", Static).content.plain
+            assert "\x1b" not in sentence and ("␛[31m" in sentence) == ("\x1b[31m" in top.hit.answer.text)
             assert "[bold]emoji[/] %s" in app.log_view.query("QuestionMessage").first().content.plain
             app.save_screenshot(path=str(tmp_path), filename="tricky.svg")  # renders without error
             await pilot.press("tab", "enter")
@@ -200,9 +203,47 @@ def test_markup_and_emoji_in_seeds_are_shown_literally(tmp_path):
             assert isinstance(app.screen, SourceScreen)
             view = app.screen.view
             assert view is not None and "[link=http://a]y[/link]" in view.line_text(3)
+            rows = ["".join(seg.text for seg in view.render_line(y)) for y in range(view.size.height)]
+            assert any("␛[31m end." in r for r in rows) and not any("\x1b" in r for r in rows)
             app.save_screenshot(path=str(tmp_path), filename="tricky-source.svg")
             await pilot.press("escape")
             assert not isinstance(app.screen, SourceScreen)
+
+    run(scenario())
+
+
+def test_hostile_file_names_and_questions_are_shown_visibly(small, tmp_path):
+    """A file name or a question with escape sequences reaches the banner, the toasts, the
+    question box, the log and the status bar as visible symbols, and markup in it stays text."""
+    seeds, index, enc = small
+    (seeds / "new\x1b]0;PWNED\x07[@click=app.quit].txt").write_text("Lighthouses note.\n", encoding="utf-8")
+    app = fake_app(seeds, index, enc, tmp_path, index_label="idx\x1b[2J")
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            shown = [app.query_one(SeedsBanner).content.plain, *notifications(app)]
+            shown.append(app.status_bar.query_one("#status-index").content.plain)
+            assert any("new␛]0;PWNED␇[@click=app.quit].txt" in t for t in shown[:2]), shown
+            assert "idx␛[2J" in shown[-1]
+            assert app.is_running  # the [@click=app.quit] in the name was not run as markup
+            box = app.question_box
+            box.focus()
+            box.value = "cats \x1b]8;;https://evil.example\x1b\\"
+            await pilot.pause()
+            drawn = "".join(seg.text for seg in box.render_line(0))
+            assert "\x1b" not in drawn and "␛]8;;https://evil.example" in drawn
+            assert box.value == "cats \x1b]8;;https://evil.example\x1b\\"  # the question itself is exact
+            await pilot.press("enter")
+            await settle(pilot)
+            asked = app.log_view.query("QuestionMessage").last().content.plain
+            assert "\x1b" not in asked and "␛]8;;https://evil.example" in asked
+            assert app.exchanges[-1].question == "cats \x1b]8;;https://evil.example\x1b\\"
+            app.notify("bad \x1b[2J [b]file[/b]", title="t\x07", markup=False)
+            await pilot.pause()
+            assert any(n.message == "bad ␛[2J [b]file[/b]" and n.title == "t␇" for n in app._notifications)
+            for text in shown:
+                assert "\x1b" not in text and "\x07" not in text
 
     run(scenario())
 

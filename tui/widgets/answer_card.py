@@ -6,6 +6,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from rag.terminal_text import terminal_line, terminal_safe
+
 from ..highlight import Marks
 from ..transcript import Exchange, answer_citation
 from .passage_view import PassageView
@@ -19,14 +21,14 @@ def answer_text(exchange: Exchange) -> Content | None:
     if top.answer is None:
         return None
     marks = exchange.marks[0] if exchange.marks else Marks()
-    sentence = Content(top.answer.text)
+    sentence = Content(terminal_safe(top.answer.text))
     for s, e in marks.in_answer():
         sentence = sentence.stylize(".answer--match", s, e)
     return Content.assemble(
         sentence.stylize(".answer--sentence"),
         "\n",
         ("— ", ".answer--dash"),
-        (str(answer_citation(top)), ".answer--citation"),
+        (terminal_line(answer_citation(top)), ".answer--citation"),
     )
 
 
@@ -50,7 +52,7 @@ class AnswerCard(Vertical):
         return list(self.query(PassageView))
 
     def show_waiting(self, text: str) -> None:
-        self.query_one(".card-status", Static).update(Content(text))
+        self.query_one(".card-status", Static).update(Content(terminal_safe(text)))
 
     async def show_result(self) -> None:
         """Replace the pending line with the answer sentence and the passages."""
@@ -62,7 +64,7 @@ class AnswerCard(Vertical):
         if sentence is not None:
             widgets.append(Static(sentence, classes="answer-sentence"))
         if ex.note:
-            widgets.append(Static(Content(ex.note), classes="card-note"))
+            widgets.append(Static(Content(terminal_safe(ex.note)), classes="card-note"))
         if not ex.hits:
             self.add_class("-empty")
             if not ex.note:
@@ -77,7 +79,7 @@ class AnswerCard(Vertical):
         self.remove_class("-pending")
         self.add_class("-failed")
         self.border_title = "No answer"
-        await self.mount(Static(Content(message), classes="card-error"))
+        await self.mount(Static(Content(terminal_safe(message)), classes="card-error"))
         self.filled = True
 
     def set_active(self, active: bool) -> None:

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.style import Style
 from textual.widget import Widget
 
+from rag.terminal_text import terminal_line, terminal_safe
 from rag.types import Hit
 
 from ..highlight import Marks
@@ -21,7 +22,7 @@ from ..highlight import Marks
 
 def styled_text(text: str, marks: Marks) -> Content:
     """The passage with its answer sentence and matched words marked by component classes."""
-    c = Content(text)
+    c = Content(terminal_safe(text))  # one visible character per control character: offsets hold
     if marks.answer is not None:
         c = c.stylize(".passage--answer", *marks.answer)
     for s, e in marks.words:
@@ -78,7 +79,7 @@ class PassageView(Widget, can_focus=True):
         head = Content.assemble(
             (f" {h.rank} ", self._badge_style()),
             " ",
-            (str(h.citation), ".passage--citation"),
+            (terminal_line(h.citation), ".passage--citation"),
             (self._meta(), ".passage--meta"),
         )
         return Content.assemble(head, "\n", styled_text(h.text, self.marks))

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from rich.highlighter import Highlighter
+from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Input
+
+from rag.terminal_text import terminal_line
+
+
+class VisibleControls(Highlighter):
+    """Shows a pasted or recalled question's control characters as visible symbols (one each, so
+    the cursor stays where it is); the question itself keeps its exact text."""
+
+    def highlight(self, text: Text) -> None:
+        text.plain = terminal_line(text.plain)
 
 
 class QuestionInput(Input):
@@ -18,7 +30,10 @@ class QuestionInput(Input):
     def __init__(self, *, id: str | None = None) -> None:
         # No select-all on focus: a letter typed on a passage comes here and the next ones must follow it.
         super().__init__(
-            placeholder="Ask a question about your documents…  (/help for commands)", id=id, select_on_focus=False
+            placeholder="Ask a question about your documents…  (/help for commands)",
+            highlighter=VisibleControls(),
+            id=id,
+            select_on_focus=False,
         )
         self._history: list[str] = []
         self._pos: int | None = None  # index into _history while walking it

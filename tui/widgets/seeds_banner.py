@@ -5,6 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from rag.terminal_text import terminal_line
+
 
 class SeedsBanner(Static):
     """Hidden until there is something to say; ctrl+r rebuilds."""
@@ -14,7 +16,7 @@ class SeedsBanner(Static):
         self.display = False
 
     def show(self, text: str) -> None:
-        self.update(Content(text))
+        self.update(Content(terminal_line(text)))
         self.display = True
 
     def hide(self) -> None:

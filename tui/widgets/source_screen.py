@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from rag.terminal_text import terminal_line, terminal_safe
 from rag.types import Hit
 
 from ..messages import SourceLoaded
@@ -34,7 +35,7 @@ class SourceScreen(Screen):
         lines = "line" if h.line_start == h.line_end else "lines"
         span = f"{h.line_start}" if h.line_start == h.line_end else f"{h.line_start}-{h.line_end}"
         return Content.assemble(
-            (h.source, "bold"),
+            (terminal_line(h.source), "bold"),
             f"  {lines} {span} · paragraph {h.paragraph} · passage {h.rank}{extra}",
         )
 
@@ -44,7 +45,11 @@ class SourceScreen(Screen):
         yield Static(self._title(), id="source-title")
         if h.answer is not None:
             yield Static(
-                Content.assemble("Best sentence: ", (h.answer.text, "italic"), f"  ({answer_citation(h)})"),
+                Content.assemble(
+                    "Best sentence: ",
+                    (terminal_safe(h.answer.text), "italic"),
+                    f"  ({terminal_line(answer_citation(h))})",
+                ),
                 id="source-answer",
             )
         yield Static(Content("Reading the file…"), id="source-loading")

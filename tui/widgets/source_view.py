@@ -2,7 +2,7 @@
 
 A Line API widget: only the rows on screen are rendered, and lines are wrapped once per width.
 The file's text is seed text, shown literally (rich ``Text`` built from plain strings, control
-characters replaced by visible symbols).
+characters replaced by visible symbols by :func:`rag.terminal_text.terminal_safe`).
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from rag.terminal_text import terminal_safe
+
 from ..highlight import SourceDocument
 
-_CONTROL = {c: chr(0x2400 + c) for c in range(32) if c != 9}
-_CONTROL[127] = "\u2421"
-_CONTROL.update({c: "\ufffd" for c in range(0x80, 0xA0)})
 TAB = 4
 
 Row = tuple[int, bool, Text]  # line number, first row of the line?, the row's text
 
 
 def visible_text(line: str) -> str:
-    """The line with control characters made visible (one character each, so offsets hold)."""
-    return line.translate(_CONTROL)
+    """The line with control characters made visible (one character each, so offsets hold); tabs
+    are kept for layout."""
+    return terminal_safe(line, keep="\t")
 
 
 class SourceView(ScrollView, can_focus=True):

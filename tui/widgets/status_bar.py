@@ -9,6 +9,8 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Label
 
+from rag.terminal_text import terminal_line
+
 State = Literal["busy", "ready", "error"]
 _ICON = {"busy": "◌", "ready": "●", "error": "✖"}
 
@@ -21,12 +23,12 @@ class StatusBar(Horizontal):
 
     def set_state(self, text: str, state: State = "busy") -> None:
         label = self.query_one("#status-state", Label)
-        label.update(Content(f"{_ICON[state]} {text}"))
+        label.update(Content(f"{_ICON[state]} {terminal_line(text)}"))
         for s in _ICON:
             label.set_class(s == state, f"-{s}")
 
     def set_index(self, text: str) -> None:
-        self.query_one("#status-index", Label).update(Content(text))
+        self.query_one("#status-index", Label).update(Content(terminal_line(text)))
 
     def set_settings(self, mode: str, k: int) -> None:
-        self.query_one("#status-settings", Label).update(Content(f"{mode} · k {k}"))
+        self.query_one("#status-settings", Label).update(Content(terminal_line(f"{mode} · k {k}")))

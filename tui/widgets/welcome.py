@@ -5,6 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from rag.terminal_text import terminal_line
+
 KEYS = [
     ("enter", "ask the question"),
     ("↑ ↓", "walk the questions asked before"),
@@ -25,7 +27,7 @@ class Welcome(Static):
         lines: list = [
             ("Ask your documents", ".welcome--title"),
             "\n",
-            f"Questions are answered from the files in {seeds_label}, with the file and line of every passage.",
+            f"Questions are answered from the files in {terminal_line(seeds_label)}, with the file and line of every passage.",
             "\n\n",
         ]
         for key, what in KEYS:
