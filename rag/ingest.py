@@ -23,7 +23,7 @@ from .types import Passage, Skipped
 
 EXTENSIONS = (".txt", ".md")
 MAX_FILE_BYTES = 16 * 1024 * 1024
-INGEST_VERSION = 1  # bump when passage boundaries would change for the same file
+INGEST_VERSION = 2  # bump when passages (boundaries, citations) would change for the same file
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,10 +283,18 @@ def passages_of(
             ends = token_ends(para.text)
             if len(ends) > max_tokens:
                 spans = _split_spans(para.text, ends, max_tokens)
+        lines = _LineIndex(para.text) if len(spans) > 1 else None
         for a, b in spans:
             piece = para.text[a:b]
-            line_start = para.line_start + para.text.count("\n", 0, a)
-            line_end = line_start + piece.count("\n")
+            col_start, col_end = 1, None
+            if lines is None:
+                line_start, line_end = para.line_start, para.line_end
+            else:
+                first, last = lines.line_of(a), lines.line_of(max(a, b - 1))
+                line_start, line_end = para.line_start + first, para.line_start + last
+                col_start = a - lines.starts[first] + 1
+                if not lines.covers(a, b, first, last):
+                    col_end = b - lines.starts[last]  # 1-based column of the last character
             out.append(
                 Passage(
                     text=piece,
@@ -297,10 +305,52 @@ def passages_of(
                     char_start=para.char_start + a,
                     char_end=para.char_start + b,
                     hash=text_hash(piece),
-                    col_start=a - (para.text.rfind("\n", 0, a) + 1) + 1,
+                    col_start=col_start,
+                    col_end=col_end,
                 )
             )
     return out
+
+
+class _LineIndex:
+    """Where each line of a paragraph starts, found once; lines of an offset by bisection.
+
+    Keeps cutting a paragraph into pieces linear in its length (one long line of 15 MB included).
+    """
+
+    __slots__ = ("text", "starts", "_inner")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        starts = [0]
+        i = text.find("\n")
+        while i >= 0:
+            starts.append(i + 1)
+            i = text.find("\n", i + 1)
+        self.starts = starts
+        self._inner: dict[int, tuple[int, int]] = {}
+
+    def line_of(self, offset: int) -> int:
+        """0-based line of the character at ``offset``."""
+        return bisect_right(self.starts, offset) - 1
+
+    def end_of(self, line: int) -> int:
+        """Offset just past the last character of ``line`` (its newline excluded)."""
+        return self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
+
+    def _nonblank(self, line: int) -> tuple[int, int]:
+        """Offsets of the first non-blank character of ``line`` and just past its last one."""
+        got = self._inner.get(line)
+        if got is None:  # each line is stripped once, however many pieces it holds
+            a, b = self.starts[line], self.end_of(line)
+            s = self.text[a:b]
+            got = (a + len(s) - len(s.lstrip()), a + len(s.rstrip()))
+            self._inner[line] = got
+        return got
+
+    def covers(self, a: int, b: int, first: int, last: int) -> bool:
+        """True when ``text[a:b]`` holds its lines whole, leading and trailing blanks aside."""
+        return a <= self._nonblank(first)[0] and b >= self._nonblank(last)[1]
 
 
 @dataclass(slots=True)
