@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rag.ingest import SeedFile, passages_of, read_seed  # noqa: E402
-from rag.model import default_model_dir, word_pieces  # noqa: E402
+from rag.model import default_model_dir, model_info, word_pieces  # noqa: E402
 
 WORDS = (
     "the harbour holds forty ships in winter while gulls circle above quiet water and old "
@@ -53,7 +53,7 @@ def main() -> int:
     ap.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
     args = ap.parse_args()
     wp = word_pieces(str(default_model_dir()))
-    limit = wp.max_tokens - 2 if hasattr(wp, "max_tokens") else 254
+    limit = model_info(default_model_dir(), with_hash=False).max_tokens - 2  # as a build: [CLS], [SEP]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long.txt"
         path.write_text(one_line(int(args.mb * 1024 * 1024)), encoding="utf-8")

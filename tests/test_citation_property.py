@@ -271,3 +271,14 @@ def test_check_document_catches_a_wrong_citation(workdir, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "passages_of", shifted)
     with pytest.raises(AssertionError):
         check_document(workdir, doc, None)
+
+
+def test_token_ends_of_a_long_text_equal_one_encoding():
+    """The model's word-pieces of a long text, found chunk by chunk, are those of one encoding."""
+    from rag.model import default_model_dir, word_pieces
+
+    wp = word_pieces(str(default_model_dir()))
+    text = " ".join(f"Word{i % 97} naïve 日本語, x{'y' * (i % 150)}." for i in range(3000)) + "\t tail\u00a0end"
+    whole = [end for _, end in wp._tok.encode(text, add_special_tokens=False).offsets]
+    assert len(text) > 10 * 4096
+    assert wp.token_ends(text) == whole
