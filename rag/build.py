@@ -1,9 +1,9 @@
 """Building and updating an index: only passages with new content are embedded.
 
-``build_index(seeds, index)`` walks the seeds folder, reuses the passages of files whose size and
-modification time are unchanged, re-reads the others, reuses the stored vector of every passage
+``build_index(seeds, index)`` walks the seeds folder, reuses the passages of files whose content is
+unchanged (:mod:`rag.changes` decides, by stamp and then hash), re-reads the others, reuses the stored vector of every passage
 whose content hash is already known, embeds the rest, and publishes the new version atomically.
-When nothing changed it returns at once, without loading the model or touching the index.
+When no content changed it publishes nothing and returns at once, without loading the model.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, store
+from .changes import clear_stamps, detect_changes, load_stamps, save_stamps
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
-from .ingest import INGEST_VERSION, MAX_FILE_BYTES, SeedFile, iter_seed_files, passages_of, read_seed
+from .ingest import INGEST_VERSION, MAX_FILE_BYTES, iter_seed_files, passages_of, read_seed
 from .lexical import BM25_B, BM25_K1
 from .model import ModelInfo, default_model_dir, model_info, weights_stamp
 from .passages_io import read_passages, write_passages
@@ -108,7 +109,7 @@ def build_index(
     t0 = time.perf_counter()
     seeds = Path(seeds)
     index_dir = Path(index)
-    files, skipped = iter_seed_files(seeds)  # SeedsError when the folder is missing
+    files, walk_skipped = iter_seed_files(seeds)  # SeedsError when the folder is missing
     with store.BuildLock(index_dir, wait=lock_wait):
         store.clean_stale(index_dir)
         prev_manifest = None if rebuild else _manifest_if_any(index_dir)
@@ -117,51 +118,38 @@ def build_index(
         else:
             mdir = Path(model_dir) if model_dir is not None else default_model_dir()
             info = _current_model_info(mdir, prev_manifest)
-        stats = BuildStats(index_dir=index_dir, skipped=list(skipped))
+        stats = BuildStats(index_dir=index_dir)
 
         prev_files: dict = {}
         prev_skipped: dict = {}
-        same_ingest = False
-        if prev_manifest is not None:
-            same_ingest = (
-                prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes)
-                and _same_model(prev_manifest, info)
-                and prev_manifest.get("seeds_root") == str(seeds.resolve())
-            )
-            if same_ingest:
-                prev_files = prev_manifest.get("files", {})
-                prev_skipped = prev_manifest.get("skipped_files", {})
+        basis: dict = {}
+        if prev_manifest is not None and (
+            prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes)
+            and _same_model(prev_manifest, info)
+            and prev_manifest.get("seeds_root") == str(seeds.resolve())
+        ):
+            basis = prev_manifest
+            prev_files = prev_manifest.get("files", {})
+            prev_skipped = prev_manifest.get("skipped_files", {})
 
-        # Decide, file by file, what must be read again.
-        unchanged: list[SeedFile] = []
-        to_read: list[SeedFile] = []
-        stamps: dict[str, tuple[int, int]] = {}
-        for f in files:
-            try:
-                st = f.path.stat()
-            except OSError:
-                to_read.append(f)
-                continue
-            stamps[f.source] = (st.st_size, st.st_mtime_ns)
-            old = prev_files.get(f.source) or prev_skipped.get(f.source)
-            if old and (old.get("size"), old.get("mtime_ns")) == stamps[f.source]:
-                unchanged.append(f)
-            else:
-                to_read.append(f)
-        current_sources = {f.source for f in files}
-        removed = [s for s in prev_files if s not in current_sources]
-        if prev_manifest is not None and not rebuild and not to_read and not removed and same_ingest:
-            gone_skips = [s for s in prev_skipped if s not in current_sources]
-            if not gone_skips:
-                counts = prev_manifest.get("counts", {})
-                stats.changed = False
-                stats.files = int(counts.get("files", 0))
-                stats.passages = int(counts.get("passages", 0))
-                stats.skipped += [Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()]
-                if encoder is None and export_query_encoder:
-                    _export_query_encoder(index_dir, info, None, stats, progress)
-                stats.seconds = time.perf_counter() - t0
-                return stats
+        # The one change decision (rag.changes): stamps decide what is hashed, hashes what changed.
+        ch = detect_changes(files, walk_skipped, basis, load_stamps(index_dir) if basis else {})
+        if basis and not ch:
+            save_stamps(index_dir, ch.touched)  # touched files are not hashed again by the next check
+            counts = prev_manifest.get("counts", {})
+            stats.changed = False
+            stats.files = int(counts.get("files", 0))
+            stats.passages = int(counts.get("passages", 0))
+            stats.skipped = sorted(
+                (Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()), key=lambda k: k.source
+            )
+            if encoder is None and export_query_encoder:
+                _export_query_encoder(index_dir, info, None, stats, progress)
+            stats.seconds = time.perf_counter() - t0
+            return stats
+        fresh = set(ch.added) | set(ch.modified)
+        unchanged = [f for f in files if f.source not in fresh]
+        to_read = [f for f in files if f.source in fresh]
 
         prev, why = (None, None) if rebuild else load_previous(index_dir, info)
         if why:
@@ -183,14 +171,16 @@ def build_index(
             token_ends = word_pieces(info.path).token_ends
 
         files_meta: dict[str, dict] = {}
-        skipped_meta: dict[str, dict] = {}
+        skipped_meta: dict[str, dict] = {s.source: {"reason": s.reason} for s in walk_skipped}
+        stats.skipped = list(walk_skipped)
         by_source: dict[str, list[Passage]] = {}
         for f in unchanged:
+            stamp = ch.touched[f.source][0].to_json() if f.source in ch.touched else {}
             if f.source in prev_files:
-                files_meta[f.source] = prev_files[f.source]
+                files_meta[f.source] = {**prev_files[f.source], **stamp}
                 by_source[f.source] = prev_by_source.get(f.source, [])
             else:
-                skipped_meta[f.source] = prev_skipped[f.source]
+                skipped_meta[f.source] = {**prev_skipped[f.source], **stamp}
                 stats.skipped.append(Skipped(f.source, prev_skipped[f.source].get("reason", "")))
         limit = info.max_tokens - 2  # [CLS] and [SEP]
         for i, f in enumerate(to_read, start=1):
@@ -200,23 +190,23 @@ def build_index(
             if r.skip:
                 stats.skipped.append(Skipped(f.source, r.skip))
                 if r.size or r.mtime_ns:
-                    skipped_meta[f.source] = {"reason": r.skip, "size": r.size, "mtime_ns": r.mtime_ns}
+                    skipped_meta[f.source] = {"reason": r.skip, **r.stamp(), "sha256": r.sha256 or None}
                 continue
             if r.warning:
                 stats.warnings.append(f"{f.source}: {r.warning}")
             ps = passages_of(f.source, r.text, token_ends=token_ends, max_tokens=limit)
             if not ps:
                 stats.skipped.append(Skipped(f.source, "no text"))
-                skipped_meta[f.source] = {"reason": "no text", "size": r.size, "mtime_ns": r.mtime_ns}
+                skipped_meta[f.source] = {"reason": "no text", **r.stamp(), "sha256": r.sha256}
                 continue
             by_source[f.source] = ps
             files_meta[f.source] = {
                 "sha256": r.sha256,
-                "size": r.size,
-                "mtime_ns": r.mtime_ns,
+                **r.stamp(),
                 "passages": len(ps),
                 "encoding_warning": r.warning,
             }
+        stats.skipped.sort(key=lambda k: k.source)
 
         passages = [p for src in sorted(by_source) for p in by_source[src]]
         if not passages:
@@ -239,9 +229,10 @@ def build_index(
                 "seeds_root": str(seeds.resolve()),
                 "ingest": _ingest_params(info, max_file_bytes),
                 "files": files_meta,
-                "skipped_files": skipped_meta,
+                "skipped_files": dict(sorted(skipped_meta.items())),
             },
         )
+        clear_stamps(index_dir)  # the new manifest records every file's stamp
         if encoder is None and export_query_encoder:
             _export_query_encoder(index_dir, info, made, stats, progress)
         stats.files = len(files_meta)

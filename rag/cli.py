@@ -268,7 +268,7 @@ def cmd_status(args) -> int:
 
     version, m = store.open_current(Path(args.index))
     root = Path(args.seeds)
-    ch = seeds_changes(root, m) if root.is_dir() else None
+    ch = seeds_changes(root, m, Path(args.index)) if root.is_dir() else None
     query_encoder = _query_encoder_status(Path(args.index), m)
     if args.json:
         print(

@@ -23,7 +23,7 @@ from .types import Passage, Skipped
 
 EXTENSIONS = (".txt", ".md")
 MAX_FILE_BYTES = 16 * 1024 * 1024
-INGEST_VERSION = 1  # bump when passage boundaries would change for the same file
+INGEST_VERSION = 2  # bump when passages (boundaries, citations) would change for the same file
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +42,21 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-def iter_seed_files(root: Path) -> tuple[list[SeedFile], list[Skipped]]:
-    """All ``.txt``/``.md`` files under ``root``, sorted by source; hidden entries are ignored.
+def unsupported_reason(name: str) -> str:
+    """Why a file of this name is not read: its format has no reader."""
+    readers = ", ".join(EXTENSIONS)
+    ext = os.path.splitext(name)[1]
+    if not ext:
+        return f"unsupported format: no extension (readers: {readers})"
+    return f"unsupported format {ext.lower()} (readers: {readers})"
 
+
+def iter_seed_files(root: Path) -> tuple[list[SeedFile], list[Skipped]]:
+    """All ``.txt``/``.md`` files under ``root``, sorted by source, and the files that are skipped.
+
+    Every other file is listed in the skipped ones with its reason (an unsupported format, a link
+    that leads outside ``root``). Hidden files and folders (names starting with ``.``) are ignored
+    silently: they are an editor's, a version control's or the system's, not documents.
     Links are followed only while they stay inside ``root``; a link loop is visited once.
     """
     root = Path(root)
@@ -82,10 +94,13 @@ def iter_seed_files(root: Path) -> tuple[list[SeedFile], list[Skipped]]:
         seen_dirs.add(key)
         dirnames[:] = sorted(n for n in dirnames if not _is_hidden(n))
         for name in sorted(filenames):
-            if _is_hidden(name) or not name.lower().endswith(EXTENSIONS):
+            if _is_hidden(name):
                 continue
             p = d / name
             source = p.relative_to(root).as_posix()
+            if not name.lower().endswith(EXTENSIONS):
+                skipped.append(Skipped(source, unsupported_reason(name)))
+                continue
             if p.is_symlink() and not inside(p):
                 skipped.append(Skipped(source, "link that leads outside the seeds folder"))
                 continue
@@ -127,14 +142,18 @@ def decode(data: bytes) -> tuple[str, str | None]:
     """
     if not data.strip(b" \t\r\n\x0b\x0c"):
         raise SkipFile("empty file")
+    magic = _magic(data)
+    if magic:
+        raise SkipFile(f"binary content (looks like {magic})")
     if data.startswith(codecs.BOM_UTF8):
         return _strict(data[3:], "utf-8"), None
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return _strict(data, "utf-32"), None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16"), None
-    if b"\x00" in data:
-        raise SkipFile("binary file (contains NUL bytes)")
+    kind = binary_kind(data)
+    if kind:
+        raise SkipFile(f"binary content ({kind})")
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError:
@@ -144,6 +163,59 @@ def decode(data: bytes) -> tuple[str, str | None]:
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     return text, "not valid UTF-8; read as Windows-1252 (cp1252)"
+
+
+# Signatures of formats that are not text, whatever the file's name says.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "a PDF"),
+    (b"PK\x03\x04", "a ZIP archive: .docx, .xlsx, .odt and .epub are ZIP files"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Microsoft Office file (.doc, .xls, .ppt)"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"\x7fELF", "a program (ELF)"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"OggS", "an Ogg audio or video file"),
+)
+_RIFF = {b"WEBP": "a WebP image", b"WAVE": "a WAV audio file", b"AVI ": "an AVI video"}
+_TEXT_CONTROLS = frozenset(b"\t\n\r\x0b\x0c\x1b")  # whitespace, and ESC of coloured logs
+_NOT_CONTROL = bytes(b for b in range(256) if not ((b < 0x20 and b not in _TEXT_CONTROLS) or b == 0x7F))
+_SNIFF = 64 * 1024  # bytes looked at for control characters
+_MAX_CONTROL_RATIO = 0.1
+
+
+def _magic(data: bytes) -> str | None:
+    """What a known binary format's signature at the start of ``data`` says it is, or None."""
+    for sig, what in _MAGIC:
+        if data.startswith(sig):
+            return what
+    if data.startswith(b"RIFF") and data[8:12] in _RIFF:
+        return _RIFF[data[8:12]]
+    if data[4:8] == b"ftyp":
+        return "an MP4 or QuickTime media file"
+    if data.startswith(b"ID3") and data[3:4] in (b"\x02", b"\x03", b"\x04"):
+        return "an MP3 audio file"
+    return None
+
+
+def binary_kind(data: bytes) -> str | None:
+    """Why ``data`` (without a byte-order mark) is not text: NUL bytes or many control characters."""
+    head = data[:_SNIFF]
+    if b"\x00" in data:
+        return "contains NUL bytes"
+    controls = len(head.translate(None, _NOT_CONTROL))
+    if controls > _MAX_CONTROL_RATIO * len(head):
+        return f"{100 * controls // len(head)}% control characters"
+    return None
 
 
 def _strict(data: bytes, encoding: str) -> str:
@@ -283,10 +355,18 @@ def passages_of(
             ends = token_ends(para.text)
             if len(ends) > max_tokens:
                 spans = _split_spans(para.text, ends, max_tokens)
+        lines = _LineIndex(para.text) if len(spans) > 1 else None
         for a, b in spans:
             piece = para.text[a:b]
-            line_start = para.line_start + para.text.count("\n", 0, a)
-            line_end = line_start + piece.count("\n")
+            col_start, col_end = 1, None
+            if lines is None:
+                line_start, line_end = para.line_start, para.line_end
+            else:
+                first, last = lines.line_of(a), lines.line_of(max(a, b - 1))
+                line_start, line_end = para.line_start + first, para.line_start + last
+                col_start = a - lines.starts[first] + 1
+                if not lines.covers(a, b, first, last):
+                    col_end = b - lines.starts[last]  # 1-based column of the last character
             out.append(
                 Passage(
                     text=piece,
@@ -297,15 +377,59 @@ def passages_of(
                     char_start=para.char_start + a,
                     char_end=para.char_start + b,
                     hash=text_hash(piece),
-                    col_start=a - (para.text.rfind("\n", 0, a) + 1) + 1,
+                    col_start=col_start,
+                    col_end=col_end,
                 )
             )
     return out
 
 
+class _LineIndex:
+    """Where each line of a paragraph starts, found once; lines of an offset by bisection.
+
+    Keeps cutting a paragraph into pieces linear in its length (one long line of 15 MB included).
+    """
+
+    __slots__ = ("text", "starts", "_inner")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        starts = [0]
+        i = text.find("\n")
+        while i >= 0:
+            starts.append(i + 1)
+            i = text.find("\n", i + 1)
+        self.starts = starts
+        self._inner: dict[int, tuple[int, int]] = {}
+
+    def line_of(self, offset: int) -> int:
+        """0-based line of the character at ``offset``."""
+        return bisect_right(self.starts, offset) - 1
+
+    def end_of(self, line: int) -> int:
+        """Offset just past the last character of ``line`` (its newline excluded)."""
+        return self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
+
+    def _nonblank(self, line: int) -> tuple[int, int]:
+        """Offsets of the first non-blank character of ``line`` and just past its last one."""
+        got = self._inner.get(line)
+        if got is None:  # each line is stripped once, however many pieces it holds
+            a, b = self.starts[line], self.end_of(line)
+            s = self.text[a:b]
+            got = (a + len(s) - len(s.lstrip()), a + len(s.rstrip()))
+            self._inner[line] = got
+        return got
+
+    def covers(self, a: int, b: int, first: int, last: int) -> bool:
+        """True when ``text[a:b]`` holds its lines whole, leading and trailing blanks aside."""
+        return a <= self._nonblank(first)[0] and b >= self._nonblank(last)[1]
+
+
 @dataclass(slots=True)
 class ReadResult:
-    """One file read for indexing."""
+    """One file read for indexing. ``size``, ``mtime_ns``, ``ctime_ns`` and ``ino`` are what ``stat``
+    said just before reading (the stamp of :mod:`rag.changes`); ``sha256`` is "" when the bytes could
+    not be read."""
 
     file: SeedFile
     sha256: str
@@ -314,6 +438,11 @@ class ReadResult:
     text: str | None = None
     warning: str | None = None
     skip: str | None = None
+    ctime_ns: int = 0
+    ino: int = 0
+
+    def stamp(self) -> dict:
+        return {"size": self.size, "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns, "ino": self.ino}
 
 
 def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
@@ -324,14 +453,24 @@ def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
         return ReadResult(file, "", 0, 0, skip="vanished before it could be read")
     except OSError as exc:
         return ReadResult(file, "", 0, 0, skip=f"cannot be read: {exc.strerror or exc}")
+
+    def result(sha256: str, skip: str | None = None) -> ReadResult:
+        return ReadResult(file, sha256, st.st_size, st.st_mtime_ns, skip=skip, ctime_ns=st.st_ctime_ns, ino=st.st_ino)
+
     if not stat.S_ISREG(st.st_mode):
         # A named pipe would block the build forever; devices and sockets are no documents.
-        return ReadResult(file, "", 0, st.st_mtime_ns, skip="not a regular file")
+        return result("", "not a regular file")
     try:
         data = read_bytes(file.path, max_bytes)
     except SkipFile as exc:
-        return ReadResult(file, "", st.st_size, st.st_mtime_ns, skip=str(exc))
-    res = ReadResult(file, file_hash(data), len(data), st.st_mtime_ns)
+        sha = ""
+        if st.st_size > max_bytes:  # hashed (in blocks) so that a touch is not taken for an edit
+            try:
+                sha = _sha256_of(file.path)
+            except OSError:
+                pass
+        return result(sha, str(exc))
+    res = result(file_hash(data))
     try:
         text, res.warning = decode(data)
     except SkipFile as exc:
@@ -339,6 +478,14 @@ def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
         return res
     res.text = normalize_newlines(text)
     return res
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_lines(path: Path) -> list[str]:

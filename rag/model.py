@@ -128,12 +128,46 @@ class WordPieces:
         self._tok = tok
 
     def token_ends(self, text: str) -> list[int]:
-        """End offset (in characters of ``text``) of every word-piece, special tokens excluded."""
-        enc = self._tok.encode(text, add_special_tokens=False)
-        return [end for _, end in enc.offsets]
+        """End offset (in characters of ``text``) of every word-piece, special tokens excluded.
+
+        A long text is tokenized in chunks cut at spaces (where word-pieces never span), so that
+        memory stays small: one encoding of a 15 MB line held over 2 GB.
+        """
+        if len(text) <= _CHUNK:
+            return [end for _, end in self._tok.encode(text, add_special_tokens=False).offsets]
+        cuts = _space_cuts(text, _CHUNK)
+        out: list[int] = []
+        for k in range(0, len(cuts) - 1, _BATCH):
+            group = cuts[k : k + _BATCH + 1]
+            encs = self._tok.encode_batch(
+                [text[a:b] for a, b in zip(group, group[1:])], add_special_tokens=False
+            )
+            for a, enc in zip(group, encs):
+                out.extend(a + end for _, end in enc.offsets)
+        return out
 
     def count(self, text: str) -> int:
         return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+
+_CHUNK = 4096  # characters tokenized at a time in a long text
+_BATCH = 64  # chunks per call to the tokenizer
+
+
+def _space_cuts(text: str, size: int) -> list[int]:
+    """Offsets ``0 = c0 < c1 < ... = len(text)`` with each inner cut at a space, about ``size`` apart."""
+    cuts = [0]
+    n = len(text)
+    while n - cuts[-1] > size:
+        a = cuts[-1]
+        c = text.rfind(" ", a + 1, a + size)
+        if c < 0:
+            c = text.find(" ", a + size)
+            if c < 0:
+                break
+        cuts.append(c)
+    cuts.append(n)
+    return cuts
 
 
 @lru_cache(maxsize=4)

@@ -11,12 +11,17 @@ from .types import Passage
 
 FILE = "passages.jsonl"
 _FIELDS = ("text", "source", "line_start", "line_end", "paragraph", "char_start", "char_end", "hash", "col_start")
+_OPTIONAL = ("col_end",)  # absent from indexes built before it existed
 
 
 def write_passages(folder: Path, passages: list[Passage]) -> None:
     with open(Path(folder) / FILE, "w", encoding="utf-8", newline="\n") as f:
         for p in passages:
-            f.write(json.dumps({k: getattr(p, k) for k in _FIELDS}, ensure_ascii=False))
+            d = {k: getattr(p, k) for k in _FIELDS}
+            for k in _OPTIONAL:
+                if getattr(p, k) is not None:
+                    d[k] = getattr(p, k)
+            f.write(json.dumps(d, ensure_ascii=False))
             f.write("\n")
 
 
@@ -28,7 +33,7 @@ def read_passages(folder: Path, expected: int) -> list[Passage]:
             for n, line in enumerate(f, start=1):
                 try:
                     d = json.loads(line)
-                    out.append(Passage(**{k: d[k] for k in _FIELDS}))
+                    out.append(Passage(**{k: d[k] for k in _FIELDS}, **{k: d[k] for k in _OPTIONAL if k in d}))
                 except (ValueError, KeyError, TypeError) as exc:
                     raise IndexCorruptError(f"{path} line {n} is damaged ({exc}); {REBUILD_HINT}") from None
     except FileNotFoundError:

@@ -254,6 +254,8 @@ class Retriever:
                 paragraph=p.paragraph,
                 char_start=p.char_start,
                 char_end=p.char_end,
+                col_start=p.col_start if p.col_end is not None else None,
+                col_end=p.col_end,
                 dense_score=dense_score,
                 bm25_score=bm25_score,
                 terms=term_set,

@@ -8,13 +8,25 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """Where a passage (or a sentence of it) lives: a file relative to the seeds folder and its lines."""
+    """Where a passage (or a sentence of it) lives: a file relative to the seeds folder and its lines.
+
+    ``col_start``/``col_end`` (1-based, ``col_end`` inclusive, in characters of the decoded line)
+    are set, both, only for a passage that does not hold its lines whole: a piece of a very long
+    line, say. Then ``str()`` reads ``file:LINE:COL-COL`` on one line, ``file:LINE:COL-LINE:COL``
+    across lines; otherwise ``file:LINE`` or ``file:START-END``.
+    """
 
     source: str
     line_start: int
     line_end: int
+    col_start: int | None = None
+    col_end: int | None = None
 
     def __str__(self) -> str:
+        if self.col_start is not None and self.col_end is not None:
+            if self.line_end == self.line_start:
+                return f"{self.source}:{self.line_start}:{self.col_start}-{self.col_end}"
+            return f"{self.source}:{self.line_start}:{self.col_start}-{self.line_end}:{self.col_end}"
         if self.line_end == self.line_start:
             return f"{self.source}:{self.line_start}"
         return f"{self.source}:{self.line_start}-{self.line_end}"
@@ -38,9 +50,14 @@ class Passage:
     char_end: int
     hash: str
     col_start: int = 1  # 1-based column of the first character (pieces of split paragraphs)
+    # 1-based column of the last character, set only when the passage does not hold its lines whole
+    # (a piece of a long line): then its citation names columns.
+    col_end: int | None = None
 
     @property
     def citation(self) -> Citation:
+        if self.col_end is not None:
+            return Citation(self.source, self.line_start, self.line_end, self.col_start, self.col_end)
         return Citation(self.source, self.line_start, self.line_end)
 
 
@@ -89,10 +106,12 @@ class Hit:
     bm25_score: float | None = None
     answer: Answer | None = None
     terms: tuple[str, ...] = ()
+    col_start: int | None = None  # set, with col_end, only when the citation names columns
+    col_end: int | None = None
 
     @property
     def citation(self) -> Citation:
-        return Citation(self.source, self.line_start, self.line_end)
+        return Citation(self.source, self.line_start, self.line_end, self.col_start, self.col_end)
 
     def to_dict(self) -> dict:
         """The JSON shape of ``rag ask --json`` (keys documented in DESIGN.md keep their meaning)."""
@@ -104,6 +123,8 @@ class Hit:
             "line_start": self.line_start,
             "line_end": self.line_end,
             "paragraph": self.paragraph,
+            "col_start": self.col_start,
+            "col_end": self.col_end,
             "citation": str(self.citation),
             "text": self.text,
             "dense_score": None if self.dense_score is None else round(float(self.dense_score), 6),

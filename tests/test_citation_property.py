@@ -133,6 +133,17 @@ def check_document(workdir, doc: Doc, max_tokens: int | None) -> None:
         first = p.text.split("\n")[0]
         assert orig[p.line_start - 1][p.col_start - 1 :].startswith(first)
         assert p.line_end - p.line_start == p.text.count("\n")
+        # columns: a passage that does not hold its lines whole names them, and they hold its text
+        # exactly; one that names none holds its lines whole (blanks at either end aside)
+        if p.col_end is not None:
+            c = p.citation
+            assert (c.col_start, c.col_end) == (p.col_start, p.col_end)
+            assert str(c).startswith(f"doc.txt:{p.line_start}:{p.col_start}-")
+            last = len(cited) - len(orig[p.line_end - 1])  # offset of the last line in ``cited``
+            assert cited[p.col_start - 1 : last + p.col_end] == p.text
+        else:
+            assert p.citation.col_start is None and str(p.citation).count(":") == 1
+            assert cited.strip() == p.text.strip()
         # (b) exact text at its offsets
         assert text[p.char_start : p.char_end] == p.text
         assert p.source == "doc.txt"
@@ -186,6 +197,63 @@ def test_passages_cite_their_lines_with_small_window(workdir, doc):
     check_document(workdir, doc, 3)
 
 
+@st.composite
+def long_line_documents(draw) -> Doc:
+    """A few paragraphs, some of them one very long line (many sentences), others ordinary."""
+    lines: list[str] = []
+    ranges: list[tuple[int, int]] = []
+    for i in range(draw(st.integers(1, 4))):
+        if i:
+            lines.append(draw(blank_line))
+        start = len(lines) + 1
+        if draw(st.booleans()):
+            sentences = draw(st.lists(st.lists(words, min_size=1, max_size=9), min_size=3, max_size=40))
+            lines.append(draw(pad) + " ".join(" ".join(ws).capitalize() + "." for ws in sentences) + draw(pad))
+        else:
+            lines += draw(paragraph_st)
+        ranges.append((start, len(lines)))
+    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    return Doc((eol.join(lines) + eol).encode("utf-8"), lines, ranges)
+
+
+@given(doc=long_line_documents(), max_tokens=st.integers(1, 30))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_pieces_of_long_lines_cite_their_columns(workdir, doc, max_tokens):
+    check_document(workdir, doc, max_tokens)
+
+
+def test_a_piece_of_a_long_line_cites_columns(workdir):
+    """Sentences of one line, cut into pieces of 3 words: each piece names its columns."""
+    line = "Alpha beta gamma. Delta epsilon zeta. Eta theta iota."
+    doc = Doc(f"Title here\n{line}\n".encode(), ["Title here", line, ""], [(1, 2)])
+    path = workdir / "doc.txt"
+    path.write_bytes(doc.data)
+    ps = passages_of("doc.txt", read_seed(SeedFile("doc.txt", path)).text, token_ends=token_ends, max_tokens=3)
+    # "Title here\nAlpha beta gamma." is one sentence of 5 words: cut at a space, across the lines
+    assert [str(p.citation) for p in ps] == [
+        "doc.txt:1:1-2:5", "doc.txt:2:7-17", "doc.txt:2:19-37", "doc.txt:2:39-53"
+    ]
+    assert [line[p.col_start - 1 : p.col_end] for p in ps[1:]] == [p.text for p in ps[1:]]
+    check_document(workdir, doc, 3)
+
+
+def test_check_document_catches_a_wrong_column(workdir, monkeypatch):
+    """The property checker fails when a column is off by one."""
+    line = "Alpha beta gamma. Delta epsilon zeta. Eta theta iota."
+    doc = Doc(f"{line}\n".encode(), [line, ""], [(1, 1)])
+    check_document(workdir, doc, 3)
+    real = passages_of
+
+    def shifted(*a, **kw):
+        from dataclasses import replace
+
+        return [replace(p, col_end=p.col_end + 1) if p.col_end else p for p in real(*a, **kw)]
+
+    monkeypatch.setattr(sys.modules[__name__], "passages_of", shifted)
+    with pytest.raises(AssertionError):
+        check_document(workdir, doc, 3)
+
+
 def test_check_document_catches_a_wrong_citation(workdir, monkeypatch):
     """The property checker itself fails when a citation is off by one line."""
     import rag.ingest as ingest
@@ -203,3 +271,14 @@ def test_check_document_catches_a_wrong_citation(workdir, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "passages_of", shifted)
     with pytest.raises(AssertionError):
         check_document(workdir, doc, None)
+
+
+def test_token_ends_of_a_long_text_equal_one_encoding():
+    """The model's word-pieces of a long text, found chunk by chunk, are those of one encoding."""
+    from rag.model import default_model_dir, word_pieces
+
+    wp = word_pieces(str(default_model_dir()))
+    text = " ".join(f"Word{i % 97} naïve 日本語, x{'y' * (i % 150)}." for i in range(3000)) + "\t tail\u00a0end"
+    whole = [end for _, end in wp._tok.encode(text, add_special_tokens=False).offsets]
+    assert len(text) > 10 * 4096
+    assert wp.token_ends(text) == whole

@@ -495,7 +495,14 @@ def test_iter_seed_files_recursion_and_extensions(tmp_path):
     )
     files, skipped = iter_seed_files(root)
     assert [f.source for f in files] == sorted(["a.txt", "b.md", "C.TXT", "d.Md", "sub/deeper/h.txt", "sub/j.md"])
-    assert skipped == []
+    readers = "(readers: .txt, .md)"
+    assert sorted((s.source, s.reason) for s in skipped) == [
+        ("e.rst", f"unsupported format .rst {readers}"),
+        ("f.txt.bak", f"unsupported format .bak {readers}"),
+        ("g.pdf", f"unsupported format .pdf {readers}"),
+        ("noext", "unsupported format: no extension (readers: .txt, .md)"),
+        ("sub/i.markdown", f"unsupported format .markdown {readers}"),
+    ]
     for f in files:
         assert f.path.is_absolute()
         assert f.path == (root / f.source).absolute()

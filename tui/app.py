@@ -327,7 +327,7 @@ class RagApp(App[int]):
         if Path(root) != seeds.resolve():
             self.post_message(SeedsChecked(None, other_root=root))
             return
-        self.post_message(SeedsChecked(seeds_changes(seeds, manifest)))
+        self.post_message(SeedsChecked(seeds_changes(seeds, manifest, self.config.index)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="source")
     def load_source(self, screen: Screen, hit: Hit, retriever: Any = None) -> None:
