@@ -268,6 +268,7 @@ def test_damaged_index_is_one_line_in_the_cli(tmp_path, real_index, name):
 
 
 def test_hostile_seeds_folder(tmp_path):
+    # The fake encoder, for 20,000 files; test_real_builds.py runs a hostile set through the real model.
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     good: dict[str, str] = {
