@@ -1,7 +1,8 @@
 """Run a build that kills itself with SIGKILL at a chosen point (used by the atomicity tests).
 
 usage: python crash_build.py SEEDS INDEX POINT [DELAY]
-POINT: none | slow | embedding | writing | rename | switch | cleanup | random
+POINT: none | slow | hold | embedding | writing | rename | switch | cleanup | random
+(hold: embed only once the file INDEX.release exists, so the build holds its lock until then)
 
 Just before a planned kill it writes ``KILL <point> <detail>`` on stderr, so a test can check that
 the kill landed where it was meant to (and not, say, in an earlier step that the patch also hit).
@@ -15,6 +16,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,7 +37,18 @@ def main() -> None:
     seeds, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
     enc = FakeEncoder(delay={"embedding": 0.002, "random": 0.01, "slow": 0.02}.get(point, 0.0))
-    if point == "embedding":
+    if point == "hold":
+        orig_hold = enc.encode
+        release = Path(index + ".release")
+
+        def encode(texts, progress=None, cancel=None):
+            deadline = time.monotonic() + 300
+            while not release.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return orig_hold(texts, progress=progress, cancel=cancel)
+
+        enc.encode = encode
+    elif point == "embedding":
         orig = enc.encode
 
         def encode(texts, progress=None, cancel=None):
