@@ -308,10 +308,22 @@ def cmd_status(args) -> int:
     return 0
 
 
-def cmd_chat(args) -> int:
-    from tui.app import run
+UI_GROUP = "rag.ui"  # entry-point group where a terminal UI registers itself (pyproject.toml)
 
-    return run(index=args.index, seeds=args.seeds)
+
+def cmd_chat(args) -> int:
+    return _registered_ui()(index=args.index, seeds=args.seeds)
+
+
+def _registered_ui():
+    """The terminal UI's ``run(index=, seeds=)``, found through the ``chat`` entry point of the
+    ``rag.ui`` group (the tui package registers ``tui.app:run``): the library never imports the UI."""
+    from importlib.metadata import entry_points
+
+    found = list(entry_points(group=UI_GROUP, name="chat"))
+    if not found:
+        raise RagError("the terminal UI is not installed: reinstall rag (`pip install -e .`) or run `python -m tui`")
+    return found[0].load()
 
 
 def cmd_eval(args) -> int:

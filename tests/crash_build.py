@@ -1,16 +1,22 @@
 """Run a build that kills itself with SIGKILL at a chosen point (used by the atomicity tests).
 
 usage: python crash_build.py SEEDS INDEX POINT [DELAY]
-POINT: none | slow | embedding | writing | rename | switch | cleanup | random
+POINT: none | slow | hold | embedding | writing | rename | switch | cleanup | random
+(hold: embed only once the file INDEX.release exists, so the build holds its lock until then)
+
+Just before a planned kill it writes ``KILL <point> <detail>`` on stderr, so a test can check that
+the kill landed where it was meant to (and not, say, in an earlier step that the patch also hit).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -21,7 +27,9 @@ import rag.build  # noqa: E402
 import rag.store as store  # noqa: E402
 
 
-def die() -> None:
+def die(point: str = "random", detail: str = "") -> None:
+    sys.stderr.write(f"KILL {point} {detail}\n")
+    sys.stderr.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -29,13 +37,24 @@ def main() -> None:
     seeds, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
     enc = FakeEncoder(delay={"embedding": 0.002, "random": 0.01, "slow": 0.02}.get(point, 0.0))
-    if point == "embedding":
+    if point == "hold":
+        orig_hold = enc.encode
+        release = Path(index + ".release")
+
+        def encode(texts, progress=None, cancel=None):
+            deadline = time.monotonic() + 300
+            while not release.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return orig_hold(texts, progress=progress, cancel=cancel)
+
+        enc.encode = encode
+    elif point == "embedding":
         orig = enc.encode
 
         def encode(texts, progress=None, cancel=None):
             def prog(done, total):
                 if done >= max(1, total // 2):
-                    die()
+                    die(point, f"{done}/{total}")
 
             return orig(texts, progress=prog, cancel=cancel)
 
@@ -47,22 +66,41 @@ def main() -> None:
             orig_save(path, arr, **kw)
             with open(path, "r+b") as f:  # leave a half-written file behind, then die
                 f.truncate(os.path.getsize(path) // 2)
-            die()
+            die(point, Path(path).name)
 
         rag.build.np.save = save
     elif point == "rename":
-        store.os.rename = lambda *a, **k: die()
+        real_rename = os.rename
+
+        def rename(src, dst, *a, **k):
+            if Path(src).name.startswith(store.TMP_PREFIX):  # the finished version, before it is renamed
+                die(point, Path(src).name)
+            return real_rename(src, dst, *a, **k)
+
+        store.os.rename = rename
     elif point == "switch":
         real_replace = os.replace
 
         def replace(src, dst):
             if Path(dst).name == store.CURRENT:
-                die()
+                die(point, Path(src).name)
             return real_replace(src, dst)
 
         store.os.replace = replace
     elif point == "cleanup":
-        store.clean_stale = lambda *a, **k: die()
+        # Die while an old version is being removed: after the new version is published and CURRENT
+        # names it. One file of the old version is deleted first, so it is left half removed.
+        real_rmtree = shutil.rmtree
+
+        def rmtree(path, *a, **k):
+            p = Path(path)
+            if p.name.startswith(store.VERSION_PREFIX):
+                current = (p.parent / store.CURRENT).read_text(encoding="utf-8").strip()
+                (p / store.MANIFEST).unlink()
+                die(point, f"removing {p.name} while CURRENT={current}")
+            return real_rmtree(path, *a, **k)
+
+        store.shutil.rmtree = rmtree
     elif point == "random":
         threading.Timer(delay or random.uniform(0.0, 1.0), die).start()
     rag.build.build_index(seeds, index, encoder=enc)

@@ -15,14 +15,13 @@ from rag import Retriever, build_index, store
 CRASH = Path(__file__).with_name("crash_build.py")
 
 
-def run_crash(seeds: Path, idx: Path, point: str, delay: float = 0.0) -> int:
-    proc = subprocess.run(
+def run_crash(seeds: Path, idx: Path, point: str, delay: float = 0.0) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, str(CRASH), str(seeds), str(idx), point, str(delay)],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    return proc.returncode
 
 
 def answers(idx: Path) -> list[str]:
@@ -37,25 +36,45 @@ def add_docs(seeds: Path, n: int) -> None:
         )
 
 
-@pytest.mark.parametrize("point", ["embedding", "writing", "rename", "switch", "cleanup"])
+# Where each kill lands, and whether the new version was already published there.
+PUBLISHED_AT = {"embedding": False, "writing": False, "rename": False, "switch": False, "cleanup": True}
+
+
+@pytest.mark.parametrize("point", list(PUBLISHED_AT))
 def test_kill_at_each_stage_keeps_a_complete_index(seeds, tmp_path, point):
     idx = tmp_path / "idx"
     build_index(seeds, idx, encoder=FakeEncoder())
+    (seeds / "extra.txt").write_text("An extra note about the harbour.\n", encoding="utf-8")
+    build_index(seeds, idx, encoder=FakeEncoder())  # two versions now: current and previous
+    oldest = store.current_version(idx)
+    (seeds / "extra.txt").unlink()
+    build_index(seeds, idx, encoder=FakeEncoder())
     before = answers(idx)
     before_version = store.current_version(idx)
+    assert sorted(p.name for p in idx.iterdir() if p.name.startswith("v-")) == sorted([oldest.name, before_version.name])
     add_docs(seeds, 30)
 
-    assert run_crash(seeds, idx, point) == -9
+    proc = run_crash(seeds, idx, point)
 
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    kill = [line for line in proc.stderr.splitlines() if line.startswith("KILL ")]
+    assert len(kill) == 1 and kill[0].split()[1] == point, proc.stderr[-2000:]
     now = store.current_version(idx)
-    got = answers(idx)  # loads and answers: never a half-written index
-    if now == before_version:
-        assert got == before
-    else:  # killed after the switch: the new index is complete
-        assert point == "cleanup"
-        assert len(Retriever.open(idx, encoder=FakeEncoder()).passages) == 7 + 60
+    r = Retriever.open(idx, encoder=FakeEncoder())  # loads and verifies: never a half-written index
+    if PUBLISHED_AT[point]:
+        # Killed while removing the oldest version, after the switch: the new index is complete.
+        assert now != before_version and now.name not in (oldest.name, before_version.name)
+        assert kill[0] == f"KILL cleanup removing {oldest.name} while CURRENT={now.name}"
+        assert oldest.exists() and not (oldest / store.MANIFEST).exists()  # the kill came mid-removal
+        assert len(r.passages) == 7 + 60
+        assert r.search("topic", k=1, mode="bm25")[0].source.startswith("gen")
+    else:
+        assert now == before_version
+        assert len(r.passages) == 7
+        assert answers(idx) == before
     stats = build_index(seeds, idx, encoder=FakeEncoder())
     assert stats.passages == 7 + 60
+    assert not oldest.exists()  # the next build finishes what the dead one left
     leftovers = [p.name for p in idx.iterdir() if p.name.startswith((".tmp-", "CURRENT."))]
     assert leftovers == []
 
@@ -63,16 +82,28 @@ def test_kill_at_each_stage_keeps_a_complete_index(seeds, tmp_path, point):
 def test_kill_at_random_moments(seeds, tmp_path):
     idx = tmp_path / "idx"
     build_index(seeds, idx, encoder=FakeEncoder())
+    before = answers(idx)
     add_docs(seeds, 60)
     rng = random.Random(1234)
-    complete = set()
+    outcomes = []
     for _ in range(8):
-        run_crash(seeds, idx, "random", delay=rng.uniform(0.05, 1.2))
+        # The fake encoder sleeps 10 ms a passage (1.2 s for the 120 new ones): delays up to 2 s kill
+        # some builds while embedding and let others finish.
+        proc = run_crash(seeds, idx, "random", delay=rng.uniform(0.05, 2.0))
+        assert proc.returncode in (0, -9), proc.stderr[-2000:]
         r = Retriever.open(idx, encoder=FakeEncoder())
         n = len(r.passages)
-        assert n in (7, 7 + 120), n  # the old index or the complete new one, nothing in between
-        complete.add(n)
-        assert r.search("topic", k=1, mode="bm25")  or n == 7
+        outcomes.append((proc.returncode, n))
+        topic = r.search("topic", k=1, mode="bm25")
+        if n == 7:  # the old index, untouched ("topic" is in none of its documents)
+            assert proc.returncode == -9
+            assert answers(idx) == before and topic == []
+        else:  # the complete new one, nothing in between
+            assert n == 7 + 120, outcomes
+            assert topic[0].source.startswith("gen")
+        if proc.returncode == 0:
+            assert n == 7 + 120
+            break  # a finished build: later runs would only reuse it
     stats = build_index(seeds, idx, encoder=FakeEncoder())
     assert stats.passages == 7 + 120
     assert not [p for p in idx.iterdir() if p.name.startswith(".tmp-")]

@@ -1,6 +1,7 @@
 """The fast paths give the reference path's results (bench/run.py measures their speed; no timings here).
 
 * bf16 document encoding (DocumentEncoder(precision="bf16")) vs fp32: vectors and rankings.
+* DocumentEncoder (sentence-transformers with its own batching) in fp32 vs plain sentence-transformers.
 * The numpy query encoder (QueryEncoder) vs DocumentEncoder in fp32 (sentence-transformers): vectors.
 * The approximate dense index (DenseIndex kind="hnsw") vs exact search: recall@10.
 """
@@ -118,7 +119,9 @@ def texts() -> list[str]:
 def fp32_encoder():
     from rag.embed import DocumentEncoder
 
-    return DocumentEncoder(precision="fp32")
+    enc = DocumentEncoder(precision="fp32")
+    enc.CHUNK = 64  # several chunks for the ~200 texts, so the chunked path runs here
+    return enc
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +164,10 @@ def test_bf16_rankings_match_fp32(fp32_encoder, fp32_vectors, bf16_vectors):
 
 
 def test_fp32_document_encoder_matches_sentence_transformers(fp32_encoder, fp32_vectors, texts):
-    """DocumentEncoder runs the transformer itself (no sentence-transformers): in fp32 it must give
-    sentence-transformers' vectors, padded batches and truncation included."""
+    """DocumentEncoder wraps sentence-transformers; what it adds (longest-first order, chunks with
+    progress and cancellation, autocast, re-normalizing, writing rows back in input order) must not
+    change a vector: in fp32 it gives plain ``SentenceTransformer.encode``'s vectors, row for row,
+    padded batches and truncation included."""
     from sentence_transformers import SentenceTransformer
 
     from rag.model import default_model_dir, offline_environment
@@ -170,6 +175,10 @@ def test_fp32_document_encoder_matches_sentence_transformers(fp32_encoder, fp32_
     offline_environment()
     st = SentenceTransformer(str(default_model_dir()), device="cpu")
     ref = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    # The premise: input order is not longest-first, so rows written back in the wrong order would
+    # show; and there is more than one chunk.
+    assert [len(t) for t in texts] != sorted((len(t) for t in texts), reverse=True)
+    assert len(texts) > fp32_encoder.CHUNK
     cos = _row_cosines(fp32_vectors, ref)
     worst = int(np.argmin(cos))
     assert cos.min() >= 0.99999, f"cosine {cos.min():.7f} for {texts[worst][:60]!r}"

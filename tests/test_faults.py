@@ -197,13 +197,15 @@ def test_two_builds_at_once_one_stops_clearly(seeds, tmp_path):
     idx = tmp_path / "idx"
     build_index(seeds, idx, encoder=FakeEncoder())
     add_docs(seeds, 200)
-    slow = subprocess.Popen([sys.executable, str(CRASH), str(seeds), str(idx), "slow"],
+    # The first build holds its lock until this test releases it (no race with a clock).
+    slow = subprocess.Popen([sys.executable, str(CRASH), str(seeds), str(idx), "hold"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30
         lock = idx / ".lock"
         while time.time() < deadline and not (lock.exists() and lock.read_text().strip() == str(slow.pid)):
             time.sleep(0.02)
+        assert lock.read_text().strip() == str(slow.pid), "the first build never took the lock"
         p = subprocess.run([sys.executable, "-m", "rag", "index", "--seeds", str(seeds), "--index", str(idx)],
                            capture_output=True, text=True, timeout=120)
         count("concurrent_builds")
@@ -211,7 +213,9 @@ def test_two_builds_at_once_one_stops_clearly(seeds, tmp_path):
         assert "another build is updating" in p.stderr and len(p.stderr.strip().splitlines()) == 1
         with pytest.raises(IndexLockedError):
             build_index(seeds, idx, encoder=FakeEncoder())
+        assert slow.poll() is None  # the first build was still running all along
     finally:
+        Path(str(idx) + ".release").touch()
         out, err = slow.communicate(timeout=120)
     assert slow.returncode == 0, err
     assert len(Retriever.open(idx, encoder=FakeEncoder()).passages) == 7 + 400
@@ -268,6 +272,7 @@ def test_damaged_index_is_one_line_in_the_cli(tmp_path, real_index, name):
 
 
 def test_hostile_seeds_folder(tmp_path):
+    # The fake encoder, for 20,000 files; test_real_builds.py runs a hostile set through the real model.
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     good: dict[str, str] = {
