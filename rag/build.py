@@ -424,7 +424,7 @@ def _export_query_encoder(index_dir: Path, info: ModelInfo, doc_encoder, stats: 
             from .embed import DocumentEncoder
 
             doc_encoder = DocumentEncoder(Path(info.path))
-        onnx_encoder.export(index_dir, info, doc_encoder.model())
+        onnx_encoder.export(index_dir, info, doc_encoder.sentence_transformer())
         stats.exported_query_encoder = True
     except RagError as exc:
         stats.warnings.append(f"{exc}; questions are encoded with numpy (slower)")

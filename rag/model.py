@@ -9,22 +9,36 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import ModelError
+from .pooling import read_pooling
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def offline_environment() -> None:
-    """Make sure the Hugging Face libraries never reach for the network."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+@contextmanager
+def tokenizers_single_threaded() -> Iterator[None]:
+    """Keep the Hugging Face tokenizers' thread pool off for the block, unless the user chose.
+
+    ``TOKENIZERS_PARALLELISM`` is read on every batch encode, so setting it only around the work
+    that needs it is enough; the variable is restored (removed, when it was unset) afterwards.
+    Nothing else is set: models load from a local folder with ``local_files_only=True``, which
+    never reaches for the network, so the offline variables (``HF_HUB_OFFLINE`` ...) are not needed.
+    """
+    key = "TOKENIZERS_PARALLELISM"
+    if key in os.environ:
+        yield
+        return
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(key, None)
 
 
 def default_model_dir() -> Path:
@@ -95,6 +109,7 @@ def model_info(model_dir: Path | None = None, *, with_hash: bool = True) -> Mode
         cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {model_dir / 'config.json'}: {exc}") from exc
+    read_pooling(model_dir)  # a model the fast encoders would get wrong is refused here, in one line
     max_tokens = 256
     try:
         sbert = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))

@@ -165,10 +165,9 @@ def test_fp32_document_encoder_matches_sentence_transformers(fp32_encoder, fp32_
     sentence-transformers' vectors, padded batches and truncation included."""
     from sentence_transformers import SentenceTransformer
 
-    from rag.model import default_model_dir, offline_environment
+    from rag.model import default_model_dir
 
-    offline_environment()
-    st = SentenceTransformer(str(default_model_dir()), device="cpu")
+    st = SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
     ref = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
     cos = _row_cosines(fp32_vectors, ref)
     worst = int(np.argmin(cos))

@@ -34,10 +34,7 @@ def st_model():
     """The reference: sentence-transformers itself."""
     from sentence_transformers import SentenceTransformer
 
-    from rag.model import offline_environment
-
-    offline_environment()
-    return SentenceTransformer(str(default_model_dir()), device="cpu")
+    return SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
 
 
 @pytest.fixture(scope="module")
