@@ -160,9 +160,11 @@ class _OneBlasThread:
 
     A question is a few small matrix products: BLAS threads only add hand-offs, and on a busy
     machine they stall (numpy encoder, 2 loaded cores: p50 541 ms with the default threads, 79 ms on
-    one). BLAS thread counts are process-wide, so the limit is reference-counted: concurrent
-    searches (the UI runs several) share one limit instead of saving and restoring each other's,
-    which could leave the process on one thread for good.
+    one; two concurrent callers 1015 ms vs 180 ms). BLAS thread counts are process-wide, so the
+    limit is reference-counted: concurrent searches (the UI runs several) share one limit instead of
+    saving and restoring each other's, which left the process on one thread for good. threadpoolctl
+    lets only one "controlling" thread change OpenBLAS; the limit takes that role only for the
+    moment it sets or restores, so it works from any thread and never keeps it.
     """
 
     def __init__(self) -> None:
@@ -174,24 +176,34 @@ class _OneBlasThread:
     def __enter__(self) -> None:
         with self._lock:
             if self._depth == 0:
-                self._limiter = self._limit()
+                self._limiter = self._as_controller(lambda: self._get_controller().limit(limits=1, user_api="blas"))
             self._depth += 1
 
     def __exit__(self, *exc) -> None:
         with self._lock:
             self._depth -= 1
             if self._depth == 0 and self._limiter is not None:
-                self._limiter.restore_original_limits()
-                self._limiter = None
+                limiter, self._limiter = self._limiter, None
+                self._as_controller(limiter.restore_original_limits)
 
-    def _limit(self):
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # not installed: run with the defaults
-            return None
+    def _get_controller(self):
         if self._controller is None:
+            from threadpoolctl import ThreadpoolController
+
             self._controller = ThreadpoolController()
-        return self._controller.limit(limits=1, user_api="blas")
+        return self._controller
+
+    @staticmethod
+    def _as_controller(action):
+        try:
+            from threadpoolctl import OpenBLASController
+        except ImportError:  # threadpoolctl not installed: run with the defaults
+            return None
+        OpenBLASController.clear_controlling_thread(force=True)
+        try:
+            return action()
+        finally:
+            OpenBLASController.clear_controlling_thread()
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
