@@ -63,6 +63,7 @@ class ModelInfo:
     dim: int
     max_tokens: int  # word-pieces per input, special tokens included
     weights_sha256: str
+    pooling: str = "mean"  # as the folder declares (rag.pooling): vectors pooled otherwise differ
 
     def to_json(self) -> dict:
         return {
@@ -71,6 +72,7 @@ class ModelInfo:
             "dim": self.dim,
             "max_tokens": self.max_tokens,
             "weights_sha256": self.weights_sha256,
+            "pooling": self.pooling,
         }
 
 
@@ -109,7 +111,7 @@ def model_info(model_dir: Path | None = None, *, with_hash: bool = True) -> Mode
         cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {model_dir / 'config.json'}: {exc}") from exc
-    read_pooling(model_dir)  # a model the fast encoders would get wrong is refused here, in one line
+    pooling = read_pooling(model_dir)  # a model the fast encoders would get wrong is refused here, in one line
     max_tokens = 256
     try:
         sbert = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
@@ -124,6 +126,7 @@ def model_info(model_dir: Path | None = None, *, with_hash: bool = True) -> Mode
         dim=int(cfg.get("hidden_size", 0)),
         max_tokens=max_tokens,
         weights_sha256=weights_sha256(model_dir) if with_hash else "",
+        pooling=pooling.mode,
     )
 
 

@@ -175,3 +175,14 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
     (variant / "1_Pooling" / "config.json").write_text(json.dumps(legacy("mean")), encoding="utf-8")
     assert not export_is_current(index, info)
     assert load_query_encoder(index, variant, info).path_name == "numpy"
+
+
+def test_a_pooling_change_is_a_model_change(tmp_path: Path) -> None:
+    """Same weights, other pooling: the build must not reuse vectors pooled the old way."""
+    from rag.build import _same_model
+
+    mean, cls = model_info(default_model_dir()), model_info(make_variant(tmp_path / "m", pooling=legacy("cls")))
+    assert (mean.pooling, cls.pooling) == ("mean", "cls") and mean.weights_sha256 == cls.weights_sha256
+    manifest = {"model": {**mean.to_json(), "name": cls.name}}
+    assert _same_model(manifest, mean.__class__(**{**mean.to_json(), "name": cls.name}))
+    assert not _same_model(manifest, cls)
