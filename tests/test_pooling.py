@@ -186,3 +186,19 @@ def test_a_pooling_change_is_a_model_change(tmp_path: Path) -> None:
     manifest = {"model": {**mean.to_json(), "name": cls.name}}
     assert _same_model(manifest, mean.__class__(**{**mean.to_json(), "name": cls.name}))
     assert not _same_model(manifest, cls)
+
+
+def test_an_index_refuses_questions_when_the_folder_pooling_changed(tmp_path: Path, seeds: Path, fake_encoder) -> None:
+    """Built with mean pooling; the folder now says cls: one line, rather than mismatched vectors."""
+    from rag import Retriever, build_index
+    from rag.errors import IndexMismatchError
+
+    variant = make_variant(tmp_path / "m")
+    build_index(seeds, tmp_path / "index", encoder=fake_encoder)
+    r = Retriever.open(tmp_path / "index", encoder=fake_encoder)
+    r._encoder = None  # not loaded yet: the next question loads the query encoder of the manifest's model
+    r.manifest["model"].update(path=str(variant), pooling="mean")  # as a real build of this folder records
+    (variant / "1_Pooling" / "config.json").write_text(json.dumps(legacy("cls")), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="now declares cls pooling") as err:
+        r.encoder()
+    assert "\n" not in str(err.value)
