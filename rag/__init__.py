@@ -25,8 +25,14 @@ __all__ = [
     "__version__",
 ]
 
+import logging as _logging
+
 from .errors import RagError
 from .types import Answer, BuildStats, Citation, Hit, Passage
+
+
+# Library warnings go to the "rag" logger; the application decides whether and how to show them.
+_logging.getLogger("rag").addHandler(_logging.NullHandler())
 
 
 def __getattr__(name: str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -74,7 +74,7 @@ def _current_model_info(model_dir: Path, prev_manifest: dict | None) -> ModelInf
         m = prev_manifest.get("model", {})
         if m.get("path") == str(model_dir) and m.get("stamp") == weights_stamp(model_dir):
             info = model_info(model_dir, with_hash=False)
-            return ModelInfo(info.name, info.path, info.dim, info.max_tokens, m.get("weights_sha256", ""))
+            return replace(info, weights_sha256=m.get("weights_sha256", ""))
     return model_info(model_dir)
 
 
@@ -420,7 +420,7 @@ def _export_query_encoder(
             from .embed import DocumentEncoder
 
             doc_encoder = DocumentEncoder(Path(info.path))
-        onnx_encoder.export(index_dir, info, doc_encoder.model())
+        onnx_encoder.export(index_dir, info, doc_encoder.sentence_transformer())
         stats.exported_query_encoder = True
     except RagError as exc:
         stats.warnings.append(f"{exc}; questions are encoded with numpy (slower)")
@@ -431,7 +431,8 @@ def _export_query_encoder(
 
 def _same_model(manifest: dict, info: ModelInfo) -> bool:
     m = manifest.get("model", {})
-    return m.get("name") == info.name and m.get("weights_sha256") == info.weights_sha256 and m.get("dim") == info.dim
+    return (m.get("name") == info.name and m.get("weights_sha256") == info.weights_sha256 and m.get("dim") == info.dim
+            and m.get("pooling", "mean") == info.pooling)
 
 
 def _stamp_or_none(info: ModelInfo) -> dict | None:

@@ -118,8 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["ask"]:
         argv = _ask_argv(argv[1:])
     args = _parser().parse_args(argv)
+    from contextlib import nullcontext
+
+    from .log import show_warnings
+
     try:
-        return _COMMANDS[args.command](args)
+        # The library's warnings (the "rag" logger): one `warning: ...` line each on stderr; the UI
+        # (`rag chat`) shows them as notifications instead.
+        with show_warnings() if args.command != "chat" else nullcontext():
+            return _COMMANDS[args.command](args)
     except RagError as exc:
         print(f"rag: {terminal_line(exc)}", file=sys.stderr)
         return 1
@@ -217,9 +224,6 @@ def cmd_ask(args) -> int:
     r = _open_or_build(args.seeds, args.index)
     _warn_if_stale(r, args.seeds)
     hits = r.search(question, k=args.k, mode=args.mode)
-    reason = getattr(r.encoder(), "fallback_reason", "") if args.mode != "bm25" else ""
-    if reason:
-        print(f"warning: {terminal_line(reason)}; answering with the slower numpy encoder", file=sys.stderr)
     if args.json:
         out = {"question": question, "mode": args.mode, "k": args.k, "index": str(r.version_dir.parent), "hits": [h.to_dict() for h in hits]}
         sys.stdout.write(json_dumps(out) + "\n")

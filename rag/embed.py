@@ -21,7 +21,8 @@ from typing import Protocol
 import numpy as np
 
 from .errors import ModelError, RagError
-from .model import ModelInfo, default_model_dir, model_info, offline_environment, word_pieces
+from .model import ModelInfo, default_model_dir, model_info, tokenizers_single_threaded, word_pieces
+from .pooling import Pooling
 
 Progress = Callable[[int, int], None]
 
@@ -78,16 +79,23 @@ class DocumentEncoder:
         """The loaded transformer (a ``transformers`` model in eval mode; loads it on first use)."""
         return self._load()[0].auto_model
 
+    def sentence_transformer(self):
+        """The loaded ``SentenceTransformer`` (the reference every fast encoder is checked against)."""
+        return self._load()
+
     def _load(self):
         with self._lock:
             if self._model is None:
-                offline_environment()
                 try:
                     from sentence_transformers import SentenceTransformer
 
-                    self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+                    # A local folder with local_files_only: nothing is looked up on the network,
+                    # so no process-wide offline variables are needed.
+                    with tokenizers_single_threaded():
+                        self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
                 except Exception as exc:  # any load failure is one clear message
-                    raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise ModelError(f"cannot load the embedding model from {self.model_dir}: {first}") from exc
                 self._model.max_seq_length = self.info.max_tokens
         return self._model
 
@@ -108,7 +116,8 @@ class DocumentEncoder:
                 raise BuildCancelled("build cancelled; the previous index is unchanged")
             idx = order[start : start + self.CHUNK]
             batch = [texts[i] for i in idx]
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            with (tokenizers_single_threaded(), torch.inference_mode(),
+                  torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")):
                 vecs = model.encode(
                     batch,
                     batch_size=self.batch_size,
@@ -126,45 +135,88 @@ class DocumentEncoder:
         return out
 
 
-def mean_pool(model, ids, mask):
-    """Normalized attention-masked mean of the transformer's last hidden states, in float32."""
+def pool(model, ids, mask, pooling: Pooling):
+    """Normalized sentence vectors from the transformer's last hidden states, pooled as the model
+    folder declares (:mod:`rag.pooling`), in float32: what sentence-transformers computes."""
     import torch
 
     h = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state.float()
-    w = mask.unsqueeze(-1).to(h.dtype)
-    pooled = (h * w).sum(dim=1) / w.sum(dim=1).clamp(min=1e-9)
+    if pooling.mode == "cls":
+        pooled = h[:, 0]
+    elif pooling.mode == "max":
+        pooled = h.masked_fill(mask.unsqueeze(-1) == 0, torch.finfo(h.dtype).min).max(dim=1).values
+    else:
+        w = mask.unsqueeze(-1).to(h.dtype)
+        pooled = (h * w).sum(dim=1) / w.sum(dim=1).clamp(min=1e-9)
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 SMALL_BATCH = 8
 
 
-def _blas_one_thread():
-    global _CONTROLLER
-    try:
-        if _CONTROLLER is None:
+class _OneBlasThread:
+    """BLAS on one thread while any question is being encoded; the previous limits come back when
+    the last one ends.
+
+    A question is a few small matrix products: BLAS threads only add hand-offs, and on a busy
+    machine they stall (numpy encoder, 2 loaded cores: p50 541 ms with the default threads, 79 ms on
+    one; two concurrent callers 1015 ms vs 180 ms). BLAS thread counts are process-wide, so the
+    limit is reference-counted: concurrent searches (the UI runs several) share one limit instead of
+    saving and restoring each other's, which left the process on one thread for good. threadpoolctl
+    lets only one "controlling" thread change OpenBLAS; the limit takes that role only for the
+    moment it sets or restores, so it works from any thread and never keeps it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limiter = None
+        self._controller = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._limiter = self._as_controller(lambda: self._get_controller().limit(limits=1, user_api="blas"))
+            self._depth += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._limiter is not None:
+                limiter, self._limiter = self._limiter, None
+                self._as_controller(limiter.restore_original_limits)
+
+    def _get_controller(self):
+        if self._controller is None:
             from threadpoolctl import ThreadpoolController
 
-            _CONTROLLER = ThreadpoolController()
-        return _CONTROLLER.limit(limits=1, user_api="blas")
-    except Exception:  # threadpoolctl missing or unable: run with the defaults
-        import contextlib
+            self._controller = ThreadpoolController()
+        return self._controller
 
-        return contextlib.nullcontext()
+    @staticmethod
+    def _as_controller(action):
+        try:
+            from threadpoolctl import OpenBLASController
+        except ImportError:  # threadpoolctl not installed: run with the defaults
+            return None
+        OpenBLASController.clear_controlling_thread(force=True)
+        try:
+            return action()
+        finally:
+            OpenBLASController.clear_controlling_thread()
 
 
-_CONTROLLER = None
+_ONE_BLAS_THREAD = _OneBlasThread()
 
 
 class QueryEncoder:
     """Questions to vectors without torch: a numpy forward pass over the same weights."""
 
-    fallback_reason = ""  # why the faster ONNX Runtime encoder was not used, when it should have been
+    fallback_reason = ""  # why the faster ONNX Runtime encoder was not used (also logged, on "rag")
 
     def __init__(self, model_dir: Path | None = None, info: ModelInfo | None = None) -> None:
         from .numpy_encoder import NumpyEncoder
 
-        offline_environment()  # also turns off the tokenizers' thread pool, which stalls when busy
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.info = info or model_info(self.model_dir)
         self.path_name = "numpy"
@@ -189,7 +241,5 @@ class QueryEncoder:
         texts = list(texts)
         if len(texts) > SMALL_BATCH:
             return self._enc.encode(texts)
-        # A question is a few small matrix products: BLAS threads only add hand-offs, and on a
-        # busy machine they stall for tens of milliseconds. One thread is fast and steady.
-        with _blas_one_thread():
+        with _ONE_BLAS_THREAD:  # a question: one BLAS thread is fast and steady
             return self._enc.encode(texts)

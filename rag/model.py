@@ -9,22 +9,36 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import ModelError
+from .pooling import read_pooling
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def offline_environment() -> None:
-    """Make sure the Hugging Face libraries never reach for the network."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+@contextmanager
+def tokenizers_single_threaded() -> Iterator[None]:
+    """Keep the Hugging Face tokenizers' thread pool off for the block, unless the user chose.
+
+    ``TOKENIZERS_PARALLELISM`` is read on every batch encode, so setting it only around the work
+    that needs it is enough; the variable is restored (removed, when it was unset) afterwards.
+    Nothing else is set: models load from a local folder with ``local_files_only=True``, which
+    never reaches for the network, so the offline variables (``HF_HUB_OFFLINE`` ...) are not needed.
+    """
+    key = "TOKENIZERS_PARALLELISM"
+    if key in os.environ:
+        yield
+        return
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(key, None)
 
 
 def default_model_dir() -> Path:
@@ -49,6 +63,7 @@ class ModelInfo:
     dim: int
     max_tokens: int  # word-pieces per input, special tokens included
     weights_sha256: str
+    pooling: str = "mean"  # as the folder declares (rag.pooling): vectors pooled otherwise differ
 
     def to_json(self) -> dict:
         return {
@@ -57,6 +72,7 @@ class ModelInfo:
             "dim": self.dim,
             "max_tokens": self.max_tokens,
             "weights_sha256": self.weights_sha256,
+            "pooling": self.pooling,
         }
 
 
@@ -95,6 +111,7 @@ def model_info(model_dir: Path | None = None, *, with_hash: bool = True) -> Mode
         cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {model_dir / 'config.json'}: {exc}") from exc
+    pooling = read_pooling(model_dir)  # a model the fast encoders would get wrong is refused here, in one line
     max_tokens = 256
     try:
         sbert = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
@@ -109,6 +126,7 @@ def model_info(model_dir: Path | None = None, *, with_hash: bool = True) -> Mode
         dim=int(cfg.get("hidden_size", 0)),
         max_tokens=max_tokens,
         weights_sha256=weights_sha256(model_dir) if with_hash else "",
+        pooling=pooling.mode,
     )
 
 

@@ -3,9 +3,10 @@
 This is the cold-start query path: importing torch alone costs seconds, while this module needs
 only numpy, ``tokenizers`` and ``safetensors`` and loads the 22M-parameter model in a fraction of a
 second. It reproduces what sentence-transformers computes for a ``Transformer -> mean Pooling ->
-Normalize`` model: word-piece tokenization (truncated to ``max_length`` word-pieces, special tokens
-included), a post-LayerNorm BERT encoder with exact (erf) GELU, attention-masked mean pooling over
-the last hidden states and L2 normalization. Outputs agree with sentence-transformers' fp32 outputs
+Normalize`` model (or CLS or max pooling, as the folder declares: :mod:`rag.pooling`):
+word-piece tokenization (truncated to ``max_length`` word-pieces, special tokens
+included), a post-LayerNorm BERT encoder with exact (erf) GELU, pooling of the last hidden states
+(attention-masked mean, first token, or attention-masked max) and L2 normalization. Outputs agree with sentence-transformers' fp32 outputs
 to a cosine of 1 - 1e-6 or better.
 
 Nothing here imports torch, transformers or sentence_transformers, and nothing changes global state
@@ -24,6 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 from safetensors import safe_open
 from tokenizers import Encoding, Tokenizer
+
+from .pooling import read_pooling
 
 __all__ = ["NumpyEncoder"]
 
@@ -185,18 +188,6 @@ def _map_f32_tensor(path: Path, key: str) -> np.ndarray | None:
     return np.frombuffer(mapped, dtype="<f4", count=math.prod(shape), offset=offset).reshape(shape)
 
 
-def check_mean_pooling(model_dir: Path) -> None:
-    """Raise ValueError unless the model pools by the attention-masked mean (what this package
-    reproduces outside sentence-transformers)."""
-    pooling_path = Path(model_dir) / "1_Pooling" / "config.json"
-    if pooling_path.is_file():
-        pooling = _read_json(pooling_path)
-        other_modes = [k for k, v in pooling.items()
-                       if k.startswith("pooling_mode_") and v and k != "pooling_mode_mean_tokens"]
-        if not pooling.get("pooling_mode_mean_tokens", False) or other_modes:
-            raise ValueError(f"unsupported pooling in {pooling_path}: only mean pooling is")
-
-
 def load_word_embeddings(model_dir: Path) -> np.ndarray:
     """The model's word-embedding table, ``(vocab, hidden)`` float32, memory-mapped when possible."""
     path = Path(model_dir) / "model.safetensors"
@@ -261,7 +252,7 @@ def _check_config(config: dict[str, Any], path: Path) -> tuple[int, int, int, in
 class NumpyEncoder:
     """Sentence embeddings from a BERT sentence-transformers folder, computed with numpy.
 
-    ``encode`` returns the same L2-normalized mean-pooled embeddings as
+    ``encode`` returns the same L2-normalized embeddings (pooled as the folder declares) as
     ``SentenceTransformer(model_dir).encode(texts, normalize_embeddings=True)`` in fp32.
     Instances are immutable after construction and safe to share between threads.
     """
@@ -285,7 +276,7 @@ class NumpyEncoder:
                 f"max_length must be an int between 2 and {max_positions} (the model's"
                 f" max_position_embeddings), got {max_length!r}"
             )
-        check_mean_pooling(model_dir)
+        self.pooling = read_pooling(model_dir)  # ModelError for what this module does not reproduce
 
         try:
             tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -393,7 +384,9 @@ class NumpyEncoder:
         if n == 1:
             encodings = [self._tokenizer.encode(texts[0])]
         else:
-            encodings = self._tokenizer.encode_batch(texts)
+            # One at a time: encode_batch would start the tokenizers' thread pool, which stalls on a
+            # busy machine and is not worth it for the few texts a query path embeds.
+            encodings = [self._tokenizer.encode(t) for t in texts]
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=n)
         # Longest first, so batches hold similar lengths and padding stays small.
         order = np.argsort(-lengths, kind="stable")
@@ -409,7 +402,7 @@ class NumpyEncoder:
     # ------------------------------------------------------------------------------------------
 
     def _embed(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Normalized mean-pooled embeddings of a right-padded ``(batch, width)`` id array."""
+        """Normalized pooled embeddings of a right-padded ``(batch, width)`` id array."""
         batch, width = ids.shape
         n = batch * width
         hidden, heads, head_dim = self._hidden, self._heads, self._head_dim
@@ -482,7 +475,14 @@ class NumpyEncoder:
             _layer_norm_(x, layer.ln2_g, layer.ln2_b, eps)
 
         states = x.reshape(batch, width, hidden)
-        if valid is None:
+        mode = self.pooling.mode
+        if mode == "cls":
+            pooled = np.array(states[:, 0], dtype=_F32)
+        elif mode == "max":
+            if valid is not None:
+                states[~valid] = _MASK_VALUE
+            pooled = states.max(axis=1)
+        elif valid is None:
             pooled = states.sum(axis=1)
             pooled *= _F32(1.0 / width)
         else:

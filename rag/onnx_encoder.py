@@ -2,13 +2,15 @@
 folder; questions are then encoded without torch.
 
 * :func:`export` runs in a build that has the torch model loaded anyway. It writes
-  ``INDEX/encoders/<weights sha256[:16]>.onnx`` (the transformer with mean pooling and
-  normalization) and, last, a sidecar JSON that records the file's checksum and the reference
-  vectors of a few probe strings. The export is checked against the reference before it is kept.
+  ``INDEX/encoders/<weights sha256[:16]>.onnx`` (the transformer with the pooling the model folder
+  declares, :mod:`rag.pooling`, and normalization) and, last, a sidecar JSON that records the
+  file's checksum, the pooling and the reference vector of a probe string. The export is kept only
+  if it agrees with sentence-transformers itself (``SentenceTransformer.encode``) on every probe.
 * :class:`OnnxQueryEncoder` loads it with onnxruntime and ``tokenizers``; on load it encodes one
   probe and compares it with the recorded vector, so a damaged or mismatched file is refused.
 * :func:`load_query_encoder` picks the encoder: ONNX Runtime where the export exists and passes
   its check, else the numpy forward pass (:class:`rag.embed.QueryEncoder`), which is always right.
+  Falling back from an export that exists is logged as a warning on the ``rag.encoder`` logger.
 
 Both encoders give the same vectors as sentence-transformers (cosine >= 0.9999, tested).
 """
@@ -16,6 +18,7 @@ Both encoders give the same vectors as sentence-transformers (cosine >= 0.9999, 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import warnings
@@ -24,7 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .model import ModelInfo, offline_environment
+from .model import ModelInfo
+from .pooling import read_pooling
+
+log = logging.getLogger("rag.encoder")
 
 ENCODERS_DIR = "encoders"
 OPSET = 17
@@ -81,7 +87,6 @@ class OnnxQueryEncoder:
 
     def __init__(self, onnx_path: Path, model_dir: Path, info: ModelInfo, probe: tuple[str, list[float]] | None = None,
                  threads: int | None = None) -> None:
-        offline_environment()
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -130,7 +135,7 @@ class OnnxQueryEncoder:
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
         if not texts:
             return out
-        encs = [self._tokenizer.encode(texts[0])] if len(texts) == 1 else self._tokenizer.encode_batch(texts)
+        encs = [self._tokenizer.encode(t) for t in texts]  # not encode_batch: no tokenizers thread pool
         lengths = [len(e.ids) for e in encs]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         batch = 32
@@ -164,6 +169,7 @@ def load_query_encoder(index_dir: Path | None, model_dir: Path, info: ModelInfo,
                 raise
             enc = QueryEncoder(model_dir, info=info)
             enc.fallback_reason = str(exc)
+            log.warning("%s; questions are encoded with the slower numpy encoder", exc)
             return enc
         if enc is not None:
             return enc
@@ -185,6 +191,8 @@ def _load_export(index_dir: Path, model_dir: Path, info: ModelInfo) -> OnnxQuery
             raise ValueError("it was exported from other weights")
         if onnx_path.stat().st_size != int(meta["onnx_bytes"]):
             raise ValueError("its size differs from the one recorded")
+        if meta.get("pooling", "mean") != read_pooling(model_dir).mode:
+            raise ValueError(f"it pools by {meta.get('pooling', 'mean')}, the model folder declares another pooling")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"the ONNX query encoder in {onnx_path.parent} is unusable ({exc}); run `rag index`") from None
     with _SESSION_LOCK:
@@ -202,23 +210,27 @@ def export_is_current(index_dir: Path, info: ModelInfo) -> bool:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         st = onnx_path.stat()
         return (meta.get("weights_sha256") == info.weights_sha256
+                and meta.get("pooling", "mean") == read_pooling(Path(info.path)).mode
                 and (st.st_size, st.st_mtime_ns) == (int(meta["onnx_bytes"]), int(meta["onnx_mtime_ns"])))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, ModelError):
         return False
 
 
-def export(index_dir: Path, info: ModelInfo, transformer) -> Path:
-    """Export ``transformer`` (the loaded torch model of ``info``, as :class:`rag.embed.DocumentEncoder`
-    runs it) with mean pooling and normalization for ONNX Runtime.
+def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
+    """Export the transformer of ``st_model`` (the loaded ``SentenceTransformer`` of ``info``, as
+    :class:`rag.embed.DocumentEncoder` holds it) with the folder's pooling and normalization for
+    ONNX Runtime.
 
-    The export is kept only if its vectors for :data:`PROBES` match the torch model's in fp32 to
+    The export is kept only if its vectors for :data:`PROBES` match ``st_model.encode`` in fp32 to
     cosine >= :data:`MIN_COSINE`. Raises :class:`ModelError` (the build goes on without it).
     """
     import torch
 
-    from .embed import mean_pool
+    from .embed import pool
     from .store import sha256_file
 
+    pooling = read_pooling(Path(info.path))
+    transformer = st_model[0].auto_model
     onnx_path, meta_path = encoder_paths(index_dir, info)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     for old in onnx_path.parent.iterdir():  # what killed exports left, and exports of other models
@@ -232,7 +244,7 @@ def export(index_dir: Path, info: ModelInfo, transformer) -> Path:
             self.m = m
 
         def forward(self, input_ids, attention_mask):
-            return mean_pool(self.m, input_ids, attention_mask)
+            return pool(self.m, input_ids, attention_mask, pooling)
 
     try:
         ids = torch.ones(2, 16, dtype=torch.long)
@@ -246,15 +258,11 @@ def export(index_dir: Path, info: ModelInfo, transformer) -> Path:
                 opset_version=OPSET, dynamo=False,
             )
         onnx_enc = OnnxQueryEncoder(tmp, Path(info.path), info)
-        ref = np.empty((len(PROBES), info.dim), dtype=np.float32)
-        with torch.inference_mode():
-            for i, text in enumerate(PROBES):  # the torch model in fp32, one text at a time: no padding
-                ids = torch.tensor([onnx_enc._tokenizer.encode(text).ids])
-                ref[i] = mean_pool(transformer, ids, torch.ones_like(ids)).numpy()[0]
+        ref = reference_vectors(st_model, list(PROBES))
         got = onnx_enc.encode(list(PROBES))
         cos = float((got * ref).sum(axis=1).min())
         if not cos >= MIN_COSINE:
-            raise ModelError(f"the ONNX export disagrees with the model (min cosine {cos:.6f})")
+            raise ModelError(f"the ONNX export disagrees with sentence-transformers (min cosine {cos:.6f})")
         meta = {
             "weights_sha256": info.weights_sha256,
             "model": info.name,
@@ -262,6 +270,7 @@ def export(index_dir: Path, info: ModelInfo, transformer) -> Path:
             "torch": torch.__version__,
             "onnx_bytes": tmp.stat().st_size,
             "onnx_sha256": sha256_file(tmp),
+            "pooling": pooling.mode,
             "min_probe_cosine": cos,
             "probe": {"text": PROBES[0], "vector": [float(x) for x in ref[0]]},
         }
@@ -282,6 +291,17 @@ def export(index_dir: Path, info: ModelInfo, transformer) -> Path:
         raise ModelError(f"could not export the query encoder for ONNX Runtime ({first})") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def reference_vectors(st_model, texts: list[str]):
+    """What sentence-transformers itself gives for ``texts``: normalized fp32 vectors, one text at a
+    time (no padding), without autocast. The reference every fast encoder must match."""
+    import torch
+
+    with torch.inference_mode(), torch.autocast("cpu", enabled=False):
+        vecs = [st_model.encode([t], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)[0]
+                for t in texts]
+    return np.asarray(vecs, dtype=np.float32)
 
 
 def _fsync(path: Path) -> None:

@@ -176,7 +176,13 @@ class Retriever:
 
                 m = self.manifest["model"]
                 mdir = Path(m["path"]) if m.get("path") and Path(m["path"]).is_dir() else default_model_dir()
-                info = ModelInfo(m["name"], str(mdir), int(m["dim"]), int(m["max_tokens"]), m["weights_sha256"])
+                info = ModelInfo(m["name"], str(mdir), int(m["dim"]), int(m["max_tokens"]), m["weights_sha256"],
+                                 str(m.get("pooling", "mean")))
+                from .pooling import read_pooling
+
+                if read_pooling(mdir).mode != info.pooling:
+                    raise IndexMismatchError(f"the index was built with {info.pooling} pooling but the model folder {mdir} "
+                                     f"now declares {read_pooling(mdir).mode} pooling; run `rag index --rebuild`")
                 # ONNX Runtime when the build exported the model into the index folder, else numpy.
                 self._encoder = load_query_encoder(self.version_dir.parent, mdir, info)
             return self._encoder

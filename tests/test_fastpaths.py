@@ -170,10 +170,9 @@ def test_fp32_document_encoder_matches_sentence_transformers(fp32_encoder, fp32_
     padded batches and truncation included."""
     from sentence_transformers import SentenceTransformer
 
-    from rag.model import default_model_dir, offline_environment
+    from rag.model import default_model_dir
 
-    offline_environment()
-    st = SentenceTransformer(str(default_model_dir()), device="cpu")
+    st = SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
     ref = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
     # The premise: input order is not longest-first, so rows written back in the wrong order would
     # show; and there is more than one chunk.

@@ -4,6 +4,7 @@ sentence-transformers, and refused (queries fall back to numpy, with one line) w
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -34,10 +35,7 @@ def st_model():
     """The reference: sentence-transformers itself."""
     from sentence_transformers import SentenceTransformer
 
-    from rag.model import offline_environment
-
-    offline_environment()
-    return SentenceTransformer(str(default_model_dir()), device="cpu")
+    return SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -183,11 +181,15 @@ def _damages():
 
 
 @pytest.mark.parametrize("damage", sorted(_damages()))
-def test_damaged_export_falls_back_to_numpy_with_a_reason(work: Path, damage: str) -> None:
+def test_damaged_export_falls_back_to_numpy_with_a_reason(work: Path, damage: str, caplog) -> None:
     onnx_path, meta_path = _paths(work)
     _damages()[damage](onnx_path, meta_path)
     r = Retriever.open(work)
-    enc = r.encoder()
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        enc = r.encoder()
+    records = [rec for rec in caplog.records if rec.name.startswith("rag")]
+    assert len(records) == 1 and records[0].levelno == logging.WARNING, records  # one warning, on "rag"
+    assert enc.fallback_reason in records[0].getMessage() and "numpy" in records[0].getMessage()
     assert enc.path_name == "numpy"
     assert enc.fallback_reason and "\n" not in enc.fallback_reason and "rag index" in enc.fallback_reason
     if damage == "altered-weights":

@@ -257,7 +257,16 @@ class RagApp(App[int]):
         self.status_bar.set_index(self.config.index_label or "")
         self.status_bar.set_settings(self.mode, self.k)
         self.load_history()
+        from .logview import show_library_warnings
+
+        self._log_handler = show_library_warnings(self)
         self.open_index()
+
+    def on_unmount(self) -> None:
+        from .logview import stop_showing
+
+        if getattr(self, "_log_handler", None) is not None:
+            stop_showing(self._log_handler)
 
     # ----------------------------------------------------------------- workers (compute, then post)
     @work(thread=True, exclusive=True, exit_on_error=False, group="index")
