@@ -82,8 +82,12 @@ class Retriever:
 
     # ----------------------------------------------------------------- opening
     @classmethod
-    def open(cls, index_dir: str | Path, *, encoder=None, model_dir: str | Path | None = None, verify: bool = True) -> "Retriever":
+    def open(cls, index_dir: str | Path, *, encoder=None, model_dir: str | Path | None = None, verify: bool = False) -> "Retriever":
         """Open the current version of the index at ``index_dir``.
+
+        Opening checks the manifest, the format, the model and every file's size, and reads no more
+        of the index than searching needs, so its cost does not grow with unread files. ``verify``
+        also checks every file's checksum (reads the whole index; `rag status --verify` does this).
 
         Raises :class:`~rag.errors.IndexMissingError`, :class:`~rag.errors.IndexCorruptError` or
         :class:`~rag.errors.IndexMismatchError` with a one-line message that says what to do.
@@ -119,6 +123,8 @@ class Retriever:
             _check_model(m, Path(model_dir) if model_dir is not None else None)
         if verify:
             store.verify(version, manifest)
+        else:
+            store.check_sizes(version, manifest)
         passages = read_passages(version, n)
         try:
             vectors = np.load(version / VECTORS, mmap_mode="r", allow_pickle=False)
