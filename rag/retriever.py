@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from .errors import IndexCorruptError, IndexMismatchError, QuestionError, RagErr
 from .fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
 from .lexical import MAX_QUERY_CHARS, BM25Index, tokenize
 from .model import ModelInfo, default_model_dir, model_info, weights_stamp
-from .passages_io import read_passages
+from .passages_io import PassageFile
 from .types import Hit, Passage
 
 MODES = ("hybrid", "dense", "bm25")
@@ -62,7 +63,7 @@ class Retriever:
         self,
         version_dir: Path,
         manifest: dict,
-        passages: list[Passage],
+        passages: Sequence[Passage],
         vectors: np.ndarray,
         dense,
         bm25: BM25Index,
@@ -125,7 +126,7 @@ class Retriever:
             store.verify(version, manifest)
         else:
             store.check_sizes(version, manifest)
-        passages = read_passages(version, n)
+        passages = PassageFile(version, n)  # parsed lazily: a question decodes only its hits
         try:
             vectors = np.load(version / VECTORS, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from .errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError, IndexPathError
 
 FORMAT = "rag-index"
 FORMAT_VERSION = 1
@@ -133,6 +133,12 @@ def current_version(index_dir: Path) -> Path | None:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        raise IndexPathError(f"{index_dir} is a file, not an index folder: give --index a folder") from None
+    except PermissionError:
+        raise IndexPathError(
+            f"cannot read the index at {index_dir}: permission denied; check its permissions or use another --index"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(f"cannot read {index_dir / CURRENT} ({exc}); {REBUILD_HINT}") from exc
     if not name.startswith(VERSION_PREFIX) or "/" in name or not (index_dir / name).is_dir():
@@ -187,9 +193,17 @@ class BuildLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "BuildLock":
-        self.index_dir.mkdir(parents=True, exist_ok=True)
         path = self.index_dir / LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except (FileExistsError, NotADirectoryError):
+            raise IndexPathError(f"{self.index_dir} is a file, not an index folder: give --index a folder") from None
+        except OSError as exc:
+            raise IndexPathError(
+                f"cannot create the index at {self.index_dir} ({exc.strerror or exc}): "
+                f"choose a writable place with --index"
+            ) from None
         deadline = time.monotonic() + self.wait
         while True:
             try:
