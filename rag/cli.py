@@ -264,6 +264,9 @@ def _open_or_build(seeds: str, index: str):
             raise IndexMissingError(
                 f"no index at {index} and no seeds folder {seeds}: put .txt or .md files in {seeds}/ and run `rag index`"
             ) from None
+        from .store import make_index_dir
+
+        make_index_dir(Path(index))  # a place that cannot hold an index fails before the notice
         print(f"no index at {index} yet: building it from {seeds}/ first", file=sys.stderr)
         _print_build(_build(seeds, index))
         return Retriever.open(index)

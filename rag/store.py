@@ -134,7 +134,7 @@ def current_version(index_dir: Path) -> Path | None:
     except FileNotFoundError:
         return None
     except NotADirectoryError:
-        raise IndexPathError(f"{index_dir} is a file, not an index folder: give --index a folder") from None
+        raise IndexPathError(f"{index_dir} is not a folder (it, or a folder above it, is a file): give --index a folder") from None
     except PermissionError:
         raise IndexPathError(
             f"cannot read the index at {index_dir}: permission denied; check its permissions or use another --index"
@@ -180,6 +180,18 @@ def open_current(index_dir: Path) -> tuple[Path, dict]:
     return version, read_manifest(version)
 
 
+def make_index_dir(index_dir: Path) -> None:
+    """Create the index folder (and those above it); raises :class:`IndexPathError` with what to do."""
+    try:
+        Path(index_dir).mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise IndexPathError(f"{index_dir} is not a folder (it, or a folder above it, is a file): give --index a folder") from None
+    except OSError as exc:
+        raise IndexPathError(
+            f"cannot create the index at {index_dir} ({exc.strerror or exc}): choose a writable place with --index"
+        ) from None
+
+
 class BuildLock:
     """An exclusive, non-blocking lock on an index folder, held for the length of a build.
 
@@ -193,15 +205,13 @@ class BuildLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "BuildLock":
+        make_index_dir(self.index_dir)
         path = self.index_dir / LOCK
         try:
-            self.index_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except (FileExistsError, NotADirectoryError):
-            raise IndexPathError(f"{self.index_dir} is a file, not an index folder: give --index a folder") from None
         except OSError as exc:
             raise IndexPathError(
-                f"cannot create the index at {self.index_dir} ({exc.strerror or exc}): "
+                f"cannot write in the index folder {self.index_dir} ({exc.strerror or exc}): "
                 f"choose a writable place with --index"
             ) from None
         deadline = time.monotonic() + self.wait
