@@ -6,13 +6,16 @@ Exit status: 0 ok, 1 error (one clear line on stderr), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import json
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
 
-from .errors import IndexMissingError, RagError
+from .errors import IndexMissingError, RagError, SeedsError
 from .terminal_text import json_dumps, terminal_line, terminal_safe
 
 DEFAULT_SEEDS = "seeds"
@@ -30,17 +33,35 @@ def _positive_int(text: str) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with the words it quotes back (unknown arguments, bad values) shown safely."""
+    """argparse with usage errors on one line (shown safely): ``rag ask: error: ... (see `rag ask --help`)``, exit 2."""
 
     def _print_message(self, message: str, file=None) -> None:
-        super()._print_message(terminal_safe(message), file)
+        super()._print_message(terminal_safe(message), file)  # words it quotes back, shown safely
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+class UsageError(Exception):
+    """A command line that cannot be parsed; printed as one line, exit status 2."""
+
+
+ASK_HELP = """\
+Words of the question may start with "-" ("-5 degrees in Sochi?"). A word that looks like an
+option (a dash or two, then a letter: --jsn, -x, --mode=dense) must be one of the options below,
+wherever it stands; an unknown one, or an option that needs a value and has none (rag ask --seeds),
+is a usage error (exit 2). To search for such words, put them after "--": rag ask -- --seeds.
+
+--seeds, when given, must be the folder the index was built from (an error otherwise; without
+--seeds the index answers from the folder it was built from). When the documents there changed
+since the build, a warning says so (run `rag index`)."""
 
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rag", description="Ask questions about a folder of documents, offline.")
     from . import __version__
 
-    p.add_argument("--version", action="version", version=f"rag {__version__}")
+    p.add_argument("--version", action="version", version=f"rag {__version__}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -57,12 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another build to finish")
     sp.add_argument("--json", action="store_true", help="print the build's statistics as JSON")
 
-    sp = sub.add_parser("ask", help="show the passages that best answer a question")
+    sp = sub.add_parser("ask", help="show the passages that best answer a question", epilog=ASK_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     sp.add_argument("question", nargs="+", help="the question (quote it, or give several words)")
     sp.add_argument("-k", type=_positive_int, default=5, metavar="N", help="how many passages (default 5)")
-    sp.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
+    sp.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid",
+                    help="hybrid: meaning and words, fused (default); dense: meaning only; bm25: words only")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
-    seeds_opt(sp)
+    sp.add_argument("--seeds", default=None, metavar="DIR",
+                    help="the documents folder the index was built from (checked; default: the index's own)")
     index_opt(sp)
 
     sp = sub.add_parser("chat", help="open the terminal UI")
@@ -72,52 +96,86 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("status", help="what is indexed, and what changed since")
     seeds_opt(sp)
     index_opt(sp)
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
+    sp.add_argument("--verify", action="store_true",
+                    help="also check every index file against its checksum (reads the whole index; exit 1 when damaged)")
 
     sp = sub.add_parser("eval", help="evaluate retrieval on a BEIR-format data set")
-    sp.add_argument("data_dir", metavar="DATA_DIR")
-    sp.add_argument("--split", default="test")
-    sp.add_argument("--mode", choices=("hybrid", "dense", "bm25", "all"), default="all")
+    sp.add_argument("data_dir", metavar="DATA_DIR", help="a BEIR data set folder (corpus.jsonl, queries-SPLIT.jsonl, qrels-SPLIT.tsv)")
+    sp.add_argument("--split", default="test", help="which split's questions and judgements to use (default test)")
+    sp.add_argument("--mode", choices=("hybrid", "dense", "bm25", "all"), default="all",
+                    help="which ranking to evaluate (default all three)")
     sp.add_argument("--k", type=_positive_int, default=100, metavar="N", help="depth of the ranking (default 100)")
     sp.add_argument("--index", default=None, metavar="DIR", help="where to keep the evaluation index")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return p
 
 
-# `rag ask` options and whether each takes a value; any other word is part of the question, even
-# one that starts with "-" (so `rag ask "-5 degrees?" --json` asks about -5 degrees).
-_ASK_OPTIONS = {"-k": True, "--mode": True, "--seeds": True, "--index": True, "--json": False,
-                "-h": False, "--help": False}
+# `rag ask` takes its options anywhere among the question's words, so it is parsed here first.
+# The rule (also in `rag ask --help`): a word that looks like an option -- one or two dashes, then
+# a letter, then letters, digits, "-" or "_", optionally "=value" -- must be a known option; any
+# other word is part of the question ("-5", "-", "--?", "-ish suffix"); "--" ends the options.
+_ASK_VALUES = {"-k": "N", "--mode": "MODE", "--seeds": "DIR", "--index": "DIR"}
+_ASK_FLAGS = ("--json", "-h", "--help")
+_OPTION_LIKE = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]*(=.*)?", re.ASCII | re.DOTALL)
+
+
+def looks_like_option(word: str) -> bool:
+    """True when ``word`` is read as an option by `rag ask` (see ``ASK_HELP``)."""
+    return _OPTION_LIKE.fullmatch(word) is not None
 
 
 def _ask_argv(rest: list[str]) -> list[str]:
+    """``rest`` (what follows ``ask``) rewritten so argparse reads options as options and every
+    other word as the question; raises :class:`UsageError` for an unknown or incomplete option."""
+    known = (*_ASK_VALUES, *_ASK_FLAGS)
     opts: list[str] = []
     words: list[str] = []
     i = 0
     while i < len(rest):
         a = rest[i]
+        i += 1
         if a == "--":
-            words += rest[i + 1 :]
+            words += rest[i:]
             break
-        name = a.split("=", 1)[0]
-        if name in _ASK_OPTIONS and (a.startswith("--") or a == name):
+        if not looks_like_option(a):
+            words.append(a)
+            continue
+        name, eq, value = a.partition("=")
+        if name in _ASK_FLAGS and not eq:
             opts.append(a)
-            if _ASK_OPTIONS[name] and "=" not in a and i + 1 < len(rest):
-                opts.append(rest[i + 1])
-                i += 1
-        elif a.startswith("-k") and a[2:].isdigit():  # -k3
+        elif name in _ASK_VALUES and eq:  # --mode=bm25, -k=3
+            opts.append(a)
+        elif name in _ASK_VALUES:
+            if i >= len(rest) or rest[i] in known or rest[i] == "--":
+                raise UsageError(
+                    f"rag ask: {name} needs a value ({_ASK_VALUES[name]}); to search for the word {name}, "
+                    f"put it after --: rag ask -- {name}"
+                )
+            opts.append(f"{name}={rest[i]}")  # "=" so that a value starting with "-" stays a value
+            i += 1
+        elif name.startswith("-k") and name[2:].isdigit() and not eq:  # -k3
             opts.append(a)
         else:
-            words.append(a)
-        i += 1
+            guess = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            hint = f"did you mean {guess[0]}? " if guess else ""
+            raise UsageError(
+                f"rag ask: unknown option {name}; {hint}(to search for it, put it after --: rag ask -- {name})"
+            )
     return ["ask", *opts, "--", *words] if words else ["ask", *opts]
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["ask"]:
-        argv = _ask_argv(argv[1:])
-    args = _parser().parse_args(argv)
+    try:
+        if argv[:1] == ["ask"]:
+            argv = _ask_argv(argv[1:])
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
+        print(terminal_line(str(exc)), file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
     from contextlib import nullcontext
 
     from .log import show_warnings
@@ -135,6 +193,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        print(f"rag: {terminal_line(os_error_line(exc))}", file=sys.stderr)
+        return 1
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error the library did not expect: what failed, and what to do."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    advice = {
+        errno.ENOSPC: "free some disk space and try again",
+        errno.EDQUOT: "free some disk space and try again",
+        errno.EACCES: "check the permissions of that path, or choose another with --index/--seeds",
+        errno.EPERM: "check the permissions of that path, or choose another with --index/--seeds",
+        errno.EROFS: "choose a writable place with --index",
+        errno.ENOTDIR: "a path given as a folder is a file; check --index and --seeds",
+        errno.EISDIR: "a path given as a file is a folder; check the paths you gave",
+        errno.ENOENT: "check the paths you gave",
+    }.get(exc.errno or 0, "check the paths you gave and try again")
+    return " ".join(f"{what}{where}: {advice}".split())
 
 
 def _build(seeds: str, index: str, rebuild: bool = False, wait: float = 0.0):
@@ -197,20 +275,41 @@ def _open_or_build(seeds: str, index: str):
             raise IndexMissingError(
                 f"no index at {index} and no seeds folder {seeds}: put .txt or .md files in {seeds}/ and run `rag index`"
             ) from None
+        from .store import make_index_dir
+
+        make_index_dir(Path(index))  # a place that cannot hold an index fails before the notice
         print(terminal_line(f"no index at {index} yet: building it from {seeds}/ first"), file=sys.stderr)
         _print_build(_build(seeds, index))
         return Retriever.open(index)
 
 
+def _check_seeds(retriever, seeds: str, index: str) -> None:
+    """An explicit ``--seeds`` must be the folder the index was built from: answering from another
+    folder's index while the user named this one would be a silent wrong result."""
+    built_from = str(retriever.manifest.get("seeds_root", ""))
+    if Path(seeds).resolve() != Path(built_from):
+        raise SeedsError(
+            f"the index at {index} was built from {built_from or 'an unknown folder'}, not {seeds}: "
+            f"leave out --seeds, or index {seeds} into its own folder "
+            f"(rag index --seeds {seeds} --index OTHER; rag ask --index OTHER ...)"
+        )
+
+
 def _warn_if_stale(retriever, seeds: str) -> None:
-    from .status import seeds_changes
+    """Warn when the seeds changed since the build. Cheap when nothing changed: the probe stats the
+    files and reads none; only when it sees a difference does the exact check (which may hash) run."""
+    from .freshness import seeds_may_have_changed
 
     root = Path(seeds)
     if not root.is_dir() or root.resolve() != Path(retriever.manifest.get("seeds_root", "")):
         return
+    if not seeds_may_have_changed(root, retriever.manifest):
+        return
+    from .status import seeds_changes
+
     try:
-        ch = seeds_changes(root, retriever.manifest)
-    except RagError:
+        ch = seeds_changes(root, retriever.manifest, retriever.version_dir.parent)
+    except (RagError, OSError):
         return
     if ch:
         print(terminal_line(f"warning: seeds changed since the index was built ({ch.summary()}); run `rag index`"), file=sys.stderr)
@@ -221,8 +320,15 @@ def cmd_ask(args) -> int:
     from .retriever import clean_question
 
     clean_question(question)  # an empty question fails before any loading
-    r = _open_or_build(args.seeds, args.index)
-    _warn_if_stale(r, args.seeds)
+    explicit = args.seeds is not None
+    seeds = args.seeds if explicit else DEFAULT_SEEDS
+    if explicit and not Path(seeds).is_dir():
+        what = "is not a folder" if Path(seeds).exists() else "not found"
+        raise SeedsError(f"no seeds folder {seeds} ({what}): give --seeds the folder the index was built from, or leave it out")
+    r = _open_or_build(seeds, args.index)
+    if explicit:
+        _check_seeds(r, seeds, args.index)
+    _warn_if_stale(r, seeds)
     hits = r.search(question, k=args.k, mode=args.mode)
     if args.json:
         out = {"question": question, "mode": args.mode, "k": args.k, "index": str(r.version_dir.parent), "hits": [h.to_dict() for h in hits]}
@@ -271,6 +377,7 @@ def cmd_status(args) -> int:
     from .status import seeds_changes
 
     version, m = store.open_current(Path(args.index))
+    verified = store.verify(version, m) if args.verify else None  # damage: one line naming the rebuild, exit 1
     root = Path(args.seeds)
     ch = seeds_changes(root, m, Path(args.index)) if root.is_dir() else None
     query_encoder = _query_encoder_status(Path(args.index), m)
@@ -288,6 +395,7 @@ def cmd_status(args) -> int:
                     "skipped": {s: v.get("reason") for s, v in m.get("skipped_files", {}).items()},
                     "changes": None if ch is None else {"added": ch.added, "modified": ch.modified, "removed": ch.removed},
                     "query_encoder": query_encoder,
+                    "verified_files": verified,
                 }
             )
         )
@@ -298,6 +406,8 @@ def cmd_status(args) -> int:
     print(terminal_line(f"model:    {m.get('model', {}).get('name')} ({m.get('model', {}).get('dim')}-d, {m.get('dense', {}).get('kind')})"))
     print(terminal_line(f"contents: {c.get('files')} files, {c.get('passages')} passages from {m.get('seeds_root')}"))
     print(terminal_line(f"queries:  encoded with {query_encoder}"))
+    if verified is not None:
+        print(f"verified: all {verified} index files match their checksums")
     for s, v in m.get("skipped_files", {}).items():
         print(terminal_line(f"skipped:  {s}: {v.get('reason')}"))
     if ch is None:

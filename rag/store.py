@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from .errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError, IndexPathError
 
 FORMAT = "rag-index"
 FORMAT_VERSION = 1
@@ -35,7 +35,6 @@ LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
 VERSION_PREFIX = "v-"
 REBUILD_HINT = "run `rag index --rebuild`"
-HASH_LIMIT = 256 * 1024 * 1024  # files up to this size are checksummed on load
 
 
 def _fsync_dir(path: Path) -> None:
@@ -76,23 +75,55 @@ def checksums(folder: Path) -> dict[str, dict]:
     return out
 
 
-def verify(folder: Path, manifest: dict) -> None:
-    """Check every file the manifest lists: present, of the right size, and (when small) the right hash."""
+def _listed(folder: Path, manifest: dict) -> dict:
     listed = manifest.get("checksums")
-    if not isinstance(listed, dict):
+    if not isinstance(listed, dict) or not all(isinstance(m, dict) for m in listed.values()):
         raise IndexCorruptError(f"manifest in {folder} lists no files; {REBUILD_HINT}")
-    for rel, meta in listed.items():
-        p = folder / rel
+    return listed
+
+
+def check_sizes(folder: Path, manifest: dict) -> None:
+    """Every file the manifest lists is present with its recorded size; reads no file.
+
+    This is what opening an index checks (its cost does not grow with the index): a truncated or
+    missing file is caught here, damage of the same size by :func:`verify` (`rag status --verify`).
+    """
+    for rel, meta in _listed(folder, manifest).items():
         try:
-            size = p.stat().st_size
+            size = (folder / rel).stat().st_size
         except FileNotFoundError:
             raise IndexCorruptError(f"index file {rel} is missing from {folder}; {REBUILD_HINT}") from None
+        except OSError as exc:
+            raise IndexCorruptError(f"cannot read index file {rel} in {folder} ({exc.strerror}); {REBUILD_HINT}") from None
         if size != meta.get("size"):
             raise IndexCorruptError(
                 f"index file {rel} has {size} bytes, expected {meta.get('size')} (damaged); {REBUILD_HINT}"
             )
-        if size <= HASH_LIMIT and sha256_file(p) != meta.get("sha256"):
-            raise IndexCorruptError(f"index file {rel} does not match its checksum (damaged); {REBUILD_HINT}")
+
+
+def verify(folder: Path, manifest: dict) -> int:
+    """Check every file the manifest lists against its size and sha256 (reads the whole index).
+
+    Returns how many files were checked; raises :class:`IndexCorruptError` naming every damaged file.
+    """
+    listed = _listed(folder, manifest)
+    check_sizes(folder, manifest)
+    damaged = []
+    for rel, meta in listed.items():
+        try:
+            ok = sha256_file(folder / rel) == meta.get("sha256")
+        except OSError:
+            ok = False
+        if not ok:
+            damaged.append(rel)
+    if damaged:
+        names = ", ".join(damaged)
+        raise IndexCorruptError(
+            f"{len(damaged)} index file{'s' if len(damaged) > 1 else ''} in {folder} "
+            f"{'do' if len(damaged) > 1 else 'does'} not match {'their checksums' if len(damaged) > 1 else 'its checksum'} "
+            f"(damaged: {names}); {REBUILD_HINT}"
+        )
+    return len(listed)
 
 
 def current_version(index_dir: Path) -> Path | None:
@@ -102,6 +133,12 @@ def current_version(index_dir: Path) -> Path | None:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        raise IndexPathError(f"{index_dir} is not a folder (it, or a folder above it, is a file): give --index a folder") from None
+    except PermissionError:
+        raise IndexPathError(
+            f"cannot read the index at {index_dir}: permission denied; check its permissions or use another --index"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(f"cannot read {index_dir / CURRENT} ({exc}); {REBUILD_HINT}") from exc
     if not name.startswith(VERSION_PREFIX) or "/" in name or not (index_dir / name).is_dir():
@@ -143,6 +180,18 @@ def open_current(index_dir: Path) -> tuple[Path, dict]:
     return version, read_manifest(version)
 
 
+def make_index_dir(index_dir: Path) -> None:
+    """Create the index folder (and those above it); raises :class:`IndexPathError` with what to do."""
+    try:
+        Path(index_dir).mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise IndexPathError(f"{index_dir} is not a folder (it, or a folder above it, is a file): give --index a folder") from None
+    except OSError as exc:
+        raise IndexPathError(
+            f"cannot create the index at {index_dir} ({exc.strerror or exc}): choose a writable place with --index"
+        ) from None
+
+
 class BuildLock:
     """An exclusive, non-blocking lock on an index folder, held for the length of a build.
 
@@ -156,9 +205,15 @@ class BuildLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "BuildLock":
-        self.index_dir.mkdir(parents=True, exist_ok=True)
+        make_index_dir(self.index_dir)
         path = self.index_dir / LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise IndexPathError(
+                f"cannot write in the index folder {self.index_dir} ({exc.strerror or exc}): "
+                f"choose a writable place with --index"
+            ) from None
         deadline = time.monotonic() + self.wait
         while True:
             try:

@@ -18,6 +18,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from fakes import FakeEncoder  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Hypothesis: CI (CI=true, as CI services set it) runs a fixed, derandomized set of examples and keeps
+# no example database between runs, so a result never depends on luck or on an earlier run; local
+# runs keep exploring new examples (and replay the failures saved in .hypothesis/, which git ignores).
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("dev")
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
 
 
 @pytest.fixture

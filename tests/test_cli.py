@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -55,7 +56,9 @@ def test_each_mode_finds_line_49(workdir, mode):
 @pytest.mark.parametrize("argv, question, k, mode", [
     (["-5 degrees in Sochi?", "--json"], "-5 degrees in Sochi?", 5, "hybrid"),
     (["--json", "-k", "2", "--", "--mode", "dense"], "--mode dense", 2, "hybrid"),
-    (["Sochi", "-k3", "--mode=bm25", "-x", "--json"], "Sochi -x", 3, "bm25"),
+    (["Sochi", "-k3", "--mode=bm25", "--json", "--", "-x"], "Sochi -x", 3, "bm25"),
+    (["-", "Sochi", "-k=2", "--json", "--?"], "- Sochi --?", 2, "hybrid"),
+    (["--json", "--", "--seeds"], "--seeds", 5, "hybrid"),
 ])
 def test_question_words_may_start_with_a_dash(workdir, argv, question, k, mode):
     p = rag("ask", *argv, cwd=workdir)
@@ -103,27 +106,111 @@ def test_status_reports_contents(workdir):
     assert s["query_encoder"] == "onnxruntime"  # the build exported the model
 
 
+# Every bad input: exactly one line on stderr, no traceback, and the exit status (1 error, 2 usage).
+# {file} is a regular file, {tmp} an empty scratch folder, {other} a seeds folder the index was not
+# built from.
 BAD = [
     (["ask", ""], 1, "question is empty"),
     (["ask", "   \t "], 1, "question is empty"),
     (["ask", "x", "-k", "0"], 2, "at least 1"),
     (["ask", "x", "-k", "many"], 2, "whole number"),
+    (["ask", "x", "-k=0"], 2, "at least 1"),
     (["ask", "x", "--mode", "magic"], 2, "invalid choice"),
-    (["ask", "x", "--index", "nowhere", "--seeds", "nothing"], 1, "no seeds folder nothing"),
-    (["status", "--index", "nowhere"], 1, "no index at nowhere"),
-    (["index", "--seeds", "nothing", "--index", "nowhere"], 1, "seeds folder not found"),
+    (["ask", "--seeds"], 2, "--seeds needs a value"),
+    (["ask", "Sochi", "--index"], 2, "--index needs a value"),
+    (["ask", "Sochi", "--seeds", "--json"], 2, "--seeds needs a value"),
+    (["ask", "Sochi", "--jsn"], 2, "did you mean --json?"),
+    (["ask", "--jsn", "Sochi"], 2, "unknown option --jsn"),
+    (["ask", "Sochi", "--x"], 2, "unknown option --x"),
+    (["ask", "Sochi", "-x"], 2, "unknown option -x"),
+    (["ask", "Sochi", "--mode-dense"], 2, "unknown option --mode-dense"),
+    (["ask", "--json"], 2, "required: question"),
+    (["ask"], 2, "required: question"),
+    (["status", "--bogus"], 2, "unrecognized arguments: --bogus"),
+    (["index", "--wait"], 2, "expected one argument"),
     ([], 2, "required"),
+    (["ask", "x", "--index", "nowhere", "--seeds", "nothing"], 1, "no seeds folder nothing"),
+    (["ask", "x", "--seeds", "nothing"], 1, "no seeds folder nothing (not found)"),
+    (["ask", "x", "--seeds", "{file}"], 1, "(is not a folder)"),
+    (["ask", "x", "--seeds", "{other}"], 1, "was built from"),
+    (["ask", "x", "--index", "{file}"], 1, "is not a folder"),
+    (["ask", "x", "--index", "{file}/sub"], 1, "is not a folder"),
+    (["ask", "x", "--index", "/proc/rag-xyz"], 1, "cannot create the index at /proc/rag-xyz"),
+    (["status", "--index", "nowhere"], 1, "no index at nowhere"),
+    (["status", "--index", "{file}"], 1, "is not a folder"),
+    (["status", "--index", "/proc/rag-xyz", "--verify"], 1, "no index at /proc/rag-xyz"),
+    (["index", "--seeds", "nothing", "--index", "nowhere"], 1, "seeds folder not found"),
+    (["index", "--seeds", "{file}", "--index", "{tmp}/i"], 1, "not a folder"),
+    (["index", "--index", "{file}"], 1, "is not a folder"),
+    (["index", "--index", "/proc/rag-xyz"], 1, "cannot create the index at /proc/rag-xyz"),
+    (["eval", "{tmp}"], 1, "not found"),
 ]
 
 
 @pytest.mark.parametrize("args,code,words", BAD, ids=[" ".join(a) or "none" for a, _, _ in BAD])
-def test_bad_input_is_one_clear_line(workdir, args, code, words):
+def test_bad_input_is_one_clear_line(workdir, tmp_path, args, code, words):
+    (tmp_path / "file.txt").write_text("not a folder\n", encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "scratch").mkdir()
+    subst = {"{file}": str(tmp_path / "file.txt"), "{tmp}": str(tmp_path / "scratch"), "{other}": str(tmp_path / "other")}
+    for key, value in subst.items():
+        args = [a.replace(key, value) for a in args]
+        words = words.replace(key, value)
     p = rag(*args, cwd=workdir)
     assert p.returncode == code, (p.stdout, p.stderr)
     assert words in p.stderr
     assert "Traceback" not in p.stderr
-    if code == 1:
-        assert len(p.stderr.strip().splitlines()) == 1
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert p.stdout == ""
+
+
+@pytest.mark.parametrize("err", [errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EIO])
+def test_os_errors_are_one_line_not_a_traceback(monkeypatch, tmp_path, capsys, err):
+    """What the library does not expect (a full disk mid-build, a permission denied deep down)."""
+    from rag import build
+    from rag.cli import main
+
+    def fail(*a, **kw):
+        raise OSError(err, os.strerror(err), str(tmp_path / "idx" / "vectors.npy"))
+
+    monkeypatch.setattr(build, "build_index", fail)
+    (tmp_path / "seeds").mkdir()
+    assert main(["index", "--seeds", str(tmp_path / "seeds"), "--index", str(tmp_path / "idx")]) == 1
+    line = capsys.readouterr().err
+    assert line.count("\n") == 1 and line.startswith(f"rag: {os.strerror(err)} (")
+    assert "vectors.npy" in line
+
+
+def test_explicit_seeds_of_the_index_answers(workdir):
+    p = rag("ask", "Sochi", "--seeds", "seeds", "--json", "-k", "1", cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["hits"][0]["source"] == SEED_ARTICLE.name
+
+
+def test_ask_hashes_no_seed_file_until_something_changed(workdir, monkeypatch, capsys):
+    """The staleness check of `rag ask` stats the seeds; it reads (hashes) none while nothing changed."""
+    from rag import changes, store
+    from rag.cli import main
+
+    read = []
+    real_hash = changes.sha256_of
+    monkeypatch.setattr(changes, "sha256_of", lambda p: read.append(p) or real_hash(p))
+    hashed = []
+    real_sha = store.sha256_file
+    monkeypatch.setattr(store, "sha256_file", lambda p: hashed.append(p) or real_sha(p))
+    monkeypatch.chdir(workdir)
+    assert main(["ask", "Sochi", "--json", "--mode", "bm25"]) == 0
+    assert read == [] and hashed == []
+    seed = workdir / "seeds" / SEED_ARTICLE.name
+    st = seed.stat()
+    try:
+        os.utime(seed, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: same content
+        capsys.readouterr()
+        assert main(["ask", "Sochi", "--json", "--mode", "bm25"]) == 0
+        assert len(read) == 1  # the probe saw the new mtime; the exact check hashed that one file
+        assert "seeds changed" not in capsys.readouterr().err
+    finally:
+        os.utime(seed, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def test_corrupt_index_is_one_line_naming_rebuild(tmp_path, real_index):

@@ -403,11 +403,22 @@ def test_hostile_questions_cli(real_index, q):
         assert p.returncode == 1 and "empty" in p.stderr and p.stderr.count("\n") == 1
 
 
+# The documented rule of `rag ask` (see `rag ask --help`), written out again here rather than
+# imported, so that the test checks the CLI against the documentation.
+OPTION_LIKE = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]*(=.*)?", re.ASCII | re.DOTALL)
+
+
 @pytest.mark.e2e
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(q=st.text(min_size=1, max_size=300))
+@given(q=st.one_of(
+    st.text(min_size=1, max_size=300),
+    st.from_regex(r"\A--?[A-Za-z][A-Za-z0-9_-]{0,8}(=[a-z0-9 ]{0,5})?\Z"),  # option-looking words
+    st.sampled_from(["--seeds", "--index", "-k", "--mode", "--json", "--jsn", "-k=2", "--", "-5 degrees", "-"]),
+))
 def test_ask_json_always_parses(real_index, q):
-    """For any question, `rag ask --json` prints one JSON object or one clear error line."""
+    """For any question word, `rag ask WORD --json -k 3` keeps the documented contract: exit 0 with
+    one JSON object; exit 1 with one line for an empty question; exit 2 with one line when the word
+    looks like an option (a known option then lacks its question or value, an unknown one is an error)."""
     from rag.cli import main
 
     import contextlib
@@ -422,7 +433,14 @@ def test_ask_json_always_parses(real_index, q):
     finally:
         os.chdir(cwd)
     count("fuzzed_questions")
-    if rc == 0:
+    if q in ("-h", "--help"):
+        assert rc == 0 and out.getvalue().startswith("usage: rag ask")
+    elif q == "--":  # ends the options: "--json -k 3" is the question, answered as text (no --json)
+        assert rc == 0 and out.getvalue().startswith("1. ") and "(score " in out.getvalue()
+    elif OPTION_LIKE.fullmatch(q):
+        assert rc == 2 and err.getvalue().count("\n") == 1 and err.getvalue().startswith("rag ask: "), err.getvalue()
+        assert out.getvalue() == ""
+    elif rc == 0:
         obj = json.loads(out.getvalue())
         assert obj["question"] == q and len(obj["hits"]) <= 3
     else:

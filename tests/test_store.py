@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,33 @@ def test_damage_is_a_clear_error(built, damage):
     assert "rag index --rebuild" in msg and "\n" not in msg
 
 
-def test_checksums_catch_silent_damage_of_same_size(built):
+def test_opening_hashes_nothing(built, monkeypatch):
+    """Opening checks sizes only: its cost must not grow with the index (issue 9)."""
+    hashed = []
+    real = store.sha256_file
+    monkeypatch.setattr(store, "sha256_file", lambda p: hashed.append(p) or real(p))
+    r = open_(built)
+    assert r.search("cats", k=1, mode="bm25")[0].source == "cats.txt"
+    assert hashed == []
+    Retriever.open(built, encoder=FakeEncoder(), verify=True)
+    listed = json.loads((version(built) / "manifest.json").read_text(encoding="utf-8"))["checksums"]
+    assert sorted(p.relative_to(version(built)).as_posix() for p in hashed) == sorted(listed)
+
+
+def test_verify_catches_silent_damage_of_same_size_that_open_does_not(built, capsys):
+    from rag.cli import main
+
+    assert main(["status", "--index", str(built), "--seeds", str(built), "--verify"]) == 0
+    assert re.search(r"all \d+ index files match their checksums", capsys.readouterr().out)
     p = version(built) / "passages.jsonl"
     text = p.read_text(encoding="utf-8")
     p.write_text(text.replace("Cats", "Dogs", 1), encoding="utf-8")
+    assert open_(built).passages  # same size, still parses: opening does not read for damage
     with pytest.raises(IndexCorruptError, match="checksum"):
-        open_(built)
+        Retriever.open(built, encoder=FakeEncoder(), verify=True)
+    assert main(["status", "--index", str(built), "--verify"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "passages.jsonl" in err and "rag index --rebuild" in err
 
 
 def test_current_pointing_nowhere(built):
