@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rag.index.local as local  # noqa: E402
 import rag.index.merge as merge  # noqa: E402
 import rag.index.segments as segments  # noqa: E402
-from test_index_backend import rec  # noqa: E402
+from index_records import rec  # noqa: E402
 
 
 def die() -> None:
