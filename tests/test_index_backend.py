@@ -1,0 +1,276 @@
+"""The segmented index backend: exact BM25 and dense search over live rows across segments, commits
+that touch only what changed, compaction beside readers, and crash safety of the incremental path."""
+
+from __future__ import annotations
+
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rag.index.local as local_mod
+import rag.index.segments as segments_mod
+from rag.errors import IndexCorruptError, IndexLockedError
+from rag.index.backend import IndexBackend, Record
+from rag.index.local import LocalIndex
+from rag.index.merge import MergePolicy, compact, plan
+from rag.lexical import BM25_B, BM25_K1, tokenize
+
+from index_records import DIM, populate, rec, text_of, vec_of  # noqa: E402
+
+CRASH = Path(__file__).with_name("crash_index.py")
+
+def bm25_reference(live: dict[str, Record], query: list[str]) -> dict[str, float]:
+    """BM25 from scratch over the live records (Lucene idf, bm25s's tf part), positive scores only."""
+    docs = list(live.values())
+    n = len(docs)
+    avgdl = sum(len(r.tokens) for r in docs) / n
+    out = {}
+    for r in docs:
+        s = 0.0
+        for t in query:
+            tf = r.tokens.count(t)
+            if tf:
+                df = sum(1 for d in docs if t in d.tokens)
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                s += idf * tf / (tf + BM25_K1 * (1 - BM25_B + BM25_B * len(r.tokens) / avgdl))
+        if s > 0:
+            out[r.key] = s
+    return out
+
+
+QUERIES = [tokenize(q) for q in ("ship in the harbour in winter", "cat cat sleeps at dawn", "stone bridge river",
+                                 "a poem, a song and a letter", "zebra")]
+
+
+def test_local_index_implements_the_backend_interface():
+    assert issubclass(LocalIndex, IndexBackend)
+    assert not getattr(LocalIndex, "__abstractmethods__", None)
+
+
+def test_bm25_is_exact_over_live_rows_of_several_segments(tmp_path):
+    import bm25s
+
+    live = populate(tmp_path / "idx")
+    r = LocalIndex.open(tmp_path / "idx")
+    assert len(r.segments()) == 4 and any(s["deleted"] for s in r.segments())
+    assert r.count() == len(live)
+    keys = list(live)
+    model = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
+    model.index([live[k].tokens for k in keys], show_progress=False)
+    for q in QUERIES:
+        got = dict(r.search_lexical(q, n=1000))
+        ref = bm25_reference(live, q)
+        assert set(got) == set(ref), q
+        for k in ref:
+            assert got[k] == pytest.approx(ref[k], rel=1e-5, abs=1e-5)
+        known = [t for t in q if t in model.vocab_dict]
+        lib = model.get_scores(known) if known else np.zeros(len(keys))
+        lib_pos = {k: float(s) for k, s in zip(keys, lib) if s > 0}
+        assert set(lib_pos) == set(got)
+        for k in lib_pos:
+            assert got[k] == pytest.approx(lib_pos[k], rel=1e-5, abs=1e-5)
+    top = r.search_lexical(QUERIES[0], n=5)
+    assert [s for _, s in top] == sorted((s for _, s in top), reverse=True) and len(top) == 5
+
+
+def test_dense_search_equals_exact_numpy_over_live_vectors(tmp_path):
+    live = populate(tmp_path / "idx")
+    r = LocalIndex.open(tmp_path / "idx")
+    keys = list(live)
+    mat = np.stack([live[k].vector for k in keys])
+    queries = np.stack([vec_of(10_000 + i) for i in range(5)])
+    got = r.search_dense(queries, 10)
+    for qi, q in enumerate(queries):
+        scores = mat @ q
+        order = np.argsort(-scores, kind="stable")[:10]
+        assert [k for k, _ in got[qi]] == [keys[i] for i in order]
+        assert np.allclose([s for _, s in got[qi]], scores[order], atol=1e-5)
+
+
+def test_hnsw_segments_exclude_deleted_rows(tmp_path):
+    live = populate(tmp_path / "idx", hnsw_threshold=30)  # the 60- and 40-row segments are HNSW
+    r = LocalIndex.open(tmp_path / "idx")
+    assert {s["kind"] for s in r.segments()} == {"hnsw", "flat"}
+    keys = list(live)
+    mat = np.stack([live[k].vector for k in keys])
+    recall = []
+    for i in range(10):
+        q = vec_of(20_000 + i)
+        got = [k for k, _ in r.search_dense(q[None], 10)[0]]
+        assert set(got) <= set(live)  # never a deleted or replaced passage
+        exact = {keys[j] for j in np.argsort(-(mat @ q))[:10]}
+        recall.append(len(exact & set(got)) / 10)
+    assert np.mean(recall) >= 0.95
+
+
+def test_get_count_and_replaced_payloads(tmp_path):
+    live = populate(tmp_path / "idx")
+    r = LocalIndex.open(tmp_path / "idx")
+    sample = ["doc0.txt#0", "doc2.txt#0", "doc4.txt#1", "doc20.txt#0", "missing"]
+    assert r.get(sample) == [live[k].payload if k in live else None for k in sample]
+    assert r.get(["doc4.txt#1"])[0]["text"] == text_of(13, 2)  # the latest upsert wins
+
+
+def _files(path: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(path).as_posix(): (p.stat().st_mtime_ns, p.stat().st_ino)
+            for p in path.rglob("*") if p.is_file()}
+
+
+def test_commit_touches_only_the_new_segment_its_deletions_and_a_manifest(tmp_path, monkeypatch):
+    idx = tmp_path / "idx"
+    populate(idx)
+    before = _files(idx)
+    hashed = []
+    real = segments_mod.sha256_file
+    for mod in (segments_mod, local_mod):
+        monkeypatch.setattr(mod, "sha256_file", lambda p: hashed.append(Path(p)) or real(p))
+    with LocalIndex.open(idx, writable=True) as w:
+        segs_before = {s["id"] for s in w.segments()}
+        old_entries = {e["id"]: e["files"] for e in w._manifest["segments"]}
+        w.upsert([rec(1, 5), rec(300), rec(301)])  # doc0.txt#1 replaces a row of the first segment
+        w.commit()
+        new_seg = ({s["id"] for s in w.segments()} - segs_before).pop()
+        for e in w._manifest["segments"]:
+            if e["id"] in old_entries:
+                assert e["files"] == old_entries[e["id"]]  # carried over, not recomputed
+    after = _files(idx)
+    changed = {k for k in after if k not in before or after[k] != before[k]}
+    assert all(k.startswith((f"segments/{new_seg}/", "deletes/", "v-", "CURRENT", ".previous", ".lock"))
+               for k in changed), changed
+    assert len([k for k in changed if k.startswith("deletes/")]) == 1
+    assert len([k for k in changed if k.startswith("v-")]) == 1
+    assert hashed and all(p.parent.name in (new_seg, f".tmp-{new_seg}", "deletes") for p in hashed), hashed
+    assert not [k for k in before if k.startswith("segments/") and (k not in after or after[k] != before[k])]
+
+
+def test_compaction_merges_small_segments_and_drops_deleted_rows(tmp_path):
+    idx = tmp_path / "idx"
+    live = populate(idx)
+    with LocalIndex.open(idx, writable=True) as w:
+        for j in range(6):
+            w.upsert([rec(400 + j, 1)])
+            w.commit()
+            live[rec(400 + j, 1).key] = rec(400 + j, 1)
+    r_old = LocalIndex.open(idx)
+    q = vec_of(777)
+    lex_before = r_old.search_lexical(QUERIES[0], 1000)
+    dense_before = r_old.search_dense(q[None], 10)[0]
+    segs = r_old.segments()
+    assert len(segs) == 10 and plan(segs, MergePolicy(small_rows=100)) == [s["id"] for s in segs]
+    assert compact(idx, MergePolicy(small_rows=100)) is not None
+    r = LocalIndex.open(idx)
+    assert len(r.segments()) == 1 and r.segments()[0]["deleted"] == 0 and r.count() == len(live)
+    assert r.search_lexical(QUERIES[0], 1000) == pytest.approx(lex_before)
+    assert [k for k, _ in r.search_dense(q[None], 10)[0]] == [k for k, _ in dense_before]
+    assert r.get(list(live)) == [live[k].payload for k in live]
+    # the reader opened before still answers (its files are mapped), after more commits and collection
+    with LocalIndex.open(idx, writable=True) as w:
+        for j in range(3):
+            w.upsert([rec(500 + j)])
+            w.commit()
+    assert r_old.search_lexical(QUERIES[0], 1000) == lex_before
+    assert r_old.get(["doc0.txt#1"]) == [live["doc0.txt#1"].payload]
+    assert len(list((idx / "segments").iterdir())) <= 5  # old segments collected
+    r.verify()
+
+
+def test_deletions_during_a_compaction_are_kept(tmp_path, monkeypatch):
+    import rag.index.merge as merge_mod
+
+    idx = tmp_path / "idx"
+    live = populate(idx)
+    real_write = merge_mod.write_segment
+
+    def write_then_delete(folder, data, thr):  # a writer commits while the merge is being built
+        out = real_write(folder, data, thr)
+        with LocalIndex.open(idx, writable=True) as w:
+            w.delete(["doc1.txt#2", "doc20.txt#0"])
+            w.upsert([rec(4, 9)])  # doc1.txt#1 replaced: its old row is deleted too
+            w.commit()
+        return out
+
+    monkeypatch.setattr(merge_mod, "write_segment", write_then_delete)
+    assert compact(idx, only=[s["id"] for s in LocalIndex.open(idx).segments()]) is not None
+    r = LocalIndex.open(idx)
+    assert r.get(["doc1.txt#2", "doc20.txt#0"]) == [None, None]
+    assert r.get(["doc1.txt#1"]) == [rec(4, 9).payload]
+    assert r.count() == len(live) - 2
+    assert sum(k == "doc1.txt#1" for k, _ in r.search_lexical(rec(4, 9).tokens, 1000)) == 1
+
+
+def test_one_writer_at_a_time_and_readers_are_read_only(tmp_path):
+    idx = tmp_path / "idx"
+    populate(idx)
+    with LocalIndex.open(idx, writable=True):
+        with pytest.raises(IndexLockedError):
+            LocalIndex.open(idx, writable=True)
+        assert LocalIndex.open(idx).count() > 0
+    with pytest.raises(ValueError):
+        LocalIndex.open(idx).upsert([rec(1)])
+
+
+def test_open_checks_sizes_and_verify_checks_hashes(tmp_path):
+    idx = tmp_path / "idx"
+    populate(idx)
+    seg = next((idx / "segments").iterdir())
+    data = bytearray((seg / "payloads.jsonl").read_bytes())
+    data[5] ^= 1  # same size: open accepts, verify finds it
+    (seg / "payloads.jsonl").write_bytes(bytes(data))
+    r = LocalIndex.open(idx)
+    with pytest.raises(IndexCorruptError):
+        r.verify()
+    (seg / "vectors.npy").write_bytes((seg / "vectors.npy").read_bytes()[:-8])
+    with pytest.raises(IndexCorruptError):
+        LocalIndex.open(idx)
+
+
+def _state(idx: Path) -> tuple[int, list, list]:
+    r = LocalIndex.open(idx)
+    r.verify()
+    return r.count(), r.search_lexical(QUERIES[0], 50), [k for k, _ in r.search_dense(vec_of(5)[None], 20)[0]]
+
+
+def _run_crash(idx: Path, point: str, delay: float = 0.0) -> int:
+    return subprocess.run([sys.executable, str(CRASH), str(idx), point, str(delay)],
+                          capture_output=True, text=True, timeout=120).returncode
+
+
+@pytest.fixture(scope="module")
+def old_and_new(tmp_path_factory) -> tuple:
+    """The index's answers before crash_index.py's change and after it (applied without a kill)."""
+    ref = tmp_path_factory.mktemp("ref") / "idx"
+    populate(ref)
+    before = _state(ref)
+    assert _run_crash(ref, "none") == 0
+    return before, _state(ref)
+
+
+@pytest.mark.parametrize("point", ["segment", "deletes", "manifest", "switch", "collect", "compact-switch"])
+def test_kill_during_an_incremental_commit_keeps_old_or_new_index(tmp_path, old_and_new, point):
+    before, after = old_and_new
+    assert before != after
+    idx = tmp_path / "idx"
+    populate(idx)
+    assert _run_crash(idx, point) == -9
+    now = _state(idx)
+    # killed before the commit's switch: the old answers; after it: the new ones (the compaction
+    # that follows changes the layout, never the answers)
+    assert now == (after if point in ("collect", "compact-switch") else before)
+    assert _run_crash(idx, "none") == 0  # the next writer cleans up and completes
+    assert _state(idx) == after
+    assert not [p for p in idx.rglob(".tmp-*")]
+
+
+def test_kill_at_random_moments_keeps_a_complete_index(tmp_path, old_and_new):
+    before, after = old_and_new
+    idx = tmp_path / "idx"
+    populate(idx)
+    rng = random.Random(7)
+    for _ in range(4):
+        _run_crash(idx, "random", rng.uniform(0.0, 0.6))
+        assert _state(idx) in (before, after)
