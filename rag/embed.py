@@ -14,7 +14,8 @@ Both satisfy :class:`Encoder`; tests can pass any object that does.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -91,7 +92,7 @@ class DocumentEncoder:
 
                     # A local folder with local_files_only: nothing is looked up on the network,
                     # so no process-wide offline variables are needed.
-                    with tokenizers_single_threaded():
+                    with tokenizers_single_threaded(), _no_progress_bars():
                         self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
                 except Exception as exc:  # any load failure is one clear message
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -243,3 +244,18 @@ class QueryEncoder:
             return self._enc.encode(texts)
         with _ONE_BLAS_THREAD:  # a question: one BLAS thread is fast and steady
             return self._enc.encode(texts)
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Silence transformers' "Loading weights" bar while the model loads (rag draws its own
+    progress); the previous setting comes back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

@@ -51,6 +51,9 @@ def test_build_reports_the_export_as_a_stage(tmp_path: Path, monkeypatch):
         def model(self):
             return object()
 
+        def sentence_transformer(self):
+            return object()
+
     monkeypatch.setattr(onnx_encoder, "onnxruntime_available", lambda: True)
     monkeypatch.setattr(onnx_encoder, "export_is_current", lambda index_dir, info: bool(exported))
     monkeypatch.setattr(onnx_encoder, "export", lambda index_dir, info, model: exported.append(index_dir))

@@ -18,7 +18,7 @@ def test_library_warnings_become_notifications(small, tmp_path):
             await pilot.pause()
             notes = [n for n in app._notifications if "ONNX export" in n.message]
             assert len(notes) == 1 and notes[0].severity == "warning"
-            assert "\x1b" not in notes[0].message and "\\x1b[2J" in notes[0].message
+            assert "\x1b" not in notes[0].message and "␛[2J" in notes[0].message
 
     run(scenario())
     # after the app ends, its handler is gone: the library is back to its NullHandler only
