@@ -38,10 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rag import Retriever, beir  # noqa: E402
-from rag.answer import locate, sentence_candidates  # noqa: E402
-from rag.lexical import TOKEN_RE, _stemmer, _stopwords  # noqa: E402
-from rag.retriever import ANSWER_DENSE_WEIGHT, ANSWER_MAX_CHARS, clean_question  # noqa: E402
-from rag.static_vectors import StaticVectors  # noqa: E402
+from rag.search.answer import locate, sentence_candidates  # noqa: E402
+from rag.documents.tokens import TOKEN_RE, _stemmer, _stopwords  # noqa: E402
+from rag.search.retriever import ANSWER_DENSE_WEIGHT, ANSWER_MAX_CHARS, clean_question  # noqa: E402
+from rag.embedding.static_vectors import StaticVectors  # noqa: E402
 from rag.types import Hit  # noqa: E402
 
 DATA = Path("/work/shared/data/scifact")

@@ -43,8 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rag import build_index  # noqa: E402
-from rag.model import default_model_dir, model_info  # noqa: E402
-from rag.onnx_encoder import ENCODERS_DIR  # noqa: E402
+from rag.embedding.model import default_model_dir, model_info  # noqa: E402
+from rag.embedding.onnx_encoder import ENCODERS_DIR  # noqa: E402
 
 QUESTION = "How many participants and observers are expected in Sochi?"
 SEED_ARTICLE = REPO / "seeds" / "000_696ac6e15c916e66.txt"
@@ -62,7 +62,7 @@ class SyntheticEncoder:
 
     def __init__(self, info) -> None:
         self.info = info
-        from rag.model import word_pieces
+        from rag.embedding.model import word_pieces
 
         self._pieces = word_pieces(str(info.path))
 

@@ -4,8 +4,8 @@ quoted in rag/embed.py (_OneBlasThread). Usage: python bench/blas_threads.py [N]
 """
 import statistics, sys, time, threading
 from threadpoolctl import ThreadpoolController
-from rag.model import default_model_dir
-from rag.numpy_encoder import NumpyEncoder
+from rag.embedding.model import default_model_dir
+from rag.embedding.numpy_encoder import NumpyEncoder
 enc = NumpyEncoder(default_model_dir())
 ctl = ThreadpoolController()
 QS = ["How many participants and observers are expected in Sochi?", "security measures for the Olympic games",

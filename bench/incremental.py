@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.index.backend import Record  # noqa: E402
 from rag.index.local import LocalIndex  # noqa: E402
-from rag.lexical import tokenize  # noqa: E402
+from rag.documents.tokens import tokenize  # noqa: E402
 
 CORPUS = Path("/work/shared/data/scifact/corpus.jsonl")
 DIM = 384

@@ -30,8 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rag.ingest import SeedFile, passages_of, read_seed  # noqa: E402
-from rag.model import default_model_dir, model_info, word_pieces  # noqa: E402
+from rag.documents.ingest import SeedFile, passages_of, read_seed  # noqa: E402
+from rag.embedding.model import default_model_dir, model_info, word_pieces  # noqa: E402
 
 WORDS = (
     "the harbour holds forty ships in winter while gulls circle above quiet water and old "

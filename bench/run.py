@@ -16,7 +16,7 @@ the table. Not part of the test suite. Sections (``--only`` runs a subset, for d
   incr     incremental rebuild of a SciFact-sized seeds folder (one .txt per abstract): no change,
            one file added, that file removed; the baseline is the full build.
   scale    synthetic clustered 384-d vectors (100k and 1M): exact IndexFlatIP vs
-           rag.dense.DenseIndex.build(kind="hnsw") (and IVF-SQ8), build time, memory, query p50,
+           rag.index.dense.DenseIndex.build(kind="hnsw") (and IVF-SQ8), build time, memory, query p50,
            recall@10 against exact; exact-search p50 over sizes to place APPROX_THRESHOLD; synthetic
            BM25 text at 100k.
   ui       time from process start to the terminal UI's first frame.
@@ -174,7 +174,7 @@ def r3(x, n=3):
 
 
 def _scifact_passages(ids: list[str] | None):
-    from rag import beir
+    from rag.evaluation import beir
 
     ds = beir.load(SCIFACT, "test")
     passages = ds.passages
@@ -223,8 +223,8 @@ def w_index_ours(p: dict) -> None:
     import sentence_transformers  # noqa: F401
     import torch
 
-    from rag.build import build_passages
-    from rag.embed import cpu_has_bf16
+    from rag.indexing.build import build_passages
+    from rag.embedding.document_encoder import cpu_has_bf16
 
     gate = Gate()
     stages: dict[str, float] = {}
@@ -263,7 +263,7 @@ def w_index_naive(p: dict) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from rag.model import default_model_dir
+    from rag.embedding.model import default_model_dir
 
     model_dir = str(default_model_dir())
     gate = Gate()
@@ -301,7 +301,7 @@ class _Precomputed:
     path_name = "precomputed-fp32"
 
     def __init__(self, texts, vectors) -> None:
-        from rag.model import default_model_dir, model_info, word_pieces
+        from rag.embedding.model import default_model_dir, model_info, word_pieces
 
         self.info = model_info(default_model_dir())
         self._pieces = word_pieces(self.info.path)
@@ -319,9 +319,10 @@ def w_index_eval(p: dict) -> None:
     """nDCG@10 (hybrid, dense) of the index built by rag's path vs one built from the fp32 vectors."""
     import numpy as np
 
-    from rag.build import VECTORS, build_passages
-    from rag.metrics import ndcg_at
-    from rag.retriever import Retriever
+    from rag.index.store import VECTORS
+    from rag.indexing.build import build_passages
+    from rag.evaluation.metrics import ndcg_at
+    from rag.search.retriever import Retriever
 
     ds, passages = _scifact_passages(p["ids"])
     fp32 = np.load(p["fp32_vectors"])
@@ -351,8 +352,8 @@ def w_query(p: dict) -> None:
     """rag's in-process query latency: one query at a time, the modes rotated per query."""
     import numpy as np
 
-    from rag import beir
-    from rag.retriever import Retriever
+    from rag.evaluation import beir
+    from rag.search.retriever import Retriever
 
     ds = beir.load(SCIFACT, "test")
     qs = [ds.queries[q] for q in sorted(ds.queries)][p["start"]: p["stop"]]
@@ -361,7 +362,7 @@ def w_query(p: dict) -> None:
     open_s = time.perf_counter() - t0
     k = p["k"]
     enc = r.encoder()
-    from rag.onnx_encoder import load_query_encoder
+    from rag.embedding.onnx_encoder import load_query_encoder
 
     numpy_enc = load_query_encoder(None, enc.model_dir, enc.info, prefer="numpy")
     ops = {
@@ -397,8 +398,8 @@ def w_query_naive(p: dict) -> None:
     import Stemmer
     from sentence_transformers import SentenceTransformer
 
-    from rag import beir
-    from rag.model import default_model_dir
+    from rag.evaluation import beir
+    from rag.embedding.model import default_model_dir
 
     ds = beir.load(SCIFACT, "test")
     qs = [ds.queries[q] for q in sorted(ds.queries)][p["start"]: p["stop"]]
@@ -579,12 +580,12 @@ def w_scale_ann(p: dict) -> None:
     t = time.perf_counter()
     res: dict = {"n": n, "kind": p["kind"], "build_threads": build_threads}
     if p["kind"] == "hnsw":
-        import rag.dense as rd
+        import rag.index.dense as rd
 
         M, efc = p.get("M") or rd.HNSW_M, p.get("efC") or rd.HNSW_EF_CONSTRUCTION
         if (M, efc) == (rd.HNSW_M, rd.HNSW_EF_CONSTRUCTION):
             index = rd.DenseIndex.build(x, kind="hnsw")._index  # exactly what rag builds
-            res["via"] = "rag.dense.DenseIndex.build(kind='hnsw')"
+            res["via"] = "rag.index.dense.DenseIndex.build(kind='hnsw')"
         else:
             index = faiss.IndexHNSWFlat(DIM, M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = efc
@@ -633,10 +634,11 @@ def w_scale_ann(p: dict) -> None:
 
 
 def w_bm25_synth(p: dict) -> None:
-    """Random-word documents (Zipf vocabulary) through rag.lexical: tokenize, build, query p50."""
+    """Random-word documents (Zipf vocabulary) through rag.index.lexical: tokenize, build, query p50."""
     import numpy as np
 
-    from rag.lexical import BM25Index, tokenize, tokenize_many, top_positive
+    from rag.index.lexical import BM25Index, top_positive
+    from rag.documents.tokens import tokenize, tokenize_many
 
     rng = np.random.default_rng(p["seed"])
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
@@ -840,7 +842,7 @@ def _rag_cli() -> list[str]:
 def section_cold(args, work: Path) -> dict:
     runs = args.cold_runs
     version = current_version(EVAL_INDEX)
-    r = run_child([PY, "-c", "from rag.model import default_model_dir; print(default_model_dir())"], timeout=120)
+    r = run_child([PY, "-c", "from rag.embedding.model import default_model_dir; print(default_model_dir())"], timeout=120)
     model_dir = r["stdout"].strip().splitlines()[-1]
     qs = []
     with open(SCIFACT / "queries-test.jsonl", encoding="utf-8") as f:

@@ -15,11 +15,12 @@ import time
 
 import numpy as np
 
-from rag import beir
-from rag.build import build_passages
-from rag.lexical import BM25Index, tokenize, tokenize_many
-from rag.metrics import ndcg_at
-from rag.retriever import Retriever
+from rag.evaluation import beir
+from rag.indexing.build import build_passages
+from rag.index.lexical import BM25Index
+from rag.documents.tokens import tokenize, tokenize_many
+from rag.evaluation.metrics import ndcg_at
+from rag.search.retriever import Retriever
 
 
 def dense_candidates(r: Retriever, questions: list[str], depth: int):

@@ -11,7 +11,7 @@ Importing this package is cheap: heavy libraries load on first use.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from rag.version import __version__
 
 __all__ = [
     "Answer",
@@ -27,8 +27,8 @@ __all__ = [
 
 import logging as _logging
 
-from .errors import RagError
-from .types import Answer, BuildStats, Citation, Hit, Passage
+from rag.errors import RagError
+from rag.types import Answer, BuildStats, Citation, Hit, Passage
 
 
 # Library warnings go to the "rag" logger; the application decides whether and how to show them.
@@ -37,11 +37,11 @@ _logging.getLogger("rag").addHandler(_logging.NullHandler())
 
 def __getattr__(name: str):
     if name == "Retriever":
-        from .retriever import Retriever
+        from rag.search.retriever import Retriever
 
         return Retriever
     if name == "build_index":
-        from .build import build_index
+        from rag.indexing.build import build_index
 
         return build_index
     raise AttributeError(f"module 'rag' has no attribute {name!r}")

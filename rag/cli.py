@@ -15,8 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .errors import IndexMissingError, RagError, SeedsError
-from .terminal_text import json_dumps, terminal_line, terminal_safe
+from rag.errors import IndexMissingError, RagError, SeedsError
+from rag.terminal_text import json_dumps, terminal_line, terminal_safe
 
 DEFAULT_SEEDS = "seeds"
 DEFAULT_INDEX = os.path.join("indexes", "default")
@@ -59,7 +59,7 @@ since the build, a warning says so (run `rag index`)."""
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rag", description="Ask questions about a folder of documents, offline.")
-    from . import __version__
+    from rag import __version__
 
     p.add_argument("--version", action="version", version=f"rag {__version__}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     from contextlib import nullcontext
 
-    from .log import show_warnings
+    from rag.log import show_warnings
 
     try:
         # The library's warnings (the "rag" logger): one `warning: ...` line each on stderr; the UI
@@ -216,8 +216,8 @@ def os_error_line(exc: OSError) -> str:
 
 
 def _build(seeds: str, index: str, rebuild: bool = False, wait: float = 0.0):
-    from .build import build_index
-    from .progress import ProgressBar
+    from rag.indexing.build import build_index
+    from rag.progress import ProgressBar
 
     bar = ProgressBar()
     try:
@@ -266,7 +266,7 @@ def cmd_index(args) -> int:
 
 
 def _open_or_build(seeds: str, index: str):
-    from .retriever import Retriever
+    from rag.search.retriever import Retriever
 
     try:
         return Retriever.open(index)
@@ -275,7 +275,7 @@ def _open_or_build(seeds: str, index: str):
             raise IndexMissingError(
                 f"no index at {index} and no seeds folder {seeds}: put .txt or .md files in {seeds}/ and run `rag index`"
             ) from None
-        from .store import make_index_dir
+        from rag.index.store import make_index_dir
 
         make_index_dir(Path(index))  # a place that cannot hold an index fails before the notice
         print(terminal_line(f"no index at {index} yet: building it from {seeds}/ first"), file=sys.stderr)
@@ -298,14 +298,14 @@ def _check_seeds(retriever, seeds: str, index: str) -> None:
 def _warn_if_stale(retriever, seeds: str) -> None:
     """Warn when the seeds changed since the build. Cheap when nothing changed: the probe stats the
     files and reads none; only when it sees a difference does the exact check (which may hash) run."""
-    from .freshness import seeds_may_have_changed
+    from rag.documents.freshness import seeds_may_have_changed
 
     root = Path(seeds)
     if not root.is_dir() or root.resolve() != Path(retriever.manifest.get("seeds_root", "")):
         return
     if not seeds_may_have_changed(root, retriever.manifest):
         return
-    from .status import seeds_changes
+    from rag.documents.changes import seeds_changes
 
     try:
         ch = seeds_changes(root, retriever.manifest, retriever.version_dir.parent)
@@ -317,7 +317,7 @@ def _warn_if_stale(retriever, seeds: str) -> None:
 
 def cmd_ask(args) -> int:
     question = " ".join(args.question)
-    from .retriever import clean_question
+    from rag.search.retriever import clean_question
 
     clean_question(question)  # an empty question fails before any loading
     explicit = args.seeds is not None
@@ -356,8 +356,8 @@ def _term_width() -> int:
 
 def _query_encoder_status(index: Path, manifest: dict) -> str:
     """Which query encoder a search will load, judged without loading it."""
-    from .model import ModelInfo
-    from .onnx_encoder import export_is_current, onnxruntime_available
+    from rag.embedding.model import ModelInfo
+    from rag.embedding.onnx_encoder import export_is_current, onnxruntime_available
 
     mm = manifest.get("model", {})
     try:
@@ -373,8 +373,8 @@ def _query_encoder_status(index: Path, manifest: dict) -> str:
 
 
 def cmd_status(args) -> int:
-    from . import store
-    from .status import seeds_changes
+    from rag.index import store
+    from rag.documents.changes import seeds_changes
 
     version, m = store.open_current(Path(args.index))
     verified = store.verify(version, m) if args.verify else None  # damage: one line naming the rebuild, exit 1
@@ -441,7 +441,7 @@ def _registered_ui():
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import run_cli
+    from rag.evaluation.evaluate import run_cli
 
     return run_cli(args)
 

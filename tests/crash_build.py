@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakes import FakeEncoder  # noqa: E402
 
-import rag.build  # noqa: E402
-import rag.store as store  # noqa: E402
+import rag.indexing.build  # noqa: E402
+import rag.index.store as store  # noqa: E402
 
 
 def die(point: str = "random", detail: str = "") -> None:
@@ -60,7 +60,7 @@ def main() -> None:
 
         enc.encode = encode
     elif point == "writing":
-        orig_save = rag.build.np.save
+        orig_save = rag.indexing.build.np.save
 
         def save(path, arr, **kw):
             orig_save(path, arr, **kw)
@@ -68,7 +68,7 @@ def main() -> None:
                 f.truncate(os.path.getsize(path) // 2)
             die(point, Path(path).name)
 
-        rag.build.np.save = save
+        rag.indexing.build.np.save = save
     elif point == "rename":
         real_rename = os.rename
 
@@ -103,7 +103,7 @@ def main() -> None:
         store.shutil.rmtree = rmtree
     elif point == "random":
         threading.Timer(delay or random.uniform(0.0, 1.0), die).start()
-    rag.build.build_index(seeds, index, encoder=enc)
+    rag.indexing.build.build_index(seeds, index, encoder=enc)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A small deterministic encoder for unit tests: hashed bag of words, normalized.
 
-It satisfies rag.embed.Encoder, so builds and searches run without the real model. Words that
+It satisfies rag.embedding.document_encoder.Encoder, so builds and searches run without the real model. Words that
 share letters get no similarity: only exact word overlap makes vectors close, which is enough to
 test plumbing (the end-to-end tests use the real model).
 """
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from rag.model import ModelInfo
+from rag.embedding.model import ModelInfo
 
 WORD = re.compile(r"\w+")
 
@@ -40,7 +40,7 @@ class FakeEncoder:
         out = np.zeros((len(texts), self.info.dim), dtype=np.float32)
         for i, t in enumerate(texts):
             if cancel is not None and cancel.is_set():
-                from rag.embed import BuildCancelled
+                from rag.embedding.document_encoder import BuildCancelled
 
                 raise BuildCancelled("build cancelled; the previous index is unchanged")
             for w in WORD.findall(t.lower()):

@@ -9,7 +9,7 @@ import numpy as np
 
 from rag.index.backend import Record
 from rag.index.local import LocalIndex
-from rag.lexical import tokenize
+from rag.documents.tokens import tokenize
 
 DIM = 16
 WORDS = ("harbour ship winter sailor hull spring cat sleep dawn dusk purr river bridge stone tower "

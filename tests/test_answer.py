@@ -8,8 +8,8 @@ import pytest
 
 from fakes import FakeEncoder
 from rag import Retriever, build_index
-from rag.answer import best_sentence, locate
-from rag.ingest import passages_of
+from rag.search.answer import best_sentence, locate
+from rag.documents.ingest import passages_of
 
 
 def text_at(lines: list[str], a) -> str:

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.answer import lexical_scores
-from rag.lexical import STOPWORDS_EN, _stemmer, all_words, tokenize, tokenize_spans
-from rag.model import default_model_dir
-from rag.sentences import ABBREVIATIONS, sentence_spans
-from rag.static_vectors import StaticVectors, segment_sums
+from rag.search.answer import lexical_scores
+from rag.documents.tokens import STOPWORDS_EN, _stemmer, all_words, tokenize, tokenize_spans
+from rag.embedding.model import default_model_dir
+from rag.documents.sentences import ABBREVIATIONS, sentence_spans
+from rag.embedding.static_vectors import StaticVectors, segment_sums
 from rag.types import Passage
 
 WORDS = (
@@ -204,7 +204,7 @@ PLAIN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max
 @given(st.lists(PLAIN | TEXT, min_size=1, max_size=20))
 @settings(max_examples=150, deadline=None)
 def test_word_pieces_of_plain_words_skip_the_pipeline_exactly(small_static, words):
-    from rag.static_vectors import _Pieces
+    from rag.embedding.static_vectors import _Pieces
 
     tok = small_static.tokenizer
     pieces = _Pieces(tok)
@@ -217,7 +217,7 @@ def test_word_pieces_of_plain_words_skip_the_pipeline_exactly(small_static, word
 def test_word_pieces_shortcut_only_when_encode_would_agree(small_static):
     from tokenizers import Tokenizer
 
-    from rag.static_vectors import _Pieces
+    from rag.embedding.static_vectors import _Pieces
 
     tok = Tokenizer.from_str(small_static.tokenizer.to_str())
     tok.enable_truncation(max_length=2)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeEncoder
-from rag import Retriever, build_index, store
+from rag import Retriever, build_index
+from rag.index import store
 
 CRASH = Path(__file__).with_name("crash_build.py")
 

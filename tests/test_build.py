@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from fakes import FakeEncoder
-from rag import Retriever, build_index, store
-from rag.embed import BuildCancelled
+from rag import Retriever, build_index
+from rag.index import store
+from rag.embedding.document_encoder import BuildCancelled
 from rag.errors import IndexLockedError, IndexMismatchError, SeedsError
 
 

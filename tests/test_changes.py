@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import rag.changes as changes_mod
+import rag.documents.changes as changes_mod
 from fakes import FakeEncoder
-from rag import Retriever, build_index, store
-from rag.status import seeds_changes
+from rag import Retriever, build_index
+from rag.index import store
+from rag.documents.changes import seeds_changes
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.ingest import SeedFile, passages_of, read_seed
+from rag.documents.ingest import SeedFile, passages_of, read_seed
 
 WORD_RE = re.compile(r"\S+")
 
@@ -256,7 +256,7 @@ def test_check_document_catches_a_wrong_column(workdir, monkeypatch):
 
 def test_check_document_catches_a_wrong_citation(workdir, monkeypatch):
     """The property checker itself fails when a citation is off by one line."""
-    import rag.ingest as ingest
+    import rag.documents.ingest as ingest
 
     doc = Doc(b"\nfirst words here\n\nsecond words\n", ["", "first words here", "", "second words", ""], [(2, 2), (4, 4)])
     check_document(workdir, doc, None)  # correct code passes
@@ -275,7 +275,7 @@ def test_check_document_catches_a_wrong_citation(workdir, monkeypatch):
 
 def test_token_ends_of_a_long_text_equal_one_encoding():
     """The model's word-pieces of a long text, found chunk by chunk, are those of one encoding."""
-    from rag.model import default_model_dir, word_pieces
+    from rag.embedding.model import default_model_dir, word_pieces
 
     wp = word_pieces(str(default_model_dir()))
     text = " ".join(f"Word{i % 97} naïve 日本語, x{'y' * (i % 150)}." for i in range(3000)) + "\t tail\u00a0end"

@@ -167,7 +167,7 @@ def test_bad_input_is_one_clear_line(workdir, tmp_path, args, code, words):
 @pytest.mark.parametrize("err", [errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EIO])
 def test_os_errors_are_one_line_not_a_traceback(monkeypatch, tmp_path, capsys, err):
     """What the library does not expect (a full disk mid-build, a permission denied deep down)."""
-    from rag import build
+    from rag.indexing import build
     from rag.cli import main
 
     def fail(*a, **kw):
@@ -189,7 +189,8 @@ def test_explicit_seeds_of_the_index_answers(workdir):
 
 def test_ask_hashes_no_seed_file_until_something_changed(workdir, monkeypatch, capsys):
     """The staleness check of `rag ask` stats the seeds; it reads (hashes) none while nothing changed."""
-    from rag import changes, store
+    from rag.documents import changes
+    from rag.index import store
     from rag.cli import main
 
     read = []

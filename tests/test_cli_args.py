@@ -8,9 +8,10 @@ import os
 import pytest
 
 from fakes import FakeEncoder
-from rag import build_index, store
+from rag import build_index
+from rag.index import store
 from rag.cli import _parser, main
-from rag.freshness import seeds_may_have_changed
+from rag.documents.freshness import seeds_may_have_changed
 
 
 def test_every_option_of_every_command_has_help():

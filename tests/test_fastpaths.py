@@ -117,7 +117,7 @@ def texts() -> list[str]:
 
 @pytest.fixture(scope="module")
 def fp32_encoder():
-    from rag.embed import DocumentEncoder
+    from rag.embedding.document_encoder import DocumentEncoder
 
     enc = DocumentEncoder(precision="fp32")
     enc.CHUNK = 64  # several chunks for the ~200 texts, so the chunked path runs here
@@ -131,7 +131,7 @@ def fp32_vectors(fp32_encoder, texts) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def bf16_vectors(texts) -> np.ndarray:
-    from rag.embed import DocumentEncoder
+    from rag.embedding.document_encoder import DocumentEncoder
 
     return DocumentEncoder(precision="bf16").encode(texts)
 
@@ -170,7 +170,7 @@ def test_fp32_document_encoder_matches_sentence_transformers(fp32_encoder, fp32_
     padded batches and truncation included."""
     from sentence_transformers import SentenceTransformer
 
-    from rag.model import default_model_dir
+    from rag.embedding.model import default_model_dir
 
     st = SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
     ref = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
@@ -186,7 +186,7 @@ def test_fp32_document_encoder_matches_sentence_transformers(fp32_encoder, fp32_
 
 # ------------------------------------------------------------------------------- (b) numpy vs fp32
 def test_numpy_query_encoder_matches_fp32(fp32_encoder):
-    from rag.embed import QueryEncoder
+    from rag.embedding.document_encoder import QueryEncoder
 
     qs = _questions()
     assert len(qs) >= 90
@@ -211,7 +211,7 @@ def _clustered(n: int, centers: np.ndarray, spread: float, rng) -> np.ndarray:
 
 
 def test_hnsw_recall_against_exact():
-    from rag.dense import DenseIndex
+    from rag.index.dense import DenseIndex
 
     rng = np.random.default_rng(0)
     centers = rng.standard_normal((N_CENTERS, 384)).astype(np.float32)

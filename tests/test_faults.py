@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakes import FakeEncoder
-from rag import Retriever, build_index, store
+from rag import Retriever, build_index
+from rag.index import store
 from rag.errors import IndexLockedError, QuestionError, RagError
 
 HERE = Path(__file__).resolve().parent
@@ -309,7 +310,7 @@ def test_hostile_seeds_folder(tmp_path):
     os.mkfifo(seeds / "pipe.txt")
     (seeds / "vanishing.txt").write_text("I will be gone.\n", encoding="utf-8")
 
-    import rag.build as build_mod
+    import rag.indexing.build as build_mod
 
     real_read = build_mod.read_seed
 
@@ -347,7 +348,7 @@ def test_hostile_seeds_folder(tmp_path):
         if p.source.startswith("tiny/"):
             continue
         lines = (seeds / p.source).read_bytes()
-        from rag.ingest import decode, normalize_newlines
+        from rag.documents.ingest import decode, normalize_newlines
 
         text = normalize_newlines(decode(lines)[0])
         assert text[p.char_start : p.char_end] == p.text

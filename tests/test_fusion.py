@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.fusion import minmax, ranked, rrf, weighted
+from rag.search.fusion import minmax, ranked, rrf, weighted
 
 
 def test_rrf_two_lists_default_k():
@@ -115,8 +115,9 @@ def test_stopwords_match_bm25s_and_query_scoring_matches_bm25s(tmp_path):
     import numpy as np
     from bm25s.stopwords import STOPWORDS_EN
 
-    from rag.lexical import STOPWORDS_EN as ours
-    from rag.lexical import BM25Index, tokenize, tokenize_many
+    from rag.documents.tokens import STOPWORDS_EN as ours
+    from rag.index.lexical import BM25Index
+    from rag.documents.tokens import tokenize, tokenize_many
 
     assert ours == frozenset(STOPWORDS_EN)
     docs = ["the cat sat on the mat", "dogs chase cats", "a cat and a dog", "", "birds sing at dawn", "cat cat cat"]

@@ -31,8 +31,8 @@ def _unchanged(before: dict[str, int]) -> bool:
 
 
 def _numpy_encoder():
-    from rag.model import default_model_dir, model_info
-    from rag.onnx_encoder import load_query_encoder
+    from rag.embedding.model import default_model_dir, model_info
+    from rag.embedding.onnx_encoder import load_query_encoder
 
     d = default_model_dir()
     return load_query_encoder(None, d, model_info(d), prefer="numpy")
@@ -67,7 +67,7 @@ def test_real_query_paths_change_no_environment_or_thread_limits(real_index: Pat
 def test_concurrent_questions_restore_the_blas_limits(monkeypatch) -> None:
     """Two questions encoded at once, in the worst order (A starts, B starts, A ends, B ends): the
     process's BLAS limits are the user's again afterwards (a save/restore per call would leave one)."""
-    from rag.numpy_encoder import NumpyEncoder
+    from rag.embedding.numpy_encoder import NumpyEncoder
 
     enc = _numpy_encoder()
     real_embed = NumpyEncoder._embed
@@ -115,9 +115,9 @@ socket.getaddrinfo = refuse
 for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM"):
     os.environ.pop(k, None)
 before = dict(os.environ)
-from rag.embed import DocumentEncoder
-from rag.model import default_model_dir, model_info
-from rag.onnx_encoder import load_query_encoder
+from rag.embedding.document_encoder import DocumentEncoder
+from rag.embedding.model import default_model_dir, model_info
+from rag.embedding.onnx_encoder import load_query_encoder
 v = DocumentEncoder(precision="fp32").encode(["Bread rises because yeast makes gas."])
 q = load_query_encoder(None, default_model_dir(), model_info(default_model_dir()), prefer="numpy").encode(["why does bread rise"])
 import huggingface_hub.constants as hub

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -86,14 +87,14 @@ def test_no_module_under_rag_imports_tui_or_textual():
 
 def test_importing_every_rag_module_loads_no_ui():
     mods = _rag_modules()
-    assert "rag.cli" in mods and "rag.build" in mods
+    assert "rag.cli" in mods and "rag.indexing.build" in mods
     loaded = loaded_after("import " + ", ".join(mods))
     assert set(mods) <= loaded
     assert sorted(m for m in loaded if _forbidden(m)) == []
 
 
 def test_rag_never_imports_textual_or_torch_on_import():
-    mods = loaded_after("import rag, rag.cli, rag.retriever, rag.build, rag.ingest, rag.store")
+    mods = loaded_after("import rag, rag.cli, rag.search.retriever, rag.indexing.build, rag.documents.ingest, rag.index.store")
     for heavy in ("textual", "rich", "torch", "transformers", "sentence_transformers"):
         assert heavy not in mods, heavy
 
@@ -151,3 +152,14 @@ def test_rag_chat_without_a_registered_ui_is_one_line(monkeypatch, capsys):
 def test_python_m_rag_chat_help():
     p = subprocess.run([sys.executable, "-m", "rag", "chat", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0 and "--index" in p.stdout and "--seeds" in p.stdout
+
+
+def test_import_contracts_hold():
+    """import-linter checks the layering written in pyproject.toml ([tool.importlinter]): rag never
+    imports tui or textual; documents < embedding, index < indexing, search < evaluation < cli, and
+    the search side never imports the build side."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 broken" in p.stdout and "KEPT" in p.stdout

@@ -18,7 +18,8 @@ from rag.errors import IndexCorruptError, IndexLockedError
 from rag.index.backend import IndexBackend, Record
 from rag.index.local import LocalIndex
 from rag.index.merge import MergePolicy, compact, plan
-from rag.lexical import BM25_B, BM25_K1, tokenize
+from rag.index.lexical import BM25_B, BM25_K1
+from rag.documents.tokens import tokenize
 
 from index_records import DIM, populate, rec, text_of, vec_of  # noqa: E402
 

@@ -12,7 +12,7 @@ import pytest
 
 import rag
 from rag.errors import SeedsError
-from rag.ingest import (
+from rag.documents.ingest import (
     SeedFile,
     SkipFile,
     decode,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeEncoder
-from rag import beir
+from rag.evaluation import beir
 from rag.errors import DataError
-from rag.evaluate import evaluate
-from rag.metrics import mrr_at, ndcg_at, percentile, recall_at
+from rag.evaluation.evaluate import evaluate
+from rag.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
 
 
 def test_ndcg_hand_computed():

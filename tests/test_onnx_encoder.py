@@ -15,8 +15,8 @@ import pytest
 
 from rag import Retriever, build_index
 from rag.errors import ModelError
-from rag.model import default_model_dir, model_info
-from rag.onnx_encoder import OnnxQueryEncoder, encoder_paths, export_is_current, load_query_encoder
+from rag.embedding.model import default_model_dir, model_info
+from rag.embedding.onnx_encoder import OnnxQueryEncoder, encoder_paths, export_is_current, load_query_encoder
 from test_numpy_encoder import DOCS, MIN_COSINE, QUERIES, TEXTS, st_encode
 
 pytestmark = pytest.mark.e2e

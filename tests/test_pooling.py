@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from rag.errors import ModelError
-from rag.model import default_model_dir, model_info
-from rag.pooling import Pooling, read_pooling
+from rag.embedding.model import default_model_dir, model_info
+from rag.embedding.pooling import Pooling, read_pooling
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_COSINE = 0.9999
@@ -84,7 +84,7 @@ UNSUPPORTED = {
 
 @pytest.mark.parametrize("case", sorted(UNSUPPORTED))
 def test_unsupported_models_are_refused_in_one_line(tmp_path: Path, case: str) -> None:
-    from rag.embed import QueryEncoder
+    from rag.embedding.document_encoder import QueryEncoder
 
     change, named = UNSUPPORTED[case]
     variant = make_variant(tmp_path / "m", **change)
@@ -105,7 +105,7 @@ def test_cli_refuses_an_unsupported_model_in_one_line(tmp_path: Path) -> None:
     lines = p.stderr.strip().splitlines()
     assert p.returncode == 1 and len(lines) == 1, p.stderr
     assert lines[0].startswith("rag: unsupported model") and "Dense" in lines[0], p.stderr
-    from rag import store
+    from rag.index import store
     from rag.errors import IndexMissingError
 
     with pytest.raises(IndexMissingError):  # nothing was published
@@ -137,8 +137,8 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, monkeypatch) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from rag import embed
-    from rag.onnx_encoder import export, load_query_encoder
+    from rag.embedding import document_encoder as embed
+    from rag.embedding.onnx_encoder import export, load_query_encoder
 
     variant = make_variant(tmp_path / "m", pooling=legacy(mode))
     st = SentenceTransformer(str(variant), device="cpu", local_files_only=True)
@@ -169,7 +169,7 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
     assert cos.min() >= MIN_COSINE, f"onnx, {mode}: min cosine {cos.min():.6f}"
 
     # the folder's pooling changes (same weights): the export is no longer trusted
-    from rag.onnx_encoder import export_is_current
+    from rag.embedding.onnx_encoder import export_is_current
 
     assert export_is_current(index, info)
     (variant / "1_Pooling" / "config.json").write_text(json.dumps(legacy("mean")), encoding="utf-8")
@@ -179,7 +179,7 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
 
 def test_a_pooling_change_is_a_model_change(tmp_path: Path) -> None:
     """Same weights, other pooling: the build must not reuse vectors pooled the old way."""
-    from rag.build import _same_model
+    from rag.indexing.build import _same_model
 
     mean, cls = model_info(default_model_dir()), model_info(make_variant(tmp_path / "m", pooling=legacy("cls")))
     assert (mean.pooling, cls.pooling) == ("mean", "cls") and mean.weights_sha256 == cls.weights_sha256

@@ -38,9 +38,9 @@ def test_summary_and_cli_line_do_not_contradict_each_other(capsys):
 
 def test_build_reports_the_export_as_a_stage(tmp_path: Path, monkeypatch):
     """build_index calls progress("exporting", ...) around the export, and only when it exports."""
-    import rag.embed
-    from rag import onnx_encoder
-    from rag.build import build_index
+    import rag.embedding.document_encoder
+    from rag.embedding import onnx_encoder
+    from rag.indexing.build import build_index
 
     exported = []
 
@@ -57,7 +57,7 @@ def test_build_reports_the_export_as_a_stage(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(onnx_encoder, "onnxruntime_available", lambda: True)
     monkeypatch.setattr(onnx_encoder, "export_is_current", lambda index_dir, info: bool(exported))
     monkeypatch.setattr(onnx_encoder, "export", lambda index_dir, info, model: exported.append(index_dir))
-    monkeypatch.setattr(rag.embed, "DocumentEncoder", NoTorch)
+    monkeypatch.setattr(rag.embedding.document_encoder, "DocumentEncoder", NoTorch)
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "a.txt").write_text("Cats hunt at dawn.\n", encoding="utf-8")

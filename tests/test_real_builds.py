@@ -1,7 +1,7 @@
 """Real-model builds past the small-batch path, and on hostile seeds.
 
 The shared end-to-end index (conftest's ``real_index``) holds the seed article's 47 passages, fewer
-than ``rag.build.SMALL_EMBED``: that build embeds with the query encoder, so torch's
+than ``rag.indexing.build.SMALL_EMBED``: that build embeds with the query encoder, so torch's
 DocumentEncoder, which embeds every larger build, would never run end to end without these tests.
 Both build without the ONNX export (it costs ~18 s and is tested elsewhere): questions go through
 the numpy query encoder.
@@ -19,8 +19,8 @@ import pytest
 
 from conftest import PARTICIPANTS_Q, SEED_ARTICLE
 from rag import Retriever, build_index
-from rag.build import SMALL_EMBED
-from rag.ingest import decode, normalize_newlines
+from rag.indexing.build import SMALL_EMBED
+from rag.documents.ingest import decode, normalize_newlines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

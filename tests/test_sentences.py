@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.sentences import sentence_spans, split_sentences
+from rag.documents.sentences import sentence_spans, split_sentences
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeEncoder
-from rag import Retriever, build_index, store
+from rag import Retriever, build_index
+from rag.index import store
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))

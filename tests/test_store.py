@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeEncoder
-from rag import Retriever, build_index, store
+from rag import Retriever, build_index
+from rag.index import store
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
 

@@ -88,7 +88,7 @@ class AppConfig:
 
     index: Path
     seeds: Path
-    encoder: Any = None  # a rag.embed.Encoder for both building and questions; None = the bundled model
+    encoder: Any = None  # a rag.embedding.document_encoder.Encoder for both building and questions; None = the bundled model
     open_retriever: Callable[[Path, Any], Any] | None = None  # (index, previous retriever) -> Retriever
     build: Callable[..., Any] | None = None  # build_index(seeds, index, progress=, cancel=) -> BuildStats
     history_path: Path | None = None  # default: history.jsonl inside the index folder
@@ -123,7 +123,7 @@ class AppConfig:
         if self.open_retriever is not None:
             return self.open_retriever(self.index, previous)
         from rag.errors import IndexMismatchError
-        from rag.retriever import Retriever
+        from rag.search.retriever import Retriever
 
         encoder = self.encoder
         if encoder is None and previous is not None:
@@ -154,7 +154,7 @@ class AppConfig:
         """Update the index (only what changed), or rebuild it all (``full``) when it is unusable."""
         if self.build is not None:
             return self.build(self.seeds, self.index, progress=progress, cancel=cancel, rebuild=full)
-        from rag.build import build_index
+        from rag.indexing.build import build_index
 
         return build_index(
             self.seeds, self.index, rebuild=full, encoder=self.encoder, progress=progress, cancel=cancel
@@ -327,7 +327,7 @@ class RagApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="seeds")
     def check_seeds(self, manifest: dict) -> None:
-        from rag.status import seeds_changes
+        from rag.documents.changes import seeds_changes
 
         seeds = self.config.seeds
         root = str(manifest.get("seeds_root") or "")

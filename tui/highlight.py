@@ -36,7 +36,7 @@ def matched_words(text: str, terms: tuple[str, ...] | set[str], cache: dict[str,
     """Every word of ``text`` whose stem is one of the query ``terms``."""
     if not terms:
         return []
-    from rag.lexical import TOKEN_RE, tokenize
+    from rag.documents.tokens import TOKEN_RE, tokenize
 
     terms = set(terms)
     cache = {} if cache is None else cache
@@ -63,7 +63,7 @@ def marks_for(hit: Hit, cache: dict[str, bool] | None = None) -> Marks:
 
 def only_common_words(question: str) -> bool:
     """True when nothing in the question is searchable by words (only stopwords or symbols)."""
-    from rag.lexical import tokenize
+    from rag.documents.tokens import tokenize
 
     return not tokenize(question)
 
@@ -93,7 +93,7 @@ class SourceUnavailable(Exception):
 def load_source(hit: Hit, context: int = CONTEXT_LINES) -> SourceDocument:
     """Read the cited file as the index saw it and mark the cited lines, answer and matched words."""
     from rag.errors import RagError
-    from rag.ingest import read_lines
+    from rag.documents.ingest import read_lines
 
     try:
         all_lines = read_lines(Path(hit.path))

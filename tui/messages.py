@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from rag.status import Changes
+    from rag.documents.changes import Changes
     from rag.types import BuildStats, Hit
 
     from .clipboard import Delivery

@@ -11,7 +11,7 @@ Layout of an index folder::
     deletes/<seg-id>.g<N>.npy sorted int32 rows of a segment deleted as of generation N (written
                               once by the commit that deleted them; later versions refer to it)
     merging/                  a compaction's segment under construction (and its own lock)
-    .lock                     the single writer's lock (:class:`rag.store.BuildLock`)
+    .lock                     the single writer's lock (:class:`rag.index.store.BuildLock`)
 
 A commit writes only the new segment (its pending upserts), the deletion arrays of segments that
 lost rows and a manifest, then replaces ``CURRENT``. Garbage collection keeps what the current and
@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dense import APPROX_THRESHOLD
-from ..errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
-from ..lexical import BM25_B, BM25_K1
-from ..store import BuildLock, _fsync_dir, current_version, sha256_file
-from .backend import Hit, IndexBackend, Record
-from .segments import HINT, Segment, SegmentData, data_from_tokens, encode_key, write_segment
+from rag.index.dense import APPROX_THRESHOLD
+from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from rag.index.lexical import BM25_B, BM25_K1
+from rag.index.store import BuildLock, _fsync_dir, current_version, sha256_file
+from rag.index.backend import Hit, IndexBackend, Record
+from rag.index.segments import HINT, Segment, SegmentData, data_from_tokens, encode_key, write_segment
 
 FORMAT = "rag-segments"
 FORMAT_VERSION = 1

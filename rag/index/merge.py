@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dense import APPROX_THRESHOLD
-from ..store import BuildLock, _fsync_dir
-from .local import DELETES, MERGING, SEGMENTS, LocalIndex, _Live, _token
-from .segments import SegmentData, write_segment
+from rag.index.dense import APPROX_THRESHOLD
+from rag.index.store import BuildLock, _fsync_dir
+from rag.index.local import DELETES, MERGING, SEGMENTS, LocalIndex, _Live, _token
+from rag.index.segments import SegmentData, write_segment
 
 
 @dataclass(frozen=True)

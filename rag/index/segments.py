@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dense import APPROX_THRESHOLD, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
-from ..errors import IndexCorruptError
-from ..store import _fsync_dir, sha256_file
+from rag.index.dense import APPROX_THRESHOLD, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+from rag.errors import IndexCorruptError
+from rag.index.store import _fsync_dir, sha256_file
 
 HINT = "run `rag index --rebuild`"
 META = "meta.json"

@@ -173,7 +173,7 @@ def test_seeds_changed_since_the_build_are_reported(small, tmp_path):
 
 
 def test_markup_and_emoji_in_seeds_are_shown_literally(tmp_path):
-    from rag.build import build_index
+    from rag.indexing.build import build_index
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()

@@ -35,7 +35,7 @@ def notes(app) -> list[str]:
 
 def build_outside(seeds: Path, index: Path) -> None:
     """What `rag index` in another shell does (same fake model as the app's)."""
-    from rag.build import build_index
+    from rag.indexing.build import build_index
 
     (seeds / "zebras.txt").write_text("Zebras migrate across the savanna every winter.\n", encoding="utf-8")
     build_index(seeds, index, encoder=GatedEncoder())

@@ -77,7 +77,7 @@ def test_every_mode_answers_the_participants_question(real_index):
 
 def test_rebuild_with_the_real_model_while_asking(real_index, tmp_path):
     """Copy the real index and seeds, add a file, rebuild: the old index answers until the new one is in."""
-    from rag.build import build_index
+    from rag.indexing.build import build_index
 
     seeds = copy_real_seeds(real_index, tmp_path / "seeds")
     index = tmp_path / "indexes" / "default"

@@ -136,7 +136,7 @@ def test_importing_the_app_is_cheap():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     seconds, mods = json.loads(p.stdout.strip().splitlines()[-1])
-    for heavy in ("numpy", "faiss", "torch", "bm25s", "rag.retriever", "rag.build", "sentence_transformers"):
+    for heavy in ("numpy", "faiss", "torch", "bm25s", "rag.search.retriever", "rag.indexing.build", "sentence_transformers"):
         assert heavy not in mods, heavy
 
 

@@ -60,7 +60,7 @@ def write_small_seeds(folder: Path) -> Path:
 @pytest.fixture
 def small(tmp_path: Path):
     """(seeds, index, encoder): two small documents indexed with the fake encoder."""
-    from rag.build import build_index
+    from rag.indexing.build import build_index
 
     seeds = write_small_seeds(tmp_path / "seeds")
     index = tmp_path / "indexes" / "default"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 
-from .lexical import all_words
+from rag.documents.tokens import all_words
 
 _CACHE_WORDS = 200_000
 _ID = np.dtype(np.intc)  # array("i")
@@ -76,7 +76,7 @@ class StaticVectors:
     @classmethod
     def load(cls, model_dir: Path) -> StaticVectors:
         """From a model folder (tokenizer.json, model.safetensors); the table is memory-mapped."""
-        from .numpy_encoder import load_word_embeddings
+        from rag.embedding.numpy_encoder import load_word_embeddings
 
         tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
         tokenizer.no_padding()  # the file may ask for padding to a fixed length

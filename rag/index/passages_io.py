@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .errors import IndexCorruptError
-from .store import REBUILD_HINT
-from .types import Passage
+from rag.errors import IndexCorruptError
+from rag.index.store import REBUILD_HINT
+from rag.types import Passage
 
 FILE = "passages.jsonl"
 _FIELDS = ("text", "source", "line_start", "line_end", "paragraph", "char_start", "char_end", "hash", "col_start")

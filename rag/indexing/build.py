@@ -1,7 +1,7 @@
 """Building and updating an index: only passages with new content are embedded.
 
 ``build_index(seeds, index)`` walks the seeds folder, reuses the passages of files whose content is
-unchanged (:mod:`rag.changes` decides, by stamp and then hash), re-reads the others, reuses the stored vector of every passage
+unchanged (:mod:`rag.documents.changes` decides, by stamp and then hash), re-reads the others, reuses the stored vector of every passage
 whose content hash is already known, embeds the rest, and publishes the new version atomically.
 When no content changed it publishes nothing and returns at once, without loading the model.
 """
@@ -17,16 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, store
-from .changes import clear_stamps, detect_changes, load_stamps, save_stamps
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
-from .ingest import INGEST_VERSION, MAX_FILE_BYTES, iter_seed_files, passages_of, read_seed
-from .lexical import BM25_B, BM25_K1
-from .model import ModelInfo, default_model_dir, model_info, weights_stamp
-from .passages_io import read_passages, write_passages
-from .types import BuildStats, Passage, Skipped
+from rag.version import __version__
+from rag.index import store
+from rag.documents.changes import clear_stamps, detect_changes, load_stamps, save_stamps
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
+from rag.documents.ingest import INGEST_VERSION, MAX_FILE_BYTES, iter_seed_files, passages_of, read_seed
+from rag.index.lexical import BM25_B, BM25_K1
+from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
+from rag.index.passages_io import read_passages, write_passages
+from rag.types import BuildStats, Passage, Skipped
 
-VECTORS = "vectors.npy"
 
 # progress(stage, done, total): stage is "reading", "embedding", "writing" or "exporting" (the
 # query encoder for ONNX Runtime, once per model).
@@ -57,7 +57,7 @@ def load_previous(index_dir: Path, info: ModelInfo) -> tuple[Previous | None, st
     try:
         n = int(manifest["counts"]["passages"])
         passages = read_passages(version, n)
-        vectors = np.load(version / VECTORS, mmap_mode="r", allow_pickle=False)
+        vectors = np.load(version / store.VECTORS, mmap_mode="r", allow_pickle=False)
         if vectors.shape != (n, info.dim):
             raise IndexCorruptError(f"vectors have shape {vectors.shape}")
     except (RagError, OSError, ValueError, KeyError) as exc:
@@ -101,10 +101,10 @@ def build_index(
 ) -> BuildStats:
     """Build or update the index at ``index`` from the documents under ``seeds``.
 
-    ``encoder`` is any :class:`rag.embed.Encoder`; by default the bundled model through
+    ``encoder`` is any :class:`rag.embedding.document_encoder.Encoder`; by default the bundled model through
     sentence-transformers, loaded only if some passage needs embedding. With the default encoder
     and ``export_query_encoder``, the model is also exported once for ONNX Runtime into the index
-    folder (:mod:`rag.onnx_encoder`), the fast query encoder.
+    folder (:mod:`rag.embedding.onnx_encoder`), the fast query encoder.
     """
     t0 = time.perf_counter()
     seeds = Path(seeds)
@@ -132,7 +132,7 @@ def build_index(
             prev_files = prev_manifest.get("files", {})
             prev_skipped = prev_manifest.get("skipped_files", {})
 
-        # The one change decision (rag.changes): stamps decide what is hashed, hashes what changed.
+        # The one change decision (rag.documents.changes): stamps decide what is hashed, hashes what changed.
         ch = detect_changes(files, walk_skipped, basis, load_stamps(index_dir) if basis else {})
         if basis and not ch:
             save_stamps(index_dir, ch.touched)  # touched files are not hashed again by the next check
@@ -166,7 +166,7 @@ def build_index(
 
         token_ends = encoder.token_ends if encoder is not None else None
         if token_ends is None:
-            from .model import word_pieces
+            from rag.embedding.model import word_pieces
 
             token_ends = word_pieces(info.path).token_ends
 
@@ -337,7 +337,7 @@ def _embed_and_publish(
         if enc is None and len(texts) <= SMALL_EMBED:
             enc = _light_encoder(index_dir, info)
         if enc is None:
-            from .embed import DocumentEncoder
+            from rag.embedding.document_encoder import DocumentEncoder
 
             enc = made = DocumentEncoder(Path(info.path))
         stats.encoder = enc.path_name
@@ -349,21 +349,22 @@ def _embed_and_publish(
             vectors[rows] = vec
         stats.embedded = sum(len(r) for r in new_rows.values())
     if cancel is not None and cancel.is_set():
-        from .embed import BuildCancelled
+        from rag.embedding.document_encoder import BuildCancelled
 
         raise BuildCancelled("build cancelled; the previous index is unchanged")
 
     if progress is not None:
         progress("writing", 0, 1)
-    from .dense import DenseIndex
-    from .lexical import BM25Index, tokenize_many
+    from rag.index.dense import DenseIndex
+    from rag.index.lexical import BM25Index
+    from rag.documents.tokens import tokenize_many
 
     bm25 = BM25Index.build(tokenize_many([p.text for p in passages]))
     dense = DenseIndex.build(vectors, kind=dense_kind)
 
     def write(folder: Path) -> dict:
         write_passages(folder, passages)
-        np.save(folder / VECTORS, vectors, allow_pickle=False)
+        np.save(folder / store.VECTORS, vectors, allow_pickle=False)
         dense.save(folder)
         bm25.save(folder)
         return {
@@ -393,7 +394,7 @@ SMALL_EMBED = 64
 
 def _light_encoder(index_dir: Path, info: ModelInfo):
     """The query-side encoder for a small batch, or None (then torch's DocumentEncoder runs)."""
-    from .onnx_encoder import load_query_encoder
+    from rag.embedding.onnx_encoder import load_query_encoder
 
     try:
         return load_query_encoder(index_dir, Path(info.path), info)
@@ -406,7 +407,7 @@ def _export_query_encoder(
 ) -> None:
     """Export the model for ONNX Runtime into the index folder if it is not there yet (once per
     model; a few seconds). Failure only costs speed: queries then use the numpy encoder."""
-    from . import onnx_encoder
+    from rag.embedding import onnx_encoder
 
     if not onnx_encoder.onnxruntime_available():
         stats.warnings.append("onnxruntime is not installed: questions are encoded with numpy (slower)")
@@ -417,7 +418,7 @@ def _export_query_encoder(
         progress("exporting", 0, 1)
     try:
         if doc_encoder is None:
-            from .embed import DocumentEncoder
+            from rag.embedding.document_encoder import DocumentEncoder
 
             doc_encoder = DocumentEncoder(Path(info.path))
         onnx_encoder.export(index_dir, info, doc_encoder.sentence_transformer())

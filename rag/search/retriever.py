@@ -1,6 +1,6 @@
 """Searching an index: dense, BM25, or both fused, with answer sentences.
 
-``Retriever.open(index_dir)`` loads one complete version of the index (see :mod:`rag.store`); the
+``Retriever.open(index_dir)`` loads one complete version of the index (see :mod:`rag.index.store`); the
 query encoder (a numpy forward pass, no torch) loads on the first dense search.
 """
 
@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
-from .answer import best_sentence, sentence_candidates
-from .build import VECTORS
-from .errors import IndexCorruptError, IndexMismatchError, QuestionError, RagError
-from .fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
-from .lexical import MAX_QUERY_CHARS, BM25Index, tokenize
-from .model import ModelInfo, default_model_dir, model_info, weights_stamp
-from .passages_io import PassageFile
-from .types import Hit, Passage
+from rag.index import store
+from rag.search.answer import best_sentence, sentence_candidates
+from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, RagError
+from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
+from rag.index.lexical import BM25Index
+from rag.documents.tokens import MAX_QUERY_CHARS, tokenize
+from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
+from rag.index.passages_io import PassageFile
+from rag.types import Hit, Passage
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_K = 1000
@@ -128,14 +128,14 @@ class Retriever:
             store.check_sizes(version, manifest)
         passages = PassageFile(version, n)  # parsed lazily: a question decodes only its hits
         try:
-            vectors = np.load(version / VECTORS, mmap_mode="r", allow_pickle=False)
+            vectors = np.load(version / store.VECTORS, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"vectors in {version} are damaged ({exc}); {store.REBUILD_HINT}") from None
         if vectors.shape != (n, dim) or vectors.dtype != np.float32:
             raise IndexCorruptError(
                 f"vectors in {version} have shape {vectors.shape}, expected ({n}, {dim}); {store.REBUILD_HINT}"
             )
-        from .dense import DenseIndex
+        from rag.index.dense import DenseIndex
 
         dense = DenseIndex.load(version, kind, n, dim)
         bm25 = BM25Index.load(version, n)
@@ -179,13 +179,13 @@ class Retriever:
         """The query encoder, loaded on first use."""
         with self._encoder_lock:
             if self._encoder is None:
-                from .onnx_encoder import load_query_encoder
+                from rag.embedding.onnx_encoder import load_query_encoder
 
                 m = self.manifest["model"]
                 mdir = Path(m["path"]) if m.get("path") and Path(m["path"]).is_dir() else default_model_dir()
                 info = ModelInfo(m["name"], str(mdir), int(m["dim"]), int(m["max_tokens"]), m["weights_sha256"],
                                  str(m.get("pooling", "mean")))
-                from .pooling import read_pooling
+                from rag.embedding.pooling import read_pooling
 
                 if read_pooling(mdir).mode != info.pooling:
                     raise IndexMismatchError(f"the index was built with {info.pooling} pooling but the model folder {mdir} "
@@ -237,12 +237,12 @@ class Retriever:
             if mode == "dense":
                 top = list(zip(dense_ids.tolist(), dense_sc.tolist()))[:k]
             elif mode == "bm25":
-                from .lexical import top_positive
+                from rag.index.lexical import top_positive
 
                 ids, sc = top_positive(lex_scores, k)
                 top = list(zip(ids.tolist(), sc.tolist()))
             else:
-                from .lexical import top_positive
+                from rag.index.lexical import top_positive
 
                 top = ranked(fuse(self.fusion, (dense_ids, dense_sc), top_positive(lex_scores, depth)), k)
             results.append(self._hits(top, q, terms, qvecs[qi] if qvecs is not None else None, lex_scores, answers))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import secrets
@@ -25,11 +24,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError, IndexPathError
+from rag.hashing import sha256_file
+from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError, IndexPathError
 
 FORMAT = "rag-index"
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
+VECTORS = "vectors.npy"  # the passage vectors of a version, rows aligned with passages.jsonl
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
@@ -56,14 +57,6 @@ def _fsync_tree(path: Path) -> None:
             with open(os.path.join(dirpath, name), "rb") as f:
                 os.fsync(f.fileno())
         _fsync_dir(Path(dirpath))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def checksums(folder: Path) -> dict[str, dict]:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
+from rag.errors import ModelError
 
 SUPPORTED_MODES = ("mean", "cls", "max")
 # sentence-transformers' pooling keys before v5 (booleans), in the order it reads them.

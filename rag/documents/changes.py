@@ -21,8 +21,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .ingest import SeedFile, _sha256_of, iter_seed_files
-from .types import Skipped
+from rag.documents.ingest import SeedFile, iter_seed_files
+from rag.hashing import sha256_file
+from rag.types import Skipped
 
 STAMPS = "stamps.json"
 
@@ -73,8 +74,8 @@ class Changes:
 
 
 def sha256_of(path: Path) -> str:
-    """The sha256 of a file's bytes, read in blocks (any size); as :func:`~rag.ingest.read_seed` hashes."""
-    return _sha256_of(path)
+    """The sha256 of a file's bytes, read in blocks (any size); as :func:`~rag.documents.ingest.read_seed` hashes."""
+    return sha256_file(path)
 
 
 def detect_changes(
@@ -83,7 +84,7 @@ def detect_changes(
     manifest: dict,
     known: dict[str, dict] | None = None,
 ) -> Changes:
-    """Compare the seeds (as :func:`~rag.ingest.iter_seed_files` lists them) with ``manifest``.
+    """Compare the seeds (as :func:`~rag.documents.ingest.iter_seed_files` lists them) with ``manifest``.
 
     ``known`` holds stamps and hashes found since the build (see :func:`load_stamps`).
     """

@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DataError
-from .ingest import text_hash
-from .types import Passage
+from rag.errors import DataError
+from rag.documents.ingest import text_hash
+from rag.types import Passage
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """The answer sentence: the sentence of a passage that best answers the question.
 
-Candidates are the passage's sentences (:mod:`rag.sentences`). Each is scored by the weight of the
+Candidates are the passage's sentences (:mod:`rag.documents.sentences`). Each is scored by the weight of the
 question's words it contains (idf-weighted, stemmed), normalized by a mild length penalty; the
 retriever may add a dense similarity. The winner is located exactly: line and column range.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from .lexical import tokenize_spans
-from .sentences import sentence_spans
-from .types import Answer, Passage
+from rag.documents.tokens import tokenize_spans
+from rag.documents.sentences import sentence_spans
+from rag.types import Answer, Passage
 
 IdfLookup = Callable[[str], float]
 

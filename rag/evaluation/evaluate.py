@@ -12,17 +12,17 @@ import sys
 import time
 from pathlib import Path
 
-from . import beir
-from .metrics import mrr_at, ndcg_at, percentile, recall_at
-from .terminal_text import terminal_safe
+from rag.evaluation import beir
+from rag.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
+from rag.terminal_text import terminal_safe
 
 ALL_MODES = ("dense", "bm25", "hybrid")
 
 
 def evaluate(data_dir: str | Path, split: str = "test", modes=ALL_MODES, k: int = 100, index: str | Path | None = None,
              answers: bool = True, progress=None, encoder=None) -> dict:
-    from .build import build_passages
-    from .retriever import Retriever
+    from rag.indexing.build import build_passages
+    from rag.search.retriever import Retriever
 
     ds = beir.load(data_dir, split)
     index_dir = Path(index) if index else Path("indexes") / f"beir-{ds.name}"
@@ -97,7 +97,7 @@ def _rationales(root: Path, split: str) -> dict[str, dict[str, list[tuple[int, i
 
 def _score_answers(hits, rationale: dict[str, list[tuple[int, int]]], ds: beir.Dataset, acc: dict) -> None:
     """Does the chosen sentence overlap a rationale sentence? And would the first sentence?"""
-    from .sentences import sentence_spans
+    from rag.documents.sentences import sentence_spans
 
     for h in hits:
         spans = rationale.get(h.source)
@@ -145,7 +145,7 @@ def format_table(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from .progress import ProgressBar
+    from rag.progress import ProgressBar
 
     modes = ALL_MODES if args.mode == "all" else (args.mode,)
     bar = ProgressBar()

@@ -6,7 +6,7 @@
   bench/run.py's interleaved indexing comparison, so it is not done.)
 * :class:`QueryEncoder` embeds questions with a numpy forward pass of the same weights, so the
   query path never imports torch. It is the fallback: where the build exported the model, questions
-  go through ONNX Runtime instead (:mod:`rag.onnx_encoder`, about 2.7x faster).
+  go through ONNX Runtime instead (:mod:`rag.embedding.onnx_encoder`, about 2.7x faster).
 
 Both satisfy :class:`Encoder`; tests can pass any object that does.
 """
@@ -21,9 +21,9 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import ModelError, RagError
-from .model import ModelInfo, default_model_dir, model_info, tokenizers_single_threaded, word_pieces
-from .pooling import Pooling
+from rag.errors import ModelError, RagError
+from rag.embedding.model import ModelInfo, default_model_dir, model_info, tokenizers_single_threaded, word_pieces
+from rag.embedding.pooling import Pooling
 
 Progress = Callable[[int, int], None]
 
@@ -138,7 +138,7 @@ class DocumentEncoder:
 
 def pool(model, ids, mask, pooling: Pooling):
     """Normalized sentence vectors from the transformer's last hidden states, pooled as the model
-    folder declares (:mod:`rag.pooling`), in float32: what sentence-transformers computes."""
+    folder declares (:mod:`rag.embedding.pooling`), in float32: what sentence-transformers computes."""
     import torch
 
     h = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state.float()
@@ -216,7 +216,7 @@ class QueryEncoder:
     fallback_reason = ""  # why the faster ONNX Runtime encoder was not used (also logged, on "rag")
 
     def __init__(self, model_dir: Path | None = None, info: ModelInfo | None = None) -> None:
-        from .numpy_encoder import NumpyEncoder
+        from rag.embedding.numpy_encoder import NumpyEncoder
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.info = info or model_info(self.model_dir)
@@ -225,7 +225,7 @@ class QueryEncoder:
             self._enc = NumpyEncoder(self.model_dir, max_length=self.info.max_tokens)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
-        from .static_vectors import StaticVectors
+        from rag.embedding.static_vectors import StaticVectors
 
         self._static = StaticVectors(self._enc._word, self._enc._tokenizer)
 
@@ -233,7 +233,7 @@ class QueryEncoder:
         return word_pieces(str(self.model_dir)).token_ends(text)
 
     def static_vectors(self, texts: list[str]) -> np.ndarray:
-        """Cheap meaning vectors of ``texts`` (:class:`rag.static_vectors.StaticVectors`)."""
+        """Cheap meaning vectors of ``texts`` (:class:`rag.embedding.static_vectors.StaticVectors`)."""
         return self._static(texts)
 
     def encode(

@@ -3,7 +3,7 @@
 This is the cold-start query path: importing torch alone costs seconds, while this module needs
 only numpy, ``tokenizers`` and ``safetensors`` and loads the 22M-parameter model in a fraction of a
 second. It reproduces what sentence-transformers computes for a ``Transformer -> mean Pooling ->
-Normalize`` model (or CLS or max pooling, as the folder declares: :mod:`rag.pooling`):
+Normalize`` model (or CLS or max pooling, as the folder declares: :mod:`rag.embedding.pooling`):
 word-piece tokenization (truncated to ``max_length`` word-pieces, special tokens
 included), a post-LayerNorm BERT encoder with exact (erf) GELU, pooling of the last hidden states
 (attention-masked mean, first token, or attention-masked max) and L2 normalization. Outputs agree with sentence-transformers' fp32 outputs
@@ -26,7 +26,7 @@ import numpy as np
 from safetensors import safe_open
 from tokenizers import Encoding, Tokenizer
 
-from .pooling import read_pooling
+from rag.embedding.pooling import read_pooling
 
 __all__ = ["NumpyEncoder"]
 

@@ -3,13 +3,13 @@ folder; questions are then encoded without torch.
 
 * :func:`export` runs in a build that has the torch model loaded anyway. It writes
   ``INDEX/encoders/<weights sha256[:16]>.onnx`` (the transformer with the pooling the model folder
-  declares, :mod:`rag.pooling`, and normalization) and, last, a sidecar JSON that records the
+  declares, :mod:`rag.embedding.pooling`, and normalization) and, last, a sidecar JSON that records the
   file's checksum, the pooling and the reference vector of a probe string. The export is kept only
   if it agrees with sentence-transformers itself (``SentenceTransformer.encode``) on every probe.
 * :class:`OnnxQueryEncoder` loads it with onnxruntime and ``tokenizers``; on load it encodes one
   probe and compares it with the recorded vector, so a damaged or mismatched file is refused.
 * :func:`load_query_encoder` picks the encoder: ONNX Runtime where the export exists and passes
-  its check, else the numpy forward pass (:class:`rag.embed.QueryEncoder`), which is always right.
+  its check, else the numpy forward pass (:class:`rag.embedding.document_encoder.QueryEncoder`), which is always right.
   Falling back from an export that exists is logged as a warning on the ``rag.encoder`` logger.
 
 Both encoders give the same vectors as sentence-transformers (cosine >= 0.9999, tested).
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .model import ModelInfo
-from .pooling import read_pooling
+from rag.errors import ModelError
+from rag.embedding.model import ModelInfo
+from rag.embedding.pooling import read_pooling
 
 log = logging.getLogger("rag.encoder")
 
@@ -118,14 +118,14 @@ class OnnxQueryEncoder:
                                  "run `rag index`")
 
     def token_ends(self, text: str) -> list[int]:
-        from .model import word_pieces
+        from rag.embedding.model import word_pieces
 
         return word_pieces(str(self.model_dir)).token_ends(text)
 
     def static_vectors(self, texts: list[str]) -> np.ndarray:
         with self._static_lock:
             if self._static is None:
-                from .static_vectors import StaticVectors
+                from rag.embedding.static_vectors import StaticVectors
 
                 self._static = StaticVectors.load(self.model_dir)
         return self._static(texts)
@@ -156,7 +156,7 @@ def load_query_encoder(index_dir: Path | None, model_dir: Path, info: ModelInfo,
     """The fastest correct query encoder for this index: ONNX Runtime if the index folder holds a
     checked export of this model, else numpy. ``prefer`` ("auto", "onnx", "numpy"; default from
     ``RAG_QUERY_ENCODER``) forces one; "onnx" raises :class:`ModelError` when it cannot load."""
-    from .embed import QueryEncoder
+    from rag.embedding.document_encoder import QueryEncoder
 
     prefer = (prefer or os.environ.get("RAG_QUERY_ENCODER") or "auto").lower()
     if prefer not in ("auto", "onnx", "numpy"):
@@ -218,7 +218,7 @@ def export_is_current(index_dir: Path, info: ModelInfo) -> bool:
 
 def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
     """Export the transformer of ``st_model`` (the loaded ``SentenceTransformer`` of ``info``, as
-    :class:`rag.embed.DocumentEncoder` holds it) with the folder's pooling and normalization for
+    :class:`rag.embedding.document_encoder.DocumentEncoder` holds it) with the folder's pooling and normalization for
     ONNX Runtime.
 
     The export is kept only if its vectors for :data:`PROBES` match ``st_model.encode`` in fp32 to
@@ -226,8 +226,8 @@ def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
     """
     import torch
 
-    from .embed import pool
-    from .store import sha256_file
+    from rag.embedding.document_encoder import pool
+    from rag.hashing import sha256_file
 
     pooling = read_pooling(Path(info.path))
     transformer = st_model[0].auto_model

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SeedsError
-from .sentences import sentence_spans
-from .types import Passage, Skipped
+from rag.hashing import sha256_file
+from rag.errors import SeedsError
+from rag.documents.sentences import sentence_spans
+from rag.types import Passage, Skipped
 
 EXTENSIONS = (".txt", ".md")
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -428,7 +429,7 @@ class _LineIndex:
 @dataclass(slots=True)
 class ReadResult:
     """One file read for indexing. ``size``, ``mtime_ns``, ``ctime_ns`` and ``ino`` are what ``stat``
-    said just before reading (the stamp of :mod:`rag.changes`); ``sha256`` is "" when the bytes could
+    said just before reading (the stamp of :mod:`rag.documents.changes`); ``sha256`` is "" when the bytes could
     not be read."""
 
     file: SeedFile
@@ -466,7 +467,7 @@ def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
         sha = ""
         if st.st_size > max_bytes:  # hashed (in blocks) so that a touch is not taken for an edit
             try:
-                sha = _sha256_of(file.path)
+                sha = sha256_file(file.path)
             except OSError:
                 pass
         return result(sha, str(exc))
@@ -478,14 +479,6 @@ def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
         return res
     res.text = normalize_newlines(text)
     return res
-
-
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_lines(path: Path) -> list[str]:

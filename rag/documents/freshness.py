@@ -1,10 +1,10 @@
 """A cheap "might the seeds have changed since the build?" probe, for every `rag ask`.
 
-:func:`rag.status.seeds_changes` says exactly what changed, but it may hash files; this probe reads
+:func:`rag.documents.changes.seeds_changes` says exactly what changed, but it may hash files; this probe reads
 no file. It lists the folders (``os.scandir``) and compares each ``.txt``/``.md`` file's size and
 modification time with the manifest's. It answers False only when every file the index knows is
 there with the recorded size and mtime and no new one appeared, so a False needs no further check;
-on True the caller asks :func:`rag.status.seeds_changes`, which decides by content (a bare
+on True the caller asks :func:`rag.documents.changes.seeds_changes`, which decides by content (a bare
 ``touch`` is not a change).
 """
 
@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .ingest import EXTENSIONS
+from rag.documents.ingest import EXTENSIONS
 
 
 def seeds_may_have_changed(seeds: Path, manifest: dict) -> bool:
     """True when some seed file may have been added, removed or modified since the build.
 
-    Follows the listing rules of :func:`rag.ingest.iter_seed_files` (hidden entries ignored, links
+    Follows the listing rules of :func:`rag.documents.ingest.iter_seed_files` (hidden entries ignored, links
     followed only inside the folder, each folder once); a folder it cannot list counts as a change.
     """
     indexed = manifest.get("files")

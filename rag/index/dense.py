@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexCorruptError
+from rag.errors import IndexCorruptError
 
 # Measured by bench/run.py (one query, one thread): exact search costs 3.6 ms at 50k passages,
 # 7.8 ms at 100k and 58 ms at 1M, while HNSW stays under 0.6 ms with recall@10 >= 0.99.

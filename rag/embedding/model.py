@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ModelError
-from .pooling import read_pooling
+from rag.errors import ModelError
+from rag.embedding.pooling import read_pooling
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -64,7 +64,7 @@ class ModelInfo:
     dim: int
     max_tokens: int  # word-pieces per input, special tokens included
     weights_sha256: str
-    pooling: str = "mean"  # as the folder declares (rag.pooling): vectors pooled otherwise differ
+    pooling: str = "mean"  # as the folder declares (rag.embedding.pooling): vectors pooled otherwise differ
 
     def to_json(self) -> dict:
         return {
@@ -86,7 +86,7 @@ def _weights_file(model_dir: Path) -> Path:
 
 @lru_cache(maxsize=8)
 def _cached_hash(path: str, size: int, mtime_ns: int) -> str:
-    from .store import sha256_file
+    from rag.hashing import sha256_file
 
     return sha256_file(Path(path))
 
