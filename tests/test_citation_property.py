@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.documents.ingest import SeedFile, passages_of, read_seed
+from rag.documents.chunking import passages_of
+from rag.documents.files import SeedFile
+from rag.documents.ingest import read_seed
 
 WORD_RE = re.compile(r"\S+")
 
@@ -256,12 +258,12 @@ def test_check_document_catches_a_wrong_column(workdir, monkeypatch):
 
 def test_check_document_catches_a_wrong_citation(workdir, monkeypatch):
     """The property checker itself fails when a citation is off by one line."""
-    import rag.documents.ingest as ingest
+    import rag.documents.chunking as chunking
 
     doc = Doc(b"\nfirst words here\n\nsecond words\n", ["", "first words here", "", "second words", ""], [(2, 2), (4, 4)])
     check_document(workdir, doc, None)  # correct code passes
 
-    real = ingest.passages_of
+    real = chunking.passages_of
 
     def shifted(*a, **kw):
         from dataclasses import replace
