@@ -1,9 +1,11 @@
 """Markdown (.md): paragraphs under their heading path.
 
 Decisions (a reader, not a full CommonMark parser):
-- A heading (ATX ``## Title``, or setext: text underlined with ``===``/``---``) is not a passage of
-  its own; it sets the section path (``"Setup > Install"``) that the following blocks carry as
-  metadata. A passage's text stays exactly the file's text at its cited lines; nothing is prefixed.
+- A heading (ATX ``## Title``, or setext: text underlined with ``===``/``---``) is a block of its
+  own, as its lines are a paragraph of their own in plain text; it sets the section path
+  (``"Setup > Install"``) that it and the following blocks carry as metadata. A heading's words
+  stay searchable, and a passage's text stays exactly the file's text at its cited lines; nothing
+  is prefixed to it.
 - A fenced code block (``` or ~~~) is one block, blank lines included; ``#`` lines inside it are
   not headings. Lines indented by four or more spaces are never headings.
 - Front matter (``---`` ... ``---``/``...`` or ``+++`` ... ``+++`` at the very start) is metadata,
@@ -104,12 +106,15 @@ class MarkdownReader(TextReader):
             if m:
                 close()
                 set_heading(len(m.group(1)), heading_text(m.group(2) or ""))
+                out.append(Block(starts[i], end_of(i), section))
                 continue
             m = _SETEXT.match(line)
             if m and block and not _NOT_SETEXT_TEXT.match(lines[block[0]]):
                 title = " ".join(" ".join(lines[j].strip() for j in block).split())
-                block.clear()  # the underlined lines are the heading, not a block
+                first = block[0]
+                block.clear()  # the underlined lines are the heading: a block under its own path
                 set_heading(1 if m.group(1)[0] == "=" else 2, title)
+                out.append(Block(starts[first], end_of(i), section))
                 continue
             if _BREAK.match(line):
                 close()
