@@ -336,7 +336,8 @@ def markdown_documents(draw) -> MdDoc:
             lines += draw(st.lists(md_line(), min_size=1, max_size=4))
             section = " > ".join(t for _, t in stack) or None
         else:
-            body = draw(st.lists(st.one_of(md_line(), st.just(""), title_st.map(lambda t: "# " + t)), min_size=1, max_size=5))
+            body_line = st.one_of(md_line(), st.just(""), title_st.map(lambda t: "# " + t))
+            body = draw(st.lists(body_line, min_size=1, max_size=5))
             if not any(b.strip() for b in body):
                 body.append("code")
             lines += ["```", *body, "```"]
@@ -395,7 +396,8 @@ def test_check_markdown_catches_a_wrong_section(workdir, monkeypatch):
     """The Markdown checker fails when a passage carries another section."""
     import rag.documents.chunking as chunking
 
-    doc = MdDoc(b"# A\n\nalpha words\n\n## B\n\nbeta words\n", [(1, 1, "A"), (3, 3, "A"), (5, 5, "A > B"), (7, 7, "A > B")])
+    data = b"# A\n\nalpha words\n\n## B\n\nbeta words\n"
+    doc = MdDoc(data, [(1, 1, "A"), (3, 3, "A"), (5, 5, "A > B"), (7, 7, "A > B")])
     check_markdown(workdir, doc, None)
     real = chunking.chunk
 
