@@ -7,13 +7,35 @@ from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
+class Location:
+    """Where a piece of a document's text is, as its reader counts it.
+
+    ``line_start``/``line_end``: 1-based, inclusive lines of the document's text, counted within
+    ``page`` for a paged format (PDF: 1-based page; None for formats without pages).
+    ``col_start``/``col_end``: 1-based, ``col_end`` inclusive, characters of the decoded line; set,
+    both, only when the span does not hold its lines whole. ``section``: the heading path
+    ("Setup > Install") for formats with headings, else None.
+    """
+
+    line_start: int
+    line_end: int
+    col_start: int | None = None
+    col_end: int | None = None
+    page: int | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     """Where a passage (or a sentence of it) lives: a file relative to the seeds folder and its lines.
 
     ``col_start``/``col_end`` (1-based, ``col_end`` inclusive, in characters of the decoded line)
     are set, both, only for a passage that does not hold its lines whole: a piece of a very long
     line, say. Then ``str()`` reads ``file:LINE:COL-COL`` on one line, ``file:LINE:COL-LINE:COL``
-    across lines; otherwise ``file:LINE`` or ``file:START-END``.
+    across lines; otherwise ``file:LINE`` or ``file:START-END``. ``page`` (1-based, paged formats
+    such as PDF; lines then count within the page) reads ``file:pPAGE:LINES``; ``section`` (the
+    heading path) is carried for display and JSON and leaves ``str()`` as it is, so that a Markdown
+    citation stays ``file:LINE`` for editors.
     """
 
     source: str
@@ -21,15 +43,22 @@ class Citation:
     line_end: int
     col_start: int | None = None
     col_end: int | None = None
+    page: int | None = None
+    section: str | None = None
+
+    @property
+    def location(self) -> Location:
+        return Location(self.line_start, self.line_end, self.col_start, self.col_end, self.page, self.section)
 
     def __str__(self) -> str:
+        where = self.source if self.page is None else f"{self.source}:p{self.page}"
         if self.col_start is not None and self.col_end is not None:
             if self.line_end == self.line_start:
-                return f"{self.source}:{self.line_start}:{self.col_start}-{self.col_end}"
-            return f"{self.source}:{self.line_start}:{self.col_start}-{self.line_end}:{self.col_end}"
+                return f"{where}:{self.line_start}:{self.col_start}-{self.col_end}"
+            return f"{where}:{self.line_start}:{self.col_start}-{self.line_end}:{self.col_end}"
         if self.line_end == self.line_start:
-            return f"{self.source}:{self.line_start}"
-        return f"{self.source}:{self.line_start}-{self.line_end}"
+            return f"{where}:{self.line_start}"
+        return f"{where}:{self.line_start}-{self.line_end}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +67,8 @@ class Passage:
 
     ``text`` is exactly the file's text between ``char_start`` and ``char_end`` (offsets into the
     decoded file with CRLF read as LF), which spans lines ``line_start``..``line_end`` (1-based,
-    inclusive). ``paragraph`` is the 1-based number of the paragraph within its file.
+    inclusive; within ``page`` for a paged format). ``paragraph`` is the 1-based number of the
+    paragraph (the reader's block) within its file.
     """
 
     text: str
@@ -53,12 +83,16 @@ class Passage:
     # 1-based column of the last character, set only when the passage does not hold its lines whole
     # (a piece of a long line): then its citation names columns.
     col_end: int | None = None
+    page: int | None = None  # 1-based page of a paged format (PDF); lines then count within it
+    section: str | None = None  # heading path ("Setup > Install") in formats with headings
 
     @property
     def citation(self) -> Citation:
         if self.col_end is not None:
-            return Citation(self.source, self.line_start, self.line_end, self.col_start, self.col_end)
-        return Citation(self.source, self.line_start, self.line_end)
+            return Citation(
+                self.source, self.line_start, self.line_end, self.col_start, self.col_end, self.page, self.section
+            )
+        return Citation(self.source, self.line_start, self.line_end, page=self.page, section=self.section)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +142,14 @@ class Hit:
     terms: tuple[str, ...] = ()
     col_start: int | None = None  # set, with col_end, only when the citation names columns
     col_end: int | None = None
+    page: int | None = None  # 1-based page (PDF); None for formats without pages
+    section: str | None = None  # heading path, where the format has headings
 
     @property
     def citation(self) -> Citation:
-        return Citation(self.source, self.line_start, self.line_end, self.col_start, self.col_end)
+        return Citation(
+            self.source, self.line_start, self.line_end, self.col_start, self.col_end, self.page, self.section
+        )
 
     def to_dict(self) -> dict:
         """The JSON shape of ``rag ask --json`` (keys documented in DESIGN.md keep their meaning)."""
@@ -125,6 +163,8 @@ class Hit:
             "paragraph": self.paragraph,
             "col_start": self.col_start,
             "col_end": self.col_end,
+            "page": self.page,
+            "section": self.section,
             "citation": str(self.citation),
             "text": self.text,
             "dense_score": None if self.dense_score is None else round(float(self.dense_score), 6),
@@ -140,7 +180,7 @@ class Hit:
                 "col_start": a.col_start,
                 "line_end": a.line_end,
                 "col_end": a.col_end,
-                "citation": str(Citation(self.source, a.line_start, a.line_end)),
+                "citation": str(Citation(self.source, a.line_start, a.line_end, page=self.page)),
             }
         return out
 

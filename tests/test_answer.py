@@ -9,7 +9,7 @@ import pytest
 from fakes import FakeEncoder
 from rag import Retriever, build_index
 from rag.search.answer import best_sentence, locate
-from rag.documents.ingest import passages_of
+from rag.documents.chunking import passages_of
 
 
 def text_at(lines: list[str], a) -> str:

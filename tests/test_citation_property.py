@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.documents.ingest import SeedFile, passages_of, read_seed
+from rag.documents.chunking import passages_of
+from rag.documents.files import SeedFile
+from rag.documents.ingest import read_seed
 
 WORD_RE = re.compile(r"\S+")
 
@@ -256,12 +258,12 @@ def test_check_document_catches_a_wrong_column(workdir, monkeypatch):
 
 def test_check_document_catches_a_wrong_citation(workdir, monkeypatch):
     """The property checker itself fails when a citation is off by one line."""
-    import rag.documents.ingest as ingest
+    import rag.documents.chunking as chunking
 
     doc = Doc(b"\nfirst words here\n\nsecond words\n", ["", "first words here", "", "second words", ""], [(2, 2), (4, 4)])
     check_document(workdir, doc, None)  # correct code passes
 
-    real = ingest.passages_of
+    real = chunking.passages_of
 
     def shifted(*a, **kw):
         from dataclasses import replace
@@ -282,3 +284,128 @@ def test_token_ends_of_a_long_text_equal_one_encoding():
     whole = [end for _, end in wp._tok.encode(text, add_special_tokens=False).offsets]
     assert len(text) > 10 * 4096
     assert wp.token_ends(text) == whole
+
+
+# ----------------------------------------------------------------------------- Markdown, with sections
+
+plain_words = st.one_of(
+    st.sampled_from(["%s", "{}", "[bold]", "🙂", "日本語", "naïve", "Жук", "Dr.", "e.g.", "end.", "Why?"]),
+    st.from_regex(r"[A-Za-z]{1,7}[.?!]?", fullmatch=True),
+)
+title_st = st.lists(st.from_regex(r"[A-Za-z]{1,7}", fullmatch=True), min_size=1, max_size=4).map(" ".join)
+
+
+@st.composite
+def md_line(draw) -> str:
+    return draw(st.sampled_from(["", "", " ", "  "])) + " ".join(draw(st.lists(plain_words, min_size=1, max_size=8)))
+
+
+@dataclass
+class MdDoc:
+    data: bytes
+    elements: list[tuple[int, int, str | None]]  # ground truth: 1-based line range and section path
+
+
+@st.composite
+def markdown_documents(draw) -> MdDoc:
+    lines: list[str] = []
+    elements: list[tuple[int, int, str | None]] = []
+    stack: list[tuple[int, str]] = []
+
+    def heading(level: int, title: str) -> str | None:
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        return " > ".join(t for _, t in stack)
+
+    if draw(st.booleans()):
+        lines += ["---", "title: " + draw(title_st), "---", ""]
+    for _ in range(draw(st.integers(1, 9))):
+        kind = draw(st.sampled_from(["atx", "setext", "para", "para", "fence"]))
+        start = len(lines) + 1
+        if kind == "atx":
+            level, title = draw(st.integers(1, 4)), draw(title_st)
+            closing = draw(st.sampled_from(["", " #", " ##"]))
+            lines.append("#" * level + " " + title + closing)
+            section = heading(level, title)
+        elif kind == "setext":
+            level, title = draw(st.integers(1, 2)), draw(title_st)
+            lines += [title, ("=" if level == 1 else "-") * draw(st.integers(3, 8))]
+            section = heading(level, title)
+        elif kind == "para":
+            lines += draw(st.lists(md_line(), min_size=1, max_size=4))
+            section = " > ".join(t for _, t in stack) or None
+        else:
+            body_line = st.one_of(md_line(), st.just(""), title_st.map(lambda t: "# " + t))
+            body = draw(st.lists(body_line, min_size=1, max_size=5))
+            if not any(b.strip() for b in body):
+                body.append("code")
+            lines += ["```", *body, "```"]
+            section = " > ".join(t for _, t in stack) or None
+        elements.append((start, len(lines), section))
+        lines += draw(st.lists(blank_line, min_size=1, max_size=2))
+    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    return MdDoc(eol.join(lines).encode("utf-8"), elements)
+
+
+def check_markdown(workdir, doc: MdDoc, max_tokens: int | None) -> None:
+    from rag.documents.chunking import chunk
+    from rag.documents.readers import reader_for
+
+    path = workdir / "doc.md"
+    path.write_bytes(doc.data)
+    r = read_seed(SeedFile("doc.md", path))
+    assert r.skip is None, r.skip
+    ps = chunk(r.document, token_ends=token_ends if max_tokens else None, max_tokens=max_tokens)
+    back = reader_for(path).read(path, source="doc.md")  # what the source view reads
+    element_of = {ln: e for e in doc.elements for ln in range(e[0], e[1] + 1)}
+    for p in ps:
+        lines = back.lines(page=p.page)
+        assert p.page is None and 1 <= p.line_start <= p.line_end <= len(lines)
+        cited = "\n".join(lines[p.line_start - 1 : p.line_end])
+        if p.col_end is None:
+            assert cited.strip() == p.text.strip()
+        else:
+            last = len(cited) - len(lines[p.line_end - 1])
+            assert cited[p.col_start - 1 : last + p.col_end] == p.text
+        assert back.text[p.char_start : p.char_end] == p.text
+        # the section is the heading path the passage lies under (a heading's own path included)
+        start, end, section = element_of[p.line_start]
+        assert p.line_end <= end and p.section == section
+        assert p.citation.section == section and str(p.citation).startswith(f"doc.md:{p.line_start}")
+    # no text lost: every element's words are in passages, unless the same text came earlier in its section
+    seen = set()
+    for start, end, section in doc.elements:
+        text = "\n".join(back.text.split("\n")[start - 1 : end])
+        key = (section, collapse(text))
+        got = [w for p in ps if start <= p.line_start <= end for w in p.text.split()]
+        if key in seen:
+            assert got == []
+        else:
+            assert got == text.split()
+        seen.add(key)
+
+
+@given(doc=markdown_documents(), max_tokens=st.one_of(st.none(), st.integers(1, 12)))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_markdown_passages_cite_their_lines_and_sections(workdir, doc, max_tokens):
+    check_markdown(workdir, doc, max_tokens)
+
+
+def test_check_markdown_catches_a_wrong_section(workdir, monkeypatch):
+    """The Markdown checker fails when a passage carries another section."""
+    import rag.documents.chunking as chunking
+
+    data = b"# A\n\nalpha words\n\n## B\n\nbeta words\n"
+    doc = MdDoc(data, [(1, 1, "A"), (3, 3, "A"), (5, 5, "A > B"), (7, 7, "A > B")])
+    check_markdown(workdir, doc, None)
+    real = chunking.chunk
+
+    def wrong(*a, **kw):
+        from dataclasses import replace
+
+        return [replace(p, section="A") for p in real(*a, **kw)]
+
+    monkeypatch.setattr(chunking, "chunk", wrong)
+    with pytest.raises(AssertionError):
+        check_markdown(workdir, doc, None)

@@ -348,7 +348,7 @@ def test_hostile_seeds_folder(tmp_path):
         if p.source.startswith("tiny/"):
             continue
         lines = (seeds / p.source).read_bytes()
-        from rag.documents.ingest import decode, normalize_newlines
+        from rag.documents.decoding import decode, normalize_newlines
 
         text = normalize_newlines(decode(lines)[0])
         assert text[p.char_start : p.char_end] == p.text

@@ -94,7 +94,7 @@ def test_importing_every_rag_module_loads_no_ui():
 
 
 def test_rag_never_imports_textual_or_torch_on_import():
-    mods = loaded_after("import rag, rag.cli, rag.search.retriever, rag.indexing.build, rag.documents.ingest, rag.index.store")
+    mods = loaded_after("import rag, rag.cli, rag.search.retriever, rag.indexing.build, rag.documents.ingest, rag.documents.readers, rag.index.store")
     for heavy in ("textual", "rich", "torch", "transformers", "sentence_transformers"):
         assert heavy not in mods, heavy
 

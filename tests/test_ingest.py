@@ -12,17 +12,10 @@ import pytest
 
 import rag
 from rag.errors import SeedsError
-from rag.documents.ingest import (
-    SeedFile,
-    SkipFile,
-    decode,
-    iter_seed_files,
-    normalize_newlines,
-    paragraphs,
-    passages_of,
-    read_seed,
-    text_hash,
-)
+from rag.documents.chunking import paragraphs, passages_of, text_hash
+from rag.documents.decoding import SkipFile, decode, normalize_newlines
+from rag.documents.files import SeedFile, iter_seed_files
+from rag.documents.ingest import read_seed
 
 WORD = re.compile(r"\S+")
 

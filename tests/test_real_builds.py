@@ -20,7 +20,7 @@ import pytest
 from conftest import PARTICIPANTS_Q, SEED_ARTICLE
 from rag import Retriever, build_index
 from rag.indexing.build import SMALL_EMBED
-from rag.documents.ingest import decode, normalize_newlines
+from rag.documents.decoding import decode, normalize_newlines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

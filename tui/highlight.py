@@ -91,12 +91,16 @@ class SourceUnavailable(Exception):
 
 
 def load_source(hit: Hit, context: int = CONTEXT_LINES) -> SourceDocument:
-    """Read the cited file as the index saw it and mark the cited lines, answer and matched words."""
+    """Read the cited file through its reader, as the index saw it, and mark the cited lines
+    (of the cited page, for a paged format), answer and matched words."""
     from rag.errors import RagError
-    from rag.documents.ingest import read_lines
+    from rag.documents.readers import reader_for
 
     try:
-        all_lines = read_lines(Path(hit.path))
+        document = reader_for(hit.path).read(Path(hit.path), source=hit.source)
+        all_lines = document.lines(page=hit.page)
+    except ValueError:  # the file has other pages now than when it was indexed
+        raise SourceUnavailable(f"cannot open {hit.source}: it changed; run `rag index` to update the index") from None
     except RagError as exc:
         raise SourceUnavailable(f"cannot open {hit.source}: {str(exc).split(': ', 1)[-1]}") from None
     except OSError as exc:

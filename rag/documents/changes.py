@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.documents.ingest import SeedFile, iter_seed_files
+from rag.documents.files import SeedFile, iter_seed_files
 from rag.hashing import sha256_file
 from rag.types import Skipped
 
@@ -84,7 +84,7 @@ def detect_changes(
     manifest: dict,
     known: dict[str, dict] | None = None,
 ) -> Changes:
-    """Compare the seeds (as :func:`~rag.documents.ingest.iter_seed_files` lists them) with ``manifest``.
+    """Compare the seeds (as :func:`~rag.documents.files.iter_seed_files` lists them) with ``manifest``.
 
     ``known`` holds stamps and hashes found since the build (see :func:`load_stamps`).
     """

@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rag.documents.ingest import EXTENSIONS
+from rag.documents.readers import extensions
 
 
 def seeds_may_have_changed(seeds: Path, manifest: dict) -> bool:
     """True when some seed file may have been added, removed or modified since the build.
 
-    Follows the listing rules of :func:`rag.documents.ingest.iter_seed_files` (hidden entries ignored, links
+    Follows the listing rules of :func:`rag.documents.files.iter_seed_files` (hidden entries ignored, links
     followed only inside the folder, each folder once); a folder it cannot list counts as a change.
     """
     indexed = manifest.get("files")
@@ -48,7 +48,7 @@ def seeds_may_have_changed(seeds: Path, manifest: dict) -> bool:
                         if not link_outside:
                             stack.append((e.path, f"{prefix}{name}/"))
                         continue
-                    if link_outside or not name.lower().endswith(EXTENSIONS):
+                    if link_outside or not name.lower().endswith(extensions()):
                         continue
                     source = prefix + name
                     old = indexed.get(source)

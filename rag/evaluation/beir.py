@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import DataError
-from rag.documents.ingest import text_hash
+from rag.documents.chunking import text_hash
 from rag.types import Passage
 
 

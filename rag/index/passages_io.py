@@ -12,7 +12,7 @@ from rag.types import Passage
 
 FILE = "passages.jsonl"
 _FIELDS = ("text", "source", "line_start", "line_end", "paragraph", "char_start", "char_end", "hash", "col_start")
-_OPTIONAL = ("col_end",)  # absent from indexes built before it existed
+_OPTIONAL = ("col_end", "page", "section")  # written only when set; absent from older indexes
 
 
 def write_passages(folder: Path, passages: list[Passage]) -> None:
@@ -81,7 +81,7 @@ class PassageFile(Sequence):
         if p is None:
             try:
                 d = json.loads(self._lines[i])
-                p = Passage(**{k: d[k] for k in _FIELDS})
+                p = Passage(**{k: d[k] for k in _FIELDS}, **{k: d[k] for k in _OPTIONAL if k in d})
             except (ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
                 raise IndexCorruptError(f"{self.path} line {i + 1} is damaged ({exc}); {REBUILD_HINT}") from None
             self._cache[i] = p

@@ -21,7 +21,9 @@ from rag.version import __version__
 from rag.index import store
 from rag.documents.changes import clear_stamps, detect_changes, load_stamps, save_stamps
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
-from rag.documents.ingest import INGEST_VERSION, MAX_FILE_BYTES, iter_seed_files, passages_of, read_seed
+from rag.documents.chunking import chunk
+from rag.documents.files import iter_seed_files
+from rag.documents.ingest import INGEST_VERSION, MAX_FILE_BYTES, read_seed
 from rag.index.lexical import BM25_B, BM25_K1
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
 from rag.index.passages_io import read_passages, write_passages
@@ -194,7 +196,7 @@ def build_index(
                 continue
             if r.warning:
                 stats.warnings.append(f"{f.source}: {r.warning}")
-            ps = passages_of(f.source, r.text, token_ends=token_ends, max_tokens=limit)
+            ps = chunk(r.document, token_ends=token_ends, max_tokens=limit)
             if not ps:
                 stats.skipped.append(Skipped(f.source, "no text"))
                 skipped_meta[f.source] = {"reason": "no text", **r.stamp(), "sha256": r.sha256}

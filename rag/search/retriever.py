@@ -269,6 +269,8 @@ class Retriever:
                 char_end=p.char_end,
                 col_start=p.col_start if p.col_end is not None else None,
                 col_end=p.col_end,
+                page=p.page,
+                section=p.section,
                 dense_score=dense_score,
                 bm25_score=bm25_score,
                 terms=term_set,

@@ -148,3 +148,37 @@ def test_python_m_tui_help():
 # That rag/ never imports tui/ (nor textual) is checked in tests/test_import_hygiene.py.
 
 
+
+
+def test_load_source_reads_the_cited_page_through_the_reader(tmp_path, monkeypatch):
+    """The source view shows the lines its reader gives (the cited page of a paged format), not
+    the raw file re-decoded."""
+    from rag.documents.document import Block, Document
+    from rag.documents.readers import register, registry
+    from rag.documents.readers.base import Reader
+    from tui.highlight import load_source
+
+    class PagedReader(Reader):  # pages separated by form feeds, as a PDF reader might hand them over
+        name = "paged"
+        extensions = (".pg",)
+
+        def parse(self, source: str, data: bytes) -> Document:
+            pages = data.decode("utf-8").split("\f")
+            text = "\n".join(pages)
+            starts, at = [], 0
+            for page in pages:
+                starts.append(at)
+                at += len(page) + 1
+            return Document(source, text, [Block(0, len(text))], page_starts=tuple(starts))
+
+    monkeypatch.setattr(registry, "_READERS", dict(registry._READERS))
+    register(PagedReader())
+    path = tmp_path / "doc.pg"
+    path.write_text("first page line\nanother\fsecond page top\nthey hunt at dawn", encoding="utf-8")
+    hit = Hit(
+        row=0, rank=1, score=1.0, text="they hunt at dawn", source="doc.pg", path=str(path),
+        line_start=2, line_end=2, paragraph=1, char_start=0, char_end=0, page=2, terms=("hunt",),
+    )
+    doc = load_source(hit, context=5)
+    assert doc.lines == ["second page top", "they hunt at dawn"]
+    assert not doc.stale and doc.words[2] == [(5, 9)]

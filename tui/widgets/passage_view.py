@@ -80,6 +80,7 @@ class PassageView(Widget, can_focus=True):
             (f" {h.rank} ", self._badge_style()),
             " ",
             (terminal_line(h.citation), ".passage--citation"),
+            (f"  § {terminal_line(h.section)}" if h.section else "", ".passage--meta"),
             (self._meta(), ".passage--meta"),
         )
         return Content.assemble(head, "\n", styled_text(h.text, self.marks))

@@ -34,9 +34,11 @@ class SourceScreen(Screen):
         h = self.hit
         lines = "line" if h.line_start == h.line_end else "lines"
         span = f"{h.line_start}" if h.line_start == h.line_end else f"{h.line_start}-{h.line_end}"
+        page = f"page {h.page}, " if h.page is not None else ""
+        section = f" · § {terminal_line(h.section)}" if h.section else ""
         return Content.assemble(
             (terminal_line(h.source), "bold"),
-            f"  {lines} {span} · paragraph {h.paragraph} · passage {h.rank}{extra}",
+            f"  {page}{lines} {span}{section} · paragraph {h.paragraph} · passage {h.rank}{extra}",
         )
 
     def compose(self) -> ComposeResult:

@@ -1,0 +1,215 @@
+"""Readers: one per format, a registry by extension, documents with a location map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fakes import FakeEncoder
+from rag import Retriever, build_index
+from rag.documents import readers
+from rag.documents.chunking import chunk, text_hash
+from rag.documents.document import Block, Document
+from rag.documents.files import SeedFile, iter_seed_files
+from rag.documents.ingest import read_seed
+from rag.documents.readers import reader_for
+from rag.documents.readers import registry
+from rag.documents.readers.base import Reader
+from rag.documents.readers.markdown import MarkdownReader
+from rag.documents.readers.text import PlainTextReader
+from rag.errors import SeedsError
+from rag.types import Citation, Hit
+
+
+def md(text: str):
+    return chunk(MarkdownReader().parse("a.md", text.encode("utf-8")))
+
+
+def sections(text: str) -> list[tuple[str, str | None]]:
+    return [(p.text, p.section) for p in md(text)]
+
+
+def test_text_reader_paragraphs_have_no_section_or_page():
+    ps = chunk(PlainTextReader().parse("a.txt", b"# not a heading\nfirst\n\nsecond\n"))
+    assert [(p.text, p.line_start, p.line_end, p.section, p.page) for p in ps] == [
+        ("# not a heading\nfirst", 1, 2, None, None),
+        ("second", 4, 4, None, None),
+    ]
+
+
+def test_markdown_nested_headings_give_section_paths():
+    text = "# Setup\n\nIntro.\n\n## Install\n\nRun make.\n\n### Linux\n\nUse apt.\n\n## Use\n\nGo.\n\n# Other\n\nEnd.\n"
+    assert sections(text) == [
+        ("# Setup", "Setup"),
+        ("Intro.", "Setup"),
+        ("## Install", "Setup > Install"),
+        ("Run make.", "Setup > Install"),
+        ("### Linux", "Setup > Install > Linux"),
+        ("Use apt.", "Setup > Install > Linux"),
+        ("## Use", "Setup > Use"),
+        ("Go.", "Setup > Use"),
+        ("# Other", "Other"),
+        ("End.", "Other"),
+    ]
+
+
+def test_markdown_heading_interrupts_a_paragraph_and_closing_hashes_go():
+    ps = md("Before text.\n## Title ##\nAfter text.\n")
+    assert [(p.text, p.line_start, p.section) for p in ps] == [
+        ("Before text.", 1, None),
+        ("## Title ##", 2, "Title"),
+        ("After text.", 3, "Title"),
+    ]
+
+
+def test_markdown_setext_headings():
+    ps = md("Guide\n=====\n\nText one.\n\nPart two\n--------\n\nText two.\n")
+    assert [(p.text, p.line_start, p.line_end, p.section) for p in ps] == [
+        ("Guide\n=====", 1, 2, "Guide"),
+        ("Text one.", 4, 4, "Guide"),
+        ("Part two\n--------", 6, 7, "Guide > Part two"),
+        ("Text two.", 9, 9, "Guide > Part two"),
+    ]
+
+
+def test_markdown_code_fence_hash_lines_are_not_headings():
+    text = "# Build\n\n```sh\n# install deps\npip install x\n\n# run\nmake\n```\n\nDone.\n\n    # indented code\n"
+    ps = md(text)
+    assert [(p.text, p.section) for p in ps] == [
+        ("# Build", "Build"),
+        ("```sh\n# install deps\npip install x\n\n# run\nmake\n```", "Build"),  # one block, blanks and all
+        ("Done.", "Build"),
+        ("    # indented code", "Build"),
+    ]
+    assert (ps[1].line_start, ps[1].line_end) == (3, 9)
+
+
+def test_markdown_front_matter_is_not_indexed_nor_a_heading():
+    text = "---\ntitle: Notes\ntags: [a]\n---\n\n# Real\n\nBody.\n"
+    ps = md(text)
+    assert [(p.text, p.line_start, p.section) for p in ps] == [("# Real", 6, "Real"), ("Body.", 8, "Real")]
+
+
+def test_markdown_thematic_break_and_list_before_dashes_are_not_headings():
+    ps = md("- item one\n- item two\n---\n\nText.\n\n***\n\nMore.\n")
+    assert [(p.text, p.section) for p in ps] == [("- item one\n- item two", None), ("Text.", None), ("More.", None)]
+
+
+def test_markdown_same_text_in_two_sections_is_kept_in_each():
+    ps = md("# A\n\nRun it.\n\n# B\n\nRun it.\n\nRun it.\n")
+    assert [(p.text, p.section, p.line_start) for p in ps if p.text == "Run it."] == [
+        ("Run it.", "A", 3),
+        ("Run it.", "B", 7),
+    ]
+
+
+def test_registry_picks_by_extension_and_refuses_unknown(tmp_path):
+    assert isinstance(reader_for("x/NOTES.MD"), MarkdownReader)
+    assert isinstance(reader_for(Path("a.txt")), PlainTextReader)
+    with pytest.raises(SeedsError, match=r"unsupported format \.pdf \(readers: \.txt, \.md\)"):
+        reader_for("report.pdf")
+
+
+class RstReader(PlainTextReader):
+    name = "rst"
+    extensions = (".rst",)
+
+
+def test_a_registered_reader_makes_its_format_indexed(tmp_path, monkeypatch):
+    """Adding a format = a reader and its registration: the walk lists it, read_seed uses it."""
+    (tmp_path / "a.rst").write_text("Title\n\nSome words.\n", encoding="utf-8")
+    files, skipped = iter_seed_files(tmp_path)
+    assert files == [] and skipped[0].reason.startswith("unsupported format .rst")
+    monkeypatch.setattr(registry, "_READERS", dict(registry._READERS))
+    readers.register(RstReader())
+    files, skipped = iter_seed_files(tmp_path)
+    assert [f.source for f in files] == ["a.rst"] and skipped == []
+    r = read_seed(files[0])
+    assert r.skip is None and [p.text for p in chunk(r.document)] == ["Title", "Some words."]
+
+
+def test_register_refuses_an_extension_without_dot(monkeypatch):
+    monkeypatch.setattr(registry, "_READERS", dict(registry._READERS))
+
+    class Bad(Reader):
+        extensions = ("rst",)
+
+    with pytest.raises(ValueError):
+        readers.register(Bad())
+
+
+def paged() -> Document:
+    """A two-page document as a PDF reader would hand it over: pages end with a newline."""
+    page1 = "Intro line\n\nSecond para\n"
+    page2 = "Page two top\nmore\n\nLast words"
+    text = page1 + page2
+    blocks = [Block(0, 10), Block(12, 23), Block(24, 41), Block(43, len(text))]
+    return Document("r.pdf", text, blocks, page_starts=(0, len(page1)))
+
+
+def test_a_paged_document_cites_page_and_lines_within_it():
+    doc = paged()
+    ps = chunk(doc)
+    assert [(p.text, p.page, p.line_start, p.line_end) for p in ps] == [
+        ("Intro line", 1, 1, 1),
+        ("Second para", 1, 3, 3),
+        ("Page two top\nmore", 2, 1, 2),
+        ("Last words", 2, 4, 4),
+    ]
+    assert [str(p.citation) for p in ps] == ["r.pdf:p1:1", "r.pdf:p1:3", "r.pdf:p2:1-2", "r.pdf:p2:4"]
+    for p in ps:  # read back through the document's lines of that page
+        assert "\n".join(doc.lines(page=p.page)[p.line_start - 1 : p.line_end]) == p.text
+    with pytest.raises(ValueError):
+        doc.lines(page=3)
+
+
+def test_citation_str_for_text_is_unchanged_and_section_is_not_in_it():
+    assert str(Citation("a.txt", 3, 3)) == "a.txt:3"
+    assert str(Citation("a.md", 3, 5, section="Setup > Install")) == "a.md:3-5"
+    assert str(Citation("a.txt", 2, 2, 7, 17)) == "a.txt:2:7-17"
+    assert str(Citation("a.pdf", 2, 3, 4, 9, page=7)) == "a.pdf:p7:2:4-3:9"
+
+
+def test_json_has_page_and_section_none_for_text():
+    h = Hit(row=0, rank=1, score=1.0, text="t", source="a.txt", path="/a.txt", line_start=1, line_end=1,
+            paragraph=1, char_start=0, char_end=1)
+    d = h.to_dict()
+    assert d["page"] is None and d["section"] is None
+    assert d["citation"] == "a.txt:1"
+
+
+def test_sections_survive_the_index_and_reach_hits_and_json(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "guide.md").write_text(
+        "# Setup\n\n## Install\n\nThe kettle needs descaling every month.\n", encoding="utf-8"
+    )
+    (seeds / "plain.txt").write_text("Bread rises because yeast makes gas.\n", encoding="utf-8")
+    enc = FakeEncoder()
+    build_index(seeds, tmp_path / "idx", encoder=enc)
+    r = Retriever.open(tmp_path / "idx", encoder=enc)
+    hits = r.search("kettle descaling month", k=5, mode="bm25")
+    top = hits[0]
+    assert (top.source, top.section, top.page, str(top.citation)) == ("guide.md", "Setup > Install", None, "guide.md:5")
+    d = top.to_dict()
+    assert (d["section"], d["page"]) == ("Setup > Install", None)
+    bread = r.search("yeast bread", k=1, mode="bm25")[0]
+    assert (bread.source, bread.section) == ("plain.txt", None)
+
+
+def test_hash_of_passage_is_of_its_text():
+    p = md("# T\n\nBody words.\n")[1]
+    assert p.hash == text_hash("Body words.")
+
+
+def test_reader_read_raises_a_seeds_error_for_a_vanished_file(tmp_path):
+    with pytest.raises(SeedsError, match="rag index"):
+        reader_for("gone.md").read(tmp_path / "gone.md")
+
+
+def test_seedfile_of_markdown_reads_through_markdown(tmp_path):
+    p = tmp_path / "n.md"
+    p.write_text("Guide\n=====\n\nBody.\n", encoding="utf-8")
+    r = read_seed(SeedFile("n.md", p))
+    assert [(q.text, q.section) for q in chunk(r.document)] == [("Guide\n=====", "Guide"), ("Body.", "Guide")]
