@@ -134,7 +134,7 @@ def test_rankings_match_sentence_transformers(onnx_encoder: OnnxQueryEncoder, st
 def test_search_results_equal_the_sentence_transformers_fallback(real_index: Path, onnx_encoder) -> None:
     fast = Retriever.open(real_index)
     slow = Retriever.open(real_index, encoder=TorchQueryEncoder(onnx_encoder.model_dir, onnx_encoder.info))
-    assert fast.encoder().path_name == "onnxruntime" and slow.encoder().path_name.startswith("torch-")
+    assert fast.encoder().path_name == "onnxruntime" and slow.encoder().path_name == "torch-fp32"
     for q in QUESTIONS:
         for mode in ("dense", "hybrid"):
             a, b = fast.search(q, k=10, mode=mode), slow.search(q, k=10, mode=mode)
@@ -202,7 +202,7 @@ def test_damaged_export_falls_back_to_sentence_transformers_with_a_reason(work: 
     records = [rec for rec in caplog.records if rec.name.startswith("rag")]
     assert len(records) == 1 and records[0].levelno == logging.WARNING, records  # one warning, on "rag"
     assert enc.fallback_reason in records[0].getMessage() and "sentence-transformers" in records[0].getMessage()
-    assert isinstance(enc, TorchQueryEncoder) and enc.path_name.startswith("torch-")
+    assert isinstance(enc, TorchQueryEncoder) and enc.path_name == "torch-fp32"
     assert enc.fallback_reason and "\n" not in enc.fallback_reason and "rag index" in enc.fallback_reason
     if damage == "altered-weights":
         assert "disagrees with the model" in enc.fallback_reason

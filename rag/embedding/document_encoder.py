@@ -88,17 +88,7 @@ class DocumentEncoder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                try:
-                    from sentence_transformers import SentenceTransformer
-
-                    # A local folder with local_files_only: nothing is looked up on the network,
-                    # so no process-wide offline variables are needed.
-                    with tokenizers_single_threaded(), _no_progress_bars():
-                        self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
-                except Exception as exc:  # any load failure is one clear message
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    raise ModelError(f"cannot load the embedding model from {self.model_dir}: {first}") from exc
-                self._model.max_seq_length = self.info.max_tokens
+                self._model = _load_sentence_transformer(self.model_dir, self.info.max_tokens)
         return self._model
 
     def encode(
@@ -137,6 +127,31 @@ class DocumentEncoder:
         return out
 
 
+_MODELS: dict[str, object] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _load_sentence_transformer(model_dir: Path, max_tokens: int):
+    """The ``SentenceTransformer`` of ``model_dir``, loaded once per process (encoders of either
+    precision share it: the precision is only the autocast around each call)."""
+    with _MODELS_LOCK:
+        model = _MODELS.get(str(model_dir))
+        if model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                # A local folder with local_files_only: nothing is looked up on the network,
+                # so no process-wide offline variables are needed.
+                with tokenizers_single_threaded(), _no_progress_bars():
+                    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+            except Exception as exc:  # any load failure is one clear message
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(f"cannot load the embedding model from {model_dir}: {first}") from exc
+            model.max_seq_length = max_tokens
+            _MODELS[str(model_dir)] = model
+        return model
+
+
 def pool(model, ids, mask, pooling: Pooling):
     """Normalized sentence vectors from the transformer's last hidden states, pooled as the model
     folder declares (:mod:`rag.embedding.pooling`), in float32: what sentence-transformers computes."""
@@ -169,16 +184,17 @@ def shared_document_encoder(model_dir: Path, precision: str = "auto") -> Documen
 
 
 class TorchQueryEncoder:
-    """Questions to vectors with sentence-transformers in this process: the fallback while the
-    ONNX Runtime export (:mod:`rag.embedding.onnx_encoder`) is missing or damaged. Same vectors as
-    the documents' encoder (it is the documents' encoder); only its first use is slower (torch)."""
+    """Questions to vectors with sentence-transformers in this process, in fp32: the fallback while
+    the ONNX Runtime export (:mod:`rag.embedding.onnx_encoder`) is missing or damaged. The same
+    vectors as the export (and the same loaded model as a build in this process); only its first
+    use is slower (torch)."""
 
     fallback_reason = ""  # why the ONNX Runtime encoder was not used (also logged, on "rag.encoder")
 
     def __init__(self, model_dir: Path, info: ModelInfo) -> None:
         self.model_dir = Path(model_dir)
         self.info = info
-        self._enc = shared_document_encoder(self.model_dir)
+        self._enc = shared_document_encoder(self.model_dir, "fp32")  # the ONNX export's precision
         self.path_name = self._enc.path_name
         self._static = None
         self._static_lock = threading.Lock()
