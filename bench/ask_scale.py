@@ -44,7 +44,6 @@ sys.path.insert(0, str(REPO))
 
 from rag import build_index  # noqa: E402
 from rag.embedding.model import default_model_dir, model_info  # noqa: E402
-from rag.embedding.onnx_encoder import ENCODERS_DIR  # noqa: E402
 
 QUESTION = "How many participants and observers are expected in Sochi?"
 SEED_ARTICLE = REPO / "seeds" / "000_696ac6e15c916e66.txt"
@@ -112,7 +111,6 @@ def prepare(work: Path) -> tuple[tuple[Path, Path], tuple[Path, Path]]:
         enc = SyntheticEncoder(model_info(default_model_dir()))
         stats = build_index(big_seeds, big_index, encoder=enc)
         print(f"built the 20k index ({stats.passages} passages) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        shutil.copytree(art_index / ENCODERS_DIR, big_index / ENCODERS_DIR, dirs_exist_ok=True)
     return (art_seeds, art_index), (big_seeds, big_index)
 
 

@@ -362,16 +362,12 @@ def w_query(p: dict) -> None:
     open_s = time.perf_counter() - t0
     k = p["k"]
     enc = r.encoder()
-    from rag.embedding.onnx_encoder import load_query_encoder
-
-    numpy_enc = load_query_encoder(None, enc.model_dir, enc.info, prefer="numpy")
     ops = {
         "dense": lambda q: r.search(q, k=k, mode="dense"),
         "bm25": lambda q: r.search(q, k=k, mode="bm25"),
         "hybrid": lambda q: r.search(q, k=k, mode="hybrid"),
         "hybrid_no_answers": lambda q: r.search(q, k=k, mode="hybrid", answers=False),
         "encode": lambda q: enc.encode([q]),
-        "encode_numpy": lambda q: numpy_enc.encode([q]),
     }
     if p.get("faiss_threads"):
         import faiss
@@ -1146,8 +1142,8 @@ def render(results: dict) -> str:
                 "p50 <= 10 ms" if target else "", _ok(o[mode]["p50_ms"] <= target) if target else "",
                 _mb(o["rss_mb"], nv["rss_mb"]) if mode == "hybrid" else "",
             ))
-        enc_name = q.get("encoder", "numpy")
-        np_enc = o.get("encode_numpy")
+        enc_name = q.get("encoder", "?")
+        np_enc = o.get("encode_numpy")  # older result files only (the numpy encoder is gone)
         rows.append((f"  of which: query encoding ({enc_name}) p50; hybrid without answers p50",
                      f"{o['encode']['p50_ms']:.1f} ms; {o['hybrid_no_answers']['p50_ms']:.1f} ms",
                      f"{np_enc['p50_ms']:.1f} ms (numpy encoder, the fallback)" if np_enc else "",

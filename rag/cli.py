@@ -215,13 +215,13 @@ def os_error_line(exc: OSError) -> str:
     return " ".join(f"{what}{where}: {advice}".split())
 
 
-def _build(seeds: str, index: str, rebuild: bool = False, wait: float = 0.0):
+def _build(seeds: str, index: str, rebuild: bool = False, wait: float = 0.0, export: bool | str = True):
     from rag.indexing.build import build_index
     from rag.progress import ProgressBar
 
     bar = ProgressBar()
     try:
-        stats = build_index(seeds, index, rebuild=rebuild, progress=bar, lock_wait=wait)
+        stats = build_index(seeds, index, rebuild=rebuild, progress=bar, lock_wait=wait, export_query_encoder=export)
     finally:
         bar.close()
     return stats
@@ -279,7 +279,8 @@ def _open_or_build(seeds: str, index: str):
 
         make_index_dir(Path(index))  # a place that cannot hold an index fails before the notice
         print(terminal_line(f"no index at {index} yet: building it from {seeds}/ first"), file=sys.stderr)
-        _print_build(_build(seeds, index))
+        # The answer does not wait for the query-encoder export: it runs detached, at low priority.
+        _print_build(_build(seeds, index, export="background"))
         return Retriever.open(index)
 
 
@@ -357,19 +358,18 @@ def _term_width() -> int:
 def _query_encoder_status(index: Path, manifest: dict) -> str:
     """Which query encoder a search will load, judged without loading it."""
     from rag.embedding.model import ModelInfo
-    from rag.embedding.onnx_encoder import export_is_current, onnxruntime_available
+    from rag.embedding.onnx_encoder import export_is_current
 
     mm = manifest.get("model", {})
     try:
         info = ModelInfo(mm.get("name", ""), mm.get("path", ""), int(mm.get("dim", 0)),
-                         int(mm.get("max_tokens", 0)), str(mm.get("weights_sha256", "")))
+                         int(mm.get("max_tokens", 0)), str(mm.get("weights_sha256", "")),
+                         str(mm.get("pooling", "mean")))
     except (TypeError, ValueError, AttributeError):
         return "unknown (the manifest does not name the model; run `rag index --rebuild`)"
-    if not onnxruntime_available():
-        return "numpy (onnxruntime is not installed)"
-    if export_is_current(index, info):
+    if export_is_current(info):
         return "onnxruntime"
-    return "numpy (the ONNX export is missing or changed; run `rag index`)"
+    return "sentence-transformers (the ONNX export is missing or changed; run `rag index`)"
 
 
 def cmd_status(args) -> int:

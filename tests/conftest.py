@@ -28,6 +28,20 @@ settings.register_profile("dev")
 settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _rag_cache_dir(tmp_path_factory):
+    """Exports of the query encoder go to a temporary user cache, never the real home folder. One
+    cache for the session (subprocesses inherit it), so the real model is exported once; tests
+    that damage an export point RAG_CACHE_DIR at their own copy."""
+    old = os.environ.get("RAG_CACHE_DIR")
+    os.environ["RAG_CACHE_DIR"] = str(tmp_path_factory.mktemp("rag-cache"))
+    yield Path(os.environ["RAG_CACHE_DIR"])
+    if old is None:
+        os.environ.pop("RAG_CACHE_DIR", None)
+    else:
+        os.environ["RAG_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def fake_encoder() -> FakeEncoder:
     return FakeEncoder()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def rag(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_CACHE_DIR"}  # the test cache
     return subprocess.run(
         [sys.executable, "-m", "rag", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )

@@ -8,11 +8,10 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
 from conftest import PARTICIPANTS_Q
 
@@ -30,12 +29,12 @@ def _unchanged(before: dict[str, int]) -> bool:
     return {k: after.get(k) for k in before} == before
 
 
-def _numpy_encoder():
+def _torch_encoder():
+    from rag.embedding.document_encoder import TorchQueryEncoder
     from rag.embedding.model import default_model_dir, model_info
-    from rag.embedding.onnx_encoder import load_query_encoder
 
     d = default_model_dir()
-    return load_query_encoder(None, d, model_info(d), prefer="numpy")
+    return TorchQueryEncoder(d, model_info(d))
 
 
 def test_fake_build_open_search_change_nothing_global(seeds: Path, tmp_path: Path, fake_encoder) -> None:
@@ -58,47 +57,10 @@ def test_real_query_paths_change_no_environment_or_thread_limits(real_index: Pat
     r = Retriever.open(real_index)  # ONNX Runtime (the build exported it)
     assert r.search(PARTICIPANTS_Q, k=3)[0].line_start == 49
     assert r.encoder().path_name == "onnxruntime"
-    numpy_r = Retriever.open(real_index, encoder=_numpy_encoder())
-    assert numpy_r.search(PARTICIPANTS_Q, k=3, mode="dense")[0].line_start == 49
+    torch_r = Retriever.open(real_index, encoder=_torch_encoder())  # the fallback
+    assert torch_r.search(PARTICIPANTS_Q, k=3, mode="dense")[0].line_start == 49
     assert dict(os.environ) == env
     assert _unchanged(limits)
-
-
-def test_concurrent_questions_restore_the_blas_limits(monkeypatch) -> None:
-    """Two questions encoded at once, in the worst order (A starts, B starts, A ends, B ends): the
-    process's BLAS limits are the user's again afterwards (a save/restore per call would leave one)."""
-    from rag.embedding.numpy_encoder import NumpyEncoder
-
-    enc = _numpy_encoder()
-    real_embed = NumpyEncoder._embed
-    a_in, b_in, a_done = threading.Event(), threading.Event(), threading.Event()
-    during: dict[str, dict] = {}
-
-    def embed(self, ids, lengths):
-        name = threading.current_thread().name
-        during[name] = {k: v for k, v in _limits().items() if "scipy_openblas64" in k}  # numpy's BLAS
-        if name == "A":
-            a_in.set()
-            assert b_in.wait(30)
-        elif name == "B":
-            b_in.set()
-            assert a_done.wait(30)
-        return real_embed(self, ids, lengths)
-
-    monkeypatch.setattr(NumpyEncoder, "_embed", embed)
-    with threadpool_limits(limits=2, user_api="blas"):  # the user's own setting
-        before = _limits()
-        a = threading.Thread(target=enc.encode, args=(["question a"],), name="A")
-        b = threading.Thread(target=enc.encode, args=(["question b"],), name="B")
-        a.start()
-        assert a_in.wait(30)
-        b.start()
-        a.join(30)
-        a_done.set()
-        b.join(30)
-        assert set(during) == {"A", "B"}
-        assert all(set(d.values()) == {1} for d in during.values()), during  # one thread while encoding
-        assert _unchanged(before)  # and the user's limits afterwards
 
 
 @pytest.mark.slow
@@ -117,9 +79,9 @@ for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TOKE
 before = dict(os.environ)
 from rag.embedding.document_encoder import DocumentEncoder
 from rag.embedding.model import default_model_dir, model_info
-from rag.embedding.onnx_encoder import load_query_encoder
+from rag.embedding.document_encoder import TorchQueryEncoder
 v = DocumentEncoder(precision="fp32").encode(["Bread rises because yeast makes gas."])
-q = load_query_encoder(None, default_model_dir(), model_info(default_model_dir()), prefer="numpy").encode(["why does bread rise"])
+q = TorchQueryEncoder(default_model_dir(), model_info(default_model_dir())).encode(["why does bread rise"])
 import huggingface_hub.constants as hub
 changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))
 print(json.dumps({"changed": changed, "hub_offline": hub.HF_HUB_OFFLINE, "cos": float(v[0] @ q[0])}))

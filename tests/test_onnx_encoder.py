@@ -1,5 +1,6 @@
-"""The ONNX Runtime query encoder: exported once by the build into the index folder, equal to
-sentence-transformers, and refused (queries fall back to numpy, with one line) when damaged."""
+"""The ONNX Runtime query encoder: exported once per model into the user cache (shared by every
+index), equal to sentence-transformers, and refused (queries fall back to sentence-transformers in
+process, with one line; `rag index` exports it again) when damaged."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import pytest
 from rag import Retriever, build_index
 from rag.errors import ModelError
 from rag.embedding.model import default_model_dir, model_info
-from rag.embedding.onnx_encoder import OnnxQueryEncoder, encoder_paths, export_is_current, load_query_encoder
-from test_numpy_encoder import DOCS, MIN_COSINE, QUERIES, TEXTS, st_encode
+from rag.embedding.document_encoder import TorchQueryEncoder
+from rag.embedding.encoder_cache import ExportLock, cache_dir, encoder_paths, start_background_export
+from rag.embedding.onnx_encoder import OnnxQueryEncoder, export_is_current, load_export
+from embedding_texts import DOCS, MIN_COSINE, QUERIES, TEXTS, st_encode
 
 pytestmark = pytest.mark.e2e
 
@@ -46,37 +49,46 @@ def onnx_encoder(real_index: Path) -> OnnxQueryEncoder:
 
 
 @pytest.fixture()
-def work(tmp_path: Path, real_index: Path) -> Path:
-    """A private copy of the seeds and the real index (with its export)."""
+def work(tmp_path: Path, real_index: Path, monkeypatch) -> Path:
+    """A private copy of the seeds and the real index, and of the user cache with its export
+    (RAG_CACHE_DIR points at the copy for this test and the processes it starts)."""
     dst = tmp_path / "w"
     shutil.copytree(real_index.parent.parent, dst, symlinks=True)
+    shutil.copytree(cache_dir(), tmp_path / "cache")
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     return dst / "indexes" / "default"
 
 
-def _paths(index: Path) -> tuple[Path, Path]:
-    return encoder_paths(index, model_info(default_model_dir()))
+def _paths() -> tuple[Path, Path]:
+    return encoder_paths(model_info(default_model_dir()))
 
 
 # --------------------------------------------------------------------------- the export
 
 
-def test_build_exports_once_and_records_it(real_index: Path, work: Path) -> None:
-    onnx_path, meta_path = _paths(real_index)
+def test_build_exports_once_into_the_user_cache_and_records_it(real_index: Path, work: Path, tmp_path: Path) -> None:
+    onnx_path, meta_path = _paths()
+    assert onnx_path.parent == tmp_path / "cache" / "encoders"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     assert onnx_path.stat().st_size == meta["onnx_bytes"] > 10_000_000
-    assert meta["min_probe_cosine"] >= MIN_COSINE
+    assert meta["min_probe_cosine"] >= MIN_COSINE and meta["pooling"] == "mean"
     assert len(meta["probe"]["vector"]) == 384
     assert not [p for p in onnx_path.parent.iterdir() if p.name.startswith(".tmp-")]
+    assert not (real_index / "encoders").exists()  # nothing per index folder
     # a second build over the same seeds finds the export current and does not redo it
     stats = build_index(real_index.parent.parent / "seeds", work)  # the seeds the copy was built from
     assert not stats.changed and not stats.exported_query_encoder
+    # ... and so does a new index: one export per model, shared
+    stats = build_index(real_index.parent.parent / "seeds", tmp_path / "another")
+    assert stats.changed and not stats.exported_query_encoder
     assert "ONNX" not in stats.summary()
+    assert Retriever.open(tmp_path / "another").encoder().path_name == "onnxruntime"
 
 
 def test_failed_export_leaves_the_build_done_and_nothing_half_written(real_index: Path, work: Path, monkeypatch) -> None:
     import torch
 
-    onnx_path, meta_path = _paths(work)
+    onnx_path, meta_path = _paths()
     shutil.rmtree(onnx_path.parent)
 
     def broken(*a, **k):
@@ -86,11 +98,12 @@ def test_failed_export_leaves_the_build_done_and_nothing_half_written(real_index
     monkeypatch.setattr(torch.onnx, "export", broken)
     stats = build_index(real_index.parent.parent / "seeds", work)
     assert not stats.changed and not stats.exported_query_encoder
-    assert any("exporter exploded" in w and "numpy" in w and "\n" not in w for w in stats.warnings), stats.warnings
+    assert any("exporter exploded" in w and "sentence-transformers" in w and "\n" not in w
+               for w in stats.warnings), stats.warnings
     assert not onnx_path.exists() and not meta_path.exists()
-    assert not [p for p in onnx_path.parent.iterdir()]
+    assert not [p for p in onnx_path.parent.iterdir() if p.suffix != ".lock"]
     enc = Retriever.open(work).encoder()
-    assert enc.path_name == "numpy" and enc.fallback_reason == ""  # never exported: nothing to warn about
+    assert isinstance(enc, TorchQueryEncoder) and "not exported yet" in enc.fallback_reason
 
 
 # --------------------------------------------------------------------------- equivalence
@@ -118,11 +131,10 @@ def test_rankings_match_sentence_transformers(onnx_encoder: OnnxQueryEncoder, st
         assert list(np.argsort(-ours[i], kind="stable")[:10]) == list(np.argsort(-ref[i], kind="stable")[:10]), q
 
 
-def test_search_results_equal_the_numpy_encoder(real_index: Path, onnx_encoder) -> None:
+def test_search_results_equal_the_sentence_transformers_fallback(real_index: Path, onnx_encoder) -> None:
     fast = Retriever.open(real_index)
-    slow = Retriever.open(real_index, encoder=load_query_encoder(real_index, onnx_encoder.model_dir,
-                                                                 onnx_encoder.info, prefer="numpy"))
-    assert fast.encoder().path_name == "onnxruntime" and slow.encoder().path_name == "numpy"
+    slow = Retriever.open(real_index, encoder=TorchQueryEncoder(onnx_encoder.model_dir, onnx_encoder.info))
+    assert fast.encoder().path_name == "onnxruntime" and slow.encoder().path_name == "torch-fp32"
     for q in QUESTIONS:
         for mode in ("dense", "hybrid"):
             a, b = fast.search(q, k=10, mode=mode), slow.search(q, k=10, mode=mode)
@@ -181,27 +193,27 @@ def _damages():
 
 
 @pytest.mark.parametrize("damage", sorted(_damages()))
-def test_damaged_export_falls_back_to_numpy_with_a_reason(work: Path, damage: str, caplog) -> None:
-    onnx_path, meta_path = _paths(work)
+def test_damaged_export_falls_back_to_sentence_transformers_with_a_reason(work: Path, damage: str, caplog) -> None:
+    onnx_path, meta_path = _paths()
     _damages()[damage](onnx_path, meta_path)
     r = Retriever.open(work)
     with caplog.at_level(logging.WARNING, logger="rag"):
         enc = r.encoder()
     records = [rec for rec in caplog.records if rec.name.startswith("rag")]
     assert len(records) == 1 and records[0].levelno == logging.WARNING, records  # one warning, on "rag"
-    assert enc.fallback_reason in records[0].getMessage() and "numpy" in records[0].getMessage()
-    assert enc.path_name == "numpy"
+    assert enc.fallback_reason in records[0].getMessage() and "sentence-transformers" in records[0].getMessage()
+    assert isinstance(enc, TorchQueryEncoder) and enc.path_name == "torch-fp32"
     assert enc.fallback_reason and "\n" not in enc.fallback_reason and "rag index" in enc.fallback_reason
     if damage == "altered-weights":
         assert "disagrees with the model" in enc.fallback_reason
     assert r.search(QUESTIONS[0], k=1)[0].line_start == 49
     with pytest.raises(ModelError):
-        load_query_encoder(work, enc.model_dir, enc.info, prefer="onnx")
-    assert not export_is_current(work, enc.info)  # so the next `rag index` exports it again
+        load_export(enc.model_dir, enc.info)
+    assert not export_is_current(enc.info)  # so the next `rag index` exports it again
 
 
 def test_cli_warns_once_on_a_damaged_export_and_rag_index_repairs_it(work: Path) -> None:
-    onnx_path, _ = _paths(work)
+    onnx_path, _ = _paths()
     onnx_path.write_bytes(onnx_path.read_bytes()[:1000])
     cwd = work.parent.parent
     ask = [sys.executable, "-m", "rag", "ask", QUESTIONS[0], "--json"]
@@ -211,7 +223,8 @@ def test_cli_warns_once_on_a_damaged_export_and_rag_index_repairs_it(work: Path)
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning:") and "rag index" in lines[0], p.stderr
     p = subprocess.run([sys.executable, "-m", "rag", "status", "--json"], cwd=cwd, capture_output=True, text=True, timeout=120)
-    assert json.loads(p.stdout)["query_encoder"].startswith("numpy (the ONNX export is missing or changed")
+    assert json.loads(p.stdout)["query_encoder"].startswith(
+        "sentence-transformers (the ONNX export is missing or changed")
     p = subprocess.run([sys.executable, "-m", "rag", "index"], cwd=cwd, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0 and "prepared the fast query encoder" in p.stderr, p.stderr
     assert "Loading weights" not in p.stderr  # no third-party progress bar leaks into the CLI
@@ -242,8 +255,40 @@ def test_adding_a_note_embeds_with_onnx_and_never_loads_torch(real_index: Path, 
     hit = r.search("how many seats does the ice rink have", k=1)[0]
     assert hit.source == "note.md" and hit.line_start == 3
     # the new vectors are the model's: equal to the reference encoder's
-    ref = load_query_encoder(None, r.encoder().model_dir, r.encoder().info, prefer="numpy")
+    ref = TorchQueryEncoder(r.encoder().model_dir, r.encoder().info)
     rows = [i for i, p in enumerate(r.passages) if p.source == "note.md"]
     got = np.asarray(r.vectors[rows])
     want = ref.encode([r.passages[i].text for i in rows])
     assert np.einsum("ij,ij->i", got, want).min() >= MIN_COSINE
+
+
+# --------------------------------------------------------------------------- first run: in the background
+
+
+def test_background_export_writes_a_checked_export_and_runs_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    info = model_info(default_model_dir())
+    with ExportLock(info, wait=False) as lock:  # an exporter of this model is running: none is started
+        assert lock.held and start_background_export(info) is None
+    proc = start_background_export(info)
+    assert proc is not None and proc.wait(timeout=600) == 0, _paths()[0].with_suffix(".log").read_text()
+    assert export_is_current(info)
+    enc = load_export(default_model_dir(), info)
+    assert isinstance(enc, OnnxQueryEncoder)
+
+
+def test_first_build_leaves_the_export_to_the_background(tmp_path: Path, real_seeds: Path, monkeypatch) -> None:
+    """A first run (UI, `rag ask` on a fresh clone) embeds in process and answers at once; the export
+    is started detached instead of being waited for."""
+    from rag.embedding import encoder_cache
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    started = []
+    monkeypatch.setattr(encoder_cache, "start_background_export", lambda info: started.append(info))
+    stats = build_index(real_seeds, tmp_path / "idx", export_query_encoder="background")
+    assert stats.changed and not stats.exported_query_encoder and stats.encoder.startswith("torch-")
+    assert [i.weights_sha256 for i in started] == [model_info(default_model_dir()).weights_sha256]
+    assert not export_is_current(started[0])
+    r = Retriever.open(tmp_path / "idx")
+    assert r.search(QUESTIONS[0], k=1)[0].line_start == 49  # answered by sentence-transformers in process
+    assert isinstance(r.encoder(), TorchQueryEncoder)

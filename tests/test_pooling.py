@@ -1,5 +1,5 @@
 """Pooling as the model folder declares it: CLS and max pooling give sentence-transformers' vectors
-through every fast encoder (numpy, ONNX Runtime); what they cannot reproduce is refused in one line."""
+through the ONNX Runtime export; what they cannot reproduce is refused in one line."""
 
 from __future__ import annotations
 
@@ -84,11 +84,11 @@ UNSUPPORTED = {
 
 @pytest.mark.parametrize("case", sorted(UNSUPPORTED))
 def test_unsupported_models_are_refused_in_one_line(tmp_path: Path, case: str) -> None:
-    from rag.embedding.document_encoder import QueryEncoder
+    from rag.embedding.document_encoder import DocumentEncoder
 
     change, named = UNSUPPORTED[case]
     variant = make_variant(tmp_path / "m", **change)
-    for load in (model_info, lambda d: QueryEncoder(d, info=model_info(default_model_dir())), read_pooling):
+    for load in (model_info, DocumentEncoder, read_pooling):
         with pytest.raises(ModelError) as err:
             load(variant)
         msg = str(err.value)
@@ -140,6 +140,7 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
     from rag.embedding import document_encoder as embed
     from rag.embedding.onnx_encoder import export, load_query_encoder
 
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     variant = make_variant(tmp_path / "m", pooling=legacy(mode))
     st = SentenceTransformer(str(variant), device="cpu", local_files_only=True)
     ref = st.encode(TEXTS, convert_to_numpy=True, show_progress_bar=False)
@@ -147,22 +148,16 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
     mean = model_info(default_model_dir())
     assert info.weights_sha256 == mean.weights_sha256  # same weights: only the pooling differs
     # the variant's vectors really differ from mean pooling's, so the test can tell them apart
-    assert _cosines(ref, embed.QueryEncoder(default_model_dir(), info=mean).encode(TEXTS)).min() < 0.99
+    assert _cosines(ref, embed.DocumentEncoder(default_model_dir(), precision="fp32").encode(TEXTS)).min() < 0.99
 
-    numpy_enc = embed.QueryEncoder(variant, info=info)
-    got = np.vstack([numpy_enc.encode(TEXTS), *(numpy_enc.encode([t]) for t in TEXTS)])
-    cos = _cosines(got, np.vstack([ref, ref]))
-    assert cos.min() >= MIN_COSINE, f"numpy, {mode}: min cosine {cos.min():.6f}"
-
-    index = tmp_path / "index"
     if mode == "cls":  # the export is checked against sentence-transformers, not against itself
         real_pool = embed.pool
         monkeypatch.setattr(embed, "pool", lambda m, i, a, p: real_pool(m, i, a, type(p)("mean")))
         with pytest.raises(ModelError, match="disagrees with sentence-transformers"):
-            export(index, info, st)
+            export(info, st)
         monkeypatch.setattr(embed, "pool", real_pool)
-    export(index, info, st)
-    onnx_enc = load_query_encoder(index, variant, info, prefer="onnx")
+    export(info, st)
+    onnx_enc = load_query_encoder(variant, info)
     assert onnx_enc.path_name == "onnxruntime"
     got = np.vstack([onnx_enc.encode(TEXTS), *(onnx_enc.encode([t]) for t in TEXTS)])
     cos = _cosines(got, np.vstack([ref, ref]))
@@ -171,10 +166,10 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
     # the folder's pooling changes (same weights): the export is no longer trusted
     from rag.embedding.onnx_encoder import export_is_current
 
-    assert export_is_current(index, info)
+    assert export_is_current(info)
     (variant / "1_Pooling" / "config.json").write_text(json.dumps(legacy("mean")), encoding="utf-8")
-    assert not export_is_current(index, info)
-    assert load_query_encoder(index, variant, info).path_name == "numpy"
+    assert not export_is_current(info)
+    assert isinstance(load_query_encoder(variant, info), embed.TorchQueryEncoder)
 
 
 def test_a_pooling_change_is_a_model_change(tmp_path: Path) -> None:

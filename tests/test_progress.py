@@ -29,10 +29,10 @@ def test_progress_bar_says_the_query_encoder_is_being_prepared():
 def test_summary_and_cli_line_do_not_contradict_each_other(capsys):
     from rag.cli import _print_build
 
-    stats = BuildStats(files=1, passages=47, embedded=47, encoder="numpy", exported_query_encoder=True)
+    stats = BuildStats(files=1, passages=47, embedded=47, encoder="onnxruntime", exported_query_encoder=True)
     _print_build(stats)
     line = capsys.readouterr().err.strip()
-    assert "prepared the fast query encoder" in line and "[passages embedded with: numpy]" in line
+    assert "prepared the fast query encoder" in line and "[passages embedded with: onnxruntime]" in line
     assert "exported the query encoder" not in line and "[encoder:" not in line
 
 
@@ -42,22 +42,31 @@ def test_build_reports_the_export_as_a_stage(tmp_path: Path, monkeypatch):
     from rag.embedding import onnx_encoder
     from rag.indexing.build import build_index
 
+    import numpy as np
+
+    from rag.embedding.model import default_model_dir, model_info
+
     exported = []
+    info = model_info(default_model_dir())
 
-    class NoTorch:  # the export's document encoder, without loading torch
+    class NoTorch:  # the build's document encoder, without loading torch
+        path_name = "no-torch"
+
         def __init__(self, path):
-            pass
-
-        def model(self):
-            return object()
+            self.info = info
 
         def sentence_transformer(self):
             return object()
 
-    monkeypatch.setattr(onnx_encoder, "onnxruntime_available", lambda: True)
-    monkeypatch.setattr(onnx_encoder, "export_is_current", lambda index_dir, info: bool(exported))
-    monkeypatch.setattr(onnx_encoder, "export", lambda index_dir, info, model: exported.append(index_dir))
-    monkeypatch.setattr(rag.embedding.document_encoder, "DocumentEncoder", NoTorch)
+        def encode(self, texts, progress=None, cancel=None):
+            v = np.zeros((len(texts), info.dim), dtype=np.float32)
+            v[:, 0] = 1
+            return v
+
+    monkeypatch.setattr(onnx_encoder, "load_export", lambda model_dir, info: None)
+    monkeypatch.setattr(onnx_encoder, "export_is_current", lambda info: bool(exported))
+    monkeypatch.setattr(onnx_encoder, "export", lambda info, model: exported.append(info))
+    monkeypatch.setattr(rag.embedding.document_encoder, "shared_document_encoder", NoTorch)
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "a.txt").write_text("Cats hunt at dawn.\n", encoding="utf-8")

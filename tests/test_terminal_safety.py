@@ -14,7 +14,6 @@ import json
 import os
 import re
 import select
-import shutil
 import struct
 import subprocess
 import sys
@@ -163,14 +162,13 @@ def assert_clean(raw: bytes) -> None:
 @pytest.fixture(scope="module")
 def hostile(real_index, tmp_path_factory):
     """(work dir, seeds, index, names planted?, `rag index` result): the hostile seeds indexed by
-    the real CLI with the real model. The query-encoder export is copied from the session's real
-    index (same model; it is checked by size and mtime), so this build does not export again."""
+    the real CLI with the real model. The query-encoder export is the session's (one per model, in
+    the user cache the session points at; the real index made it), so this build does not export."""
     work = tmp_path_factory.mktemp("hostile")
     seeds = work / "seeds"
     names = write_hostile_seeds(seeds)
     index = work / "indexes" / "default"
     index.mkdir(parents=True)
-    shutil.copytree(real_index / "encoders", index / "encoders")
     built = rag("index", "--seeds", str(seeds), "--index", str(index), cwd=work)
     assert built.returncode == 0, built.stderr.decode("utf-8", "replace")
     return work, seeds, index, names, built

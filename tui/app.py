@@ -156,8 +156,10 @@ class AppConfig:
             return self.build(self.seeds, self.index, progress=progress, cancel=cancel, rebuild=full)
         from rag.indexing.build import build_index
 
+        # The query-encoder export (once per model) runs detached: no answer waits for it.
         return build_index(
-            self.seeds, self.index, rebuild=full, encoder=self.encoder, progress=progress, cancel=cancel
+            self.seeds, self.index, rebuild=full, encoder=self.encoder, progress=progress, cancel=cancel,
+            export_query_encoder="background",
         )
 
 
@@ -414,8 +416,7 @@ class RagApp(App[int]):
             self._auto_build_tried = True
             await self.note(
                 f"No index yet at {self.config.index_label}: building it from {self.config.seeds_label} "
-                "(first run: the bar below shows each step; the first build also prepares the fast query "
-                "encoder, which can take half a minute). You can type your question meanwhile."
+                "(first run: the bar below shows each step). You can type your question meanwhile."
             )
             self._start_build("Building the index")
             return

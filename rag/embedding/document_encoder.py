@@ -4,9 +4,10 @@
   CPUs with native bf16 it runs under bf16 autocast, which is about twice as fast; elsewhere fp32.
   (Running the transformer directly, without sentence-transformers, measured 10% slower in
   bench/run.py's interleaved indexing comparison, so it is not done.)
-* :class:`QueryEncoder` embeds questions with a numpy forward pass of the same weights, so the
-  query path never imports torch. It is the fallback: where the build exported the model, questions
-  go through ONNX Runtime instead (:mod:`rag.embedding.onnx_encoder`, about 2.7x faster).
+* :class:`TorchQueryEncoder` embeds questions with that same model in this process: the fallback
+  while the ONNX Runtime export that questions normally use (:mod:`rag.embedding.onnx_encoder`,
+  no torch) is missing or damaged. :func:`shared_document_encoder` keeps one loaded model per
+  process, so a first build and the first question load it once.
 
 Both satisfy :class:`Encoder`; tests can pass any object that does.
 """
@@ -87,17 +88,7 @@ class DocumentEncoder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                try:
-                    from sentence_transformers import SentenceTransformer
-
-                    # A local folder with local_files_only: nothing is looked up on the network,
-                    # so no process-wide offline variables are needed.
-                    with tokenizers_single_threaded(), _no_progress_bars():
-                        self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
-                except Exception as exc:  # any load failure is one clear message
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    raise ModelError(f"cannot load the embedding model from {self.model_dir}: {first}") from exc
-                self._model.max_seq_length = self.info.max_tokens
+                self._model = _load_sentence_transformer(self.model_dir, self.info.max_tokens)
         return self._model
 
     def encode(
@@ -136,6 +127,31 @@ class DocumentEncoder:
         return out
 
 
+_MODELS: dict[str, object] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _load_sentence_transformer(model_dir: Path, max_tokens: int):
+    """The ``SentenceTransformer`` of ``model_dir``, loaded once per process (encoders of either
+    precision share it: the precision is only the autocast around each call)."""
+    with _MODELS_LOCK:
+        model = _MODELS.get(str(model_dir))
+        if model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                # A local folder with local_files_only: nothing is looked up on the network,
+                # so no process-wide offline variables are needed.
+                with tokenizers_single_threaded(), _no_progress_bars():
+                    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+            except Exception as exc:  # any load failure is one clear message
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(f"cannot load the embedding model from {model_dir}: {first}") from exc
+            model.max_seq_length = max_tokens
+            _MODELS[str(model_dir)] = model
+        return model
+
+
 def pool(model, ids, mask, pooling: Pooling):
     """Normalized sentence vectors from the transformer's last hidden states, pooled as the model
     folder declares (:mod:`rag.embedding.pooling`), in float32: what sentence-transformers computes."""
@@ -152,98 +168,56 @@ def pool(model, ids, mask, pooling: Pooling):
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
-SMALL_BATCH = 8
+_SHARED: dict[tuple[str, str], DocumentEncoder] = {}
+_SHARED_LOCK = threading.Lock()
 
 
-class _OneBlasThread:
-    """BLAS on one thread while any question is being encoded; the previous limits come back when
-    the last one ends.
-
-    A question is a few small matrix products: BLAS threads only add hand-offs, and on a busy
-    machine they stall (numpy encoder, 2 loaded cores: p50 541 ms with the default threads, 79 ms on
-    one; two concurrent callers 1015 ms vs 180 ms). BLAS thread counts are process-wide, so the
-    limit is reference-counted: concurrent searches (the UI runs several) share one limit instead of
-    saving and restoring each other's, which left the process on one thread for good. threadpoolctl
-    lets only one "controlling" thread change OpenBLAS; the limit takes that role only for the
-    moment it sets or restores, so it works from any thread and never keeps it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._limiter = None
-        self._controller = None
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                self._limiter = self._as_controller(lambda: self._get_controller().limit(limits=1, user_api="blas"))
-            self._depth += 1
-
-    def __exit__(self, *exc) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0 and self._limiter is not None:
-                limiter, self._limiter = self._limiter, None
-                self._as_controller(limiter.restore_original_limits)
-
-    def _get_controller(self):
-        if self._controller is None:
-            from threadpoolctl import ThreadpoolController
-
-            self._controller = ThreadpoolController()
-        return self._controller
-
-    @staticmethod
-    def _as_controller(action):
-        try:
-            from threadpoolctl import OpenBLASController
-        except ImportError:  # threadpoolctl not installed: run with the defaults
-            return None
-        OpenBLASController.clear_controlling_thread(force=True)
-        try:
-            return action()
-        finally:
-            OpenBLASController.clear_controlling_thread()
+def shared_document_encoder(model_dir: Path, precision: str = "auto") -> DocumentEncoder:
+    """One :class:`DocumentEncoder` per model folder and precision in this process, so that a build
+    and the questions after it (:class:`TorchQueryEncoder`) load torch and the model once."""
+    key = (str(Path(model_dir)), precision)
+    with _SHARED_LOCK:
+        enc = _SHARED.get(key)
+        if enc is None:
+            enc = _SHARED[key] = DocumentEncoder(Path(model_dir), precision=precision)
+        return enc
 
 
-_ONE_BLAS_THREAD = _OneBlasThread()
+class TorchQueryEncoder:
+    """Questions to vectors with sentence-transformers in this process, in fp32: the fallback while
+    the ONNX Runtime export (:mod:`rag.embedding.onnx_encoder`) is missing or damaged. The same
+    vectors as the export (and the same loaded model as a build in this process); only its first
+    use is slower (torch)."""
 
+    fallback_reason = ""  # why the ONNX Runtime encoder was not used (also logged, on "rag.encoder")
 
-class QueryEncoder:
-    """Questions to vectors without torch: a numpy forward pass over the same weights."""
-
-    fallback_reason = ""  # why the faster ONNX Runtime encoder was not used (also logged, on "rag")
-
-    def __init__(self, model_dir: Path | None = None, info: ModelInfo | None = None) -> None:
-        from rag.embedding.numpy_encoder import NumpyEncoder
-
-        self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
-        self.info = info or model_info(self.model_dir)
-        self.path_name = "numpy"
-        try:
-            self._enc = NumpyEncoder(self.model_dir, max_length=self.info.max_tokens)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
-        from rag.embedding.static_vectors import StaticVectors
-
-        self._static = StaticVectors(self._enc._word, self._enc._tokenizer)
+    def __init__(self, model_dir: Path, info: ModelInfo) -> None:
+        self.model_dir = Path(model_dir)
+        self.info = info
+        self._enc = shared_document_encoder(self.model_dir, "fp32")  # the ONNX export's precision
+        self.path_name = self._enc.path_name
+        self._static = None
+        self._static_lock = threading.Lock()
 
     def token_ends(self, text: str) -> list[int]:
         return word_pieces(str(self.model_dir)).token_ends(text)
 
     def static_vectors(self, texts: list[str]) -> np.ndarray:
         """Cheap meaning vectors of ``texts`` (:class:`rag.embedding.static_vectors.StaticVectors`)."""
+        with self._static_lock:
+            if self._static is None:
+                from rag.embedding.static_vectors import StaticVectors
+
+                try:
+                    self._static = StaticVectors.load(self.model_dir)
+                except (OSError, ValueError) as exc:
+                    raise ModelError(f"cannot load the embedding model from {self.model_dir}: {exc}") from exc
         return self._static(texts)
 
     def encode(
         self, texts: list[str], progress: Progress | None = None, cancel: threading.Event | None = None
     ) -> np.ndarray:
-        texts = list(texts)
-        if len(texts) > SMALL_BATCH:
-            return self._enc.encode(texts)
-        with _ONE_BLAS_THREAD:  # a question: one BLAS thread is fast and steady
-            return self._enc.encode(texts)
+        return self._enc.encode(list(texts), progress=progress, cancel=cancel)
 
 
 @contextmanager

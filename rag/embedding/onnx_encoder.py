@@ -1,18 +1,23 @@
-"""The query encoder on ONNX Runtime: the model is exported once, at build time, into the index
-folder; questions are then encoded without torch.
+"""The query encoder on ONNX Runtime: the model is exported once per model into the user's cache
+folder (:mod:`rag.embedding.encoder_cache`), shared by every index; questions are then encoded
+without torch.
 
-* :func:`export` runs in a build that has the torch model loaded anyway. It writes
-  ``INDEX/encoders/<weights sha256[:16]>.onnx`` (the transformer with the pooling the model folder
-  declares, :mod:`rag.embedding.pooling`, and normalization) and, last, a sidecar JSON that records the
-  file's checksum, the pooling and the reference vector of a probe string. The export is kept only
-  if it agrees with sentence-transformers itself (``SentenceTransformer.encode``) on every probe.
+* :func:`export` runs where the torch model is loaded anyway (a build, or the background export job
+  :mod:`rag.embedding.export_job`). It writes ``<cache>/encoders/<weights sha256[:16]>-<pooling>.onnx``
+  (the transformer with the pooling the model folder declares, :mod:`rag.embedding.pooling`, and
+  normalization) and, last, a sidecar JSON that records the file's size, checksum, the pooling and
+  the reference vector of a probe string. The export is kept only if it agrees with
+  sentence-transformers itself (``SentenceTransformer.encode``) on every probe. One exporter at a
+  time per model (a lock file); writes are atomic.
 * :class:`OnnxQueryEncoder` loads it with onnxruntime and ``tokenizers``; on load it encodes one
   probe and compares it with the recorded vector, so a damaged or mismatched file is refused.
-* :func:`load_query_encoder` picks the encoder: ONNX Runtime where the export exists and passes
-  its check, else the numpy forward pass (:class:`rag.embedding.document_encoder.QueryEncoder`), which is always right.
-  Falling back from an export that exists is logged as a warning on the ``rag.encoder`` logger.
+* :func:`load_query_encoder` picks the encoder: ONNX Runtime where the export exists and passes its
+  check, else sentence-transformers in this process
+  (:class:`rag.embedding.document_encoder.TorchQueryEncoder`: same vectors, but a few seconds to
+  load torch). Falling back is logged once as a warning on the ``rag.encoder`` logger.
 
-Both encoders give the same vectors as sentence-transformers (cosine >= 0.9999, tested).
+ONNX Runtime is a hard dependency. Both encoders give the same vectors as sentence-transformers
+(cosine >= 0.9999, tested).
 """
 
 from __future__ import annotations
@@ -27,12 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelError
+from rag.embedding.encoder_cache import ExportLock, encoder_paths
 from rag.embedding.model import ModelInfo
 from rag.embedding.pooling import read_pooling
 
 log = logging.getLogger("rag.encoder")
 
-ENCODERS_DIR = "encoders"
 OPSET = 17
 MIN_COSINE = 0.9999
 # Varied probes: short, long (truncated at the model's limit), accents, digits, symbols, CJK.
@@ -44,24 +49,6 @@ PROBES = (
     " ".join(["mitochondrial dysfunction in aged neurons drives inflammation"] * 60),
 )
 _SESSION_LOCK = threading.Lock()
-
-
-def encoder_key(info: ModelInfo) -> str:
-    return info.weights_sha256[:16]
-
-
-def encoder_paths(index_dir: Path, info: ModelInfo) -> tuple[Path, Path]:
-    """(model.onnx, sidecar.json) for this model in this index folder."""
-    base = Path(index_dir) / ENCODERS_DIR / encoder_key(info)
-    return base.with_suffix(".onnx"), base.with_suffix(".json")
-
-
-def onnxruntime_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except Exception:  # noqa: BLE001 - missing or broken: the numpy path serves
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- query side
@@ -83,7 +70,7 @@ class OnnxQueryEncoder:
     """Questions to vectors with ONNX Runtime."""
 
     path_name = "onnxruntime"
-    fallback_reason = ""
+    fallback_reason = ""  # always empty: this is the fast path
 
     def __init__(self, onnx_path: Path, model_dir: Path, info: ModelInfo, probe: tuple[str, list[float]] | None = None,
                  threads: int | None = None) -> None:
@@ -152,37 +139,31 @@ class OnnxQueryEncoder:
         return out
 
 
-def load_query_encoder(index_dir: Path | None, model_dir: Path, info: ModelInfo, prefer: str | None = None):
-    """The fastest correct query encoder for this index: ONNX Runtime if the index folder holds a
-    checked export of this model, else numpy. ``prefer`` ("auto", "onnx", "numpy"; default from
-    ``RAG_QUERY_ENCODER``) forces one; "onnx" raises :class:`ModelError` when it cannot load."""
-    from rag.embedding.document_encoder import QueryEncoder
+def load_query_encoder(model_dir: Path, info: ModelInfo):
+    """The query encoder for this model: ONNX Runtime when the user cache holds a checked export of
+    it, else sentence-transformers in this process (one warning on ``rag.encoder`` saying why;
+    ``fallback_reason`` holds it). `rag index` writes a missing or damaged export again."""
+    from rag.embedding.document_encoder import TorchQueryEncoder
 
-    prefer = (prefer or os.environ.get("RAG_QUERY_ENCODER") or "auto").lower()
-    if prefer not in ("auto", "onnx", "numpy"):
-        raise ModelError(f"RAG_QUERY_ENCODER must be auto, onnx or numpy, not {prefer!r}")
-    if prefer != "numpy" and index_dir is not None:
-        try:
-            enc = _load_export(Path(index_dir), model_dir, info)
-        except ModelError as exc:
-            if prefer == "onnx":
-                raise
-            enc = QueryEncoder(model_dir, info=info)
-            enc.fallback_reason = str(exc)
-            log.warning("%s; questions are encoded with the slower numpy encoder", exc)
-            return enc
+    try:
+        enc = load_export(model_dir, info)
+    except ModelError as exc:
+        reason = str(exc)
+    else:
         if enc is not None:
             return enc
-        if prefer == "onnx":
-            raise ModelError(f"no ONNX query encoder in {index_dir}; run `rag index` to export it")
-    return QueryEncoder(model_dir, info=info)
+        reason = "the fast query encoder for this model is not exported yet; run `rag index`"
+    log.warning("%s; questions are encoded with sentence-transformers meanwhile (slower to start)", reason)
+    enc = TorchQueryEncoder(model_dir, info)
+    enc.fallback_reason = reason
+    return enc
 
 
-def _load_export(index_dir: Path, model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
-    onnx_path, meta_path = encoder_paths(index_dir, info)
+def load_export(model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
+    """The checked export of this model from the user cache; None when there is none (or only a
+    sidecar-less, unfinished file). Raises :class:`ModelError` when it is there but unusable."""
+    onnx_path, meta_path = encoder_paths(info)
     if not meta_path.exists():
-        return None
-    if not onnxruntime_available():
         return None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -194,7 +175,7 @@ def _load_export(index_dir: Path, model_dir: Path, info: ModelInfo) -> OnnxQuery
         if meta.get("pooling", "mean") != read_pooling(model_dir).mode:
             raise ValueError(f"it pools by {meta.get('pooling', 'mean')}, the model folder declares another pooling")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"the ONNX query encoder in {onnx_path.parent} is unusable ({exc}); run `rag index`") from None
+        raise ModelError(f"the ONNX query encoder {onnx_path} is unusable ({exc}); run `rag index`") from None
     with _SESSION_LOCK:
         return OnnxQueryEncoder(onnx_path, model_dir, info, probe=probe)
 
@@ -202,10 +183,10 @@ def _load_export(index_dir: Path, model_dir: Path, info: ModelInfo) -> OnnxQuery
 # --------------------------------------------------------------------------- build side
 
 
-def export_is_current(index_dir: Path, info: ModelInfo) -> bool:
+def export_is_current(info: ModelInfo) -> bool:
     """True when the export for this model exists with the size and mtime its sidecar recorded
     (cheap enough for a no-change build; the loader's probe check catches damaged content)."""
-    onnx_path, meta_path = encoder_paths(index_dir, info)
+    onnx_path, meta_path = encoder_paths(info)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         st = onnx_path.stat()
@@ -216,14 +197,23 @@ def export_is_current(index_dir: Path, info: ModelInfo) -> bool:
         return False
 
 
-def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
+def export(info: ModelInfo, st_model) -> Path:
     """Export the transformer of ``st_model`` (the loaded ``SentenceTransformer`` of ``info``, as
     :class:`rag.embedding.document_encoder.DocumentEncoder` holds it) with the folder's pooling and normalization for
     ONNX Runtime.
 
     The export is kept only if its vectors for :data:`PROBES` match ``st_model.encode`` in fp32 to
-    cosine >= :data:`MIN_COSINE`. Raises :class:`ModelError` (the build goes on without it).
+    cosine >= :data:`MIN_COSINE`. Raises :class:`ModelError` (the build goes on without it). When
+    another process is exporting the same model, waits for it and keeps its result.
     """
+    with ExportLock(info, wait=True):
+        if export_is_current(info):
+            return encoder_paths(info)[0]
+        return export_locked(info, st_model)
+
+
+def export_locked(info: ModelInfo, st_model) -> Path:
+    """:func:`export`, for a caller that holds this model's :class:`ExportLock`."""
     import torch
 
     from rag.embedding.document_encoder import pool
@@ -231,11 +221,10 @@ def export(index_dir: Path, info: ModelInfo, st_model) -> Path:
 
     pooling = read_pooling(Path(info.path))
     transformer = st_model[0].auto_model
-    onnx_path, meta_path = encoder_paths(index_dir, info)
+    onnx_path, meta_path = encoder_paths(info)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    for old in onnx_path.parent.iterdir():  # what killed exports left, and exports of other models
-        if old.name.startswith(".tmp-") or old.stem != onnx_path.stem:
-            old.unlink(missing_ok=True)
+    for old in onnx_path.parent.glob(f".tmp-*-{onnx_path.stem}.*"):  # what killed exports of this model left
+        old.unlink(missing_ok=True)  # (safe: the lock is held, so no other exporter of it is running)
     tmp = onnx_path.with_name(f".tmp-{os.getpid()}-{onnx_path.name}")
 
     class Pooled(torch.nn.Module):

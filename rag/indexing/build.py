@@ -99,14 +99,15 @@ def build_index(
     max_file_bytes: int = MAX_FILE_BYTES,
     lock_wait: float = 0.0,
     dense_kind: str = "auto",
-    export_query_encoder: bool = True,
+    export_query_encoder: bool | str = True,
 ) -> BuildStats:
     """Build or update the index at ``index`` from the documents under ``seeds``.
 
-    ``encoder`` is any :class:`rag.embedding.document_encoder.Encoder`; by default the bundled model through
-    sentence-transformers, loaded only if some passage needs embedding. With the default encoder
-    and ``export_query_encoder``, the model is also exported once for ONNX Runtime into the index
-    folder (:mod:`rag.embedding.onnx_encoder`), the fast query encoder.
+    ``encoder`` is any :class:`rag.embedding.document_encoder.Encoder`; by default the bundled model
+    (see :func:`_document_encoder`), loaded only if some passage needs embedding. With the default
+    encoder and ``export_query_encoder``, the model is also exported once for ONNX Runtime into the
+    user cache (:mod:`rag.embedding.onnx_encoder`), the fast query encoder: at the end of the build
+    (True), or in a detached process that nothing waits for (``"background"``: a first run).
     """
     t0 = time.perf_counter()
     seeds = Path(seeds)
@@ -145,8 +146,8 @@ def build_index(
             stats.skipped = sorted(
                 (Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()), key=lambda k: k.source
             )
-            if encoder is None and export_query_encoder:
-                _export_query_encoder(index_dir, info, None, stats, progress)
+            if encoder is None:
+                _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
             stats.seconds = time.perf_counter() - t0
             return stats
         fresh = set(ch.added) | set(ch.modified)
@@ -216,7 +217,7 @@ def build_index(
                 f"no readable .txt or .md files in {seeds}: add some and run `rag index` again"
                 + (f" ({len(stats.skipped)} skipped)" if stats.skipped else "")
             )
-        made = _embed_and_publish(
+        _embed_and_publish(
             index_dir,
             passages,
             prev,
@@ -235,8 +236,8 @@ def build_index(
             },
         )
         clear_stamps(index_dir)  # the new manifest records every file's stamp
-        if encoder is None and export_query_encoder:
-            _export_query_encoder(index_dir, info, made, stats, progress)
+        if encoder is None:
+            _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
         stats.files = len(files_meta)
         stats.passages = len(passages)
         stats.seconds = time.perf_counter() - t0
@@ -252,7 +253,7 @@ def build_passages(
     model_dir: str | Path | None = None,
     progress: BuildProgress | None = None,
     dense_kind: str = "auto",
-    export_query_encoder: bool = True,
+    export_query_encoder: bool | str = True,
 ) -> BuildStats:
     """Index ready-made passages (an evaluation corpus, say) through the same embed/publish path.
 
@@ -280,20 +281,20 @@ def build_passages(
             stats.changed = False
             stats.files = len(corpus)
             stats.passages = int(prev_manifest.get("counts", {}).get("passages", 0))
-            if encoder is None and export_query_encoder:
-                _export_query_encoder(index_dir, info, None, stats, progress)
+            if encoder is None:
+                _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
             stats.seconds = time.perf_counter() - t0
             return stats
         prev, why = load_previous(index_dir, info)
         if why:
             stats.warnings.append(why)
-        made = _embed_and_publish(
+        _embed_and_publish(
             index_dir, passages, prev, info, encoder, stats, progress=progress, cancel=None,
             dense_kind=dense_kind, t0=t0,
             manifest_extra={"seeds_root": "", "ingest": ingest, "files": corpus, "skipped_files": {}},
         )
-        if encoder is None and export_query_encoder:
-            _export_query_encoder(index_dir, info, made, stats, progress)
+        if encoder is None:
+            _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
         stats.files = len(corpus)
         stats.passages = len(passages)
         stats.seconds = time.perf_counter() - t0
@@ -316,7 +317,7 @@ def _embed_and_publish(
 ):
     """Reuse vectors by content hash, embed the rest, build BM25 and FAISS, publish atomically.
 
-    Returns the default document encoder if this build loaded one (for the query-encoder export)."""
+    """
     if prev is not None:
         kept_hashes = {p.hash for p in passages}
         stats.removed = sum(1 for p in prev.passages if p.hash not in kept_hashes)
@@ -332,16 +333,9 @@ def _embed_and_publish(
             stats.reused += 1
         else:
             new_rows.setdefault(p.hash, []).append(i)
-    made = None
     if new_rows:
         texts = [passages[rows[0]].text for rows in new_rows.values()]
-        enc = encoder
-        if enc is None and len(texts) <= SMALL_EMBED:
-            enc = _light_encoder(index_dir, info)
-        if enc is None:
-            from rag.embedding.document_encoder import DocumentEncoder
-
-            enc = made = DocumentEncoder(Path(info.path))
+        enc = encoder if encoder is not None else _document_encoder(info, len(texts))
         stats.encoder = enc.path_name
         cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
         embedded = enc.encode(texts, progress=cb, cancel=cancel)
@@ -386,47 +380,59 @@ def _embed_and_publish(
     store.publish(index_dir, write)
     if progress is not None:
         progress("writing", 1, 1)
-    return made
 
 
-# Up to this many new passages (a note or two added) are embedded by the query encoder (ONNX Runtime
-# or numpy, fp32, equal to sentence-transformers): loading torch would cost more than the embedding.
+# Which encoder embeds a build's new passages (all give the same vectors to cosine >= 0.9999,
+# tests/test_embedding_paths.py): up to SMALL_EMBED new passages (a note or two added) go through the
+# ONNX Runtime export (fp32) when the user cache holds it, since loading torch would cost more than
+# the embedding; more, or any number without the export, through sentence-transformers
+# (DocumentEncoder: bf16 on CPUs with native bf16, else fp32), loaded once per process.
 SMALL_EMBED = 64
 
 
-def _light_encoder(index_dir: Path, info: ModelInfo):
-    """The query-side encoder for a small batch, or None (then torch's DocumentEncoder runs)."""
-    from rag.embedding.onnx_encoder import load_query_encoder
+def _document_encoder(info: ModelInfo, n_texts: int):
+    from rag.embedding.document_encoder import shared_document_encoder
 
-    try:
-        return load_query_encoder(index_dir, Path(info.path), info)
-    except RagError:
-        return None
+    if n_texts <= SMALL_EMBED:
+        from rag.embedding.onnx_encoder import load_export
+
+        try:
+            enc = load_export(Path(info.path), info)
+        except RagError:
+            enc = None  # damaged: the build's export step writes it again
+        if enc is not None:
+            return enc
+    return shared_document_encoder(Path(info.path))
 
 
 def _export_query_encoder(
-    index_dir: Path, info: ModelInfo, doc_encoder, stats: BuildStats, progress: BuildProgress | None = None
+    index_dir: Path, info: ModelInfo, mode, stats: BuildStats, progress: BuildProgress | None = None
 ) -> None:
-    """Export the model for ONNX Runtime into the index folder if it is not there yet (once per
-    model; a few seconds). Failure only costs speed: queries then use the numpy encoder."""
+    """Export the model for ONNX Runtime into the user cache if it is not there yet (once per model,
+    shared by every index; several seconds). ``mode`` True: now, with the progress stage
+    "exporting"; "background": in a detached low-priority process, so that nothing waits for it.
+    Failure only costs speed: questions then use sentence-transformers in process."""
     from rag.embedding import onnx_encoder
 
-    if not onnx_encoder.onnxruntime_available():
-        stats.warnings.append("onnxruntime is not installed: questions are encoded with numpy (slower)")
+    if not mode or onnx_encoder.export_is_current(info):
         return
-    if onnx_encoder.export_is_current(index_dir, info):
+    if mode == "background":
+        from rag.embedding.encoder_cache import start_background_export
+
+        try:
+            start_background_export(info)
+        except (OSError, RagError) as exc:
+            stats.warnings.append(f"could not start the query-encoder export ({exc}); `rag index` will do it")
         return
     if progress is not None:
         progress("exporting", 0, 1)
     try:
-        if doc_encoder is None:
-            from rag.embedding.document_encoder import DocumentEncoder
+        from rag.embedding.document_encoder import shared_document_encoder
 
-            doc_encoder = DocumentEncoder(Path(info.path))
-        onnx_encoder.export(index_dir, info, doc_encoder.sentence_transformer())
+        onnx_encoder.export(info, shared_document_encoder(Path(info.path)).sentence_transformer())
         stats.exported_query_encoder = True
     except RagError as exc:
-        stats.warnings.append(f"{exc}; questions are encoded with numpy (slower)")
+        stats.warnings.append(f"{exc}; questions are encoded with sentence-transformers (slower to start)")
     finally:
         if progress is not None:
             progress("exporting", 1, 1)

@@ -1,7 +1,8 @@
 """Searching an index: dense, BM25, or both fused, with answer sentences.
 
 ``Retriever.open(index_dir)`` loads one complete version of the index (see :mod:`rag.index.store`); the
-query encoder (a numpy forward pass, no torch) loads on the first dense search.
+query encoder (ONNX Runtime, no torch; see :mod:`rag.embedding.onnx_encoder`) loads on the first dense
+search.
 """
 
 from __future__ import annotations
@@ -190,8 +191,8 @@ class Retriever:
                 if read_pooling(mdir).mode != info.pooling:
                     raise IndexMismatchError(f"the index was built with {info.pooling} pooling but the model folder {mdir} "
                                      f"now declares {read_pooling(mdir).mode} pooling; run `rag index --rebuild`")
-                # ONNX Runtime when the build exported the model into the index folder, else numpy.
-                self._encoder = load_query_encoder(self.version_dir.parent, mdir, info)
+                # ONNX Runtime from the user cache's export, else sentence-transformers in process.
+                self._encoder = load_query_encoder(mdir, info)
             return self._encoder
 
     def idf(self, term: str) -> float:

@@ -1,0 +1,157 @@
+"""First run and cold `rag ask` (issue 10, item 6), measured the way a user meets them.
+
+    python bench/first_run.py ui [--runs N]        # fresh clone: UI start -> first answer shown
+    python bench/first_run.py ask-fresh [--runs N] # fresh clone: `rag ask` (builds, then answers)
+    python bench/first_run.py ask-cold [--runs N]  # built seed index, export cached: cold `rag ask`
+
+A "fresh clone" is a new folder holding seeds/ with the seed article, no index, and an empty user
+cache (RAG_CACHE_DIR), so the query encoder has never been exported. "ui" runs the terminal UI
+headless (``App.run_test``), types the participants question as soon as the UI is ready (Textual's
+``Ready``: the first frame is on screen) and reports the seconds from then until the answer card is
+filled; then it waits for the detached export to finish and reports whether it is in the cache.
+Prints one JSON line per run and a summary line (median). To compare with another checkout, run
+this file with that checkout first on PYTHONPATH (e.g. ``PYTHONPATH=/path/to/other python
+bench/first_run.py ui``); each run is a new process of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "seeds" / "000_696ac6e15c916e66.txt"
+QUESTION = "How many participants and observers are expected in Sochi?"
+
+
+def fresh_clone(base: Path) -> tuple[Path, Path, Path]:
+    seeds = base / "seeds"
+    seeds.mkdir(parents=True)
+    shutil.copy(SEED, seeds / SEED.name)
+    return seeds, base / "index", base / "cache"
+
+
+def ui_child(seeds: str, index: str) -> None:
+    """Runs in its own process: the UI on a fresh clone, headless."""
+    import asyncio
+
+    from textual import events
+
+    from tui.app import make_app
+
+    app = make_app(index, seeds)
+    stamp: dict[str, float] = {}
+
+    def hook(message) -> None:
+        if isinstance(message, events.Ready) and "ready" not in stamp:
+            stamp["ready"] = time.perf_counter()
+
+    async def go() -> None:
+        async with app.run_test(headless=True, size=(100, 32), message_hook=hook) as pilot:
+            while "ready" not in stamp:
+                await asyncio.sleep(0.005)
+            box = app.question_box
+            box.focus()
+            box.value = QUESTION
+            await pilot.press("enter")
+            while "first_answer" not in app.timings:
+                await asyncio.sleep(0.005)
+            ex = app.exchanges[-1]
+            top = ex.hits[0] if ex.hits else None
+            sys.stdout.write(json.dumps({
+                "ready_to_answer_s": round(app.timings["first_answer"] - stamp["ready"], 3),
+                "top_line": top.line_start if top else None,
+            }) + "\n")
+            sys.stdout.flush()
+            os._exit(0)
+
+    asyncio.run(go())
+
+
+def wait_for_export(cache: Path, timeout: float = 300.0) -> float | None:
+    """Seconds until the sidecar of an export appears in the cache (None: not within the timeout)."""
+    t = time.perf_counter()
+    while time.perf_counter() - t < timeout:
+        if list((cache / "encoders").glob("*.json")) and not list((cache / "encoders").glob(".tmp-*")):
+            return time.perf_counter() - t
+        time.sleep(0.2)
+    return None
+
+
+def run_ui(runs: int) -> list[dict]:
+    out = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            seeds, index, cache = fresh_clone(Path(tmp))
+            env = {**os.environ, "RAG_CACHE_DIR": str(cache)}
+            t = time.perf_counter()
+            p = subprocess.run([sys.executable, __file__, "_ui_child", str(seeds), str(index)],
+                               capture_output=True, text=True, env=env, timeout=600)
+            wall = time.perf_counter() - t
+            if p.returncode != 0:
+                raise SystemExit(p.stderr[-3000:])
+            row = json.loads(p.stdout.strip().splitlines()[-1])
+            row["process_s"] = round(wall, 3)
+            after = wait_for_export(cache)
+            row["export_done_after_exit_s"] = None if after is None else round(after, 1)
+            row["index_has_encoders"] = (index / "encoders").exists()  # the old layout exported here
+            out.append(row)
+            print(json.dumps(row), flush=True)
+    return out
+
+
+def run_ask(runs: int, fresh: bool) -> list[dict]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds, index, cache = fresh_clone(Path(tmp))
+        env = {**os.environ, "RAG_CACHE_DIR": str(cache)}
+        cmd = [sys.executable, "-m", "rag", "ask", QUESTION, "--index", str(index), "--seeds", str(seeds), "-k", "3"]
+        if not fresh:  # build and export first, and warm the page cache
+            subprocess.run([sys.executable, "-m", "rag", "index", "--index", str(index), "--seeds", str(seeds)],
+                           check=True, env=env, capture_output=True)
+            subprocess.run(cmd, check=True, env=env, capture_output=True)
+        for _ in range(runs):
+            if fresh:
+                shutil.rmtree(index, ignore_errors=True)
+                shutil.rmtree(cache, ignore_errors=True)
+            t = time.perf_counter()
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+            wall = time.perf_counter() - t
+            if p.returncode != 0:
+                raise SystemExit(p.stderr[-3000:])
+            row = {"wall_s": round(wall, 3)}
+            if fresh:
+                after = wait_for_export(cache)
+                row["export_done_after_exit_s"] = None if after is None else round(after, 1)
+            out.append(row)
+            print(json.dumps(row), flush=True)
+    return out
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_ui_child":
+        ui_child(sys.argv[2], sys.argv[3])
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["ui", "ask-fresh", "ask-cold"])
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    if a.what == "ui":
+        rows, key = run_ui(a.runs), "ready_to_answer_s"
+    else:
+        rows, key = run_ask(a.runs, fresh=a.what == "ask-fresh"), "wall_s"
+    vals = [r[key] for r in rows]
+    print(json.dumps({"what": a.what, "runs": len(vals), f"median_{key}": round(statistics.median(vals), 3),
+                      "min": min(vals), "max": max(vals)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""``python -m rag.embedding.export_job MODEL_DIR``: export the model's query encoder into the user
+cache (:func:`rag.embedding.onnx_encoder.export`) at low priority, then exit. Started detached by
+:func:`rag.embedding.encoder_cache.start_background_export` after a first build, so that the first
+answer never waits for the export. Exit status 0 when the export is there afterwards, 1 if not (the
+reason, one line, on stderr)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    from rag.errors import RagError
+
+    if len(argv) != 1:
+        print("usage: python -m rag.embedding.export_job MODEL_DIR", file=sys.stderr)
+        return 2
+    try:
+        os.nice(10)  # yield the CPU to whatever the user is doing
+    except OSError:
+        pass
+    try:
+        from rag.embedding.encoder_cache import ExportLock
+        from rag.embedding.model import model_info
+        from rag.embedding.onnx_encoder import export_is_current, export_locked
+
+        info = model_info(Path(argv[0]))
+        with ExportLock(info, wait=False) as lock:  # taken before torch loads: one job at a time
+            if not lock.held or export_is_current(info):
+                return 0  # another exporter is at it, or it is done
+            from rag.embedding.document_encoder import shared_document_encoder
+
+            export_locked(info, shared_document_encoder(Path(argv[0])).sentence_transformer())
+    except RagError as exc:
+        print(f"rag: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
