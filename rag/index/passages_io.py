@@ -99,3 +99,39 @@ class PassageFile(Sequence):
 
     def __iter__(self) -> Iterator[Passage]:
         return (self._get(i) for i in range(len(self)))
+
+
+# -- passages as index records: a stable key and a JSON payload ------------------------------------
+KEY_HASH_CHARS = 16
+
+
+def source_prefix(source: str) -> str:
+    """The prefix every key of ``source``'s passages starts with (its length makes it unambiguous:
+    no other source's keys start with it)."""
+    return f"{len(source)}:{source}#"
+
+
+def passage_key(p: Passage) -> str:
+    """A key that stays the same across builds while the passage's source, place and text do:
+    ``<len>:<source>#<char_start>-<char_end>#<text hash>``."""
+    return f"{source_prefix(p.source)}{p.char_start}-{p.char_end}#{p.hash[:KEY_HASH_CHARS]}"
+
+
+def key_text_hash(key: str) -> str:
+    """The text-hash part of a :func:`passage_key` (what a build reuses a stored vector by)."""
+    return key.rsplit("#", 1)[-1]
+
+
+def passage_payload(p: Passage) -> dict:
+    d = {k: getattr(p, k) for k in _FIELDS}
+    for k in _OPTIONAL:
+        if getattr(p, k) is not None:
+            d[k] = getattr(p, k)
+    return d
+
+
+def passage_from_payload(d: dict, where: str = "the index") -> Passage:
+    try:
+        return Passage(**{k: d[k] for k in _FIELDS}, **{k: d[k] for k in _OPTIONAL if k in d})
+    except (KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"a passage in {where} is damaged ({exc}); {REBUILD_HINT}") from None
