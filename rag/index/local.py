@@ -97,9 +97,10 @@ def publish_manifest(root: Path, manifest: dict) -> str:
     return final.name
 
 
-def collect_garbage(root: Path) -> None:
+def collect_garbage(root: Path, known: dict[str, dict] | None = None) -> None:
     """Remove versions, segments and deletion arrays that neither the current nor the previous
-    version refers to, and what dead writers left. Call holding the writer's lock."""
+    version refers to, and what dead writers left. Call holding the writer's lock. ``known``:
+    manifests the caller already holds, by version name (not read again)."""
     keep_versions, keep_segments, keep_deletes = set(), set(), set()
     try:
         cur = current_version(root)
@@ -115,7 +116,7 @@ def collect_garbage(root: Path) -> None:
     for name in names:
         keep_versions.add(name)  # even one this rag cannot read: it stays until a newer one replaces it
         try:
-            m = read_manifest(root / name)
+            m = (known or {}).get(name) or read_manifest(root / name)
         except (IndexCorruptError, IndexMismatchError):
             continue
         for s in m["segments"]:
@@ -373,7 +374,10 @@ class LocalIndex(IndexBackend):
                     "meta": meta if meta is not None else (self._manifest or {}).get("meta", {})}
         _fsync_dir(self.root / DELETES)
         name = publish_manifest(self.root, manifest)
-        collect_garbage(self.root)
+        known = {name: manifest}
+        if self._manifest is not None and self._version:
+            known[self._version] = self._manifest
+        collect_garbage(self.root, known)
         # the writer continues from the version it just wrote
         for s in self._segs:
             s.segment.close()

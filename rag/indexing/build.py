@@ -87,83 +87,111 @@ def build_index(
     index_dir = Path(index)
     files, walk_skipped = iter_seed_files(seeds)  # SeedsError when the folder is missing
     with store.BuildLock(index_dir, wait=lock_wait) as lock:
-        collect_garbage(index_dir)
-        prev_manifest, why = (None, None) if rebuild else _meta_if_any(index_dir)
-        if encoder is not None:
-            info = encoder.info
-        else:
-            mdir = Path(model_dir) if model_dir is not None else default_model_dir()
-            info = _current_model_info(mdir, prev_manifest)
-        stats = BuildStats(index_dir=index_dir)
-        if why:
-            stats.warnings.append(why)
-
-        prev_files: dict = {}
-        prev_skipped: dict = {}
-        basis: dict = {}
-        if prev_manifest is not None and (
-            prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes)
-            and _same_model(prev_manifest, info)
-            and prev_manifest.get("seeds_root") == str(seeds.resolve())
-        ):
-            basis = prev_manifest
-            prev_files = prev_manifest.get("files", {})
-            prev_skipped = prev_manifest.get("skipped_files", {})
-
-        # The one change decision (rag.documents.changes): stamps decide what is hashed, hashes what changed.
-        ch = detect_changes(files, walk_skipped, basis, load_stamps(index_dir) if basis else {})
-        if basis and not ch:
-            save_stamps(index_dir, ch.touched)  # touched files are not hashed again by the next check
-            counts = prev_manifest.get("counts", {})
-            stats.changed = False
-            stats.files = int(counts.get("files", 0))
-            stats.passages = int(counts.get("passages", 0))
-            stats.skipped = sorted(
-                (Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()), key=lambda k: k.source
-            )
-            if encoder is None and export_query_encoder:
-                _export_query_encoder(index_dir, info, None, stats, progress)
-            stats.seconds = time.perf_counter() - t0
-            return stats
-        fresh = set(ch.added) | set(ch.modified)
-        unchanged = [f for f in files if f.source not in fresh]
-        to_read = [f for f in files if f.source in fresh]
-
-        writer = _open_writer(index_dir, lock, info, prev_manifest, stats, dense_kind)
-        compact_after = False
+        current, why = (None, None) if rebuild else _open_current(index_dir, lock, dense_kind)
         try:
-            if writer.count() == 0:  # nothing to build on: every file is read (and embedded)
-                to_read = sorted(unchanged + to_read, key=lambda f: f.source)
-                unchanged = []
-                prev_files, prev_skipped = {}, {}
-            made, compact_after = _read_and_commit(
-                seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
-                (prev_manifest or {}).get("files", {}) if writer.count() else {},
-                info, encoder, stats, progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, t0=t0,
-            )
+            stats, compact_after = _build_locked(
+                seeds, index_dir, lock, current, why, files, walk_skipped, t0, encoder=encoder, model_dir=model_dir,
+                progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, dense_kind=dense_kind,
+                export_query_encoder=export_query_encoder)
         finally:
-            writer.close()
-        clear_stamps(index_dir)  # the new manifest records every file's stamp
-        if encoder is None and export_query_encoder:
-            _export_query_encoder(index_dir, info, made, stats, progress)
-    if compact_after:
+            if current is not None:
+                current.close()
+    if compact_after:  # in this process, after the lock is released (readers and builds go on meanwhile)
         _compact(index_dir, stats, dense_kind)
-    stats.seconds = time.perf_counter() - t0
+        stats.seconds = time.perf_counter() - t0
     return stats
 
 
-def _open_writer(index_dir: Path, lock, info: ModelInfo, prev_meta: dict | None, stats: BuildStats, dense_kind: str):
-    """The backend opened for writing under the build's lock: on the current version when its model
-    is this build's, else empty (``fresh``: the commit replaces everything)."""
+def _open_current(index_dir: Path, lock, dense_kind: str):
+    """The current version opened for writing under the build's lock, or ``(None, why)``."""
+    from rag.index.local import LocalIndex
+
+    try:
+        w = LocalIndex.open(index_dir, writable=True, lock=lock, hnsw_threshold=_hnsw_threshold(dense_kind))
+    except ValueError:  # nothing built yet (a new index needs its dimension)
+        return None, None
+    except RagError as exc:
+        return None, f"the existing index is not reusable ({exc}); building from scratch"
+    return w, None
+
+
+def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_skipped, t0: float, *, encoder,
+                  model_dir, progress, cancel, max_file_bytes: int, dense_kind: str,
+                  export_query_encoder: bool) -> tuple[BuildStats, bool]:
+    """build_index under the lock; returns the stats and whether the merge policy asks to compact."""
+    collect_garbage(index_dir, {current.version: current._manifest} if current is not None else None)
+    prev_manifest = current.meta if current is not None else None
+    if encoder is not None:
+        info = encoder.info
+    else:
+        mdir = Path(model_dir) if model_dir is not None else default_model_dir()
+        info = _current_model_info(mdir, prev_manifest)
+    stats = BuildStats(index_dir=index_dir)
+    if why:
+        stats.warnings.append(why)
+
+    prev_files: dict = {}
+    prev_skipped: dict = {}
+    basis: dict = {}
+    if prev_manifest is not None and (
+        prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes)
+        and _same_model(prev_manifest, info)
+        and prev_manifest.get("seeds_root") == str(seeds.resolve())
+    ):
+        basis = prev_manifest
+        prev_files = prev_manifest.get("files", {})
+        prev_skipped = prev_manifest.get("skipped_files", {})
+
+    # The one change decision (rag.documents.changes): stamps decide what is hashed, hashes what changed.
+    ch = detect_changes(files, walk_skipped, basis, load_stamps(index_dir) if basis else {})
+    if basis and not ch:
+        save_stamps(index_dir, ch.touched)  # touched files are not hashed again by the next check
+        counts = prev_manifest.get("counts", {})
+        stats.changed = False
+        stats.files = int(counts.get("files", 0))
+        stats.passages = int(counts.get("passages", 0))
+        stats.skipped = sorted(
+            (Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()), key=lambda k: k.source
+        )
+        if encoder is None and export_query_encoder:
+            _export_query_encoder(index_dir, info, None, stats, progress)
+        stats.seconds = time.perf_counter() - t0
+        return stats, False
+    fresh = set(ch.added) | set(ch.modified)
+    unchanged = [f for f in files if f.source not in fresh]
+    to_read = [f for f in files if f.source in fresh]
+
+    writer = _open_writer(index_dir, lock, info, current, stats, dense_kind)
+    compact_after = False
+    try:
+        if writer.count() == 0:  # nothing to build on: every file is read (and embedded)
+            to_read = sorted(unchanged + to_read, key=lambda f: f.source)
+            unchanged = []
+            prev_files, prev_skipped = {}, {}
+        made, compact_after = _read_and_commit(
+            seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
+            (prev_manifest or {}).get("files", {}) if writer.count() else {},
+            info, encoder, stats, progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, t0=t0,
+        )
+    finally:
+        writer.close()
+    clear_stamps(index_dir)  # the new manifest records every file's stamp
+    if encoder is None and export_query_encoder:
+        _export_query_encoder(index_dir, info, made, stats, progress)
+    stats.seconds = time.perf_counter() - t0
+    return stats, compact_after
+
+
+def _open_writer(index_dir: Path, lock, info: ModelInfo, current, stats: BuildStats, dense_kind: str):
+    """The backend to write: the current version when its model is this build's, else an empty one
+    (``fresh``: the commit replaces everything)."""
     from rag.index.local import LocalIndex
 
     thr = _hnsw_threshold(dense_kind)
-    if prev_meta is not None and _same_model(prev_meta, info):
-        try:
-            return LocalIndex.open(index_dir, writable=True, dim=info.dim, lock=lock, hnsw_threshold=thr)
-        except RagError as exc:
-            stats.warnings.append(f"the existing index is not reusable ({exc}); building from scratch")
-    elif prev_meta is not None and prev_meta.get("model"):
+    prev_meta = current.meta if current is not None else None
+    if prev_meta is not None and _same_model(prev_meta, info) and current.dim == info.dim:
+        return current
+    if prev_meta is not None and prev_meta.get("model"):
         stats.warnings.append(
             f"the existing index was built with another model ({prev_meta['model'].get('name')}); building from scratch"
         )
