@@ -124,8 +124,8 @@ class Retriever:
             try:
                 index = LocalIndex.open(index_dir)
             except IndexCorruptError as exc:
-                if version is None or version.exists():
-                    raise
+                if store.current_version(Path(index_dir)) == version:
+                    raise  # damaged, not replaced meanwhile
                 last = exc
                 continue
             try:
