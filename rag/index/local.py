@@ -72,7 +72,8 @@ def publish_manifest(root: Path, manifest: dict) -> str:
     tmp = root / f"{TMP}{token}"
     tmp.mkdir()
     with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
-        f.write(json.dumps(manifest, indent=1, ensure_ascii=False))
+        # compact: the C encoder (indent would take the pure-Python one, 10x slower on 20k files' records)
+        f.write(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")))
         f.flush()
         os.fsync(f.fileno())
     _fsync_dir(tmp)
