@@ -98,10 +98,11 @@ def publish_manifest(root: Path, manifest: dict) -> str:
     return final.name
 
 
-def collect_garbage(root: Path, known: dict[str, dict] | None = None) -> None:
+def collect_garbage(root: Path, known: dict[str, dict] | None = None, *, sweep: bool = True) -> None:
     """Remove versions, segments and deletion arrays that neither the current nor the previous
     version refers to, and what dead writers left. Call holding the writer's lock. ``known``:
-    manifests the caller already holds, by version name (not read again)."""
+    manifests the caller already holds, by version name (not read again). Without ``sweep`` only
+    the top level is cleaned (no manifest is read; segments and deletion arrays wait for a commit)."""
     keep_versions, keep_segments, keep_deletes = set(), set(), set()
     try:
         cur = current_version(root)
@@ -116,6 +117,8 @@ def collect_garbage(root: Path, known: dict[str, dict] | None = None) -> None:
         pass
     for name in names:
         keep_versions.add(name)  # even one this rag cannot read: it stays until a newer one replaces it
+        if not sweep:
+            continue
         try:
             m = (known or {}).get(name) or read_manifest(root / name)
         except (IndexCorruptError, IndexMismatchError):
@@ -129,6 +132,8 @@ def collect_garbage(root: Path, known: dict[str, dict] | None = None) -> None:
             shutil.rmtree(p, ignore_errors=True)
         elif p.name.startswith((CURRENT + ".", PREVIOUS + ".")):
             p.unlink(missing_ok=True)
+    if not sweep:
+        return
     for sub, keep in ((SEGMENTS, keep_segments), (DELETES, keep_deletes)):
         d = root / sub
         if d.is_dir():

@@ -119,7 +119,7 @@ def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_
                   model_dir, progress, cancel, max_file_bytes: int, dense_kind: str,
                   export_query_encoder: bool) -> tuple[BuildStats, bool]:
     """build_index under the lock; returns the stats and whether the merge policy asks to compact."""
-    collect_garbage(index_dir, {current.version: current._manifest} if current is not None else None)
+    collect_garbage(index_dir, sweep=False)  # what dead builds left at the top; the commit sweeps the rest
     prev_manifest = current.meta if current is not None else None
     if encoder is not None:
         info = encoder.info
