@@ -6,7 +6,10 @@ Layout of an index folder::
     .previous                 the version before it (kept for readers that opened it a moment ago)
     v-<time>-<id>/manifest.json
                               a version: its live segments, each with its deletion array and counts,
-                              and the sizes and checksums of every file (carried over, never recomputed)
+                              the sizes and checksums of every file (carried over, never recomputed),
+                              and "meta": the writer's record (for rag: model identity, seeds root,
+                              per-file stamps and hashes, skipped files), carried over by commits
+                              and compactions that do not set it
     segments/<seg-id>/        immutable segments (see :mod:`rag.index.segments`)
     deletes/<seg-id>.g<N>.npy sorted int32 rows of a segment deleted as of generation N (written
                               once by the commit that deleted them; later versions refer to it)
