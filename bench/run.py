@@ -319,7 +319,8 @@ def w_index_eval(p: dict) -> None:
     """nDCG@10 (hybrid, dense) of the index built by rag's path vs one built from the fp32 vectors."""
     import numpy as np
 
-    from rag.index.store import VECTORS
+    from rag.index.local import LocalIndex
+    from rag.index.passages_io import passage_key
     from rag.indexing.build import build_passages
     from rag.evaluation.metrics import ndcg_at
     from rag.search.retriever import Retriever
@@ -328,7 +329,8 @@ def w_index_eval(p: dict) -> None:
     fp32 = np.load(p["fp32_vectors"])
     corpus = {"bench-subset": {"n": len(passages), "first": passages[0].source, "last": passages[-1].source}}
     build_passages(p["fp32_index"], passages, corpus, encoder=_Precomputed([x.text for x in passages], fp32))
-    ours_vectors = np.load(current_version(Path(p["ours_index"])) / VECTORS)
+    with LocalIndex.open(p["ours_index"]) as ours:  # aligned with fp32 by stable passage key
+        ours_vectors = np.stack(ours.vectors_of([passage_key(x) for x in passages]))
     cos = np.sum(ours_vectors * fp32, axis=1) / (
         np.linalg.norm(ours_vectors, axis=1) * np.linalg.norm(fp32, axis=1)
     )
@@ -390,6 +392,7 @@ def w_query(p: dict) -> None:
 def w_query_naive(p: dict) -> None:
     """Naive in-process baseline: sentence-transformers encode + FAISS search; bm25s with its tokenizer."""
     import bm25s
+    import numpy as np
     import faiss
     import Stemmer
     from sentence_transformers import SentenceTransformer
@@ -399,9 +402,13 @@ def w_query_naive(p: dict) -> None:
 
     ds = beir.load(SCIFACT, "test")
     qs = [ds.queries[q] for q in sorted(ds.queries)][p["start"]: p["stop"]]
-    version = current_version(Path(p["index"]))
+    from rag.index.local import LocalIndex
+
     model = SentenceTransformer(str(default_model_dir()), device="cpu")
-    index = faiss.read_index(str(version / "dense.faiss"))
+    with LocalIndex.open(Path(p["index"])) as ours:  # the same vectors, in a plain FAISS flat index
+        vecs = np.ascontiguousarray(ours.live_vectors())
+    index = faiss.IndexFlatIP(vecs.shape[1])
+    index.add(vecs)
     stemmer = Stemmer.Stemmer("english")
     bm = bm25s.BM25()
     bm.index(bm25s.tokenize([x.text for x in ds.passages], stopwords="en", stemmer=stemmer, show_progress=False),
@@ -437,7 +444,10 @@ def _spectrum_factor(rng):
     import numpy as np
 
     try:
-        v = np.load(current_version(EVAL_INDEX) / "vectors.npy").astype(np.float64)
+        from rag.index.local import LocalIndex
+
+        with LocalIndex.open(EVAL_INDEX) as ours:
+            v = ours.live_vectors().astype(np.float64)
         m = v.mean(0)
         c = v - m
         ev, u = np.linalg.eigh(c.T @ c / len(c))

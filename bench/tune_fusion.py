@@ -25,7 +25,7 @@ from rag.search.retriever import Retriever
 
 def dense_candidates(r: Retriever, questions: list[str], depth: int):
     q = r.encoder().encode(questions)
-    scores, ids = r._dense.search(q, depth)
+    scores, ids = r.index.dense_positions(q, depth)
     return ids, scores
 
 

@@ -376,8 +376,13 @@ def cmd_status(args) -> int:
     from rag.index import store
     from rag.documents.changes import seeds_changes
 
-    version, m = store.open_current(Path(args.index))
-    verified = store.verify(version, m) if args.verify else None  # damage: one line naming the rebuild, exit 1
+    from rag.index.local import LocalIndex
+    from rag.search.retriever import dense_kind
+
+    version, m = store.open_meta(Path(args.index))
+    with LocalIndex.open(Path(args.index)) as backend:
+        verified = backend.verify() if args.verify else None  # damage: one line naming the rebuild, exit 1
+        kind = dense_kind(backend.segments())
     root = Path(args.seeds)
     ch = seeds_changes(root, m, Path(args.index)) if root.is_dir() else None
     query_encoder = _query_encoder_status(Path(args.index), m)
@@ -403,7 +408,7 @@ def cmd_status(args) -> int:
     c = m.get("counts", {})
     print(terminal_line(f"index:    {args.index} ({version.name})"))
     print(terminal_line(f"built:    {m.get('built_at')} in {m.get('build_seconds')}s"))
-    print(terminal_line(f"model:    {m.get('model', {}).get('name')} ({m.get('model', {}).get('dim')}-d, {m.get('dense', {}).get('kind')})"))
+    print(terminal_line(f"model:    {m.get('model', {}).get('name')} ({m.get('model', {}).get('dim')}-d, {kind})"))
     print(terminal_line(f"contents: {c.get('files')} files, {c.get('passages')} passages from {m.get('seeds_root')}"))
     print(terminal_line(f"queries:  encoded with {query_encoder}"))
     if verified is not None:

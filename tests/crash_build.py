@@ -25,6 +25,7 @@ from fakes import FakeEncoder  # noqa: E402
 
 import rag.indexing.build  # noqa: E402
 import rag.index.store as store  # noqa: E402
+import rag.index.local as local  # noqa: E402
 
 
 def die(point: str = "random", detail: str = "") -> None:
@@ -62,8 +63,11 @@ def main() -> None:
     elif point == "writing":
         orig_save = rag.indexing.build.np.save
 
-        def save(path, arr, **kw):
-            orig_save(path, arr, **kw)
+        def save(file, arr, **kw):  # np.save(open file or path): the index's arrays are written through it
+            orig_save(file, arr, **kw)
+            path = getattr(file, "name", file)
+            if hasattr(file, "flush"):
+                file.flush()
             with open(path, "r+b") as f:  # leave a half-written file behind, then die
                 f.truncate(os.path.getsize(path) // 2)
             die(point, Path(path).name)
@@ -77,7 +81,7 @@ def main() -> None:
                 die(point, Path(src).name)
             return real_rename(src, dst, *a, **k)
 
-        store.os.rename = rename
+        local.os.rename = rename
     elif point == "switch":
         real_replace = os.replace
 
@@ -86,7 +90,7 @@ def main() -> None:
                 die(point, Path(src).name)
             return real_replace(src, dst)
 
-        store.os.replace = replace
+        local.os.replace = replace
     elif point == "cleanup":
         # Die while an old version is being removed: after the new version is published and CURRENT
         # names it. One file of the old version is deleted first, so it is left half removed.
@@ -100,7 +104,7 @@ def main() -> None:
                 die(point, f"removing {p.name} while CURRENT={current}")
             return real_rmtree(path, *a, **k)
 
-        store.shutil.rmtree = rmtree
+        local.shutil.rmtree = rmtree
     elif point == "random":
         threading.Timer(delay or random.uniform(0.0, 1.0), die).start()
     rag.indexing.build.build_index(seeds, index, encoder=enc)

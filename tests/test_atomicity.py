@@ -108,3 +108,33 @@ def test_kill_at_random_moments(seeds, tmp_path):
     stats = build_index(seeds, idx, encoder=FakeEncoder())
     assert stats.passages == 7 + 120
     assert not [p for p in idx.iterdir() if p.name.startswith(".tmp-")]
+
+
+def _contents(idx: Path) -> list[tuple[str, str]]:
+    r = Retriever.open(idx, encoder=FakeEncoder())
+    return sorted((str(p.citation), p.text) for p in r.passages)
+
+
+@pytest.mark.parametrize("point", ["writing", "rename", "switch"])
+def test_kill_during_an_incremental_change_keeps_the_old_index(seeds, tmp_path, point):
+    """An edit, a removal and an addition in one build (deletion arrays, a new segment, a manifest):
+    killed before the switch, the old index answers; the next build completes the change."""
+    idx = tmp_path / "idx"
+    add_docs(seeds, 20)
+    build_index(seeds, idx, encoder=FakeEncoder())
+    before = _contents(idx)
+    f = seeds / "cats.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("purrs", "purrs loudly"), encoding="utf-8")
+    (seeds / "bread.txt").unlink()
+    (seeds / "owls.txt").write_text("Owls hunt at night.\n\nOwls have silent feathers.\n", encoding="utf-8")
+
+    proc = run_crash(seeds, idx, point)
+
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("KILL ")] == [point]
+    assert _contents(idx) == before
+    build_index(seeds, idx, encoder=FakeEncoder())
+    fresh = tmp_path / "fresh"
+    build_index(seeds, fresh, encoder=FakeEncoder())
+    assert _contents(idx) == _contents(fresh) != before
+    assert not [p for p in idx.rglob(".tmp-*")]

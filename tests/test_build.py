@@ -68,8 +68,12 @@ def test_reused_vectors_equal_fresh_ones(seeds, tmp_path, fake_encoder):
     fresh = tmp_path / "fresh"
     build_index(seeds, fresh, encoder=FakeEncoder())
     a, b = Retriever.open(idx, encoder=fake_encoder), Retriever.open(fresh, encoder=fake_encoder)
-    assert [p.text for p in a.passages] == [p.text for p in b.passages]
-    np.testing.assert_allclose(np.asarray(a.vectors), np.asarray(b.vectors), atol=1e-6)
+    # rows follow commit order (the incremental index has the new file's segment last): compare by passage
+    va = {p: np.asarray(a.vectors)[i] for i, p in enumerate(a.passages)}
+    vb = {p: np.asarray(b.vectors)[i] for i, p in enumerate(b.passages)}
+    assert set(va) == set(vb) and len(va) == len(a.passages) == 8
+    for p in va:
+        np.testing.assert_allclose(va[p], vb[p], atol=1e-6)
 
 
 def test_no_change_touches_nothing_and_embeds_nothing(seeds, tmp_path, fake_encoder):
@@ -171,8 +175,9 @@ def test_other_model_is_a_clear_mismatch(seeds, tmp_path, fake_encoder):
 def test_manifest_is_plain_json_with_what_was_built(seeds, tmp_path, fake_encoder):
     idx = tmp_path / "idx"
     build_index(seeds, idx, encoder=fake_encoder)
-    m = json.loads((store.current_version(idx) / "manifest.json").read_text(encoding="utf-8"))
-    assert m["format_version"] == store.FORMAT_VERSION
+    raw = json.loads((store.current_version(idx) / "manifest.json").read_text(encoding="utf-8"))
+    assert raw["format"] == store.FORMAT and raw["format_version"] == store.FORMAT_VERSION
+    m = raw["meta"]  # the build's record, carried by the backend's manifest
     assert m["model"]["name"] == "fake-bow" and m["model"]["dim"] == 64
     assert set(m["files"]) == {"cats.txt", "bread.txt", "notes/ships.md"}
     assert all(len(v["sha256"]) == 64 for v in m["files"].values())

@@ -22,7 +22,7 @@ def current(idx: Path) -> str:
 
 
 def status(seeds: Path, idx: Path):
-    return seeds_changes(seeds, store.open_current(idx)[1], idx)
+    return seeds_changes(seeds, store.open_meta(idx)[1], idx)
 
 
 def same_length_edit_mtime_restored(seeds: Path) -> None:

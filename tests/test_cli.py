@@ -218,7 +218,8 @@ def test_corrupt_index_is_one_line_naming_rebuild(tmp_path, real_index):
     work = tmp_path / "w"
     shutil.copytree(real_index.parent.parent, work, symlinks=True)
     version = (work / "indexes" / "default" / (work / "indexes/default/CURRENT").read_text().strip())
-    (version / "dense.faiss").write_bytes(b"\0" * 64)
+    segment = json.loads((version / "manifest.json").read_text())["segments"][0]["id"]
+    (work / "indexes" / "default" / "segments" / segment / "vectors.npy").write_bytes(b"\0" * 64)
     p = rag("ask", "Sochi", cwd=work)
     assert p.returncode == 1
     assert "rag index --rebuild" in p.stderr and len(p.stderr.strip().splitlines()) == 1

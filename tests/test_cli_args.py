@@ -55,7 +55,7 @@ def test_no_docstring_documents_a_model_option():
 def built(seeds, tmp_path):
     idx = tmp_path / "idx"
     build_index(seeds, idx, encoder=FakeEncoder())
-    return store.open_current(idx)[1]
+    return store.open_meta(idx)[1]
 
 
 def test_probe_sees_nothing_when_nothing_changed(seeds, built):

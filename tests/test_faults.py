@@ -237,19 +237,25 @@ def _damages():
         m["format_version"] = 99
 
     def other_model(m):
-        m["model"]["weights_sha256"] = "0" * 64
-        m["model"]["stamp"] = None
+        m["meta"]["model"]["weights_sha256"] = "0" * 64
+        m["meta"]["model"]["stamp"] = None
+
+    def seg(v: Path) -> Path:  # the version's first segment folder (the layout of rag.index.local)
+        m = json.loads((v / "manifest.json").read_text(encoding="utf-8"))
+        return v.parent / "segments" / m["segments"][0]["id"]
 
     return {
-        "faiss-truncated": lambda v: (v / "dense.faiss").write_bytes((v / "dense.faiss").read_bytes()[:1000]),
-        "faiss-zeroed": lambda v: (v / "dense.faiss").write_bytes(b"\0" * (v / "dense.faiss").stat().st_size),
         "manifest-invalid-json": lambda v: (v / "manifest.json").write_text("{", encoding="utf-8"),
-        "passages-missing": lambda v: (v / "passages.jsonl").unlink(),
-        "passages-extra": lambda v: (v / "passages.jsonl").write_text(
-            (v / "passages.jsonl").read_text(encoding="utf-8") + (v / "passages.jsonl").read_text(encoding="utf-8").splitlines()[0] + "\n",
+        "payloads-missing": lambda v: (seg(v) / "payloads.jsonl").unlink(),
+        "payloads-extra": lambda v: (seg(v) / "payloads.jsonl").write_text(
+            (seg(v) / "payloads.jsonl").read_text(encoding="utf-8")
+            + (seg(v) / "payloads.jsonl").read_text(encoding="utf-8").splitlines()[0] + "\n",
             encoding="utf-8"),
-        "bm25-deleted": lambda v: shutil.rmtree(v / "bm25"),
-        "vectors-truncated": lambda v: (v / "vectors.npy").write_bytes((v / "vectors.npy").read_bytes()[:200]),
+        "postings-deleted": lambda v: (seg(v) / "post_rows.npy").unlink(),
+        "terms-zeroed": lambda v: (seg(v) / "terms.json").write_bytes(b"\0" * (seg(v) / "terms.json").stat().st_size),
+        "segment-deleted": lambda v: shutil.rmtree(seg(v)),
+        "vectors-truncated": lambda v: (seg(v) / "vectors.npy").write_bytes((seg(v) / "vectors.npy").read_bytes()[:200]),
+        "vectors-zeroed": lambda v: (seg(v) / "vectors.npy").write_bytes(b"\0" * (seg(v) / "vectors.npy").stat().st_size),
         "newer-format": manifest_edit(newer),
         "other-model": manifest_edit(other_model),
     }

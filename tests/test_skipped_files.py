@@ -50,7 +50,7 @@ def test_build_lists_every_file_not_indexed(seeds, tmp_path):
     stats = build_index(seeds, idx, encoder=FakeEncoder())
     check_listed({s.source: s.reason for s in stats.skipped})
     assert stats.files == 3 and "skipped 6 file(s)" in stats.summary()
-    manifest = store.open_current(idx)[1]
+    manifest = store.open_meta(idx)[1]
     check_listed({s: v["reason"] for s, v in manifest["skipped_files"].items()})
     sources = {p.source for p in Retriever.open(idx, encoder=FakeEncoder()).passages}
     assert sources == {"cats.txt", "bread.txt", "notes/ships.md"}

@@ -16,13 +16,29 @@ from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
 @pytest.fixture
 def built(seeds, tmp_path) -> Path:
+    """An index of two commits: an HNSW segment (so that there is a FAISS file) with a deletion
+    array (cats.txt changed), and the changed file's own segment."""
     idx = tmp_path / "idx"
-    build_index(seeds, idx, encoder=FakeEncoder())
+    build_index(seeds, idx, encoder=FakeEncoder(), dense_kind="hnsw")
+    f = seeds / "cats.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("purrs", "purrs loudly"), encoding="utf-8")
+    build_index(seeds, idx, encoder=FakeEncoder(), dense_kind="hnsw")
     return idx
 
 
 def version(idx: Path) -> Path:
     return store.current_version(idx)
+
+
+def segment(idx: Path) -> Path:
+    """The folder of the current version's first (largest) segment."""
+    m = json.loads((version(idx) / "manifest.json").read_text(encoding="utf-8"))
+    return idx / "segments" / m["segments"][0]["id"]
+
+
+def deletes(idx: Path) -> Path:
+    m = json.loads((version(idx) / "manifest.json").read_text(encoding="utf-8"))
+    return idx / next(s["deletes"]["path"] for s in m["segments"] if s.get("deletes"))
 
 
 def open_(idx: Path):
@@ -37,22 +53,25 @@ def test_missing_index(tmp_path):
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda v: (v / "dense.faiss").write_bytes((v / "dense.faiss").read_bytes()[:100]),
-        lambda v: (v / "dense.faiss").write_bytes(b"\0" * (v / "dense.faiss").stat().st_size),
-        lambda v: (v / "vectors.npy").write_bytes(b"\0" * (v / "vectors.npy").stat().st_size),
-        lambda v: (v / "passages.jsonl").write_text("", encoding="utf-8"),
-        lambda v: (v / "passages.jsonl").write_text(
-            (v / "passages.jsonl").read_text(encoding="utf-8") * 2, encoding="utf-8"
-        ),
-        lambda v: (v / "manifest.json").write_text("{not json", encoding="utf-8"),
-        lambda v: (v / "passages.jsonl").unlink(),
-        lambda v: (v / "manifest.json").unlink(),
+        lambda i: (segment(i) / "dense.faiss").write_bytes((segment(i) / "dense.faiss").read_bytes()[:100]),
+        lambda i: (segment(i) / "dense.faiss").write_bytes(b"\0" * (segment(i) / "dense.faiss").stat().st_size),
+        lambda i: (segment(i) / "vectors.npy").write_bytes(b"\0" * (segment(i) / "vectors.npy").stat().st_size),
+        lambda i: (segment(i) / "payloads.jsonl").write_text("", encoding="utf-8"),
+        lambda i: (segment(i) / "payloads.jsonl").write_bytes((segment(i) / "payloads.jsonl").read_bytes() * 2),
+        lambda i: (version(i) / "manifest.json").write_text("{not json", encoding="utf-8"),
+        lambda i: (segment(i) / "payloads.jsonl").unlink(),
+        lambda i: (version(i) / "manifest.json").unlink(),
+        lambda i: (segment(i) / "post_rows.npy").write_bytes(b"\0" * (segment(i) / "post_rows.npy").stat().st_size),
+        lambda i: (segment(i) / "keys_sorted.npy").unlink(),
+        lambda i: deletes(i).unlink(),
+        lambda i: deletes(i).write_bytes(deletes(i).read_bytes()[:-4]),
     ],
-    ids=["faiss-truncated", "faiss-zeroed", "vectors-zeroed", "passages-empty", "passages-extra",
-         "manifest-bad-json", "passages-missing", "manifest-missing"],
+    ids=["faiss-truncated", "faiss-zeroed", "vectors-zeroed", "payloads-empty", "payloads-extra",
+         "manifest-bad-json", "payloads-missing", "manifest-missing", "postings-zeroed", "keys-missing",
+         "deletes-missing", "deletes-truncated"],
 )
 def test_damage_is_a_clear_error(built, damage):
-    damage(version(built))
+    damage(built)
     with pytest.raises(IndexCorruptError) as err:
         open_(built)
     msg = str(err.value)
@@ -61,15 +80,21 @@ def test_damage_is_a_clear_error(built, damage):
 
 def test_opening_hashes_nothing(built, monkeypatch):
     """Opening checks sizes only: its cost must not grow with the index (issue 9)."""
+    import rag.index.local as local_mod
+    import rag.index.segments as segments_mod
+
     hashed = []
     real = store.sha256_file
-    monkeypatch.setattr(store, "sha256_file", lambda p: hashed.append(p) or real(p))
+    for mod in (local_mod, segments_mod):
+        monkeypatch.setattr(mod, "sha256_file", lambda p: hashed.append(Path(p)) or real(p))
     r = open_(built)
     assert r.search("cats", k=1, mode="bm25")[0].source == "cats.txt"
     assert hashed == []
     Retriever.open(built, encoder=FakeEncoder(), verify=True)
-    listed = json.loads((version(built) / "manifest.json").read_text(encoding="utf-8"))["checksums"]
-    assert sorted(p.relative_to(version(built)).as_posix() for p in hashed) == sorted(listed)
+    m = json.loads((version(built) / "manifest.json").read_text(encoding="utf-8"))
+    listed = [f"segments/{s['id']}/{name}" for s in m["segments"] for name in s["files"]]
+    listed += [s["deletes"]["path"] for s in m["segments"] if s.get("deletes")]
+    assert sorted(p.relative_to(built).as_posix() for p in hashed) == sorted(listed)
 
 
 def test_verify_catches_silent_damage_of_same_size_that_open_does_not(built, capsys):
@@ -77,7 +102,7 @@ def test_verify_catches_silent_damage_of_same_size_that_open_does_not(built, cap
 
     assert main(["status", "--index", str(built), "--seeds", str(built), "--verify"]) == 0
     assert re.search(r"all \d+ index files match their checksums", capsys.readouterr().out)
-    p = version(built) / "passages.jsonl"
+    p = segment(built) / "payloads.jsonl"
     text = p.read_text(encoding="utf-8")
     p.write_text(text.replace("Cats", "Dogs", 1), encoding="utf-8")
     assert open_(built).passages  # same size, still parses: opening does not read for damage
@@ -85,7 +110,32 @@ def test_verify_catches_silent_damage_of_same_size_that_open_does_not(built, cap
         Retriever.open(built, encoder=FakeEncoder(), verify=True)
     assert main(["status", "--index", str(built), "--verify"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "passages.jsonl" in err and "rag index --rebuild" in err
+    assert err.count("\n") == 1 and "payloads.jsonl" in err and "rag index --rebuild" in err
+
+
+def test_an_index_of_the_old_layout_is_refused_in_one_line_and_rebuilt_by_rag_index(seeds, tmp_path, capsys):
+    """Format 1 (one folder per version, rebuilt whole) is not read: queries name the rebuild,
+    `rag index` builds the new layout from scratch (the old version stays until it is replaced)."""
+    from rag.cli import main
+
+    idx = tmp_path / "old"
+    old = idx / "v-20240101T000000-abcd0123"
+    old.mkdir(parents=True)
+    (old / "manifest.json").write_text(json.dumps({"format": "rag-index", "format_version": 1,
+                                                   "counts": {"passages": 7}}), encoding="utf-8")
+    (old / "passages.jsonl").write_text("{}\n", encoding="utf-8")
+    (idx / "CURRENT").write_text(old.name + "\n", encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="older.*rag index --rebuild"):
+        open_(idx)
+    assert main(["ask", "--index", str(idx), "cats"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rag index --rebuild" in err
+    stats = build_index(seeds, idx, encoder=FakeEncoder())
+    assert stats.embedded == stats.passages == 7
+    assert any("not reusable" in w for w in stats.warnings)
+    assert open_(idx).search("cats", k=1, mode="bm25")[0].source == "cats.txt"
+    build_index(seeds, idx, encoder=FakeEncoder(), rebuild=True)
+    assert not old.exists()  # gone once it is neither current nor previous
 
 
 def test_current_pointing_nowhere(built):
@@ -104,7 +154,7 @@ def test_newer_format_is_a_mismatch(built):
 
 
 def test_damaged_index_is_rebuilt_by_the_next_build(built, seeds):
-    (version(built) / "vectors.npy").write_bytes(b"garbage")
+    (segment(built) / "vectors.npy").write_bytes(b"garbage")
     stats = build_index(seeds, built, encoder=FakeEncoder(), rebuild=True)
     assert stats.embedded == stats.passages == 7
     assert open_(built).search("cats", k=1, mode="bm25")[0].source == "cats.txt"

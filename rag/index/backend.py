@@ -9,6 +9,12 @@ version from open to close; nothing they see changes under them.
 Records carry the vector (float32, L2-normalized), the stemmed BM25 terms (the caller tokenizes, so
 every backend scores the same terms) and a JSON-able payload (the passage text and its citation).
 
+In rag, :func:`rag.indexing.build.build_index` writes through this interface (keys from
+:func:`rag.index.passages_io.passage_key`: source, character span, text hash). The retriever also
+uses the local backend's position methods (``dense_positions``, ``lexical_positions``,
+``payload_at``, ``vector_at``: live passages numbered 0..count-1 within one open version), which a
+server backend would provide by numbering its hits per query, or replace by keys.
+
 How a server-backed engine (Qdrant, OpenSearch, pgvector) fits the same contract:
 
 - Every stored point/document/row carries the passage key, its payload and a ``generation`` field:

@@ -6,7 +6,10 @@ Layout of an index folder::
     .previous                 the version before it (kept for readers that opened it a moment ago)
     v-<time>-<id>/manifest.json
                               a version: its live segments, each with its deletion array and counts,
-                              and the sizes and checksums of every file (carried over, never recomputed)
+                              the sizes and checksums of every file (carried over, never recomputed),
+                              and "meta": the writer's record (for rag: model identity, seeds root,
+                              per-file stamps and hashes, skipped files), carried over by commits
+                              and compactions that do not set it
     segments/<seg-id>/        immutable segments (see :mod:`rag.index.segments`)
     deletes/<seg-id>.g<N>.npy sorted int32 rows of a segment deleted as of generation N (written
                               once by the commit that deleted them; later versions refer to it)
@@ -34,12 +37,11 @@ import numpy as np
 from rag.index.dense import APPROX_THRESHOLD
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
 from rag.index.lexical import BM25_B, BM25_K1
-from rag.index.store import BuildLock, _fsync_dir, current_version, sha256_file
+from rag.index.store import FORMAT, FORMAT_VERSION, BuildLock, _fsync_dir, current_version, sha256_file
+from rag.index.store import read_manifest as store_read_manifest
 from rag.index.backend import Hit, IndexBackend, Record
 from rag.index.segments import HINT, Segment, SegmentData, data_from_tokens, encode_key, write_segment
 
-FORMAT = "rag-segments"
-FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 PREVIOUS = ".previous"
 MANIFEST = "manifest.json"
@@ -64,19 +66,7 @@ def _write_npy_durably(path: Path, arr: np.ndarray) -> dict:
 
 
 def read_manifest(version_dir: Path) -> dict:
-    path = version_dir / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IndexCorruptError(f"{path} is missing; {HINT}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise IndexCorruptError(f"{path} is not valid JSON ({exc}); {HINT}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexCorruptError(f"{path} is not a segmented rag index manifest; {HINT}")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(f"{path} has index format {manifest.get('format_version')}, "
-                                 f"this rag reads {FORMAT_VERSION}; {HINT}")
-    return manifest
+    return store_read_manifest(version_dir)
 
 
 def publish_manifest(root: Path, manifest: dict) -> str:
@@ -85,7 +75,8 @@ def publish_manifest(root: Path, manifest: dict) -> str:
     tmp = root / f"{TMP}{token}"
     tmp.mkdir()
     with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
-        f.write(json.dumps(manifest, indent=1, ensure_ascii=False))
+        # compact: the C encoder (indent would take the pure-Python one, 10x slower on 20k files' records)
+        f.write(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")))
         f.flush()
         os.fsync(f.fileno())
     _fsync_dir(tmp)
@@ -110,9 +101,11 @@ def publish_manifest(root: Path, manifest: dict) -> str:
     return final.name
 
 
-def collect_garbage(root: Path) -> None:
+def collect_garbage(root: Path, known: dict[str, dict] | None = None, *, sweep: bool = True) -> None:
     """Remove versions, segments and deletion arrays that neither the current nor the previous
-    version refers to, and what dead writers left. Call holding the writer's lock."""
+    version refers to, and what dead writers left. Call holding the writer's lock. ``known``:
+    manifests the caller already holds, by version name (not read again). Without ``sweep`` only
+    the top level is cleaned (no manifest is read; segments and deletion arrays wait for a commit)."""
     keep_versions, keep_segments, keep_deletes = set(), set(), set()
     try:
         cur = current_version(root)
@@ -126,11 +119,13 @@ def collect_garbage(root: Path) -> None:
     except OSError:
         pass
     for name in names:
+        keep_versions.add(name)  # even one this rag cannot read: it stays until a newer one replaces it
+        if not sweep:
+            continue
         try:
-            m = read_manifest(root / name)
+            m = (known or {}).get(name) or read_manifest(root / name)
         except (IndexCorruptError, IndexMismatchError):
             continue
-        keep_versions.add(name)
         for s in m["segments"]:
             keep_segments.add(s["id"])
             if s.get("deletes"):
@@ -140,6 +135,8 @@ def collect_garbage(root: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
         elif p.name.startswith((CURRENT + ".", PREVIOUS + ".")):
             p.unlink(missing_ok=True)
+    if not sweep:
+        return
     for sub, keep in ((SEGMENTS, keep_segments), (DELETES, keep_deletes)):
         d = root / sub
         if d.is_dir():
@@ -194,44 +191,67 @@ class LocalIndex(IndexBackend):
     """The local segmented backend. ``open(path)`` reads; ``open(path, writable=True)`` writes."""
 
     def __init__(self, root: Path, manifest: dict | None, lock: BuildLock | None, dim: int | None,
-                 hnsw_threshold: int) -> None:
+                 hnsw_threshold: int, owns_lock: bool = True, generation: int = 0) -> None:
         self.root = root
         self._manifest = manifest
         self._lock = lock
+        self._owns_lock = owns_lock
+        self._writer = lock is not None
         self.dim = manifest["dim"] if manifest else dim
         self.hnsw_threshold = hnsw_threshold
         self._version = manifest.get("_name") if manifest else None
+        self._generation = manifest["generation"] if manifest else generation
         self._segs = [_Live(root, e) for e in manifest["segments"]] if manifest else []
         self._pending: dict[str, Record] = {}
         self._pending_deletes: set[str] = set()
+        self._pending_meta: dict | None = None
+        self._bases: np.ndarray | None = None
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, location: str | Path, *, writable: bool = False, dim: int | None = None,
              hnsw_threshold: int = APPROX_THRESHOLD, lock_wait: float = 0.0,
-             preload: bool | None = None) -> "LocalIndex":
+             preload: bool | None = None, lock: BuildLock | None = None, fresh: bool = False) -> "LocalIndex":
         """Open the current version. Readers ``preload`` by default (every file mapped or read now,
         so that garbage collection of a later commit cannot pull files from under them); writers
-        only read the keys of the segments they touch, lazily."""
+        only read the keys of the segments they touch, lazily.
+
+        A writer whose caller already holds the index's :class:`BuildLock` passes it as ``lock``
+        (it is then not released by :meth:`close`). ``fresh`` starts from an empty index whatever
+        the current version holds (a rebuild: the first commit replaces everything, atomically).
+        """
         root = Path(location)
-        lock = None
-        if writable:
+        owns = lock is None
+        if writable and lock is None:
             lock = BuildLock(root, wait=lock_wait).__enter__()
+        if not writable:
+            lock, owns = None, False
         try:
-            manifest = cls._read_current(root)
+            generation = 0
+            if fresh:
+                if not writable:
+                    raise ValueError("fresh=True needs writable=True")
+                try:
+                    old = cls._read_current(root)
+                    generation = old["generation"] if old else 0
+                except (IndexCorruptError, IndexMismatchError):
+                    pass
+                manifest = None
+            else:
+                manifest = cls._read_current(root)
             if manifest is None and not writable:
                 raise IndexMissingError(f"no index at {root}: run `rag index` to build it")
             if manifest is None and dim is None:
                 raise ValueError("a new index needs the vector dimension (dim=...)")
             if manifest is not None and dim is not None and dim != manifest["dim"]:
                 raise IndexMismatchError(f"index at {root} holds {manifest['dim']}-d vectors, not {dim}-d; {HINT}")
-            index = cls(root, manifest, lock, dim, hnsw_threshold)
+            index = cls(root, manifest, lock, dim, hnsw_threshold, owns_lock=owns, generation=generation)
             if preload if preload is not None else not writable:
                 for s in index._segs:
                     s.segment.preload()
             return index
         except BaseException:
-            if lock is not None:
+            if lock is not None and owns:
                 lock.__exit__(None, None, None)
             raise
 
@@ -251,21 +271,36 @@ class LocalIndex(IndexBackend):
     def close(self) -> None:
         for s in self._segs:
             s.segment.close()
-        if self._lock is not None:
+        if self._lock is not None and self._owns_lock:
             self._lock.__exit__(None, None, None)
             self._lock = None
 
-    def verify(self) -> None:
-        """Full check: every file of the open version against its recorded sha256."""
+    def verify(self) -> int:
+        """Full check: every file of the open version against its recorded sha256; returns how many."""
+        n = 0
         for s in self._segs:
             s.segment.verify()
+            n += len(s.entry["files"])
             d = s.entry.get("deletes")
-            if d and sha256_file(self.root / d["path"]) != d["sha256"]:
-                raise IndexCorruptError(f"deletion array {d['path']} does not match its checksum; {HINT}")
+            if d:
+                n += 1
+                if sha256_file(self.root / d["path"]) != d["sha256"]:
+                    raise IndexCorruptError(f"deletion array {d['path']} does not match its checksum; {HINT}")
+        return n
+
+    @property
+    def meta(self) -> dict:
+        """The caller's metadata recorded with the open version (model, files, ...; {} if none)."""
+        return dict(self._manifest.get("meta") or {}) if self._manifest else {}
+
+    def set_meta(self, meta: dict) -> None:
+        """Metadata for the next commit to record (JSON-able); without it, a commit carries the current one over."""
+        self._writable()
+        self._pending_meta = meta
 
     # -- writing ---------------------------------------------------------------------------------
     def _writable(self) -> None:
-        if self._lock is None:
+        if not self._writer:
             raise ValueError("this index was opened for reading; open it with writable=True to change it")
 
     def upsert(self, records: Iterable[Record]) -> None:
@@ -290,7 +325,7 @@ class LocalIndex(IndexBackend):
         segments_dir = self.root / SEGMENTS
         segments_dir.mkdir(exist_ok=True)
         (self.root / DELETES).mkdir(exist_ok=True)
-        generation = (self._manifest["generation"] if self._manifest else 0) + 1
+        generation = self._generation + 1
         # rows that the changes remove from existing segments
         gone = [encode_key(k) for k in (*self._pending, *self._pending_deletes)]
         new_deletes = {}
@@ -309,9 +344,10 @@ class LocalIndex(IndexBackend):
                                     [r.tokens for r in recs],
                                     [json.dumps(r.payload, ensure_ascii=False).encode("utf-8") for r in recs])
             entries.append(self._write_new_segment(data))
-        name = self._publish(entries, generation)
+        name = self._publish(entries, generation, self._pending_meta)
         self._pending.clear()
         self._pending_deletes.clear()
+        self._pending_meta = None
         return name
 
     def _carry_over(self, new_deletes: dict[int, np.ndarray], generation: int) -> list[dict]:
@@ -340,20 +376,26 @@ class LocalIndex(IndexBackend):
         _fsync_dir(self.root / SEGMENTS)
         return {"id": seg_id, **entry}
 
-    def _publish(self, entries: list[dict], generation: int) -> str:
+    def _publish(self, entries: list[dict], generation: int, meta: dict | None = None) -> str:
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "dim": self.dim, "generation": generation,
                     "live": sum(e["rows"] - (e["deletes"]["count"] if e.get("deletes") else 0) for e in entries),
-                    "segments": entries}
+                    "segments": entries,
+                    "meta": meta if meta is not None else (self._manifest or {}).get("meta", {})}
         _fsync_dir(self.root / DELETES)
         name = publish_manifest(self.root, manifest)
-        collect_garbage(self.root)
+        known = {name: manifest}
+        if self._manifest is not None and self._version:
+            known[self._version] = self._manifest
+        collect_garbage(self.root, known)
         # the writer continues from the version it just wrote
         for s in self._segs:
             s.segment.close()
         manifest["_name"] = name
         self._manifest = manifest
         self._version = name
+        self._generation = generation
         self._segs = [_Live(self.root, e) for e in entries]
+        self._bases = None
         return name
 
     # -- reading ---------------------------------------------------------------------------------
@@ -400,12 +442,31 @@ class LocalIndex(IndexBackend):
         N, document frequencies and the average length count live passages only; a term repeated in
         the question counts once per occurrence, as in bm25s.
         """
+        if n <= 0:
+            return []
+        cands: list[tuple[float, int, int]] = []
+        for si, (uniq, scores) in self._bm25_by_segment(query_tokens, k1, b):
+            m = min(n, len(uniq))
+            top = np.argpartition(-scores, m - 1)[:m] if m < len(uniq) else np.arange(len(uniq))
+            cands.extend((float(scores[i]), si, int(uniq[i])) for i in top if scores[i] > 0)
+        cands.sort(key=lambda t: (-t[0], t[1], t[2]))
+        return [(self._segs[si].segment.keys[r].decode("utf-8"), sc) for sc, si, r in cands[:n]]
+
+    def doc_freq(self, term: str) -> int:
+        """How many live passages hold ``term``."""
+        df = 0
+        for s in self._segs:
+            rows, _ = s.segment.postings(term)
+            df += int(np.count_nonzero(~s.mask[rows])) if len(rows) and len(s.deleted) else len(rows)
+        return df
+
+    def _bm25_by_segment(self, query_tokens: Sequence[str], k1: float, b: float):
         weights: dict[str, int] = {}
         for t in query_tokens:
             if t:
                 weights[t] = weights.get(t, 0) + 1
         n_docs = self.count()
-        if not weights or n_docs == 0 or n <= 0:
+        if not weights or n_docs == 0:
             return []
         avgdl = sum(s.live_len for s in self._segs) / n_docs
         post: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
@@ -422,7 +483,7 @@ class LocalIndex(IndexBackend):
                     df[t] += len(rows)
             post.append(per)
         idf = {t: math.log(1 + (n_docs - df[t] + 0.5) / (df[t] + 0.5)) for t in weights}
-        cands: list[tuple[float, int, int]] = []
+        out = []
         for si, (s, per) in enumerate(zip(self._segs, post)):
             if not per:
                 continue
@@ -435,9 +496,99 @@ class LocalIndex(IndexBackend):
                 all_vals.append(weights[t] * idf[t] * tf / (tf + norm))
             rows = np.concatenate(all_rows)
             uniq, inv = np.unique(rows, return_inverse=True)
-            scores = np.bincount(inv, weights=np.concatenate(all_vals), minlength=len(uniq))
-            m = min(n, len(uniq))
-            top = np.argpartition(-scores, m - 1)[:m] if m < len(uniq) else np.arange(len(uniq))
-            cands.extend((float(scores[i]), si, int(uniq[i])) for i in top if scores[i] > 0)
-        cands.sort(key=lambda t: (-t[0], t[1], t[2]))
-        return [(self._segs[si].segment.keys[r].decode("utf-8"), sc) for sc, si, r in cands[:n]]
+            out.append((si, (uniq, np.bincount(inv, weights=np.concatenate(all_vals), minlength=len(uniq)))))
+        return out
+
+    # -- positions: the live passages numbered 0..count()-1 in segment order (one open version) ---
+    def _live_bases(self) -> np.ndarray:
+        if self._bases is None:
+            self._bases = np.concatenate([[0], np.cumsum([s.live for s in self._segs])]).astype(np.int64)
+        return self._bases
+
+    def _positions(self, si: int, rows: np.ndarray) -> np.ndarray:
+        s = self._segs[si]
+        rows = np.asarray(rows, dtype=np.int64)
+        return self._live_bases()[si] + rows - (np.searchsorted(s.deleted, rows) if len(s.deleted) else 0)
+
+    def _row_of(self, pos: int) -> tuple[_Live, int]:
+        bases = self._live_bases()
+        if not 0 <= pos < bases[-1]:
+            raise IndexError(pos)
+        si = int(np.searchsorted(bases, pos, side="right")) - 1
+        s, k = self._segs[si], int(pos - bases[si])
+        if not len(s.deleted):
+            return s, k
+        live = s.__dict__.get("_live_rows")
+        if live is None:
+            live = s.__dict__["_live_rows"] = np.flatnonzero(~s.mask)
+        return s, int(live[k])
+
+    def payload_at(self, pos: int) -> dict:
+        s, row = self._row_of(pos)
+        return s.segment.payload(row)
+
+    def vector_at(self, pos: int) -> np.ndarray:
+        s, row = self._row_of(pos)
+        return np.asarray(s.segment.vectors[row])
+
+    def live_vectors(self) -> np.ndarray:
+        """Every live vector in position order (reads them all: for tests and tools)."""
+        parts = [np.asarray(s.segment.vectors)[~s.mask] for s in self._segs]
+        return np.concatenate(parts) if parts else np.empty((0, self.dim or 0), np.float32)
+
+    def dense_positions(self, query_vectors: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores, positions)`` of shape (queries, n), best first; position -1 where there is none."""
+        q = np.ascontiguousarray(np.atleast_2d(query_vectors), dtype=np.float32)
+        sc_parts, pos_parts = [], []
+        for si, s in enumerate(self._segs):
+            scores, rows = s.segment.search_dense(q, n, s.deleted)
+            rows = np.asarray(rows, dtype=np.int64)
+            pos = np.where(rows >= 0, self._positions(si, np.maximum(rows, 0)), -1)
+            sc_parts.append(np.where(rows >= 0, scores, -np.inf).astype(np.float32))
+            pos_parts.append(pos)
+        if not sc_parts:
+            return np.empty((len(q), 0), np.float32), np.empty((len(q), 0), np.int64)
+        sc, pos = np.concatenate(sc_parts, axis=1), np.concatenate(pos_parts, axis=1)
+        order = np.lexsort((pos, -sc), axis=1)[:, :n] if sc.shape[1] else np.empty((len(q), 0), np.int64)
+        sc, pos = np.take_along_axis(sc, order, axis=1), np.take_along_axis(pos, order, axis=1)
+        pos[~np.isfinite(sc)] = -1
+        return sc, pos
+
+    def lexical_positions(self, query_tokens: Sequence[str], k1: float = BM25_K1,
+                          b: float = BM25_B) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions, scores)`` of every live passage with a positive BM25 score (unordered)."""
+        ids, scores = [], []
+        for si, (uniq, sc) in self._bm25_by_segment(query_tokens, k1, b):
+            keep = sc > 0
+            ids.append(self._positions(si, uniq[keep]))
+            scores.append(sc[keep])
+        if not ids:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        return np.concatenate(ids), np.concatenate(scores)
+
+    # -- keys by source ---------------------------------------------------------------------------
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        """The live keys that start with ``prefix`` (a bisection in each segment's sorted keys)."""
+        p = prefix.encode("utf-8")
+        out = []
+        for s in self._segs:
+            srt, order = s.segment._sorted
+            if not len(srt) or len(p) > srt.dtype.itemsize:
+                continue
+            lo = int(np.searchsorted(srt, np.array(p, dtype=srt.dtype)))
+            hi = lo
+            while hi < len(srt) and bytes(srt[hi]).startswith(p):
+                hi += 1
+            for j in range(lo, hi):
+                row = int(order[j])
+                if not s.mask[row]:
+                    out.append(bytes(srt[j]).decode("utf-8"))
+        return out
+
+    def vectors_of(self, keys: Sequence[str]) -> list[np.ndarray | None]:
+        """The stored vector of each key in the open version (None for an unknown key)."""
+        out = []
+        for key in keys:
+            found = self._find(key)
+            out.append(np.asarray(found[0].segment.vectors[found[1]]) if found else None)
+        return out

@@ -1,15 +1,15 @@
-"""The index folder: versions written beside each other and switched in one atomic step.
+"""The index folder's versioning: the ``CURRENT`` pointer, the manifest format, the writer's lock.
 
-Layout of ``indexes/NAME/``::
+Layout of ``indexes/NAME/`` (the local backend's, :mod:`rag.index.local`)::
 
     CURRENT              the name of the complete version that readers use (replaced atomically)
-    v-<time>-<id>/       a complete version: manifest.json, passages.jsonl, vectors.npy,
-                         dense.faiss, bm25/ (plain JSON and .npy files; no pickle anywhere)
-    .tmp-<id>/           a version being written (removed by the next build if a build died)
-    .lock                held by the build that is running
+    v-<time>-<id>/       a version: manifest.json (its segments, their deletions, the build's
+                         metadata under "meta"); the data lives in segments/ and deletes/
+    .tmp-<id>            something being written (removed by the next writer if one died)
+    .lock                held by the writer that is running
 
-A build writes everything into ``.tmp-*``, syncs it to disk, renames it to ``v-*`` and then
-replaces ``CURRENT``. A crash at any moment leaves ``CURRENT`` naming a complete version.
+A commit writes its new files, syncs them, writes ``v-*/manifest.json`` and then replaces
+``CURRENT``. A crash at any moment leaves ``CURRENT`` naming a complete version.
 """
 
 from __future__ import annotations
@@ -18,19 +18,16 @@ import errno
 import fcntl
 import json
 import os
-import secrets
-import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from rag.hashing import sha256_file
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError, IndexPathError
 
-FORMAT = "rag-index"
-FORMAT_VERSION = 1
+FORMAT = "rag-segments"
+FORMAT_VERSION = 2  # 1 was "rag-index": one folder per version, rebuilt whole by every build
+OLD_FORMAT = "rag-index"
 CURRENT = "CURRENT"
-VECTORS = "vectors.npy"  # the passage vectors of a version, rows aligned with passages.jsonl
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
@@ -49,74 +46,6 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _fsync_tree(path: Path) -> None:
-    for dirpath, _, filenames in os.walk(path):
-        for name in filenames:
-            with open(os.path.join(dirpath, name), "rb") as f:
-                os.fsync(f.fileno())
-        _fsync_dir(Path(dirpath))
-
-
-def checksums(folder: Path) -> dict[str, dict]:
-    """Size and sha256 of every file of a version, by relative path."""
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.name != MANIFEST:
-            out[p.relative_to(folder).as_posix()] = {"size": p.stat().st_size, "sha256": sha256_file(p)}
-    return out
-
-
-def _listed(folder: Path, manifest: dict) -> dict:
-    listed = manifest.get("checksums")
-    if not isinstance(listed, dict) or not all(isinstance(m, dict) for m in listed.values()):
-        raise IndexCorruptError(f"manifest in {folder} lists no files; {REBUILD_HINT}")
-    return listed
-
-
-def check_sizes(folder: Path, manifest: dict) -> None:
-    """Every file the manifest lists is present with its recorded size; reads no file.
-
-    This is what opening an index checks (its cost does not grow with the index): a truncated or
-    missing file is caught here, damage of the same size by :func:`verify` (`rag status --verify`).
-    """
-    for rel, meta in _listed(folder, manifest).items():
-        try:
-            size = (folder / rel).stat().st_size
-        except FileNotFoundError:
-            raise IndexCorruptError(f"index file {rel} is missing from {folder}; {REBUILD_HINT}") from None
-        except OSError as exc:
-            raise IndexCorruptError(f"cannot read index file {rel} in {folder} ({exc.strerror}); {REBUILD_HINT}") from None
-        if size != meta.get("size"):
-            raise IndexCorruptError(
-                f"index file {rel} has {size} bytes, expected {meta.get('size')} (damaged); {REBUILD_HINT}"
-            )
-
-
-def verify(folder: Path, manifest: dict) -> int:
-    """Check every file the manifest lists against its size and sha256 (reads the whole index).
-
-    Returns how many files were checked; raises :class:`IndexCorruptError` naming every damaged file.
-    """
-    listed = _listed(folder, manifest)
-    check_sizes(folder, manifest)
-    damaged = []
-    for rel, meta in listed.items():
-        try:
-            ok = sha256_file(folder / rel) == meta.get("sha256")
-        except OSError:
-            ok = False
-        if not ok:
-            damaged.append(rel)
-    if damaged:
-        names = ", ".join(damaged)
-        raise IndexCorruptError(
-            f"{len(damaged)} index file{'s' if len(damaged) > 1 else ''} in {folder} "
-            f"{'do' if len(damaged) > 1 else 'does'} not match {'their checksums' if len(damaged) > 1 else 'its checksum'} "
-            f"(damaged: {names}); {REBUILD_HINT}"
-        )
-    return len(listed)
 
 
 def current_version(index_dir: Path) -> Path | None:
@@ -147,6 +76,9 @@ def read_manifest(version_dir: Path) -> dict:
         raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise IndexCorruptError(f"{path} is not valid JSON ({exc}); {REBUILD_HINT}") from None
+    if isinstance(manifest, dict) and manifest.get("format") == OLD_FORMAT:
+        raise IndexMismatchError(f"index format 1 (an older layout) is older than this rag's {FORMAT_VERSION}; "
+                                 f"{REBUILD_HINT}")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexCorruptError(f"{path} is not a rag index manifest; {REBUILD_HINT}")
     version = manifest.get("format_version")
@@ -171,6 +103,16 @@ def open_current(index_dir: Path) -> tuple[Path, dict]:
             raise IndexMismatchError(f"{index_dir} holds an index of an unknown layout; {REBUILD_HINT}")
         raise IndexMissingError(f"no index at {index_dir}: run `rag index` to build it")
     return version, read_manifest(version)
+
+
+def open_meta(index_dir: Path) -> tuple[Path, dict]:
+    """The current version folder and the build's metadata it records (model, seeds root, files,
+    skipped files, counts, ...); raises if none is built."""
+    version, manifest = open_current(index_dir)
+    meta = manifest.get("meta")
+    if not isinstance(meta, dict):
+        raise IndexCorruptError(f"manifest in {version} records no build; {REBUILD_HINT}")
+    return version, meta
 
 
 def make_index_dir(index_dir: Path) -> None:
@@ -242,79 +184,3 @@ class BuildLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-
-
-def clean_stale(index_dir: Path) -> None:
-    """Remove what dead builds left: temporary folders, and versions that are neither current nor previous.
-
-    Call only while holding the :class:`BuildLock`.
-    """
-    index_dir = Path(index_dir)
-    if not index_dir.is_dir():
-        return
-    try:
-        current = current_version(index_dir)
-    except IndexCorruptError:
-        current = None
-    keep = {current.name} if current else set()
-    prev = _previous_name(index_dir)
-    if prev:
-        keep.add(prev)
-    for p in index_dir.iterdir():
-        if p.name.startswith(TMP_PREFIX) or (p.name.startswith(VERSION_PREFIX) and p.name not in keep):
-            shutil.rmtree(p, ignore_errors=True)
-        elif p.name.startswith((CURRENT + ".", ".previous.")):
-            try:
-                p.unlink()
-            except OSError:
-                pass
-
-
-def _previous_name(index_dir: Path) -> str | None:
-    try:
-        name = (index_dir / ".previous").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return name or None
-
-
-def publish(index_dir: Path, write: Callable[[Path], dict]) -> Path:
-    """Write a new version with ``write(tmp_folder) -> manifest`` and make it current atomically.
-
-    The manifest returned by ``write`` gets the checksums of the files and is written last. The
-    previous version is kept (readers that opened it a moment ago may still be loading it); older
-    ones are removed.
-    """
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    token = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
-    tmp = index_dir / f"{TMP_PREFIX}{token}"
-    tmp.mkdir()
-    try:
-        manifest = write(tmp)
-        manifest["checksums"] = checksums(tmp)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
-        _fsync_tree(tmp)
-        final = index_dir / f"{VERSION_PREFIX}{token}"
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _fsync_dir(index_dir)
-    try:
-        old = current_version(index_dir)
-    except IndexCorruptError:
-        old = None
-    pointer_tmp = index_dir / f"{CURRENT}.{token}"
-    with open(pointer_tmp, "w", encoding="utf-8") as f:
-        f.write(final.name + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(pointer_tmp, index_dir / CURRENT)
-    _fsync_dir(index_dir)
-    if old is not None:
-        prev_tmp = index_dir / f".previous.{token}"
-        prev_tmp.write_text(old.name + "\n", encoding="utf-8")
-        os.replace(prev_tmp, index_dir / ".previous")
-    clean_stale(index_dir)
-    return final

@@ -1,9 +1,13 @@
 """Building and updating an index: only passages with new content are embedded.
 
-``build_index(seeds, index)`` walks the seeds folder, reuses the passages of files whose content is
-unchanged (:mod:`rag.documents.changes` decides, by stamp and then hash), re-reads the others, reuses the stored vector of every passage
-whose content hash is already known, embeds the rest, and publishes the new version atomically.
+``build_index(seeds, index)`` walks the seeds folder, leaves the passages of files whose content is
+unchanged alone (:mod:`rag.documents.changes` decides, by stamp and then hash), re-reads the others,
+and sends only the differences to the index backend (:class:`rag.index.local.LocalIndex`) under
+stable passage keys (:func:`rag.index.passages_io.passage_key`): new keys are upserted (reusing the
+stored vector of a text the file already had), vanished ones deleted, then one commit publishes the
+new version atomically. Unchanged files cost nothing: no re-hashing, no rewriting, no index rebuild.
 When no content changed it publishes nothing and returns at once, without loading the model.
+After a commit, the merge policy (:mod:`rag.index.merge`) may compact segments, in this process.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 
 from rag.version import __version__
 from rag.index import store
+from rag.index.local import collect_garbage
 from rag.documents.changes import clear_stamps, detect_changes, load_stamps, save_stamps
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
 from rag.documents.chunking import chunk
@@ -26,48 +31,13 @@ from rag.documents.files import iter_seed_files
 from rag.documents.ingest import INGEST_VERSION, MAX_FILE_BYTES, read_seed
 from rag.index.lexical import BM25_B, BM25_K1
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
-from rag.index.passages_io import read_passages, write_passages
+from rag.index.passages_io import key_text_hash, passage_key, passage_payload, source_prefix
 from rag.types import BuildStats, Passage, Skipped
 
 
 # progress(stage, done, total): stage is "reading", "embedding", "writing" or "exporting" (the
 # query encoder for ONNX Runtime, once per model).
 BuildProgress = Callable[[str, int, int], None]
-
-
-@dataclass(slots=True)
-class Previous:
-    """The current version of an index, as far as a build can reuse it."""
-
-    manifest: dict
-    passages: list[Passage]
-    vectors: np.ndarray  # memory-mapped, rows line up with passages
-    by_hash: dict[str, int]
-
-
-def load_previous(index_dir: Path, info: ModelInfo) -> tuple[Previous | None, str | None]:
-    """The reusable current version, or ``(None, why)`` when there is none or it cannot be reused."""
-    try:
-        version, manifest = store.open_current(index_dir)
-    except IndexMissingError:
-        return None, None
-    except (IndexCorruptError, IndexMismatchError) as exc:
-        return None, f"the existing index is not reusable ({exc}); building from scratch"
-    m = manifest.get("model", {})
-    if m.get("name") != info.name or m.get("weights_sha256") != info.weights_sha256 or m.get("dim") != info.dim:
-        return None, f"the existing index was built with another model ({m.get('name')}); building from scratch"
-    try:
-        n = int(manifest["counts"]["passages"])
-        passages = read_passages(version, n)
-        vectors = np.load(version / store.VECTORS, mmap_mode="r", allow_pickle=False)
-        if vectors.shape != (n, info.dim):
-            raise IndexCorruptError(f"vectors have shape {vectors.shape}")
-    except (RagError, OSError, ValueError, KeyError) as exc:
-        return None, f"the existing index is not reusable ({exc}); building from scratch"
-    by_hash = {}
-    for i, p in enumerate(passages):
-        by_hash.setdefault(p.hash, i)
-    return Previous(manifest, passages, vectors, by_hash), None
 
 
 def _current_model_info(model_dir: Path, prev_manifest: dict | None) -> ModelInfo:
@@ -80,11 +50,17 @@ def _current_model_info(model_dir: Path, prev_manifest: dict | None) -> ModelInf
     return model_info(model_dir)
 
 
-def _manifest_if_any(index_dir: Path) -> dict | None:
+def _meta_if_any(index_dir: Path) -> tuple[dict | None, str | None]:
+    """The build metadata of the current version, or ``(None, why)`` when it cannot be read."""
+    from rag.index.local import read_manifest
+
     try:
-        return store.open_current(index_dir)[1]
-    except RagError:
-        return None
+        version = store.current_version(index_dir)
+        if version is None:
+            return None, None
+        return dict(read_manifest(version).get("meta") or {}), None
+    except RagError as exc:
+        return None, f"the existing index is not reusable ({exc}); building from scratch"
 
 
 def build_index(
@@ -113,135 +89,210 @@ def build_index(
     seeds = Path(seeds)
     index_dir = Path(index)
     files, walk_skipped = iter_seed_files(seeds)  # SeedsError when the folder is missing
-    with store.BuildLock(index_dir, wait=lock_wait):
-        store.clean_stale(index_dir)
-        prev_manifest = None if rebuild else _manifest_if_any(index_dir)
-        if encoder is not None:
-            info = encoder.info
-        else:
-            mdir = Path(model_dir) if model_dir is not None else default_model_dir()
-            info = _current_model_info(mdir, prev_manifest)
-        stats = BuildStats(index_dir=index_dir)
+    with store.BuildLock(index_dir, wait=lock_wait) as lock:
+        current, why = (None, None) if rebuild else _open_current(index_dir, lock, dense_kind)
+        try:
+            stats, compact_after = _build_locked(
+                seeds, index_dir, lock, current, why, files, walk_skipped, t0, encoder=encoder, model_dir=model_dir,
+                progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, dense_kind=dense_kind,
+                export_query_encoder=export_query_encoder)
+        finally:
+            if current is not None:
+                current.close()
+    if compact_after:  # in this process, after the lock is released (readers and builds go on meanwhile)
+        _compact(index_dir, stats, dense_kind)
+        stats.seconds = time.perf_counter() - t0
+    return stats
 
-        prev_files: dict = {}
-        prev_skipped: dict = {}
-        basis: dict = {}
-        if prev_manifest is not None and (
-            prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes)
-            and _same_model(prev_manifest, info)
-            and prev_manifest.get("seeds_root") == str(seeds.resolve())
-        ):
-            basis = prev_manifest
-            prev_files = prev_manifest.get("files", {})
-            prev_skipped = prev_manifest.get("skipped_files", {})
 
-        # The one change decision (rag.documents.changes): stamps decide what is hashed, hashes what changed.
-        ch = detect_changes(files, walk_skipped, basis, load_stamps(index_dir) if basis else {})
-        if basis and not ch:
-            save_stamps(index_dir, ch.touched)  # touched files are not hashed again by the next check
-            counts = prev_manifest.get("counts", {})
-            stats.changed = False
-            stats.files = int(counts.get("files", 0))
-            stats.passages = int(counts.get("passages", 0))
-            stats.skipped = sorted(
-                (Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()), key=lambda k: k.source
-            )
-            if encoder is None:
-                _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
-            stats.seconds = time.perf_counter() - t0
-            return stats
-        fresh = set(ch.added) | set(ch.modified)
-        unchanged = [f for f in files if f.source not in fresh]
-        to_read = [f for f in files if f.source in fresh]
+def _open_current(index_dir: Path, lock, dense_kind: str):
+    """The current version opened for writing under the build's lock, or ``(None, why)``."""
+    from rag.index.local import LocalIndex
 
-        prev, why = (None, None) if rebuild else load_previous(index_dir, info)
-        if why:
-            stats.warnings.append(why)
-        if prev is None:
-            to_read = sorted(unchanged + to_read, key=lambda f: f.source)
-            unchanged = []
+    try:
+        w = LocalIndex.open(index_dir, writable=True, lock=lock, hnsw_threshold=_hnsw_threshold(dense_kind))
+    except ValueError:  # nothing built yet (a new index needs its dimension)
+        return None, None
+    except RagError as exc:
+        return None, f"the existing index is not reusable ({exc}); building from scratch"
+    return w, None
 
-        # Passages of unchanged files come from the previous version, in file order.
-        prev_by_source: dict[str, list[Passage]] = {}
-        if prev is not None:
-            for p in prev.passages:
-                prev_by_source.setdefault(p.source, []).append(p)
 
-        token_ends = encoder.token_ends if encoder is not None else None
-        if token_ends is None:
-            from rag.embedding.model import word_pieces
+def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_skipped, t0: float, *, encoder,
+                  model_dir, progress, cancel, max_file_bytes: int, dense_kind: str,
+                  export_query_encoder: bool | str) -> tuple[BuildStats, bool]:
+    """build_index under the lock; returns the stats and whether the merge policy asks to compact."""
+    collect_garbage(index_dir, sweep=False)  # what dead builds left at the top; the commit sweeps the rest
+    prev_manifest = current.meta if current is not None else None
+    if encoder is not None:
+        info = encoder.info
+    else:
+        mdir = Path(model_dir) if model_dir is not None else default_model_dir()
+        info = _current_model_info(mdir, prev_manifest)
+    stats = BuildStats(index_dir=index_dir)
+    if why:
+        stats.warnings.append(why)
 
-            token_ends = word_pieces(info.path).token_ends
+    prev_files: dict = {}
+    prev_skipped: dict = {}
+    basis: dict = {}
+    if prev_manifest is not None and (
+        prev_manifest.get("ingest") == _ingest_params(info, max_file_bytes)
+        and _same_model(prev_manifest, info)
+        and prev_manifest.get("seeds_root") == str(seeds.resolve())
+    ):
+        basis = prev_manifest
+        prev_files = prev_manifest.get("files", {})
+        prev_skipped = prev_manifest.get("skipped_files", {})
 
-        files_meta: dict[str, dict] = {}
-        skipped_meta: dict[str, dict] = {s.source: {"reason": s.reason} for s in walk_skipped}
-        stats.skipped = list(walk_skipped)
-        by_source: dict[str, list[Passage]] = {}
-        for f in unchanged:
-            stamp = ch.touched[f.source][0].to_json() if f.source in ch.touched else {}
-            if f.source in prev_files:
-                files_meta[f.source] = {**prev_files[f.source], **stamp}
-                by_source[f.source] = prev_by_source.get(f.source, [])
-            else:
-                skipped_meta[f.source] = {**prev_skipped[f.source], **stamp}
-                stats.skipped.append(Skipped(f.source, prev_skipped[f.source].get("reason", "")))
-        limit = info.max_tokens - 2  # [CLS] and [SEP]
-        for i, f in enumerate(to_read, start=1):
-            r = read_seed(f, max_bytes=max_file_bytes)
-            if progress is not None:
-                progress("reading", i, len(to_read))
-            if r.skip:
-                stats.skipped.append(Skipped(f.source, r.skip))
-                if r.size or r.mtime_ns:
-                    skipped_meta[f.source] = {"reason": r.skip, **r.stamp(), "sha256": r.sha256 or None}
-                continue
-            if r.warning:
-                stats.warnings.append(f"{f.source}: {r.warning}")
-            ps = chunk(r.document, token_ends=token_ends, max_tokens=limit)
-            if not ps:
-                stats.skipped.append(Skipped(f.source, "no text"))
-                skipped_meta[f.source] = {"reason": "no text", **r.stamp(), "sha256": r.sha256}
-                continue
-            by_source[f.source] = ps
-            files_meta[f.source] = {
-                "sha256": r.sha256,
-                **r.stamp(),
-                "passages": len(ps),
-                "encoding_warning": r.warning,
-            }
-        stats.skipped.sort(key=lambda k: k.source)
-
-        passages = [p for src in sorted(by_source) for p in by_source[src]]
-        if not passages:
-            raise SeedsError(
-                f"no readable .txt or .md files in {seeds}: add some and run `rag index` again"
-                + (f" ({len(stats.skipped)} skipped)" if stats.skipped else "")
-            )
-        _embed_and_publish(
-            index_dir,
-            passages,
-            prev,
-            info,
-            encoder,
-            stats,
-            progress=progress,
-            cancel=cancel,
-            dense_kind=dense_kind,
-            t0=t0,
-            manifest_extra={
-                "seeds_root": str(seeds.resolve()),
-                "ingest": _ingest_params(info, max_file_bytes),
-                "files": files_meta,
-                "skipped_files": dict(sorted(skipped_meta.items())),
-            },
+    # The one change decision (rag.documents.changes): stamps decide what is hashed, hashes what changed.
+    ch = detect_changes(files, walk_skipped, basis, load_stamps(index_dir) if basis else {})
+    if basis and not ch:
+        save_stamps(index_dir, ch.touched)  # touched files are not hashed again by the next check
+        counts = prev_manifest.get("counts", {})
+        stats.changed = False
+        stats.files = int(counts.get("files", 0))
+        stats.passages = int(counts.get("passages", 0))
+        stats.skipped = sorted(
+            (Skipped(s, v.get("reason", "")) for s, v in prev_skipped.items()), key=lambda k: k.source
         )
-        clear_stamps(index_dir)  # the new manifest records every file's stamp
         if encoder is None:
             _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
-        stats.files = len(files_meta)
-        stats.passages = len(passages)
         stats.seconds = time.perf_counter() - t0
-        return stats
+        return stats, False
+    fresh = set(ch.added) | set(ch.modified)
+    unchanged = [f for f in files if f.source not in fresh]
+    to_read = [f for f in files if f.source in fresh]
+
+    writer = _open_writer(index_dir, lock, info, current, stats, dense_kind)
+    compact_after = False
+    try:
+        if writer.count() == 0:  # nothing to build on: every file is read (and embedded)
+            to_read = sorted(unchanged + to_read, key=lambda f: f.source)
+            unchanged = []
+            prev_files, prev_skipped = {}, {}
+        compact_after = _read_and_commit(
+            seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
+            (prev_manifest or {}).get("files", {}) if writer.count() else {},
+            info, encoder, stats, progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, t0=t0,
+        )
+    finally:
+        writer.close()
+    clear_stamps(index_dir)  # the new manifest records every file's stamp
+    if encoder is None:
+        _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
+    stats.seconds = time.perf_counter() - t0
+    return stats, compact_after
+
+
+def _open_writer(index_dir: Path, lock, info: ModelInfo, current, stats: BuildStats, dense_kind: str):
+    """The backend to write: the current version when its model is this build's, else an empty one
+    (``fresh``: the commit replaces everything)."""
+    from rag.index.local import LocalIndex
+
+    thr = _hnsw_threshold(dense_kind)
+    prev_meta = current.meta if current is not None else None
+    if prev_meta is not None and _same_model(prev_meta, info) and current.dim == info.dim:
+        return current
+    if prev_meta is not None and prev_meta.get("model"):
+        stats.warnings.append(
+            f"the existing index was built with another model ({prev_meta['model'].get('name')}); building from scratch"
+        )
+    return LocalIndex.open(index_dir, writable=True, dim=info.dim, lock=lock, fresh=True, hnsw_threshold=thr)
+
+
+def _hnsw_threshold(dense_kind: str) -> int:
+    from rag.index.dense import APPROX_THRESHOLD
+
+    try:
+        return {"auto": APPROX_THRESHOLD, "flat": 2**62, "hnsw": 1}[dense_kind]
+    except KeyError:
+        raise ValueError(f"dense index kind must be 'auto', 'flat' or 'hnsw', not {dense_kind!r}") from None
+
+
+def _compact(index_dir: Path, stats: BuildStats, dense_kind: str) -> None:
+    """Run the merge policy's compaction now (in this process, after the build released its lock)."""
+    from rag.index.merge import compact
+
+    try:
+        compact(index_dir, hnsw_threshold=_hnsw_threshold(dense_kind), lock_wait=0.0)
+    except RagError as exc:  # another build took the lock: the next build's policy check merges
+        stats.warnings.append(f"segments not merged this time ({exc})")
+
+
+def _read_and_commit(seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
+                     old_indexed: dict, info: ModelInfo, encoder, stats: BuildStats, *, progress, cancel,
+                     max_file_bytes: int, t0: float):
+    """Read the new and changed files, send their passages' differences to ``writer`` and commit.
+    Returns (the document encoder this build loaded or None, whether the merge policy asks to compact)."""
+    token_ends = encoder.token_ends if encoder is not None else None
+    if token_ends is None:
+        from rag.embedding.model import word_pieces
+
+        token_ends = word_pieces(info.path).token_ends
+
+    files_meta: dict[str, dict] = {}
+    skipped_meta: dict[str, dict] = {s.source: {"reason": s.reason} for s in walk_skipped}
+    stats.skipped = list(walk_skipped)
+    by_source: dict[str, list[Passage]] = {}
+    for f in unchanged:
+        stamp = ch.touched[f.source][0].to_json() if f.source in ch.touched else {}
+        if f.source in prev_files:
+            files_meta[f.source] = {**prev_files[f.source], **stamp}
+        else:
+            skipped_meta[f.source] = {**prev_skipped[f.source], **stamp}
+            stats.skipped.append(Skipped(f.source, prev_skipped[f.source].get("reason", "")))
+    limit = info.max_tokens - 2  # [CLS] and [SEP]
+    for i, f in enumerate(to_read, start=1):
+        r = read_seed(f, max_bytes=max_file_bytes)
+        if progress is not None:
+            progress("reading", i, len(to_read))
+        if r.skip:
+            stats.skipped.append(Skipped(f.source, r.skip))
+            if r.size or r.mtime_ns:
+                skipped_meta[f.source] = {"reason": r.skip, **r.stamp(), "sha256": r.sha256 or None}
+            continue
+        if r.warning:
+            stats.warnings.append(f"{f.source}: {r.warning}")
+        ps = chunk(r.document, token_ends=token_ends, max_tokens=limit)
+        if not ps:
+            stats.skipped.append(Skipped(f.source, "no text"))
+            skipped_meta[f.source] = {"reason": "no text", **r.stamp(), "sha256": r.sha256}
+            continue
+        by_source[f.source] = ps
+        files_meta[f.source] = {
+            "sha256": r.sha256,
+            **r.stamp(),
+            "passages": len(ps),
+            "encoding_warning": r.warning,
+        }
+    stats.skipped.sort(key=lambda k: k.source)
+
+    total = sum(int(m.get("passages", 0)) for m in files_meta.values())
+    if not total:
+        raise SeedsError(
+            f"no readable .txt or .md files in {seeds}: add some and run `rag index` again"
+            + (f" ({len(stats.skipped)} skipped)" if stats.skipped else "")
+        )
+    # Sources whose passages leave the index: removed files, and files indexed before but not now.
+    gone = [src for src in old_indexed if src not in files_meta]
+    meta = {
+        "seeds_root": str(seeds.resolve()),
+        "ingest": _ingest_params(info, max_file_bytes),
+        "files": files_meta,
+        "skipped_files": dict(sorted(skipped_meta.items())),
+    }
+    _embed_and_commit(writer, by_source, gone, total, info, encoder, stats, progress=progress,
+                             cancel=cancel, t0=t0, meta=meta, index_dir=index_dir)
+    stats.files = len(files_meta)
+    stats.passages = total
+    return _wants_compaction(writer)
+
+
+def _wants_compaction(writer) -> bool:
+    from rag.index.merge import MergePolicy, plan
+
+    return bool(plan(writer.segments(), MergePolicy()))
 
 
 def build_passages(
@@ -262,15 +313,17 @@ def build_passages(
     """
     t0 = time.perf_counter()
     index_dir = Path(index)
-    with store.BuildLock(index_dir):
-        store.clean_stale(index_dir)
-        prev_manifest = _manifest_if_any(index_dir)
+    with store.BuildLock(index_dir) as lock:
+        collect_garbage(index_dir)
+        prev_manifest, why = _meta_if_any(index_dir)
         if encoder is not None:
             info = encoder.info
         else:
             mdir = Path(model_dir) if model_dir is not None else default_model_dir()
             info = _current_model_info(mdir, prev_manifest)
         stats = BuildStats(index_dir=index_dir)
+        if why:
+            stats.warnings.append(why)
         ingest = {"corpus": True, "bm25": [BM25_K1, BM25_B]}
         if (
             prev_manifest is not None
@@ -285,14 +338,18 @@ def build_passages(
                 _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
             stats.seconds = time.perf_counter() - t0
             return stats
-        prev, why = load_previous(index_dir, info)
-        if why:
-            stats.warnings.append(why)
-        _embed_and_publish(
-            index_dir, passages, prev, info, encoder, stats, progress=progress, cancel=None,
-            dense_kind=dense_kind, t0=t0,
-            manifest_extra={"seeds_root": "", "ingest": ingest, "files": corpus, "skipped_files": {}},
-        )
+        from rag.index.local import LocalIndex
+
+        by_source: dict[str, list[Passage]] = {}
+        for p in passages:
+            by_source.setdefault(p.source, []).append(p)
+        # another corpus: the commit replaces the whole index (fresh), atomically
+        with LocalIndex.open(index_dir, writable=True, dim=info.dim, lock=lock, fresh=True,
+                             hnsw_threshold=_hnsw_threshold(dense_kind)) as writer:
+            _embed_and_commit(
+                writer, by_source, [], len(passages), info, encoder, stats, progress=progress, cancel=None, t0=t0,
+                meta={"seeds_root": "", "ingest": ingest, "files": corpus, "skipped_files": {}}, index_dir=index_dir,
+            )
         if encoder is None:
             _export_query_encoder(index_dir, info, export_query_encoder, stats, progress)
         stats.files = len(corpus)
@@ -301,40 +358,63 @@ def build_passages(
         return stats
 
 
-def _embed_and_publish(
-    index_dir: Path,
-    passages: list[Passage],
-    prev: Previous | None,
+def _embed_and_commit(
+    writer,
+    by_source: dict[str, list[Passage]],
+    gone: list[str],
+    total: int,
     info: ModelInfo,
     encoder,
     stats: BuildStats,
     *,
     progress: BuildProgress | None,
     cancel: threading.Event | None,
-    dense_kind: str,
     t0: float,
-    manifest_extra: dict,
+    meta: dict,
+    index_dir: Path,
 ):
-    """Reuse vectors by content hash, embed the rest, build BM25 and FAISS, publish atomically.
+    """Send the differences to the backend and commit: per re-read source, keys that vanished are
+    deleted and new keys upserted (a text the source had before keeps its stored vector; the rest
+    is embedded, each distinct text once); every passage of a ``gone`` source is deleted.
 
-    """
-    if prev is not None:
-        kept_hashes = {p.hash for p in passages}
-        stats.removed = sum(1 for p in prev.passages if p.hash not in kept_hashes)
+    Returns the default document encoder if this build loaded one (for the query-encoder export)."""
+    from rag.index.backend import Record
+    from rag.documents.tokens import tokenize_many
 
-    # Vectors: reuse by content hash, embed the new ones (each distinct text once).
-    dim = info.dim
-    vectors = np.empty((len(passages), dim), dtype=np.float32)
+    deletes: list[str] = []
+    upserts: list[tuple[str, Passage]] = []
+    reuse: dict[int, str] = {}  # upsert index -> the old key whose stored vector it takes
+    for src in gone:
+        old = writer.keys_with_prefix(source_prefix(src))
+        deletes.extend(old)
+        stats.removed += len(old)
+    for src, ps in by_source.items():
+        old = set(writer.keys_with_prefix(source_prefix(src)))
+        new = {passage_key(p): p for p in ps}
+        old_by_hash = {key_text_hash(k): k for k in sorted(old)}
+        new_hashes = {key_text_hash(k) for k in new}
+        gone_keys = sorted(old - new.keys())
+        deletes.extend(gone_keys)
+        stats.removed += sum(1 for k in gone_keys if key_text_hash(k) not in new_hashes)
+        for k, p in new.items():
+            if k in old:
+                continue
+            j = old_by_hash.get(key_text_hash(k))
+            if j is not None:
+                reuse[len(upserts)] = j
+            upserts.append((k, p))
+
+    # Vectors: the stored one for a text the source had; the rest embedded, each distinct text once.
+    vectors = np.empty((len(upserts), info.dim), dtype=np.float32)
+    if reuse:
+        for i, v in zip(reuse, writer.vectors_of(list(reuse.values()))):
+            vectors[i] = v
     new_rows: dict[str, list[int]] = {}
-    for i, p in enumerate(passages):
-        j = prev.by_hash.get(p.hash) if prev is not None else None
-        if j is not None:
-            vectors[i] = prev.vectors[j]
-            stats.reused += 1
-        else:
+    for i, (_, p) in enumerate(upserts):
+        if i not in reuse:
             new_rows.setdefault(p.hash, []).append(i)
     if new_rows:
-        texts = [passages[rows[0]].text for rows in new_rows.values()]
+        texts = [upserts[rows[0]][1].text for rows in new_rows.values()]
         enc = encoder if encoder is not None else _document_encoder(info, len(texts))
         stats.encoder = enc.path_name
         cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
@@ -344,6 +424,7 @@ def _embed_and_publish(
         for rows, vec in zip(new_rows.values(), embedded):
             vectors[rows] = vec
         stats.embedded = sum(len(r) for r in new_rows.values())
+    stats.reused = total - stats.embedded
     if cancel is not None and cancel.is_set():
         from rag.embedding.document_encoder import BuildCancelled
 
@@ -351,33 +432,25 @@ def _embed_and_publish(
 
     if progress is not None:
         progress("writing", 0, 1)
-    from rag.index.dense import DenseIndex
-    from rag.index.lexical import BM25Index
-    from rag.documents.tokens import tokenize_many
-
-    bm25 = BM25Index.build(tokenize_many([p.text for p in passages]))
-    dense = DenseIndex.build(vectors, kind=dense_kind)
-
-    def write(folder: Path) -> dict:
-        write_passages(folder, passages)
-        np.save(folder / store.VECTORS, vectors, allow_pickle=False)
-        dense.save(folder)
-        bm25.save(folder)
-        return {
-            "format": store.FORMAT,
-            "format_version": store.FORMAT_VERSION,
-            "rag_version": __version__,
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "build_seconds": round(time.perf_counter() - t0, 3),
-            "model": {**info.to_json(), "stamp": _stamp_or_none(info)},
-            "encoder": stats.encoder or (prev.manifest.get("encoder") if prev else ""),
-            "counts": {"files": len(manifest_extra["files"]), "passages": len(passages), "dim": dim},
-            "dense": {"kind": dense.kind},
-            "bm25": {"k1": BM25_K1, "b": BM25_B, "method": "lucene", "tokenizer": "en-stopwords+snowball"},
-            **manifest_extra,
-        }
-
-    store.publish(index_dir, write)
+    tokens = tokenize_many([p.text for _, p in upserts])
+    writer.delete(deletes)
+    writer.upsert(Record(k, vectors[i], tokens[i], passage_payload(p)) for i, (k, p) in enumerate(upserts))
+    prev_meta = writer.meta
+    writer.set_meta({
+        "rag_version": __version__,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - t0, 3),
+        "model": {**info.to_json(), "stamp": _stamp_or_none(info)},
+        "encoder": stats.encoder or prev_meta.get("encoder", ""),
+        "counts": {"files": len(meta["files"]), "passages": total, "dim": info.dim},
+        "bm25": {"k1": BM25_K1, "b": BM25_B, "method": "lucene", "tokenizer": "en-stopwords+snowball"},
+        **meta,
+    })
+    after = writer.count() - len(deletes) + len(upserts)  # deleted keys exist; upserted ones are new
+    if after != total:
+        raise IndexCorruptError(f"the index would hold {after} passages after this build, not {total}; "
+                                f"{store.REBUILD_HINT}")
+    writer.commit()
     if progress is not None:
         progress("writing", 1, 1)
 

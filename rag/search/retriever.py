@@ -1,8 +1,10 @@
 """Searching an index: dense, BM25, or both fused, with answer sentences.
 
-``Retriever.open(index_dir)`` loads one complete version of the index (see :mod:`rag.index.store`); the
-query encoder (ONNX Runtime, no torch; see :mod:`rag.embedding.onnx_encoder`) loads on the first dense
-search.
+``Retriever.open(index_dir)`` opens one complete version of the index through its backend
+(:class:`rag.index.local.LocalIndex`: segments memory-mapped, nothing parsed until a hit needs it);
+the query encoder (ONNX Runtime, no torch; see :mod:`rag.embedding.onnx_encoder`) loads on the
+first dense search. Hit rows are positions of the live passages in
+that version (0..passages-1), valid for the retriever that returned them.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from rag.index import store
 from rag.search.answer import best_sentence, sentence_candidates
 from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, RagError
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
-from rag.index.lexical import BM25Index
 from rag.documents.tokens import MAX_QUERY_CHARS, tokenize
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
-from rag.index.passages_io import PassageFile
+from rag.index.local import LocalIndex
+from rag.index.passages_io import passage_from_payload
 from rag.types import Hit, Passage
 
 MODES = ("hybrid", "dense", "bm25")
@@ -57,30 +59,53 @@ class IndexInfo:
     dense_kind: str
 
 
+class _Passages(Sequence):
+    """The live passages of one version by position, decoded from their payloads when first used."""
+
+    def __init__(self, index: LocalIndex, where: Path) -> None:
+        self._index = index
+        self._where = where
+        self._n = index.count()
+        self._cache: dict[int, Passage] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        i = int(i)
+        if i < 0:
+            i += self._n
+        p = self._cache.get(i)
+        if p is None:
+            if not 0 <= i < self._n:
+                raise IndexError(i)
+            p = self._cache[i] = passage_from_payload(self._index.payload_at(i), str(self._where))
+        return p
+
+
 class Retriever:
     """Search one index version. Thread-safe for concurrent searches."""
 
-    def __init__(
-        self,
-        version_dir: Path,
-        manifest: dict,
-        passages: Sequence[Passage],
-        vectors: np.ndarray,
-        dense,
-        bm25: BM25Index,
-        encoder=None,
-    ) -> None:
+    def __init__(self, version_dir: Path, manifest: dict, index: LocalIndex, encoder=None) -> None:
         self.fusion: FusionParams = DEFAULT_FUSION
         self.version_dir = version_dir
-        self.manifest = manifest
-        self.passages = passages
-        self.vectors = vectors
-        self._dense = dense
-        self._bm25 = bm25
+        self.manifest = manifest  # the build's metadata (model, seeds root, files, counts, ...)
+        self.index = index
+        self.passages: Sequence[Passage] = _Passages(index, version_dir)
+        self._vectors: np.ndarray | None = None
         self._encoder = encoder
         self._encoder_lock = threading.Lock()
         self.seeds_root = Path(manifest.get("seeds_root", "."))
         self._idf_cache: dict[str, float] = {}
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Every passage vector in position order (reads them all: for tests and tools)."""
+        if self._vectors is None:
+            self._vectors = self.index.live_vectors()
+        return self._vectors
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -96,23 +121,29 @@ class Retriever:
         """
         last: RagError | None = None
         for _ in range(3):  # a build may retire the version between reading CURRENT and loading it
-            version, manifest = store.open_current(Path(index_dir))
+            version = store.current_version(Path(index_dir))
             try:
-                return cls._load(version, manifest, encoder, model_dir, verify)
+                index = LocalIndex.open(index_dir)
             except IndexCorruptError as exc:
-                if version.exists():
-                    raise
+                if store.current_version(Path(index_dir)) == version:
+                    raise  # damaged, not replaced meanwhile
                 last = exc
+                continue
+            try:
+                return cls._load(Path(index_dir) / index.version, index, encoder, model_dir, verify)
+            except BaseException:
+                index.close()
+                raise
         assert last is not None
         raise last
 
     @classmethod
-    def _load(cls, version: Path, manifest: dict, encoder, model_dir, verify: bool) -> "Retriever":
+    def _load(cls, version: Path, index: LocalIndex, encoder, model_dir, verify: bool) -> "Retriever":
+        manifest = index.meta
         try:
-            n = int(manifest["counts"]["passages"])
-            dim = int(manifest["counts"]["dim"])
-            kind = str(manifest["dense"]["kind"])
             m = manifest["model"]
+            if int(m["dim"]) != index.dim or int(manifest["counts"]["passages"]) != index.count():
+                raise ValueError
         except (KeyError, TypeError, ValueError):
             raise IndexCorruptError(f"manifest in {version} is incomplete; {store.REBUILD_HINT}") from None
         if encoder is not None:
@@ -124,23 +155,8 @@ class Retriever:
         else:
             _check_model(m, Path(model_dir) if model_dir is not None else None)
         if verify:
-            store.verify(version, manifest)
-        else:
-            store.check_sizes(version, manifest)
-        passages = PassageFile(version, n)  # parsed lazily: a question decodes only its hits
-        try:
-            vectors = np.load(version / store.VECTORS, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"vectors in {version} are damaged ({exc}); {store.REBUILD_HINT}") from None
-        if vectors.shape != (n, dim) or vectors.dtype != np.float32:
-            raise IndexCorruptError(
-                f"vectors in {version} have shape {vectors.shape}, expected ({n}, {dim}); {store.REBUILD_HINT}"
-            )
-        from rag.index.dense import DenseIndex
-
-        dense = DenseIndex.load(version, kind, n, dim)
-        bm25 = BM25Index.load(version, n)
-        return cls(version, manifest, passages, vectors, dense, bm25, encoder)
+            index.verify()
+        return cls(version, manifest, index, encoder)
 
     def is_current(self) -> bool:
         """False once a build has published a newer version of this index."""
@@ -169,11 +185,11 @@ class Retriever:
             path=self.version_dir.parent,
             version=self.version_dir.name,
             files=int(m["counts"]["files"]),
-            passages=int(m["counts"]["passages"]),
+            passages=len(self.passages),
             model=str(m["model"]["name"]),
             built_at=str(m.get("built_at", "")),
             seeds_root=str(m.get("seeds_root", "")),
-            dense_kind=str(m["dense"]["kind"]),
+            dense_kind=dense_kind(self.index.segments()),
         )
 
     def encoder(self):
@@ -198,8 +214,8 @@ class Retriever:
     def idf(self, term: str) -> float:
         v = self._idf_cache.get(term)
         if v is None:
-            df = self._bm25.doc_freq(term)
-            n = max(self._bm25.n_docs, 1)
+            df = self.index.doc_freq(term)
+            n = max(len(self.passages), 1)
             v = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
             self._idf_cache[term] = v
         return v
@@ -225,7 +241,7 @@ class Retriever:
         qvecs = None
         if mode in ("hybrid", "dense"):
             qvecs = self.encoder().encode(cleaned)
-            dscores, dids = self._dense.search(qvecs, depth)
+            dscores, dids = self.index.dense_positions(qvecs, depth)
         results = []
         for qi, q in enumerate(cleaned):
             terms = tokenize(q)
@@ -234,28 +250,27 @@ class Retriever:
             if qvecs is not None:
                 keep = dids[qi] >= 0
                 dense_ids, dense_sc = dids[qi][keep].astype(np.int64), dscores[qi][keep]
-            lex_scores = self._bm25.scores(terms) if mode in ("hybrid", "bm25") else None
+            lex = self.index.lexical_positions(terms) if mode in ("hybrid", "bm25") else None
             if mode == "dense":
                 top = list(zip(dense_ids.tolist(), dense_sc.tolist()))[:k]
             elif mode == "bm25":
-                from rag.index.lexical import top_positive
-
-                ids, sc = top_positive(lex_scores, k)
+                ids, sc = _top_positive(lex, k)
                 top = list(zip(ids.tolist(), sc.tolist()))
             else:
-                from rag.index.lexical import top_positive
-
-                top = ranked(fuse(self.fusion, (dense_ids, dense_sc), top_positive(lex_scores, depth)), k)
-            results.append(self._hits(top, q, terms, qvecs[qi] if qvecs is not None else None, lex_scores, answers))
+                top = ranked(fuse(self.fusion, (dense_ids, dense_sc), _top_positive(lex, depth)), k)
+            results.append(self._hits(top, q, terms, qvecs[qi] if qvecs is not None else None, lex, answers))
         return results
 
-    def _hits(self, top, question: str, terms: list[str], qvec, lex_scores, answers: bool) -> list[Hit]:
+    def _hits(self, top, question: str, terms: list[str], qvec, lex, answers: bool) -> list[Hit]:
         hits = []
         term_set = tuple(sorted(set(terms)))
         for rank, (i, score) in enumerate(top, start=1):
             p = self.passages[i]
-            dense_score = float(np.dot(self.vectors[i], qvec)) if qvec is not None else None
-            bm25_score = float(lex_scores[i]) if lex_scores is not None else None
+            dense_score = float(np.dot(self.index.vector_at(i), qvec)) if qvec is not None else None
+            bm25_score = None
+            if lex is not None:
+                at = np.flatnonzero(lex[0] == i)
+                bm25_score = float(lex[1][at[0]]) if len(at) else 0.0
             hit = Hit(
                 row=int(i),
                 rank=rank,
@@ -308,6 +323,22 @@ class Retriever:
 
     def passages_by_hit(self, hit: Hit) -> Passage:
         return self.passages[hit.row]
+
+
+def _top_positive(lex: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` best ``(positions, scores)`` of a lexical result, best first (ties by position)."""
+    ids, sc = lex
+    if n < len(ids):
+        part = np.argpartition(-sc, n - 1)[:n]
+        ids, sc = ids[part], sc[part]
+    order = np.lexsort((ids, -sc))
+    return ids[order].astype(np.int64), sc[order]
+
+
+def dense_kind(segments: list[dict]) -> str:
+    """How the dense side is searched: "flat", "hnsw", or both ("hnsw+flat") across segments."""
+    kinds = sorted({s["kind"] for s in segments}, reverse=True)
+    return "+".join(kinds) if kinds else "flat"
 
 
 def _check_model(m: dict, model_dir: Path | None) -> None:

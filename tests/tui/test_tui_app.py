@@ -268,7 +268,8 @@ def test_no_seeds_folder_and_no_index_is_reported_and_the_app_keeps_running(tmp_
 def test_corrupt_index_is_reported_then_rebuilt(small, tmp_path):
     seeds, index, enc = small
     version = index / (index / "CURRENT").read_text().strip()
-    (version / "passages.jsonl").write_text("not the passages\n", encoding="utf-8")
+    segment = json.loads((version / "manifest.json").read_text(encoding="utf-8"))["segments"][0]["id"]
+    (index / "segments" / segment / "payloads.jsonl").write_text("not the passages\n", encoding="utf-8")
     app = fake_app(seeds, index, enc, tmp_path)
 
     async def scenario():
