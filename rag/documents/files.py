@@ -63,6 +63,7 @@ def iter_seed_files(root: Path) -> tuple[list[SeedFile], list[Skipped]]:
         rel = os.path.relpath(err.filename or str(root), root) if err.filename else "."
         skipped.append(Skipped(Path(rel).as_posix(), f"cannot list folder: {err.strerror or err}"))
 
+    abs_root = root.absolute()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=on_error):
         d = Path(dirpath)
         try:
@@ -76,18 +77,21 @@ def iter_seed_files(root: Path) -> tuple[list[SeedFile], list[Skipped]]:
             continue
         seen_dirs.add(key)
         dirnames[:] = sorted(n for n in dirnames if not _is_hidden(n))
+        rel_dir = d.relative_to(root)  # once per folder: a file's source and path are joins
+        prefix = "" if rel_dir == Path(".") else rel_dir.as_posix() + "/"
+        abs_dir = abs_root / rel_dir
         for name in sorted(filenames):
             if _is_hidden(name):
                 continue
             p = d / name
-            source = p.relative_to(root).as_posix()
+            source = prefix + name
             if find_reader(name) is None:
                 skipped.append(Skipped(source, unsupported_reason(name)))
                 continue
             if p.is_symlink() and not inside(p):
                 skipped.append(Skipped(source, "link that leads outside the seeds folder"))
                 continue
-            files.append(SeedFile(source, p.absolute()))
+            files.append(SeedFile(source, abs_dir / name))
     files.sort(key=lambda f: f.source)
     return files, skipped
 
