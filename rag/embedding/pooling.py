@@ -1,7 +1,7 @@
 """How a sentence-transformers model folder turns token states into one vector, as it declares it.
 
 sentence-transformers reads ``modules.json`` (the pipeline: Transformer, Pooling, Normalize, ...)
-and ``1_Pooling/config.json`` (the pooling mode). The fast encoders (numpy, ONNX Runtime) reproduce
+and ``1_Pooling/config.json`` (the pooling mode). The ONNX Runtime export reproduces
 ``Transformer -> Pooling(cls | mean | max) [-> Normalize]``; :func:`read_pooling` returns that
 pooling, or raises :class:`~rag.errors.ModelError` naming what a folder declares beyond it (a Dense
 layer, weighted-mean or last-token pooling, several modes at once, a default prompt, ...), so such
