@@ -50,6 +50,14 @@ def _current_model_info(model_dir: Path, prev_manifest: dict | None) -> ModelInf
     return model_info(model_dir)
 
 
+def _model_info_for(encoder, model_dir, prev_manifest: dict | None) -> ModelInfo:
+    """The identity of the model this build embeds with: the given encoder's, or the model folder's."""
+    if encoder is not None:
+        return encoder.info
+    mdir = Path(model_dir) if model_dir is not None else default_model_dir()
+    return _current_model_info(mdir, prev_manifest)
+
+
 def _meta_if_any(index_dir: Path) -> tuple[dict | None, str | None]:
     """The build metadata of the current version, or ``(None, why)`` when it cannot be read."""
     from rag.index.local import read_manifest
@@ -124,11 +132,7 @@ def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_
     """build_index under the lock; returns the stats and whether the merge policy asks to compact."""
     collect_garbage(index_dir, sweep=False)  # what dead builds left at the top; the commit sweeps the rest
     prev_manifest = current.meta if current is not None else None
-    if encoder is not None:
-        info = encoder.info
-    else:
-        mdir = Path(model_dir) if model_dir is not None else default_model_dir()
-        info = _current_model_info(mdir, prev_manifest)
+    info = _model_info_for(encoder, model_dir, prev_manifest)
     stats = BuildStats(index_dir=index_dir)
     if why:
         stats.warnings.append(why)
@@ -316,11 +320,7 @@ def build_passages(
     with store.BuildLock(index_dir) as lock:
         collect_garbage(index_dir)
         prev_manifest, why = _meta_if_any(index_dir)
-        if encoder is not None:
-            info = encoder.info
-        else:
-            mdir = Path(model_dir) if model_dir is not None else default_model_dir()
-            info = _current_model_info(mdir, prev_manifest)
+        info = _model_info_for(encoder, model_dir, prev_manifest)
         stats = BuildStats(index_dir=index_dir)
         if why:
             stats.warnings.append(why)
