@@ -21,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from rag.hashing import sha256_file
+from rag.hashing import sha256_file  # noqa: F401 - the index modules hash through this name
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError, IndexPathError
 
 FORMAT = "rag-segments"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from rag.version import __version__
 from rag.index import store
 from rag.index.local import collect_garbage
 from rag.documents.changes import clear_stamps, detect_changes, load_stamps, save_stamps
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, SeedsError
+from rag.errors import IndexCorruptError, RagError, SeedsError
 from rag.documents.chunking import chunk
 from rag.documents.files import iter_seed_files
 from rag.documents.ingest import INGEST_VERSION, MAX_FILE_BYTES, read_seed
