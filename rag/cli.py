@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything")
     sp.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another build to finish")
     sp.add_argument("--json", action="store_true", help="print the build's statistics as JSON")
+    sp.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                    help="embed new passages on a Ray cluster (default: the running one; pip install 'rag[ray]')")
 
     sp = sub.add_parser("ask", help="show the passages that best answer a question", epilog=ASK_HELP,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,13 +217,20 @@ def os_error_line(exc: OSError) -> str:
     return " ".join(f"{what}{where}: {advice}".split())
 
 
-def _build(seeds: str, index: str, rebuild: bool = False, wait: float = 0.0, export: bool | str = True):
+def _build(seeds: str, index: str, rebuild: bool = False, wait: float = 0.0, export: bool | str = True,
+           ray: str | None = None):
     from rag.indexing.build import build_index
     from rag.progress import ProgressBar
 
+    embedder = None
+    if ray is not None:  # rag index --ray [ADDRESS]: only the embedding runs on the cluster
+        from rag.distributed.embedding import ray_embedder
+
+        embedder = ray_embedder(ray)
     bar = ProgressBar()
     try:
-        stats = build_index(seeds, index, rebuild=rebuild, progress=bar, lock_wait=wait, export_query_encoder=export)
+        stats = build_index(seeds, index, rebuild=rebuild, progress=bar, lock_wait=wait, export_query_encoder=export,
+                            embedder=embedder)
     finally:
         bar.close()
     return stats
@@ -239,7 +248,7 @@ def _print_build(stats) -> None:
 
 
 def cmd_index(args) -> int:
-    stats = _build(args.seeds, args.index, rebuild=args.rebuild, wait=args.wait)
+    stats = _build(args.seeds, args.index, rebuild=args.rebuild, wait=args.wait, ray=args.ray)
     if args.json:
         print(
             json.dumps(

@@ -39,6 +39,12 @@ from rag.types import BuildStats, Passage, Skipped
 # query encoder for ONNX Runtime, once per model).
 BuildProgress = Callable[[str, int, int], None]
 
+# The embedding step of a build, pluggable: ``embedder(texts, info=, progress=, cancel=)`` returns one
+# L2-normalized float32 row per text, in order, with the build's model ``info`` (``progress(done,
+# total)``; raise BuildCancelled when ``cancel`` is set). None: the build's own encoder in this process. rag.distributed.embedding
+# provides one that embeds on a Ray cluster; it may carry a ``path_name`` for the build summary.
+Embedder = Callable[..., np.ndarray]
+
 
 def _current_model_info(model_dir: Path, prev_manifest: dict | None) -> ModelInfo:
     """Model identity; the weights hash is taken from the manifest when the file is unchanged."""
@@ -84,6 +90,7 @@ def build_index(
     lock_wait: float = 0.0,
     dense_kind: str = "auto",
     export_query_encoder: bool | str = True,
+    embedder: Embedder | None = None,
 ) -> BuildStats:
     """Build or update the index at ``index`` from the documents under ``seeds``.
 
@@ -92,6 +99,8 @@ def build_index(
     encoder and ``export_query_encoder``, the model is also exported once for ONNX Runtime into the
     user cache (:mod:`rag.embedding.onnx_encoder`), the fast query encoder: at the end of the build
     (True), or in a detached process that nothing waits for (``"background"``: a first run).
+    ``embedder`` replaces only the embedding of new passages (see :data:`Embedder`); reading, the
+    change decision and the publish stay here.
     """
     t0 = time.perf_counter()
     seeds = Path(seeds)
@@ -103,7 +112,7 @@ def build_index(
             stats, compact_after = _build_locked(
                 seeds, index_dir, lock, current, why, files, walk_skipped, t0, encoder=encoder, model_dir=model_dir,
                 progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, dense_kind=dense_kind,
-                export_query_encoder=export_query_encoder)
+                export_query_encoder=export_query_encoder, embedder=embedder)
         finally:
             if current is not None:
                 current.close()
@@ -128,7 +137,7 @@ def _open_current(index_dir: Path, lock, dense_kind: str):
 
 def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_skipped, t0: float, *, encoder,
                   model_dir, progress, cancel, max_file_bytes: int, dense_kind: str,
-                  export_query_encoder: bool | str) -> tuple[BuildStats, bool]:
+                  export_query_encoder: bool | str, embedder=None) -> tuple[BuildStats, bool]:
     """build_index under the lock; returns the stats and whether the merge policy asks to compact."""
     collect_garbage(index_dir, sweep=False)  # what dead builds left at the top; the commit sweeps the rest
     prev_manifest = current.meta if current is not None else None
@@ -179,6 +188,7 @@ def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_
             seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
             (prev_manifest or {}).get("files", {}) if writer.count() else {},
             info, encoder, stats, progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, t0=t0,
+            embedder=embedder,
         )
     finally:
         writer.close()
@@ -226,7 +236,7 @@ def _compact(index_dir: Path, stats: BuildStats, dense_kind: str) -> None:
 
 def _read_and_commit(seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
                      old_indexed: dict, info: ModelInfo, encoder, stats: BuildStats, *, progress, cancel,
-                     max_file_bytes: int, t0: float):
+                     max_file_bytes: int, t0: float, embedder=None):
     """Read the new and changed files, send their passages' differences to ``writer`` and commit.
     Returns (the document encoder this build loaded or None, whether the merge policy asks to compact)."""
     token_ends = encoder.token_ends if encoder is not None else None
@@ -287,7 +297,7 @@ def _read_and_commit(seeds, index_dir, writer, files, walk_skipped, ch, unchange
         "skipped_files": dict(sorted(skipped_meta.items())),
     }
     _embed_and_commit(writer, by_source, gone, total, info, encoder, stats, progress=progress,
-                             cancel=cancel, t0=t0, meta=meta, index_dir=index_dir)
+                             cancel=cancel, t0=t0, meta=meta, index_dir=index_dir, embedder=embedder)
     stats.files = len(files_meta)
     stats.passages = total
     return _wants_compaction(writer)
@@ -372,6 +382,7 @@ def _embed_and_commit(
     t0: float,
     meta: dict,
     index_dir: Path,
+    embedder: Embedder | None = None,
 ):
     """Send the differences to the backend and commit: per re-read source, keys that vanished are
     deleted and new keys upserted (a text the source had before keeps its stored vector; the rest
@@ -415,10 +426,17 @@ def _embed_and_commit(
             new_rows.setdefault(p.hash, []).append(i)
     if new_rows:
         texts = [upserts[rows[0]][1].text for rows in new_rows.values()]
-        enc = encoder if encoder is not None else _document_encoder(info, len(texts))
-        stats.encoder = enc.path_name
         cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
-        embedded = enc.encode(texts, progress=cb, cancel=cancel)
+        if embedder is not None:
+            stats.encoder = str(getattr(embedder, "path_name", "custom"))
+            embedded = np.asarray(embedder(texts, info=info, progress=cb, cancel=cancel), dtype=np.float32)
+            if embedded.shape != (len(texts), info.dim):
+                raise RagError(f"the embedder returned {embedded.shape} vectors for {len(texts)} texts of "
+                                        f"dimension {info.dim}; nothing was published")
+        else:
+            enc = encoder if encoder is not None else _document_encoder(info, len(texts))
+            stats.encoder = enc.path_name
+            embedded = enc.encode(texts, progress=cb, cancel=cancel)
         if cb is not None:
             cb(len(texts), len(texts))
         for rows, vec in zip(new_rows.values(), embedded):

@@ -330,8 +330,9 @@ def _top_positive(lex: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarra
     ids, sc = lex
     if n < len(ids):
         part = np.argpartition(-sc, n - 1)[:n]
-        ids, sc = ids[part], sc[part]
-    order = np.lexsort((ids, -sc))
+        keep = sc >= sc[part].min()  # every tie at the cut, so that ties there also go by position
+        ids, sc = ids[keep], sc[keep]
+    order = np.lexsort((ids, -sc))[:n]
     return ids[order].astype(np.int64), sc[order]
 
 

@@ -1,0 +1,59 @@
+"""Connecting to a Ray cluster: an explicit address, or the running one (``RAY_ADDRESS``, ``ray start``)."""
+
+from __future__ import annotations
+
+from rag.errors import RagError
+
+INSTALL_HINT = "install it with `pip install 'rag[ray]'`"
+
+
+class ClusterError(RagError):
+    """Ray is missing or no cluster answers at the address."""
+
+
+def require_ray():
+    """The ``ray`` module, or a ClusterError that says how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (needs pyarrow: part of ray[data])
+    except ImportError as exc:
+        raise ClusterError(f"Ray is not installed ({exc.name or exc}): {INSTALL_HINT}") from None
+    return ray
+
+
+def connect(address: str | None = None) -> bool:
+    """Join the cluster at ``address`` (None or "auto": the running one). Returns True when this
+    call connected (the caller then disconnects with :func:`disconnect`), False when this process
+    was already connected."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return False
+    target = address if address not in (None, "") else "auto"
+    try:
+        ray.init(address=target, log_to_driver=False, logging_level="warning")
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or ["no answer"])[0]
+        raise ClusterError(
+            f"no Ray cluster at {target} ({first}): start one with `ray start --head` "
+            "or give its address: rag index --ray HOST:PORT"
+        ) from None
+    return True
+
+
+def disconnect() -> None:
+    import ray
+
+    ray.shutdown()
+
+
+def worker_count() -> int:
+    """Whole CPUs of the cluster (each embedding worker takes one, or one GPU)."""
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def gpu_count() -> int:
+    import ray
+
+    return int(ray.cluster_resources().get("GPU", 0))

@@ -1,0 +1,50 @@
+"""Serving the sharded searcher through Ray Serve replicas (for ``rag serve --ray``).
+
+:class:`SearchDeployment` is a plain class that a Ray Serve deployment wraps: every replica opens
+the index's manifest and query encoder, and all replicas share one set of shard actors (named
+``rag-shards-<i>-of-<n>``, created by the first replica). Its ``__call__`` takes the JSON body
+``{"question": ..., "k": 5, "mode": "hybrid"}`` and returns ``{"hits": [Hit.to_dict(), ...]}``.
+:func:`deployment` builds the Serve application (``serve.run(deployment(...))``); it needs
+``ray[serve]`` installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.errors import QuestionError, RagError
+
+
+class SearchDeployment:
+    def __init__(self, index_dir: str, n_shards: int, name: str = "rag-shards") -> None:
+        from rag.distributed.shards import ShardedSearcher
+
+        self.searcher = ShardedSearcher(Path(index_dir), n_shards, name=name)
+
+    def query(self, body: dict) -> dict:
+        """Answer one request body; errors are ``{"error": one line}``."""
+        try:
+            k = body.get("k", 5)
+            hits = self.searcher.search(str(body.get("question", "")), k=k, mode=str(body.get("mode", "hybrid")))
+        except (QuestionError, RagError) as exc:
+            return {"error": str(exc)}
+        return {"hits": [h.to_dict() for h in hits]}
+
+    async def __call__(self, request) -> dict:  # a starlette Request under Ray Serve
+        try:
+            body = await request.json()
+        except ValueError:
+            return {"error": "the request body must be JSON: {\"question\": \"...\", \"k\": 5}"}
+        return self.query(body if isinstance(body, dict) else {})
+
+
+def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "rag-shards"):
+    """The Ray Serve application: ``replicas`` copies of :class:`SearchDeployment` over ``n_shards``."""
+    try:
+        from ray import serve
+    except ImportError as exc:
+        from rag.distributed.cluster import ClusterError
+
+        raise ClusterError(f"Ray Serve is not installed ({exc.name or exc}): pip install 'ray[serve]'") from None
+    return serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": 0})(SearchDeployment).bind(
+        str(index_dir), n_shards, name)

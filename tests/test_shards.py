@@ -1,0 +1,62 @@
+"""Sharded search without Ray (the shards in this process): the same hits as the unsharded index,
+because BM25 statistics are global (tests/test_ray.py runs the same on Ray actors)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fakes import FakeEncoder
+
+
+def _corpus(d, n_files=15):
+    words = "harbour ship sail winter bread yeast cat dawn dusk river stone lamp garden tower bell salt".split()
+    rng = np.random.default_rng(3)
+    d.mkdir()
+    for f in range(n_files):
+        paras = [" ".join(rng.choice(words, 1 + int(rng.integers(12)))) + "." for _ in range(4)]
+        (d / f"d{f:02d}.txt").write_text("\n\n".join(paras) + "\n", encoding="utf-8")
+    return d
+
+
+@pytest.mark.parametrize("n_shards", [1, 4, 7])
+def test_local_shards_equal_unsharded(tmp_path, n_shards):
+    from rag.distributed.shards import ShardedSearcher
+    from rag.indexing.build import build_index
+    from rag.search.retriever import Retriever
+
+    index = tmp_path / "index"
+    build_index(_corpus(tmp_path / "seeds"), index, encoder=FakeEncoder(), export_query_encoder=False)
+    single = Retriever.open(index, encoder=FakeEncoder())
+    sharded = ShardedSearcher(index, n_shards, encoder=FakeEncoder(), local=True)
+    for q in ("harbour ship", "bread yeast salt", "lamp", "tower bell garden dawn"):
+        for mode in ("hybrid", "dense", "bm25"):
+            want = single.search(q, k=8, mode=mode, answers=False)
+            got = sharded.search(q, k=8, mode=mode)
+            assert [h.row for h in got] == [h.row for h in want]
+            assert [h.text for h in got] == [h.text for h in want]
+            assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-6)
+            assert [h.bm25_score for h in got] == pytest.approx([h.bm25_score for h in want], rel=1e-9)
+    sharded.close()
+    single.index.close()
+
+
+def test_shard_bm25_uses_global_statistics(tmp_path):
+    """Per-shard statistics would score differently: the global ones are what makes shards exact."""
+    from rag.distributed.shards import Shard, global_stats
+    from rag.indexing.build import build_index
+
+    index = tmp_path / "index"
+    build_index(_corpus(tmp_path / "seeds"), index, encoder=FakeEncoder(), export_query_encoder=False)
+    shards = [Shard(str(index), s, 3) for s in range(3)]
+    local_only = Shard(str(index), 0, 3)
+    local_only.set_global_stats(*local_only.local_stats())
+    totals = global_stats([s.local_stats() for s in shards])
+    for s in shards:
+        s.set_global_stats(*totals)
+    assert totals[0] == sum(len(s.positions) for s in shards)
+    terms = ["harbour", "salt"]
+    from rag.documents.tokens import tokenize
+
+    terms = tokenize("harbour salt")
+    assert not np.allclose(shards[0].bm25(terms)[1], local_only.bm25(terms)[1])
