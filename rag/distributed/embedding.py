@@ -5,7 +5,8 @@ and publishes as always; only the texts to embed go to the cluster, as a Ray Dat
 ``(row, text)`` mapped in batches by a pool of actors (:class:`EmbedWorker`), each of which loads
 the model once. A worker on a node with a GPU takes one (sentence-transformers then runs there); the
 others take one CPU. An actor that dies (its process killed, its node lost) is restarted and its
-batches are retried (``max_restarts`` / ``max_task_retries``: unlimited); the rows that come back are
+batches are retried (Ray Data's defaults for actor pools: ``max_restarts=-1``,
+``max_task_retries=-1``); the rows that come back are
 checked to be each row exactly once, so a retry can neither lose nor double a passage.
 
 Workers load the model named by the build: the default model resolves on each node
@@ -116,7 +117,9 @@ class RayEmbedder:
         resources = {"num_gpus": 1} if gpus else {"num_cpus": 1}
         out = ds.map_batches(
             EmbedWorker, fn_constructor_args=(factory,), batch_size=self.batch_size, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=n), max_restarts=-1, max_task_retries=-1, **resources,
+            # Ray Data's actor pools restart dead actors and retry their tasks without limit by default
+            # (max_restarts=-1, max_task_retries=-1; passing them here is deprecated in Ray 2.5x).
+            compute=ray.data.ActorPoolStrategy(size=n), **resources,
         )
         vectors: np.ndarray | None = None
         seen = np.zeros(len(texts), dtype=np.int64)

@@ -428,8 +428,8 @@ def _embed_and_commit(
         texts = [upserts[rows[0]][1].text for rows in new_rows.values()]
         cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
         if embedder is not None:
-            stats.encoder = str(getattr(embedder, "path_name", "custom"))
             embedded = np.asarray(embedder(texts, info=info, progress=cb, cancel=cancel), dtype=np.float32)
+            stats.encoder = str(getattr(embedder, "path_name", "custom"))
             if embedded.shape != (len(texts), info.dim):
                 raise RagError(f"the embedder returned {embedded.shape} vectors for {len(texts)} texts of "
                                         f"dimension {info.dim}; nothing was published")
