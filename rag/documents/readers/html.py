@@ -19,6 +19,7 @@ Decisions:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from rag.documents.decoding import SkipFile, human_size
@@ -123,6 +124,40 @@ def _lines_of_text(s: str) -> list[str]:
     return [line for line in (_collapse(x) for x in s.split("\n")) if line]
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not text, and not allowed by lxml
+
+
+def parse_html(data: bytes):
+    """The page's tree: UTF-8 (or with a byte-order mark) decoded here, any other encoding left to
+    libxml2, which honours the page's ``<meta charset>``. A fragment is read as a page. Control
+    characters are removed. (trafilatura's own loader is not used: it inflates gzip data and rejects
+    pages whose first 50 characters lack "html".)"""
+    import lxml.html
+    from lxml import etree
+
+    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False, default_doctype=False)
+    try:
+        text = data.decode("utf-8-sig") if not data.startswith((b"\xff\xfe", b"\xfe\xff")) else data.decode("utf-16")
+    except UnicodeDecodeError:
+        text = None
+    tree = None
+    try:
+        if text is not None:
+            try:
+                tree = lxml.html.document_fromstring(_CONTROLS.sub("", text), parser=parser)
+            except ValueError:  # a str with an XML encoding declaration: parse the bytes
+                pass
+        if tree is None:
+            raw = _CONTROLS.sub("", data.decode("latin-1")).encode("latin-1")
+            tree = lxml.html.document_fromstring(raw, parser=parser)
+    except (etree.ParserError, etree.XMLSyntaxError) as exc:
+        raise SkipFile(f"not readable as HTML ({_collapse(str(exc))[:120]})") from None
+    for err in parser.error_log:
+        if err.type_name == "ERR_RESOURCE_LIMIT":  # libxml2 stopped reading: the rest would be lost
+            raise SkipFile(f"HTML beyond the parser's limits ({_collapse(err.message.split(',')[0])[:100]}); not read")
+    return tree
+
+
 def page_title(tree) -> str | None:
     """The page's title: ``og:title``, else ``<title>``, else its first ``<h1>``; None when none."""
     for xpath in ('//meta[@property="og:title"]/@content', "//head/title//text()", "//title//text()", "//h1//text()"):
@@ -148,12 +183,9 @@ class HtmlReader(Reader):
         if not data.strip():
             raise SkipFile("empty file")
         from trafilatura import bare_extraction  # imported on first use: it takes a while
-        from trafilatura.utils import load_html
 
         try:
-            tree = load_html(data)
-            if tree is None:
-                raise SkipFile("not readable as HTML")
+            tree = parse_html(data)
             title = page_title(tree)
             result = bare_extraction(
                 tree,
