@@ -72,12 +72,20 @@ def _heading_level(style_name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _is_list(paragraph) -> bool:
-    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+def _is_list(paragraph, style: str) -> bool:
     if style.lower().startswith("list"):
         return True
     ppr = paragraph._p.pPr
     return ppr is not None and ppr.numPr is not None
+
+
+def _style_names(d) -> dict[str, str]:
+    """Style id -> style name, read once (python-docx's ``paragraph.style`` scans every style per call)."""
+    names = {}
+    for el in d.styles.element.style_lst:
+        if el.styleId:
+            names[el.styleId] = el.name_val or el.styleId
+    return names
 
 
 def _row_text(row) -> str:
@@ -104,6 +112,7 @@ class DocxReader(Reader):
         try:
             d = docx.Document(io.BytesIO(data))
             items = list(d.iter_inner_content())
+            style_names = _style_names(d)
             core_title = d.core_properties.title
         except (OpcError, LxmlError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise SkipFile(f"not a readable DOCX ({type(exc).__name__}: {_one_line(str(exc))[:80]})") from None
@@ -146,7 +155,8 @@ class DocxReader(Reader):
             i = add(text)
             if not text:
                 continue  # an empty paragraph does not end a list: Word users space lists with them
-            style = (item.style.name if item.style is not None else "") or ""
+            style_id = item._p.style
+            style = style_names.get(style_id, style_id) if style_id else ""
             level = _heading_level(style)
             if level is not None:
                 close_list()
@@ -157,7 +167,7 @@ class DocxReader(Reader):
                     headings.pop()
                 headings.append((level, text))
                 continue
-            if _is_list(item):
+            if _is_list(item, style):
                 open_list.append(i)
                 continue
             close_list()
