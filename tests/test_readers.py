@@ -16,6 +16,8 @@ from rag.documents.ingest import read_seed
 from rag.documents.readers import reader_for
 from rag.documents.readers import registry
 from rag.documents.readers.base import Reader
+from rag.documents.readers.docx import DocxReader
+from rag.documents.readers.html import HtmlReader
 from rag.documents.readers.markdown import MarkdownReader
 from rag.documents.readers.text import PlainTextReader
 from rag.errors import SeedsError
@@ -107,8 +109,9 @@ def test_markdown_same_text_in_two_sections_is_kept_in_each():
 def test_registry_picks_by_extension_and_refuses_unknown(tmp_path):
     assert isinstance(reader_for("x/NOTES.MD"), MarkdownReader)
     assert isinstance(reader_for(Path("a.txt")), PlainTextReader)
-    with pytest.raises(SeedsError, match=r"unsupported format \.pdf \(readers: \.txt, \.md\)"):
-        reader_for("report.pdf")
+    assert isinstance(reader_for("page.HTM"), HtmlReader) and isinstance(reader_for("r.docx"), DocxReader)
+    with pytest.raises(SeedsError, match=r"unsupported format \.odt \(readers: \.txt, \.md, .*\.html, \.htm"):
+        reader_for("report.odt")
 
 
 class RstReader(PlainTextReader):

@@ -19,9 +19,9 @@ from rag.index import store
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))
 EXPECTED = {
-    "paper.pdf": "unsupported format .pdf (readers: .txt, .md)",
-    "page.html": "unsupported format .html (readers: .txt, .md)",
-    "table.csv": "unsupported format .csv (readers: .txt, .md)",
+    "paper.pdf": "unsupported format .pdf (readers: .txt, .md",
+    "book.epub": "unsupported format .epub (readers: .txt, .md",
+    "table.csv": "unsupported format .csv (readers: .txt, .md",
     "renamed-pdf.txt": "binary content (looks like a PDF)",
     "renamed-png.md": "binary content (looks like a PNG image)",
     "controls.txt": "binary content (",  # a prefix: the share of control characters follows
@@ -30,7 +30,7 @@ EXPECTED = {
 
 def hostile(seeds: Path) -> None:
     (seeds / "paper.pdf").write_bytes(PDF)
-    (seeds / "page.html").write_text("<html><body>Cats purr.</body></html>\n", encoding="utf-8")
+    (seeds / "book.epub").write_text("<html><body>Cats purr.</body></html>\n", encoding="utf-8")
     (seeds / "table.csv").write_text("animal,sound\ncat,purr\n", encoding="utf-8")
     (seeds / "renamed-pdf.txt").write_bytes(PDF)
     (seeds / "renamed-png.md").write_bytes(PNG)

@@ -155,6 +155,7 @@ def chunk(
                     col_end=loc.col_end,
                     page=loc.page,
                     section=loc.section,
+                    title=doc.title,
                 )
             )
     return out

@@ -20,7 +20,8 @@ from rag.hashing import sha256_file
 
 # Bump when passages (boundaries, citations, their metadata) would change for the same file.
 # 3: Markdown read by its reader (headings are sections, not passages; front matter not indexed).
-INGEST_VERSION = 3
+# 4: HTML and DOCX readers; passages carry the document's title.
+INGEST_VERSION = 4
 
 __all__ = ["INGEST_VERSION", "MAX_FILE_BYTES", "ReadResult", "read_seed"]
 
