@@ -78,7 +78,6 @@ class OnnxQueryEncoder:
                  threads: int | None = None) -> None:
         try:
             import onnxruntime as ort
-            from tokenizers import Tokenizer
 
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads or _query_threads()
@@ -86,13 +85,14 @@ class OnnxQueryEncoder:
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             so.log_severity_level = 3
             self._session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-            tok = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-            tok.no_padding()
-            tok.enable_truncation(max_length=info.max_tokens)
         except Exception as exc:  # noqa: BLE001 - onnxruntime's errors have no common base
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load the ONNX query encoder {onnx_path} ({first}); run `rag index`") from exc
-        self._tokenizer = tok
+        from rag.embedding.model import word_pieces
+
+        # The process's shared tokenizer (no truncation: encode() truncates as tokenizers would).
+        self._tokenizer = word_pieces(str(model_dir)).tokenizer
+        self._specials = self._tokenizer.num_special_tokens_to_add(False)
         self.info = info
         self.model_dir = Path(model_dir)
         self.onnx_path = Path(onnx_path)
@@ -119,12 +119,20 @@ class OnnxQueryEncoder:
                 self._static = StaticVectors.load(self.model_dir)
         return self._static(texts)
 
+    def _encode_one(self, text: str):
+        """The word-pieces of ``text`` with the model's special tokens, cut at its limit: what the
+        tokenizer gives with ``enable_truncation(max_tokens)``, the same steps in the same order."""
+        enc = self._tokenizer.encode(text, add_special_tokens=False)
+        if len(enc.ids) > self.info.max_tokens - self._specials:
+            enc.truncate(self.info.max_tokens - self._specials)
+        return self._tokenizer.post_process(enc)
+
     def encode(self, texts: list[str], progress=None, cancel=None) -> np.ndarray:
         texts = list(texts)
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
         if not texts:
             return out
-        encs = [self._tokenizer.encode(t) for t in texts]  # not encode_batch: no tokenizers thread pool
+        encs = [self._encode_one(t) for t in texts]  # not encode_batch: no tokenizers thread pool
         lengths = [len(e.ids) for e in encs]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         batch = 32
