@@ -114,11 +114,11 @@ def prepare(work: Path) -> tuple[tuple[Path, Path], tuple[Path, Path]]:
     return (art_seeds, art_index), (big_seeds, big_index)
 
 
-def extract(ref: str, dest: Path) -> Path:
+def extract(ref: str, dest: Path, paths: tuple[str, ...] = ("rag",)) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    data = subprocess.run(["git", "-C", str(REPO), "archive", ref, "rag"], capture_output=True, check=True).stdout
+    data = subprocess.run(["git", "-C", str(REPO), "archive", ref, *paths], capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(dest, filter="data")
     return dest

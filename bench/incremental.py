@@ -87,10 +87,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--json", action="store_true", help="end with one JSON line of the figures (for bench/run.py)")
     args = ap.parse_args()
     idx = args.out / f"incremental-{args.n}"
     meta = idx.parent / f"{idx.name}.build.json"
-    if not meta.exists():
+    built_now = not meta.exists()
+    if built_now:
         print(f"building the base index of {args.n:,} passages in {idx} (once) ...", file=sys.stderr)
         build(idx, args.n)
     built = json.loads(meta.read_text())
@@ -146,6 +148,9 @@ def main() -> None:
         print(f"| {name} | {s:.4f} |")
     print(f"adds: {[round(x, 3) for x in adds]}  removes: {[round(x, 3) for x in removes]}")
     print(f"speed-up of add vs rebuild: {rebuild / statistics.median(adds):,.0f}x")
+    if args.json:
+        print(json.dumps({"n": args.n, "rebuild_s": rebuild, "built_now": built_now, "add_s": adds, "remove_s": removes,
+                          "open_s": open_s, "dense_s": dense_s, "lexical_s": lex_s}))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "incremental_real")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--before", metavar="REF", help="also time rag/ as of this git commit")
+    ap.add_argument("--json", action="store_true", help="end with one JSON line of the figures (for bench/run.py)")
     ap.add_argument("--worker", nargs=2, metavar=("SEEDS", "INDEX"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -81,6 +82,7 @@ def main() -> int:
                          args.work / "index-before"))
     print(f"one 3-paragraph file added to / removed from a 20,000-file index via build_index, median of {args.runs}")
     print(f"{'code':<30}{'add':>10}{'remove':>10}")
+    results = {}
     for label, root, index in codes:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
         env["PYTHONPATH"] = str(root)
@@ -89,8 +91,11 @@ def main() -> int:
         if p.returncode != 0:
             raise SystemExit(p.stderr)
         r = json.loads(p.stdout.strip().splitlines()[-1])
+        results["before" if label.startswith("before") else "after"] = r
         print(f"{label:<30}{statistics.median(r['add_s']):>8.3f} s{statistics.median(r['remove_s']):>8.3f} s"
               f"   adds {[round(x, 3) for x in r['add_s']]} ({r['rag']})")
+    if args.json:
+        print(json.dumps(results))
     return 0
 
 

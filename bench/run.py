@@ -20,6 +20,15 @@ the table. Not part of the test suite. Sections (``--only`` runs a subset, for d
            recall@10 against exact; exact-search p50 over sizes to place APPROX_THRESHOLD; synthetic
            BM25 text at 100k.
   ui       time from process start to the terminal UI's first frame.
+  targets  issue 10's target table, each next to the code before it (``--before``, default 49e74e6,
+           extracted with ``git archive``; its rag/ and tui/ first on PYTHONPATH): one 3-paragraph
+           file added to / removed from a 1M-passage index (bench/incremental.py; 100k with --quick;
+           the base index is built once and kept under OUT, its build time is the full-rebuild
+           baseline), one file added to / removed from a 20,000-file real index
+           (bench/incremental_real.py), the first `rag chat` on a fresh clone (bench/first_run.py ui:
+           fresh RAG_CACHE_DIR, no index), cold `rag ask` on the built seed index (bench/first_run.py
+           ask-cold), and SciFact hybrid nDCG@10 from `rag eval --json` when indexes/beir-scifact is
+           built (not built here: it takes many minutes).
 
 Every measurement runs in a child process (this file with ``--worker``, or the ``rag`` CLI), so
 each one's peak RSS is its own: the child reports its VmHWM, or ``wait4`` gives its ru_maxrss.
@@ -51,7 +60,8 @@ BENCH = REPO / "bench"
 PY = sys.executable
 SCIFACT = Path(os.environ.get("RAG_BENCH_SCIFACT", "/work/shared/data/scifact"))
 EVAL_INDEX = REPO / "indexes" / "beir-scifact"
-SECTIONS = ("index", "query", "cold", "incr", "scale", "ui")
+SECTIONS = ("targets", "index", "query", "cold", "incr", "scale", "ui")
+BEFORE_REF = "49e74e6"  # the code before issue 10's architecture: the "previous code path" of the targets
 RESULT_TAG = "@@RESULT "
 DIM = 384
 
@@ -1092,7 +1102,101 @@ def section_ui(args, work: Path) -> dict:
     }
 
 
-SECTION_FUNCS = {"index": section_index, "query": section_query, "cold": section_cold, "incr": section_incr,
+# =================================================================================== targets
+def _json_tail(r: dict, what: str) -> dict:
+    if r["rc"] != 0:
+        raise RuntimeError(f"{what} failed (exit {r['rc']}): " + " ".join(r["stderr"].strip().splitlines()[-3:])[:600])
+    return json.loads(r["stdout"].strip().splitlines()[-1])
+
+
+def _code_env(root: Path | None) -> dict:
+    """CHILD_ENV with ``root`` (a checkout's rag/ and tui/) first on PYTHONPATH, bytecode caching on
+    (as an installed package has it) and no RAG_* settings of the caller."""
+    env = {k: v for k, v in CHILD_ENV.items() if not k.startswith("RAG_") and k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(root or REPO)
+    return env
+
+
+def section_targets(args, work: Path) -> dict:
+    sys.path.insert(0, str(BENCH))
+    from ask_scale import extract
+
+    out_dir = Path(args.out)
+    before_root = None
+    if args.before:
+        before_root = extract(args.before, work / "before-code", paths=("rag", "tui"))
+    codes = [("now", None)] + ([("before", before_root)] if before_root else [])
+    res: dict = {"before_ref": args.before, "load": []}
+    n = 100_000 if args.quick else 1_000_000
+    log(f"targets: add/remove one file on {n:,} passages (base index built once, kept in {out_dir})")
+    r = run_child([PY, str(BENCH / "incremental.py"), "--n", str(n), "--out", str(out_dir), "--json"],
+                  timeout=6 * 3600, env=_code_env(None))
+    res["scale"] = _json_tail(r, "bench/incremental.py")
+    res["load"].append(loadavg())
+    runs = 3 if args.quick else 5
+    log("targets: add/remove one file on a 20,000-file index, now vs before")
+    argv = [PY, str(BENCH / "incremental_real.py"), "--runs", str(runs), "--work", str(out_dir / "incremental_real"), "--json"]
+    if args.before:
+        argv += ["--before", args.before]
+    res["real20k"] = _json_tail(run_child(argv, timeout=3 * 3600, env=_code_env(None)), "bench/incremental_real.py")
+    res["load"].append(loadavg())
+    for what, key in (("ui", "first_chat"), ("ask-cold", "cold_ask")):
+        for label, root in codes:
+            log(f"targets: first_run.py {what} ({label})")
+            r = run_child([PY, str(BENCH / "first_run.py"), what, "--runs", str(3 if args.quick else 5)],
+                          timeout=3600, env=_code_env(root))
+            try:
+                res.setdefault(key, {})[label] = _json_tail(r, f"bench/first_run.py {what} ({label})")
+            except (RuntimeError, ValueError, IndexError) as exc:
+                if label == "now":
+                    raise
+                res[key][label + "_error"] = str(exc)[:300]  # the old code may lack what the script drives
+            res["load"].append(loadavg())
+    if (EVAL_INDEX / "CURRENT").exists():
+        log("targets: rag eval (hybrid) on SciFact")
+        r = run_child(_rag_cli() + ["eval", str(SCIFACT), "--mode", "hybrid", "--index", str(EVAL_INDEX), "--json"],
+                      timeout=3600, env=_code_env(None))
+        res["scifact"] = _json_tail(r, "rag eval")
+    else:
+        res["scifact"] = {"skipped": f"{EVAL_INDEX} is not built (run `rag eval {SCIFACT}` once)"}
+    return res
+
+
+def render_targets(t: dict) -> list[tuple]:
+    med = statistics.median
+    rows = []
+    sc = t.get("scale")
+    if sc:
+        rows.append((f"Add one 3-paragraph file to {sc['n']:,} passages (backend, median of {len(sc['add_s'])})",
+                     f"{med(sc['add_s']):.3f} s", f"{sc['rebuild_s']:.0f} s (full rebuild)", f"{sc['rebuild_s'] / med(sc['add_s']):,.0f}x",
+                     "<= 2 s", _ok(med(sc["add_s"]) <= 2.0), ""))
+        rows.append((f"Remove it ({sc['n']:,} passages)", f"{med(sc['remove_s']):.3f} s", f"{sc['rebuild_s']:.0f} s (full rebuild)",
+                     f"{sc['rebuild_s'] / med(sc['remove_s']):,.0f}x", "<= 2 s", _ok(med(sc["remove_s"]) <= 2.0), ""))
+    rl = t.get("real20k")
+    if rl:
+        now, bef = rl["after"], rl.get("before")
+        for k, name in (("add_s", "Add one file to a 20,000-file index (`build_index`)"), ("remove_s", "Remove it again")):
+            rows.append((f"{name}, median of {len(now[k])}", f"{med(now[k]):.2f} s",
+                         f"{med(bef[k]):.2f} s ({t['before_ref']})" if bef else "–",
+                         f"{med(bef[k]) / med(now[k]):.1f}x" if bef else "", "<= 1 s" if k == "add_s" else "",
+                         _ok(med(now[k]) <= 1.0) if k == "add_s" else "", ""))
+    for key, name, field, target in (("first_chat", "First `rag chat` on a fresh clone: UI ready -> first answer", "median_ready_to_answer_s", 3.0),
+                                     ("cold_ask", "Cold `rag ask` on the built seed index", "median_wall_s", 0.4)):
+        d = t.get(key)
+        if d:
+            now, bef = d["now"], d.get("before")
+            rows.append((f"{name} (median of {now['runs']})", f"{now[field]:.2f} s ({now['min']:.2f}-{now['max']:.2f})",
+                         f"{bef[field]:.2f} s ({t['before_ref']})" if bef else "–",
+                         f"{bef[field] / now[field]:.1f}x" if bef else "", f"<= {target} s", _ok(now[field] <= target), ""))
+    sf = t.get("scifact", {})
+    nd = ((sf.get("modes") or {}).get("hybrid") or {}).get("ndcg@10")
+    rows.append(("SciFact hybrid nDCG@10 (`rag eval`)", f"{nd:.4f}" if nd is not None else sf.get("skipped", json.dumps(sf)[:120]),
+                 "0.7302 (README)", "", ">= 0.730", _ok(nd >= 0.730) if nd is not None else "", ""))
+    rows.append(("  load average during the targets (1, 5, 15 min)", "; ".join(map(str, t.get("load", []))), "", "", "", "", ""))
+    return rows
+
+
+SECTION_FUNCS = {"targets": section_targets, "index": section_index, "query": section_query, "cold": section_cold, "incr": section_incr,
                  "scale": section_scale, "ui": section_ui}
 
 
@@ -1114,6 +1218,11 @@ def _ok(flag):
 def render(results: dict) -> str:
     s = results["sections"]
     rows = []  # (figure, ours, baseline, ratio, target, met, rss)
+    tg = s.get("targets")
+    if isinstance(tg, dict) and "scale" in tg:
+        rows.extend(render_targets(tg))
+    elif isinstance(tg, dict):
+        rows.append(("Issue-10 targets", tg.get("error", "skipped"), "", "", "", "", ""))
 
     ix = s.get("index")
     if isinstance(ix, dict) and "ours" in ix:
@@ -1323,6 +1432,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     ap.add_argument("--hnsw", action="append", default=[], metavar="M,EFC",
                     help="also build HNSW with these parameters in the scale section (repeatable)")
+    ap.add_argument("--before", default=BEFORE_REF, metavar="REF",
+                    help=f"the previous code for the targets section (default {BEFORE_REF}; '' for none)")
     ap.add_argument("--render", metavar="RESULTS_JSON", help="only re-render the table of an earlier run")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)

@@ -146,6 +146,13 @@ class WordPieces:
         tok.no_padding()
         self._tok = tok
 
+    @property
+    def tokenizer(self):
+        """The parsed ``tokenizers.Tokenizer`` (no padding, no truncation), shared by everything
+        that reads this model folder's tokenizer in this process: parsing tokenizer.json takes
+        30-60 ms of a cold `rag ask`. Callers must not change its settings."""
+        return self._tok
+
     def token_ends(self, text: str) -> list[int]:
         """End offset (in characters of ``text``) of every word-piece, special tokens excluded.
 

@@ -5,7 +5,9 @@ without torch.
 * :func:`export` runs where the torch model is loaded anyway (a build, or the background export job
   :mod:`rag.embedding.export_job`). It writes ``<cache>/encoders/<weights sha256[:16]>-<pooling>.onnx``
   (the transformer with the pooling the model folder declares, :mod:`rag.embedding.pooling`, and
-  normalization) and, last, a sidecar JSON that records the file's size, checksum, the pooling and
+  normalization), already graph-optimized by ONNX Runtime, with its weights in ``<same>.onnx.data``
+  beside it (ONNX Runtime maps that file instead of parsing and copying 90 MB of protobuf: session
+  creation 0.07 s of CPU instead of 0.2 s, the largest part of a cold `rag ask`), and, last, a sidecar JSON that records the file's size, checksum, the pooling and
   the reference vector of a probe string. The export is kept only if it agrees with
   sentence-transformers itself (``SentenceTransformer.encode``) on every probe. One exporter at a
   time per model (a lock file); writes are atomic.
@@ -76,7 +78,6 @@ class OnnxQueryEncoder:
                  threads: int | None = None) -> None:
         try:
             import onnxruntime as ort
-            from tokenizers import Tokenizer
 
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads or _query_threads()
@@ -84,13 +85,14 @@ class OnnxQueryEncoder:
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             so.log_severity_level = 3
             self._session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-            tok = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-            tok.no_padding()
-            tok.enable_truncation(max_length=info.max_tokens)
         except Exception as exc:  # noqa: BLE001 - onnxruntime's errors have no common base
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load the ONNX query encoder {onnx_path} ({first}); run `rag index`") from exc
-        self._tokenizer = tok
+        from rag.embedding.model import word_pieces
+
+        # The process's shared tokenizer (no truncation: encode() truncates as tokenizers would).
+        self._tokenizer = word_pieces(str(model_dir)).tokenizer
+        self._specials = self._tokenizer.num_special_tokens_to_add(False)
         self.info = info
         self.model_dir = Path(model_dir)
         self.onnx_path = Path(onnx_path)
@@ -117,12 +119,20 @@ class OnnxQueryEncoder:
                 self._static = StaticVectors.load(self.model_dir)
         return self._static(texts)
 
+    def _encode_one(self, text: str):
+        """The word-pieces of ``text`` with the model's special tokens, cut at its limit: what the
+        tokenizer gives with ``enable_truncation(max_tokens)``, the same steps in the same order."""
+        enc = self._tokenizer.encode(text, add_special_tokens=False)
+        if len(enc.ids) > self.info.max_tokens - self._specials:
+            enc.truncate(self.info.max_tokens - self._specials)
+        return self._tokenizer.post_process(enc)
+
     def encode(self, texts: list[str], progress=None, cancel=None) -> np.ndarray:
         texts = list(texts)
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
         if not texts:
             return out
-        encs = [self._tokenizer.encode(t) for t in texts]  # not encode_batch: no tokenizers thread pool
+        encs = [self._encode_one(t) for t in texts]  # not encode_batch: no tokenizers thread pool
         lengths = [len(e.ids) for e in encs]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         batch = 32
@@ -159,6 +169,11 @@ def load_query_encoder(model_dir: Path, info: ModelInfo):
     return enc
 
 
+def data_path(onnx_path: Path) -> Path:
+    """The weights file beside an export (``<key>.onnx.data``), named inside the graph."""
+    return onnx_path.with_name(onnx_path.name + ".data")
+
+
 def load_export(model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
     """The checked export of this model from the user cache; None when there is none (or only a
     sidecar-less, unfinished file). Raises :class:`ModelError` when it is there but unusable."""
@@ -172,6 +187,8 @@ def load_export(model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
             raise ValueError("it was exported from other weights")
         if onnx_path.stat().st_size != int(meta["onnx_bytes"]):
             raise ValueError("its size differs from the one recorded")
+        if "data_bytes" in meta and data_path(onnx_path).stat().st_size != int(meta["data_bytes"]):
+            raise ValueError("the size of its weights file differs from the one recorded")
         if meta.get("pooling", "mean") != read_pooling(model_dir).mode:
             raise ValueError(f"it pools by {meta.get('pooling', 'mean')}, the model folder declares another pooling")
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -190,6 +207,10 @@ def export_is_current(info: ModelInfo) -> bool:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         st = onnx_path.stat()
+        if "data_bytes" in meta:
+            ds = data_path(onnx_path).stat()
+            if (ds.st_size, ds.st_mtime_ns) != (int(meta["data_bytes"]), int(meta["data_mtime_ns"])):
+                return False
         return (meta.get("weights_sha256") == info.weights_sha256
                 and meta.get("pooling", "mean") == read_pooling(Path(info.path)).mode
                 and (st.st_size, st.st_mtime_ns) == (int(meta["onnx_bytes"]), int(meta["onnx_mtime_ns"])))
@@ -226,6 +247,9 @@ def export_locked(info: ModelInfo, st_model) -> Path:
     for old in onnx_path.parent.glob(f".tmp-*-{onnx_path.stem}.*"):  # what killed exports of this model left
         old.unlink(missing_ok=True)  # (safe: the lock is held, so no other exporter of it is running)
     tmp = onnx_path.with_name(f".tmp-{os.getpid()}-{onnx_path.name}")
+    tmp_graph = onnx_path.with_name(f".tmp-{os.getpid()}-opt-{onnx_path.name}")
+    data = data_path(onnx_path)
+    touched = done = False
 
     class Pooled(torch.nn.Module):
         def __init__(self, m) -> None:
@@ -246,7 +270,10 @@ def export_locked(info: ModelInfo, st_model) -> Path:
                 dynamic_axes={"input_ids": axes, "attention_mask": axes, "embedding": {0: "batch"}},
                 opset_version=OPSET, dynamo=False,
             )
-        onnx_enc = OnnxQueryEncoder(tmp, Path(info.path), info)
+        meta_path.unlink(missing_ok=True)  # an old sidecar must never vouch for the new files
+        touched = True
+        optimize_to_external_data(tmp, tmp_graph, data.name)
+        onnx_enc = OnnxQueryEncoder(tmp_graph, Path(info.path), info)
         ref = reference_vectors(st_model, list(PROBES))
         got = onnx_enc.encode(list(PROBES))
         cos = float((got * ref).sum(axis=1).min())
@@ -257,21 +284,25 @@ def export_locked(info: ModelInfo, st_model) -> Path:
             "model": info.name,
             "opset": OPSET,
             "torch": torch.__version__,
-            "onnx_bytes": tmp.stat().st_size,
-            "onnx_sha256": sha256_file(tmp),
+            "onnx_bytes": tmp_graph.stat().st_size,
+            "onnx_sha256": sha256_file(tmp_graph),
+            "data_bytes": data.stat().st_size,
+            "data_sha256": sha256_file(data),
             "pooling": pooling.mode,
             "min_probe_cosine": cos,
             "probe": {"text": PROBES[0], "vector": [float(x) for x in ref[0]]},
         }
-        meta_path.unlink(missing_ok=True)  # an old sidecar must never vouch for the new file
-        _fsync(tmp)
-        os.replace(tmp, onnx_path)
+        _fsync(data)
+        _fsync(tmp_graph)
+        os.replace(tmp_graph, onnx_path)
         meta["onnx_mtime_ns"] = onnx_path.stat().st_mtime_ns
+        meta["data_mtime_ns"] = data.stat().st_mtime_ns
         tmp_meta = meta_path.with_name(f".tmp-{os.getpid()}-{meta_path.name}")
         tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
         _fsync(tmp_meta)
         os.replace(tmp_meta, meta_path)  # written last: its presence means the export is complete
         _fsync(meta_path.parent)
+        done = True
         return onnx_path
     except ModelError:
         raise
@@ -280,6 +311,24 @@ def export_locked(info: ModelInfo, st_model) -> Path:
         raise ModelError(f"could not export the query encoder for ONNX Runtime ({first})") from exc
     finally:
         tmp.unlink(missing_ok=True)
+        tmp_graph.unlink(missing_ok=True)
+        if touched and not done:  # no sidecar vouches for it: nothing half written stays
+            data.unlink(missing_ok=True)
+            onnx_path.unlink(missing_ok=True)
+
+
+def optimize_to_external_data(src: Path, dst: Path, data_name: str) -> None:
+    """Save ``src`` as ONNX Runtime optimizes it (the level that holds on any CPU: fused attention,
+    GELU and layer norm) to ``dst``, its weights in ``data_name`` beside it."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    so.optimized_model_filepath = str(dst)
+    so.add_session_config_entry("session.optimized_model_external_initializers_file_name", data_name)
+    so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+    ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
 
 
 def reference_vectors(st_model, texts: list[str]):

@@ -79,11 +79,11 @@ class StaticVectors:
 
     @classmethod
     def load(cls, model_dir: Path) -> StaticVectors:
-        """From a model folder (tokenizer.json, model.safetensors); the table is memory-mapped."""
-        tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-        tokenizer.no_padding()  # the file may ask for padding to a fixed length
-        tokenizer.no_truncation()
-        return cls(load_word_embeddings(Path(model_dir)), tokenizer)
+        """From a model folder (tokenizer.json, model.safetensors); the table is memory-mapped. The
+        tokenizer (no padding, no truncation) is the process's shared one for that folder."""
+        from rag.embedding.model import word_pieces
+
+        return cls(load_word_embeddings(Path(model_dir)), word_pieces(str(model_dir)).tokenizer)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         word = self.word
