@@ -6,11 +6,13 @@ subclass (its ``extensions`` and ``parse``), and register it below.
 
 from rag.documents.readers.base import Reader, TextReader
 from rag.documents.readers.markdown import MarkdownReader
+from rag.documents.readers.pdf import PdfReader
 from rag.documents.readers.registry import extensions, find_reader, reader_for, register, unsupported_reason
 from rag.documents.readers.text import PlainTextReader
 
 register(PlainTextReader())
 register(MarkdownReader())
+register(PdfReader())
 
 __all__ = [
     "Reader",
