@@ -34,9 +34,11 @@ from rag.documents.readers.base import Reader
 MAX_PAGES = 5000
 NO_TEXT = "no text layer; OCR is not supported"
 
-_HYPHENS = ("-", "\u2010", "\xad", "\x02")
+# PDFium reports a hyphen it takes for a line-end (soft) hyphen as U+FFFE (or U+0002).
+_SOFT = ("\ufffe", "\x02", "\xad")
+_HYPHENS = ("-", "\u2010") + _SOFT
 _PAGE_NUMBER = re.compile(
-    r"^[\W_]*(?:(?:page|p\.|seite|pag\.)\s*)?(?:\d{1,5}|[ivxlcdm]{1,7})(?:\s*(?:of|/|de|von)\s*\d{1,5})?[\W_]*$",
+    r"^[\W_]*(?:(?:page|p\.|seite|pag\.)\s*)?(?:\d{1,5}|(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3}))(?:\s*(?:of|/|de|von)\s*\d{1,5})?[\W_]*$",
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
@@ -96,15 +98,14 @@ def _runs(textpage) -> list[_Run]:
             if cur:
                 cur.append(" ")
             continue
-        x0, y0, x1, y1 = textpage.get_charbox(i)
+        x0, y0, x1, y1 = textpage.get_charbox(i, loose=True)  # font ascent to descent: one height per line
         if x1 <= x0 and y1 <= y0:  # a character without a box (generated): keep, no geometry
             if cur:
                 cur.append(ch)
             continue
         if box:
             h = max(box[3] - box[1], y1 - y0, 1.0)
-            mid = (y0 + y1) / 2
-            new_line = mid < box[1] - 0.2 * h or mid > box[3] + 0.2 * h
+            new_line = y1 <= box[1] or y0 >= box[3]  # no vertical overlap with the run
             if new_line or x0 - last_x1 > 0.8 * h or x0 < last_x1 - 2 * h:
                 close()
         if not box:
@@ -264,14 +265,17 @@ def _page_text(lines: list[_Line]) -> str:
     if not lines:
         return ""
     gaps = [prev.y0 - cur.y1 for prev, cur in zip(lines, lines[1:]) if cur.y1 <= prev.y0 + 0.5 * prev.height]
-    usual = statistics.median(gaps) if gaps else 0.0
+    size = max(statistics.median(line.height for line in lines), 1.0)
+    usual = statistics.median(gaps) if gaps else size
+    if len(gaps) < 3:  # too few to tell the line gap from a paragraph gap: at most half a line
+        usual = min(usual, 0.5 * size)
     texts = [lines[0].text]
     for prev, cur in zip(lines, lines[1:]):
         gap = prev.y0 - cur.y1
         h = max(prev.height, cur.height, 1.0)
         new_para = (
             gap < -0.5 * h  # up the page: the next column or region
-            or gap > max(usual * 1.8, usual + 0.6 * h)  # a wider gap than between lines
+            or gap > max(usual * 1.8, usual + 0.6 * size)  # a wider gap than between lines
             or cur.x0 > prev.x0 + 1.0 * h and cur.x0 < prev.x1  # an indented first line
         )
         if new_para:
@@ -291,8 +295,11 @@ def _page_text(lines: list[_Line]) -> str:
 def _clean(line: str) -> str:
     """A line without the soft-hyphen and control characters PDFs carry (a soft hyphen that ends a
     line the hyphenation join did not take stays as a hyphen)."""
-    line = line.replace("\x02", "-") if line.endswith("\x02") else line
-    return "".join(ch for ch in line.replace("\xad", "") if ch >= " " or ch == "\t").rstrip()
+    if line.endswith(_SOFT):
+        line = line[:-1] + "-"
+    for soft in _SOFT:
+        line = line.replace(soft, "")
+    return "".join(ch for ch in line if ch >= " " or ch == "\t").rstrip()
 
 
 class PdfReader(Reader):
