@@ -107,8 +107,8 @@ def test_markdown_same_text_in_two_sections_is_kept_in_each():
 def test_registry_picks_by_extension_and_refuses_unknown(tmp_path):
     assert isinstance(reader_for("x/NOTES.MD"), MarkdownReader)
     assert isinstance(reader_for(Path("a.txt")), PlainTextReader)
-    with pytest.raises(SeedsError, match=r"unsupported format \.pdf \(readers: \.txt, \.md\)"):
-        reader_for("report.pdf")
+    with pytest.raises(SeedsError, match=r"unsupported format \.rtf \(readers: \.txt, \.md, "):
+        reader_for("report.rtf")
 
 
 class RstReader(PlainTextReader):

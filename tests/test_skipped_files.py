@@ -19,9 +19,9 @@ from rag.index import store
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))
 EXPECTED = {
-    "paper.pdf": "unsupported format .pdf (readers: .txt, .md)",
-    "page.html": "unsupported format .html (readers: .txt, .md)",
-    "table.csv": "unsupported format .csv (readers: .txt, .md)",
+    "paper.pdf": "not a readable PDF",  # a damaged PDF: the PDF reader says so
+    "page.html": "unsupported format .html (readers: .txt, .md",
+    "table.csv": "unsupported format .csv (readers: .txt, .md",
     "renamed-pdf.txt": "binary content (looks like a PDF)",
     "renamed-png.md": "binary content (looks like a PNG image)",
     "controls.txt": "binary content (",  # a prefix: the share of control characters follows
