@@ -142,3 +142,10 @@ def test_cited_location_read_back_holds_the_passage(tmp_path_factory, pages, dat
     # nothing invented: every word read is a word drawn (hyphen joins aside, which need a '-')
     drawn = {w for pg in pages for c in pg for line in c for w in line.split()}
     assert set(doc.text.split()) <= drawn
+
+
+def test_only_bare_numbers_count_as_page_numbers():
+    # roman page numbers (front matter) go; words made of the letters of roman numerals stay
+    assert parse(pdfs.paper([[["xiv", "cd", "mix", "civic"]]])).text.split() == ["cd", "mix", "civic"]
+    assert parse(pdfs.paper([[["mix", "civic"]]])).text.split() == ["mix", "civic"]
+    assert parse(pdfs.paper([[["Body line."]]], header="Page 3 of 9")).text == "Body line."
