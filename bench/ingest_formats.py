@@ -82,6 +82,17 @@ def main() -> None:
     print(f"pypdfium2, in the budget's worker (as a build reads): {args.pages / t:.1f} pages/s ({t:.2f} s)")
     t = best(lambda: reader.parse("bench.pdf", data), args.repeat)
     print(f"pypdfium2, in process:                          {args.pages / t:.1f} pages/s ({t:.2f} s)")
+    import pypdfium2 as pdfium
+
+    def raw_text() -> None:
+        pdf = pdfium.PdfDocument(data)
+        for page in pdf:
+            tp = page.get_textpage()
+            tp.get_text_range()
+        pdf.close()
+
+    t = best(raw_text, args.repeat)
+    print(f"pypdfium2, text only (no boxes, no layout): {args.pages / t:.1f} pages/s ({t:.2f} s)")
     if args.pypdf:
         try:
             import io
