@@ -43,7 +43,7 @@ def hostile(seeds: Path) -> dict[str, str]:
         "locked.pdf": "encrypted",
         "truncated.pdf": "not a readable PDF",
         "garbage.pdf": "not a readable PDF",
-        "huge.pdf": "10,000 pages, more than the 5,000-page limit",
+        "huge.pdf": "10,000 pages, more than the 3,000-page limit",
     }
 
 

@@ -41,7 +41,7 @@ class Budget:
     """What parsing one file may take: wall-clock ``seconds`` and ``memory_bytes`` of address space
     (the worker's, interpreter included)."""
 
-    seconds: float = 60.0
+    seconds: float = 120.0
     memory_bytes: int = 4 << 30
 
 

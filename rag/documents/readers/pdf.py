@@ -31,7 +31,7 @@ from rag.documents.decoding import SkipFile
 from rag.documents.document import Block, Document
 from rag.documents.readers.base import Reader
 
-MAX_PAGES = 5000
+MAX_PAGES = 3000  # at 30-40 pages/s here, about the time budget (Budget.seconds)
 NO_TEXT = "no text layer; OCR is not supported"
 
 # PDFium reports a hyphen it takes for a line-end (soft) hyphen as U+FFFE (or U+0002).
