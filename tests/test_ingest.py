@@ -13,6 +13,7 @@ import pytest
 import rag
 from rag.errors import SeedsError
 from rag.documents.chunking import paragraphs, passages_of, text_hash
+from rag.documents.readers import extensions
 from rag.documents.decoding import SkipFile, decode, normalize_newlines
 from rag.documents.files import SeedFile, iter_seed_files
 from rag.documents.ingest import read_seed
@@ -527,7 +528,7 @@ def test_iter_seed_files_recursion_and_extensions(tmp_path):
         },
     )
     files, skipped = iter_seed_files(root)
-    assert [f.source for f in files] == sorted(["a.txt", "b.md", "C.TXT", "d.Md", "sub/deeper/h.txt", "sub/j.md"])
+    assert [f.source for f in files] == sorted(["a.txt", "b.md", "C.TXT", "d.Md", "g.pdf", "sub/deeper/h.txt", "sub/j.md"])
     from rag.documents.readers import extensions
 
     readers = f"(readers: {', '.join(extensions())})"  # .txt, .md, then the other formats' readers
@@ -535,7 +536,6 @@ def test_iter_seed_files_recursion_and_extensions(tmp_path):
     assert sorted((s.source, s.reason) for s in skipped) == [
         ("e.rst", f"unsupported format .rst {readers}"),
         ("f.txt.bak", f"unsupported format .bak {readers}"),
-        ("g.pdf", f"unsupported format .pdf {readers}"),
         ("noext", f"unsupported format: no extension {readers}"),
         ("sub/i.markdown", f"unsupported format .markdown {readers}"),
     ]

@@ -112,6 +112,8 @@ def test_registry_picks_by_extension_and_refuses_unknown(tmp_path):
     assert isinstance(reader_for("page.HTM"), HtmlReader) and isinstance(reader_for("r.docx"), DocxReader)
     with pytest.raises(SeedsError, match=r"unsupported format \.odt \(readers: \.txt, \.md, .*\.html, \.htm"):
         reader_for("report.odt")
+    with pytest.raises(SeedsError, match=r"unsupported format \.rtf \(readers: \.txt, \.md, "):
+        reader_for("report.rtf")
 
 
 class RstReader(PlainTextReader):

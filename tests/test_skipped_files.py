@@ -19,7 +19,7 @@ from rag.index import store
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))
 EXPECTED = {
-    "paper.pdf": "unsupported format .pdf (readers: .txt, .md",
+    "paper.pdf": "not a readable PDF",  # a damaged PDF: the PDF reader says so
     "book.epub": "unsupported format .epub (readers: .txt, .md",
     "table.csv": "unsupported format .csv (readers: .txt, .md",
     "renamed-pdf.txt": "binary content (looks like a PDF)",

@@ -81,7 +81,7 @@ def read_seed(file: SeedFile, max_bytes: int = MAX_FILE_BYTES) -> ReadResult:
         return result(sha, str(exc))
     res = result(file_hash(data))
     try:
-        res.document = reader.parse(file.source, data)
+        res.document = reader.load(file.source, data)
     except SkipFile as exc:
         res.skip = str(exc)
         return res

@@ -24,6 +24,7 @@ class SourceScreen(Screen):
         Binding("escape,q", "app.pop_screen", "Back", tooltip="Back to the conversation"),
         Binding("ctrl+y", "app.copy_passage", "Copy passage"),
         Binding("g", "recenter", "Cited lines", tooltip="Scroll back to the cited lines"),
+        Binding("o", "open_original", "Open original", tooltip="Open the file in the system viewer (at the cited page)"),
     ]
 
     def __init__(self, hit: Hit) -> None:
@@ -97,6 +98,20 @@ class SourceScreen(Screen):
         view = SourceView(doc, id="source-view")
         await self.mount(view, before=self.query_one(Footer))
         view.focus()
+
+    def action_open_original(self) -> None:
+        """The original file in the system viewer, at the cited page where it can be told it (in a
+        thread: looking for a viewer and starting it never holds up the UI)."""
+        h = self.hit
+        self.run_worker(lambda: self._open_original(h), thread=True, group="open-original", exit_on_error=False)
+
+    def _open_original(self, h: Hit) -> None:
+        from pathlib import Path
+
+        from ..viewer import open_file
+
+        message = open_file(Path(h.path), h.source, h.page)
+        self.app.call_from_thread(self.app.notify, terminal_line(message))
 
     def action_recenter(self) -> None:
         if self.view is not None:

@@ -8,6 +8,7 @@ from rag.documents.readers.base import Reader, TextReader
 from rag.documents.readers.docx import DocxReader
 from rag.documents.readers.html import HtmlReader
 from rag.documents.readers.markdown import MarkdownReader
+from rag.documents.readers.pdf import PdfReader
 from rag.documents.readers.registry import extensions, find_reader, reader_for, register, unsupported_reason
 from rag.documents.readers.text import PlainTextReader
 
@@ -15,6 +16,7 @@ register(PlainTextReader())
 register(MarkdownReader())
 register(HtmlReader())
 register(DocxReader())
+register(PdfReader())
 
 __all__ = [
     "Reader",
