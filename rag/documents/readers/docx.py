@@ -101,6 +101,7 @@ def _row_text(row) -> str:
 class DocxReader(Reader):
     name = "docx"
     extensions = (".docx",)
+    isolated = True  # parsed in a worker within a time/memory budget (rag/documents/readers/budget.py)
 
     def parse(self, source: str, data: bytes) -> Document:
         check_zip(data)

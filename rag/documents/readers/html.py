@@ -174,6 +174,7 @@ def page_title(tree) -> str | None:
 class HtmlReader(Reader):
     name = "html"
     extensions = (".html", ".htm")
+    isolated = True  # parsed in a worker within a time/memory budget (rag/documents/readers/budget.py)
 
     def parse(self, source: str, data: bytes) -> Document:
         if len(data) > MAX_HTML_BYTES:
