@@ -316,6 +316,9 @@ def _warn_if_stale(retriever, seeds: str) -> None:
         print(terminal_line(f"warning: seeds changed since the index was built ({ch.summary()}); run `rag index`"), file=sys.stderr)
 
 
+NOT_FOUND = "your documents do not seem to answer this question"
+
+
 def cmd_ask(args) -> int:
     question = " ".join(args.question)
     from rag.search.retriever import clean_question
@@ -331,16 +334,23 @@ def cmd_ask(args) -> int:
         _check_seeds(r, seeds, args.index)
     _warn_if_stale(r, seeds)
     hits = r.search(question, k=args.k, mode=args.mode)
+    from rag.search.retriever import found
+
+    answered = found(hits)
     if args.json:
         out = {"question": question, "mode": args.mode, "k": args.k, "index": str(r.version_dir.parent), "hits": [h.to_dict() for h in hits]}
+        out["found"] = answered
         sys.stdout.write(json_dumps(out) + "\n")
         return 0
     if not hits:
         print("no passage matches these words; try other words or --mode dense")
         return 0
+    if not answered:
+        print(NOT_FOUND + "; the nearest passages follow", file=sys.stderr)
     width = min(100, max(40, _term_width() - 6))
     for h in hits:
-        print(f"{h.rank}. {terminal_line(h.citation)}  (score {h.score:.4f})")
+        conf = f"confidence {h.confidence:.2f}" if h.confidence is not None else f"score {h.score:.4f}"
+        print(f"{h.rank}. {terminal_line(h.citation)}  ({conf})")
         if h.answer is not None:
             print(textwrap.fill(terminal_safe(h.answer.text), width, initial_indent="   > ", subsequent_indent="     "))
         print(textwrap.fill(" ".join(terminal_safe(h.text).split()), width, initial_indent="   ", subsequent_indent="   "))

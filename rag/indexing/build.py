@@ -436,6 +436,12 @@ def _embed_and_commit(
     writer.delete(deletes)
     writer.upsert(Record(k, vectors[i], tokens[i], passage_payload(p)) for i, (k, p) in enumerate(upserts))
     prev_meta = writer.meta
+    from rag.index import confidence
+
+    calibration = prev_meta.get("calibration") if _same_model(prev_meta, info) else None
+    refit = confidence.needs_refit(calibration, total)
+    if calibration is not None and not refit:
+        meta = {**meta, "calibration": calibration}  # the corpus changed little: the fit still holds
     writer.set_meta({
         "rag_version": __version__,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -451,8 +457,22 @@ def _embed_and_commit(
         raise IndexCorruptError(f"the index would hold {after} passages after this build, not {total}; "
                                 f"{store.REBUILD_HINT}")
     writer.commit()
+    if refit:
+        _calibrate(writer, info, encoder, enc if new_rows else None)
     if progress is not None:
         progress("writing", 1, 1)
+
+
+def _calibrate(writer, info: ModelInfo, encoder, loaded) -> None:
+    """Fit the confidence model (rag.index.confidence) on the version just committed and publish it
+    as a version that differs only in its metadata: the first fit, or the corpus moved enough."""
+    from rag.index import confidence
+
+    enc = encoder if encoder is not None else loaded if loaded is not None else _document_encoder(info, 1)
+    encode = getattr(enc, "encode_queries", None) or enc.encode
+    cal = confidence.calibrate(writer, lambda texts: encode(texts))
+    writer.set_meta({**writer.meta, "calibration": cal.to_json()})
+    writer.commit()
 
 
 # Which encoder embeds a build's new passages (all give the same vectors to cosine >= 0.9999,
