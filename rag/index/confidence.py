@@ -29,9 +29,16 @@ THRESHOLD = 0.5  # below this, the best hit does not seem to answer the question
 CALIBRATION_VERSION = 1
 MAX_PSEUDO = 150  # pseudo-questions from the corpus's sentences
 MAX_SHUFFLED = 50
+L2 = 20.0  # strong shrinkage: pseudo-questions separate more easily than real ones
 RECALIBRATE_CHANGE = 0.25  # refit when the passage count moved this much since the last fit
 _WORD = re.compile(r"[^\W_][\w'’-]*")
 _WH = ("What", "How", "Why", "Which", "Does", "Is it true that", "What about")
+# Words that ask rather than say: they do not count towards a question's coverage by a passage.
+QUESTION_WORDS = frozenset(tokenize(
+    "what which who whom whose when where why how does do did done doing is are was were be been can could "
+    "would should shall may might must many much about true say said tell told know explain describe there "
+    "any some other more most very also just whether have has had"
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +133,7 @@ def query_context(index, qvec: np.ndarray, terms: Sequence[str], *, dense: tuple
                 break
     n = max(index.count() - len(exclude), 1)
     idf = {}
-    for t in set(terms):
+    for t in set(terms) - QUESTION_WORDS:
         v = idf_cache.get(t) if idf_cache is not None else None
         if v is None:
             v = _idf(n, index.doc_freq(t))
@@ -143,6 +150,7 @@ def pair_features(ctx: QueryContext, pos: int, cos: float, passage_terms: set[st
     mean = float(ctx.dense_cos.mean()) if len(ctx.dense_cos) else 0.0
     total = sum(ctx.idf.values())
     coverage = sum(v for t, v in ctx.idf.items() if t in passage_terms) / total if total > 0 else 0.0
+    coverage *= min(1.0, len(ctx.idf) / 3)  # one or two words matched say little
     in_dense = bool(np.any(ctx.dense_pos == pos))
     agree = 1.0 if in_dense and pos in ctx.lex_rank else 0.0
     return np.array([cos, cos - best_other, cos - mean, coverage, agree], dtype=np.float64)
@@ -181,9 +189,9 @@ def offtopic_questions() -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def pseudo_question(sentence: str, rng: random.Random) -> str | None:
-    """A question-like query made from a sentence: a window of its words, some dropped, sometimes
-    led by a question word. None when the sentence is too short."""
+def pseudo_question(sentence: str, rng: random.Random, extra: Sequence[str] = ()) -> str | None:
+    """A question-like query made from a sentence: a window of its words, some dropped, up to two of
+    ``extra`` (words from elsewhere) added, sometimes led by a question word. None when too short."""
     ws = _WORD.findall(sentence)
     if len(ws) < 6:
         return None
@@ -193,6 +201,9 @@ def pseudo_question(sentence: str, rng: random.Random) -> str | None:
     kept = [w for w in ws if rng.random() > 0.35]
     if len(kept) < 4:
         kept = ws[:4]
+    for _ in range(rng.randint(0, 2)):  # an asker's own words, which the passage need not hold
+        if extra:
+            kept.insert(rng.randint(0, len(kept)), rng.choice(extra))
     q = " ".join(kept)
     if rng.random() < 0.5:
         q = f"{rng.choice(_WH)} {q[0].lower() + q[1:]}?"
@@ -211,6 +222,8 @@ def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0
     queries are embedded, in one batch.
     """
     rng = random.Random(seed)
+    bank = offtopic_questions() if bank is None else bank
+    extra = sorted({w.lower() for q in bank for w in _WORD.findall(q) if len(w) > 3} - {"what", "does", "which"})
     n = index.count()
     order = list(range(n))
     rng.shuffle(order)
@@ -224,12 +237,11 @@ def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0
         sents = [text[a:b] for a, b in sentence_spans(text)] or [text]
         rng.shuffle(sents)
         for s in sents:
-            q = pseudo_question(s, rng)
+            q = pseudo_question(s, rng, extra)
             if q is not None:
                 pseudo.append((q, pos, str(payload.get("source", ""))))
                 pool.extend(w for w in _WORD.findall(s) if len(w) > 3)
                 break
-    bank = offtopic_questions() if bank is None else bank
     shuffled = [_shuffled(pool, rng) for _ in range(min(MAX_SHUFFLED, len(pseudo)))] if len(pool) >= 7 else []
     queries = [q for q, _, _ in pseudo] + list(bank) + shuffled
     if not queries:
@@ -294,6 +306,6 @@ def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0
         weights[g == k] = share / np.count_nonzero(g == k)
     if not np.any(y == 1) or not np.any(y == 0):
         return DEFAULT_CALIBRATION
-    mean, scale, wts, bias = fit_logistic(x, y, weights)
+    mean, scale, wts, bias = fit_logistic(x, y, weights, l2=L2)
     return Calibration(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, wts)), bias, n,
                        int(np.count_nonzero(y == 1)), int(np.count_nonzero(y == 0)))
