@@ -142,3 +142,71 @@ def test_incremental_build_keeps_the_fit_until_the_corpus_moves(topic_seeds, tmp
     assert again != first and again["passages"] == 31
     r = Retriever.open(idx, encoder=FakeEncoder())
     assert Calibration.from_json(again) == r.calibration
+
+
+def _version_names(idx: Path) -> tuple[str, str]:
+    return ((idx / "CURRENT").read_text(encoding="utf-8").strip(),
+            (idx / ".previous").read_text(encoding="utf-8").strip())
+
+
+def test_a_build_that_refits_publishes_one_version(topic_seeds, tmp_path):
+    """The fit is made on the staged version and published with it: PREVIOUS names the last build's
+    version, not an intermediate one that lacks the new fit."""
+    idx = tmp_path / "idx"
+    build_index(topic_seeds, idx, encoder=FakeEncoder())
+    first = (idx / "CURRENT").read_text(encoding="utf-8").strip()
+    first_cal = _calibration(idx)
+    for i in range(6):
+        (topic_seeds / f"more{i}.txt").write_text(f"Note {i} on tides.\n\nNote {i} on moons.\n", encoding="utf-8")
+    build_index(topic_seeds, idx, encoder=FakeEncoder())
+    current, previous = _version_names(idx)
+    assert previous == first and current != first
+    assert _calibration(idx) != first_cal and _calibration(idx)["passages"] == 30
+    assert sorted(p.name for p in idx.glob("v-*")) == sorted([first, current])
+
+
+def test_calibration_sees_the_staged_changes(topic_seeds, tmp_path, monkeypatch):
+    """The model is fitted on what the build publishes: removed passages are gone, added ones there."""
+    from rag.index import confidence
+
+    idx = tmp_path / "idx"
+    build_index(topic_seeds, idx, encoder=FakeEncoder())
+    seen = {}
+    real = confidence.calibrate
+
+    def spy(index, encode, **kw):
+        seen["sources"] = {index.payload_at(p)["source"] for p in range(index.count())}
+        return real(index, encode, **kw)
+
+    monkeypatch.setattr(confidence, "calibrate", spy)
+    (topic_seeds / "volcano.txt").unlink()
+    for i in range(6):
+        (topic_seeds / f"more{i}.txt").write_text(f"Note {i} on tides.\n\nNote {i} on moons.\n", encoding="utf-8")
+    build_index(topic_seeds, idx, encoder=FakeEncoder())
+    assert "volcano.txt" not in seen["sources"] and "more5.txt" in seen["sources"]
+    assert Calibration.from_json(_calibration(idx)).passages == 27
+
+
+def test_a_failed_calibration_publishes_nothing_and_the_next_build_completes(topic_seeds, tmp_path, monkeypatch):
+    from rag.index import confidence
+
+    idx = tmp_path / "idx"
+    build_index(topic_seeds, idx, encoder=FakeEncoder())
+    before = (idx / "CURRENT").read_text(encoding="utf-8")
+    for i in range(6):
+        (topic_seeds / f"more{i}.txt").write_text(f"Note {i} on tides.\n\nNote {i} on moons.\n", encoding="utf-8")
+
+    def boom(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(confidence, "calibrate", boom)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(topic_seeds, idx, encoder=FakeEncoder())
+    assert (idx / "CURRENT").read_text(encoding="utf-8") == before
+    assert Retriever.open(idx, encoder=FakeEncoder()).index.count() == 18
+    monkeypatch.undo()
+    build_index(topic_seeds, idx, encoder=FakeEncoder())
+    assert _calibration(idx)["passages"] == 30
+    live_segments = {s["id"] for s in store.open_current(idx)[1]["segments"]}
+    assert {p.name for p in (idx / "segments").iterdir()} == live_segments | {
+        s["id"] for s in store.read_manifest(idx / _version_names(idx)[1])["segments"]}

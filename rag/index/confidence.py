@@ -214,13 +214,62 @@ def _shuffled(words_pool: list[str], rng: random.Random) -> str:
     return " ".join(rng.sample(words_pool, min(len(words_pool), rng.randint(3, 7))))
 
 
+@dataclass(frozen=True, slots=True)
+class FitSettings:
+    """The calibrator's general settings (chosen on SciFact train, bench/abstention.py)."""
+
+    l2: float = L2
+    # positives carry half the weight; each kind of negative a share of the other half
+    negative_shares: tuple[tuple[str, float], ...] = (("left-out", 0.2), ("bank", 0.2), ("shuffled", 0.1))
+    features: tuple[str, ...] = FEATURES  # the others get weight 0
+
+
+DEFAULT_SETTINGS = FitSettings()
+
+
+@dataclass(slots=True)
+class CalibrationSet:
+    """The label-free training pairs of one index: features, labels and the kind of each pair."""
+
+    x: np.ndarray
+    y: np.ndarray
+    kinds: np.ndarray  # "pos", "left-out", "bank" or "shuffled"
+    passages: int
+
+
 def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0, max_pseudo: int = MAX_PSEUDO,
-              bank: list[str] | None = None) -> Calibration:
+              bank: list[str] | None = None, settings: FitSettings = DEFAULT_SETTINGS) -> Calibration:
     """Fit the confidence model on ``index`` (a :class:`rag.index.local.LocalIndex`), without labels.
 
     ``encode`` embeds a list of queries (normalized vectors). At most ``max_pseudo`` + the bank + 50
     queries are embedded, in one batch.
     """
+    cs = calibration_set(index, encode, seed=seed, max_pseudo=max_pseudo, bank=bank)
+    return DEFAULT_CALIBRATION if cs is None else fit_calibration(cs, settings)
+
+
+def fit_calibration(cs: CalibrationSet, settings: FitSettings = DEFAULT_SETTINGS) -> Calibration:
+    """The logistic model fitted on a calibration set with ``settings``."""
+    y, g = cs.y, cs.kinds
+    if not np.any(y == 1) or not np.any(y == 0):
+        return DEFAULT_CALIBRATION
+    weights = np.zeros(len(y))
+    present = {k: v for k, v in (("pos", 0.5), *settings.negative_shares) if np.any(g == k) and v > 0}
+    neg_total = sum(v for k, v in present.items() if k != "pos")
+    for k, v in present.items():
+        share = 0.5 if k == "pos" else 0.5 * v / neg_total
+        weights[g == k] = share / np.count_nonzero(g == k)
+    cols = [FEATURES.index(f) for f in settings.features]
+    m, sc, w, bias = fit_logistic(cs.x[:, cols], y, weights, l2=settings.l2)
+    mean, scale, wts = np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.zeros(len(FEATURES))
+    mean[cols], scale[cols], wts[cols] = m, sc, w
+    return Calibration(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, wts)), bias,
+                       cs.passages, int(np.count_nonzero(y == 1)), int(np.count_nonzero(y == 0)))
+
+
+def calibration_set(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0, max_pseudo: int = MAX_PSEUDO,
+                    bank: list[str] | None = None) -> CalibrationSet | None:
+    """The label-free training pairs of ``index`` (see :func:`calibrate`); None when it has none."""
     rng = random.Random(seed)
     bank = offtopic_questions() if bank is None else bank
     extra = sorted({w.lower() for q in bank for w in _WORD.findall(q) if len(w) > 3} - {"what", "does", "which"})
@@ -245,7 +294,7 @@ def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0
     shuffled = [_shuffled(pool, rng) for _ in range(min(MAX_SHUFFLED, len(pseudo)))] if len(pool) >= 7 else []
     queries = [q for q, _, _ in pseudo] + list(bank) + shuffled
     if not queries:
-        return DEFAULT_CALIBRATION
+        return None
     qvecs = np.asarray(encode(queries), dtype=np.float32)
     depth = CONTEXT_DEPTH + 1
     sources: dict[int, str] = {}
@@ -294,18 +343,6 @@ def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0
                 rows.append(pair_features(ctx, p, cos_of(qi, p), terms_of(p)))
                 labels.append(0.0)
                 groups.append("bank" if qi < len(pseudo) + len(bank) else "shuffled")
-    x, y = np.vstack(rows), np.asarray(labels)
-    g = np.asarray(groups)
-    # positives carry half the weight, each kind of negative a share of the other half
-    weights = np.zeros(len(y))
-    kinds = {"pos": 0.5, "left-out": 0.2, "bank": 0.2, "shuffled": 0.1}
-    present = {k: v for k, v in kinds.items() if np.any(g == k)}
-    neg_total = sum(v for k, v in present.items() if k != "pos")
-    for k, v in present.items():
-        share = 0.5 if k == "pos" else 0.5 * v / neg_total
-        weights[g == k] = share / np.count_nonzero(g == k)
-    if not np.any(y == 1) or not np.any(y == 0):
-        return DEFAULT_CALIBRATION
-    mean, scale, wts, bias = fit_logistic(x, y, weights, l2=L2)
-    return Calibration(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, wts)), bias, n,
-                       int(np.count_nonzero(y == 1)), int(np.count_nonzero(y == 0)))
+    if not rows:
+        return None
+    return CalibrationSet(np.vstack(rows), np.asarray(labels), np.asarray(groups), n)

@@ -456,23 +456,27 @@ def _embed_and_commit(
     if after != total:
         raise IndexCorruptError(f"the index would hold {after} passages after this build, not {total}; "
                                 f"{store.REBUILD_HINT}")
-    writer.commit()
     if refit:
-        _calibrate(writer, info, encoder, enc if new_rows else None)
+        calibrate_staged(writer, info, encoder, enc if new_rows else None)
+    writer.commit()
     if progress is not None:
         progress("writing", 1, 1)
 
 
-def _calibrate(writer, info: ModelInfo, encoder, loaded) -> None:
-    """Fit the confidence model (rag.index.confidence) on the version just committed and publish it
-    as a version that differs only in its metadata: the first fit, or the corpus moved enough."""
+def calibrate_staged(writer, info: ModelInfo, encoder, loaded=None) -> None:
+    """Fit the confidence model (rag.index.confidence) on the version the build is about to publish
+    (the writer's staged view: the first fit, or the corpus moved enough) and record it in that
+    version's metadata, so that one build publishes one version."""
     from rag.index import confidence
 
     enc = encoder if encoder is not None else loaded if loaded is not None else _document_encoder(info, 1)
     encode = getattr(enc, "encode_queries", None) or enc.encode
-    cal = confidence.calibrate(writer, lambda texts: encode(texts))
-    writer.set_meta({**writer.meta, "calibration": cal.to_json()})
-    writer.commit()
+    view = writer.staged()
+    try:
+        cal = confidence.calibrate(view, lambda texts: encode(texts))
+    finally:
+        view.close()
+    writer.set_meta({**view.meta, "calibration": cal.to_json()})
 
 
 # Which encoder embeds a build's new passages (all give the same vectors to cosine >= 0.9999,
