@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=_positive_int, default=100, metavar="N", help="depth of the ranking (default 100)")
     sp.add_argument("--index", default=None, metavar="DIR", help="where to keep the evaluation index")
     sp.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    sp.add_argument("--abstention", action="store_true",
+                    help="instead: how well confidence tells answerable claims from those whose documents are "
+                         "removed (AUROC, accuracy at 0.5, calibration error)")
+    sp.add_argument("--ood", default=None, metavar="FILE",
+                    help="with --abstention: JSON-lines questions on other topics (rewrite/text/question) as a second check")
     return p
 
 
@@ -456,6 +461,10 @@ def _registered_ui():
 
 
 def cmd_eval(args) -> int:
+    if getattr(args, "abstention", False):
+        from rag.evaluation.abstention import run_cli as run_abstention
+
+        return run_abstention(args)
     from rag.evaluation.evaluate import run_cli
 
     return run_cli(args)

@@ -134,3 +134,17 @@ def test_evaluate_abstention_reports_both_checks(tiny_beir, tmp_path):
             assert m["answerable"] == m["unanswerable"] == 3
     # words of the claims are in their passages; the off-topic questions share none with the corpus
     assert oc["modes"]["hybrid"]["auroc"] == 1.0
+
+
+def test_rag_eval_abstention_cli_prints_a_table(tiny_beir, tmp_path, capsys, monkeypatch):
+    from rag import cli
+    from rag.evaluation import abstention
+
+    real = abstention.evaluate_abstention
+    monkeypatch.setattr(abstention, "evaluate_abstention",
+                        lambda *a, **kw: real(*a, **{**kw, "encoder": FakeEncoder(), "work": tmp_path / "w"}))
+    code = cli.main(["eval", str(tiny_beir), "--abstention", "--mode", "bm25", "--index", str(tmp_path / "i"),
+                     "--ood", str(tiny_beir / "ood.jsonl"), "--json"])
+    assert code == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res["checks"]) == {"removed_gold", "out_of_corpus"} and list(res["checks"]["removed_gold"]["modes"]) == ["bm25"]

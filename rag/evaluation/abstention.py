@@ -176,3 +176,23 @@ def format_table(res: dict) -> str:
                          f"{m['found_rate_answerable']:>7.3f} {m['found_rate_unanswerable']:>7.3f} "
                          f"{m['answerable']:>4} {m['unanswerable']:>4}")
     return "\n".join(lines)
+
+
+def run_cli(args) -> int:
+    import sys
+
+    from rag.progress import ProgressBar
+    from rag.terminal_text import terminal_safe
+
+    modes = ("hybrid", "dense", "bm25") if args.mode == "all" else (args.mode,)
+    bar = ProgressBar()
+    try:
+        res = evaluate_abstention(args.data_dir, split=args.split, modes=modes, index=args.index, ood=args.ood,
+                                  progress=bar)
+    finally:
+        bar.close()
+    if args.json:
+        sys.stdout.write(json.dumps(res) + "\n")
+    else:
+        print(terminal_safe(format_table(res)))
+    return 0
