@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=_positive_int, default=100, metavar="N", help="depth of the ranking (default 100)")
     sp.add_argument("--index", default=None, metavar="DIR", help="where to keep the evaluation index")
     sp.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    sp.add_argument("--abstention", action="store_true",
+                    help="instead: how well confidence tells answerable claims from those whose documents are "
+                         "removed (AUROC, accuracy at 0.5, calibration error)")
+    sp.add_argument("--ood", default=None, metavar="FILE",
+                    help="with --abstention: JSON-lines questions on other topics (rewrite/text/question) as a second check")
     return p
 
 
@@ -325,6 +330,9 @@ def _warn_if_stale(retriever, seeds: str) -> None:
         print(terminal_line(f"warning: seeds changed since the index was built ({ch.summary()}); run `rag index`"), file=sys.stderr)
 
 
+NOT_FOUND = "your documents do not seem to answer this question"
+
+
 def cmd_ask(args) -> int:
     question = " ".join(args.question)
     from rag.search.retriever import clean_question
@@ -340,16 +348,23 @@ def cmd_ask(args) -> int:
         _check_seeds(r, seeds, args.index)
     _warn_if_stale(r, seeds)
     hits = r.search(question, k=args.k, mode=args.mode)
+    from rag.search.retriever import found
+
+    answered = found(hits)
     if args.json:
         out = {"question": question, "mode": args.mode, "k": args.k, "index": str(r.version_dir.parent), "hits": [h.to_dict() for h in hits]}
+        out["found"] = answered
         sys.stdout.write(json_dumps(out) + "\n")
         return 0
     if not hits:
         print("no passage matches these words; try other words or --mode dense")
         return 0
+    if not answered:
+        print(NOT_FOUND + "; the nearest passages follow", file=sys.stderr)
     width = min(100, max(40, _term_width() - 6))
     for h in hits:
-        print(f"{h.rank}. {terminal_line(h.citation)}  (score {h.score:.4f})")
+        conf = f"confidence {h.confidence:.2f}" if h.confidence is not None else f"score {h.score:.4f}"
+        print(f"{h.rank}. {terminal_line(h.citation)}  ({conf})")
         if h.answer is not None:
             print(textwrap.fill(terminal_safe(h.answer.text), width, initial_indent="   > ", subsequent_indent="     "))
         print(textwrap.fill(" ".join(terminal_safe(h.text).split()), width, initial_indent="   ", subsequent_indent="   "))
@@ -455,6 +470,10 @@ def _registered_ui():
 
 
 def cmd_eval(args) -> int:
+    if getattr(args, "abstention", False):
+        from rag.evaluation.abstention import run_cli as run_abstention
+
+        return run_abstention(args)
     from rag.evaluation.evaluate import run_cli
 
     return run_cli(args)

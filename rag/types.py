@@ -146,6 +146,9 @@ class Hit:
     page: int | None = None  # 1-based page (PDF); None for formats without pages
     section: str | None = None  # heading path, where the format has headings
     title: str | None = None  # the document's title, where the reader found one
+    # the probability that the passage answers the question, the same in every mode and corpus
+    # (rag.index.confidence); None only when it was not computed
+    confidence: float | None = None
 
     @property
     def citation(self) -> Citation:
@@ -173,6 +176,7 @@ class Hit:
             "dense_score": None if self.dense_score is None else round(float(self.dense_score), 6),
             "bm25_score": None if self.bm25_score is None else round(float(self.bm25_score), 6),
             "terms": list(self.terms),
+            "confidence": None if self.confidence is None else round(float(self.confidence), 4),
         }
         if self.answer is not None:
             a = self.answer

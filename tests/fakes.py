@@ -53,6 +53,15 @@ class FakeEncoder:
                 progress(i + 1, len(texts))
         return out
 
+    def encode_queries(self, texts) -> np.ndarray:
+        """Like :meth:`encode`, without being recorded in ``calls`` (queries, not passages)."""
+        calls = self.calls
+        self.calls = []
+        try:
+            return self.encode(texts)
+        finally:
+            self.calls = calls
+
     @property
     def embedded(self) -> list[str]:
         return [t for call in self.calls for t in call]

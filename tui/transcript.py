@@ -72,7 +72,8 @@ def conversation_markdown(exchanges: list[Exchange], index_label: str, index_sum
             out += [f"**Answer:** {top.answer.text} (`{answer_citation(top)}`)", ""]
         out += [f"Passages ({ex.mode}, k = {ex.k}):", ""]
         for h in ex.hits:
-            out += [f"{h.rank}. `{h.citation}` · score {h.score:.4f}", ""]
+            shown = f"confidence {h.confidence:.2f}" if h.confidence is not None else f"score {h.score:.4f}"
+            out += [f"{h.rank}. `{h.citation}` · {shown}", ""]
             out += ["   " + line for line in quote_lines(h.text)]
             out += [""]
     return "\n".join(out).rstrip() + "\n"

@@ -37,3 +37,38 @@ def percentile(values: Sequence[float], q: float) -> float:
     lo = math.floor(pos)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Area under the ROC curve: the chance that a random positive outscores a random negative
+    (ties count half). Needs both classes."""
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = sorted(s for s, y in zip(scores, labels) if not y)
+    if not pos or not neg:
+        raise ValueError("AUROC needs at least one positive and one negative")
+    import bisect
+
+    wins = sum(bisect.bisect_left(neg, s) + 0.5 * (bisect.bisect_right(neg, s) - bisect.bisect_left(neg, s))
+               for s in pos)
+    return wins / (len(pos) * len(neg))
+
+
+def accuracy_at(probs: Sequence[float], labels: Sequence[bool], threshold: float = 0.5) -> float:
+    """The share of cases where ``prob >= threshold`` agrees with the label."""
+    if not probs:
+        return 0.0
+    return sum((p >= threshold) == bool(y) for p, y in zip(probs, labels)) / len(probs)
+
+
+def expected_calibration_error(probs: Sequence[float], labels: Sequence[bool], bins: int = 10) -> float:
+    """ECE: over ``bins`` equal-width bins of the probability, the case-weighted mean of
+    ``|mean probability - share of positives|`` (a probability of 1.0 falls in the last bin)."""
+    if not probs:
+        return 0.0
+    sums = [[0, 0.0, 0] for _ in range(bins)]  # cases, sum of probabilities, positives
+    for p, y in zip(probs, labels):
+        b = sums[min(int(p * bins), bins - 1)]
+        b[0] += 1
+        b[1] += p
+        b[2] += bool(y)
+    return sum(abs(s / n - k / n) * n for n, s, k in sums if n) / len(probs)

@@ -205,6 +205,7 @@ class LocalIndex(IndexBackend):
         self._pending: dict[str, Record] = {}
         self._pending_deletes: set[str] = set()
         self._pending_meta: dict | None = None
+        self._staged: tuple[list[dict], int] | None = None  # written by staged(), published by commit()
         self._bases: np.ndarray | None = None
 
     # -- opening ---------------------------------------------------------------------------------
@@ -312,16 +313,43 @@ class LocalIndex(IndexBackend):
                 raise ValueError(f"vector of {r.key!r} has dimension {v.shape[0]}, the index {self.dim}")
             self._pending_deletes.discard(r.key)
             self._pending[r.key] = r
+            self._staged = None
 
     def delete(self, keys: Iterable[str]) -> None:
         self._writable()
         for k in keys:
             self._pending.pop(k, None)
             self._pending_deletes.add(k)
+            self._staged = None
+
+    def staged(self) -> "LocalIndex":
+        """A read-only view of the version the next :meth:`commit` will publish (pending changes applied).
+
+        Its new segment and deletion arrays are written now (unpublished: a crash leaves ``CURRENT``
+        as it was, and garbage collection removes them); ``commit`` then publishes exactly them,
+        with the metadata set meanwhile. Close the view when done. A later change discards it."""
+        self._writable()
+        if self._staged is None:
+            self._staged = self._write_pending()
+        entries, generation = self._staged
+        manifest = {"dim": self.dim, "generation": generation, "segments": entries,
+                    "meta": self._pending_meta if self._pending_meta is not None else self.meta}
+        return LocalIndex(self.root, manifest, None, self.dim, self.hnsw_threshold, owns_lock=False)
 
     def commit(self) -> str:
         """Write the pending changes as a new version and switch to it; returns its name."""
         self._writable()
+        entries, generation = self._staged if self._staged is not None else self._write_pending()
+        name = self._publish(entries, generation, self._pending_meta)
+        self._pending.clear()
+        self._pending_deletes.clear()
+        self._pending_meta = None
+        self._staged = None
+        return name
+
+    def _write_pending(self) -> tuple[list[dict], int]:
+        """Write the pending changes' segment and deletion arrays (not published); returns the
+        entries of the version they make and its generation."""
         segments_dir = self.root / SEGMENTS
         segments_dir.mkdir(exist_ok=True)
         (self.root / DELETES).mkdir(exist_ok=True)
@@ -344,11 +372,7 @@ class LocalIndex(IndexBackend):
                                     [r.tokens for r in recs],
                                     [json.dumps(r.payload, ensure_ascii=False).encode("utf-8") for r in recs])
             entries.append(self._write_new_segment(data))
-        name = self._publish(entries, generation, self._pending_meta)
-        self._pending.clear()
-        self._pending_deletes.clear()
-        self._pending_meta = None
-        return name
+        return entries, generation
 
     def _carry_over(self, new_deletes: dict[int, np.ndarray], generation: int) -> list[dict]:
         entries = []

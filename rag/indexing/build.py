@@ -454,6 +454,12 @@ def _embed_and_commit(
     writer.delete(deletes)
     writer.upsert(Record(k, vectors[i], tokens[i], passage_payload(p)) for i, (k, p) in enumerate(upserts))
     prev_meta = writer.meta
+    from rag.index import confidence
+
+    calibration = prev_meta.get("calibration") if _same_model(prev_meta, info) else None
+    refit = confidence.needs_refit(calibration, total)
+    if calibration is not None and not refit:
+        meta = {**meta, "calibration": calibration}  # the corpus changed little: the fit still holds
     writer.set_meta({
         "rag_version": __version__,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -468,9 +474,27 @@ def _embed_and_commit(
     if after != total:
         raise IndexCorruptError(f"the index would hold {after} passages after this build, not {total}; "
                                 f"{store.REBUILD_HINT}")
+    if refit:
+        calibrate_staged(writer, info, encoder, enc if new_rows else None)
     writer.commit()
     if progress is not None:
         progress("writing", 1, 1)
+
+
+def calibrate_staged(writer, info: ModelInfo, encoder, loaded=None) -> None:
+    """Fit the confidence model (rag.index.confidence) on the version the build is about to publish
+    (the writer's staged view: the first fit, or the corpus moved enough) and record it in that
+    version's metadata, so that one build publishes one version."""
+    from rag.index import confidence
+
+    enc = encoder if encoder is not None else loaded if loaded is not None else _document_encoder(info, 1)
+    encode = getattr(enc, "encode_queries", None) or enc.encode
+    view = writer.staged()
+    try:
+        cal = confidence.calibrate(view, lambda texts: encode(texts))
+    finally:
+        view.close()
+    writer.set_meta({**view.meta, "calibration": cal.to_json()})
 
 
 # Which encoder embeds a build's new passages (all give the same vectors to cosine >= 0.9999,

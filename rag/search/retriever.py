@@ -23,6 +23,7 @@ from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, Rag
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
 from rag.documents.tokens import MAX_QUERY_CHARS, tokenize
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
+from rag.index.confidence import CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, pair_features, query_context
 from rag.index.local import LocalIndex
 from rag.index.passages_io import passage_from_payload
 from rag.types import Hit, Passage
@@ -99,6 +100,9 @@ class Retriever:
         self._encoder_lock = threading.Lock()
         self.seeds_root = Path(manifest.get("seeds_root", "."))
         self._idf_cache: dict[str, float] = {}
+        self._conf_idf: dict[str, float] = {}  # idf with absent terms at their largest, for confidence
+        # the confidence model fitted when the index was built (a default for older indexes)
+        self.calibration: Calibration = Calibration.from_json(manifest.get("calibration") or {}) or DEFAULT_CALIBRATION
 
     @property
     def vectors(self) -> np.ndarray:
@@ -238,19 +242,17 @@ class Retriever:
         if not cleaned:
             return []
         depth = max(self.fusion.depth, k)
-        qvecs = None
-        if mode in ("hybrid", "dense"):
-            qvecs = self.encoder().encode(cleaned)
-            dscores, dids = self.index.dense_positions(qvecs, depth)
+        # every mode embeds the question: confidence has the same meaning in each
+        qvecs = self.encoder().encode(cleaned)
+        dscores, dids = self.index.dense_positions(qvecs, depth if mode != "bm25" else CONTEXT_DEPTH)
         results = []
         for qi, q in enumerate(cleaned):
             terms = tokenize(q)
             dense_ids = np.empty(0, dtype=np.int64)
             dense_sc = np.empty(0, dtype=np.float32)
-            if qvecs is not None:
-                keep = dids[qi] >= 0
-                dense_ids, dense_sc = dids[qi][keep].astype(np.int64), dscores[qi][keep]
-            lex = self.index.lexical_positions(terms) if mode in ("hybrid", "bm25") else None
+            keep = dids[qi] >= 0
+            dense_ids, dense_sc = dids[qi][keep].astype(np.int64), dscores[qi][keep]
+            lex = self.index.lexical_positions(terms)
             if mode == "dense":
                 top = list(zip(dense_ids.tolist(), dense_sc.tolist()))[:k]
             elif mode == "bm25":
@@ -258,7 +260,10 @@ class Retriever:
                 top = list(zip(ids.tolist(), sc.tolist()))
             else:
                 top = ranked(fuse(self.fusion, (dense_ids, dense_sc), _top_positive(lex, depth)), k)
-            results.append(self._hits(top, q, terms, qvecs[qi] if qvecs is not None else None, lex, answers))
+            hits = self._hits(top, q, terms, qvecs[qi] if mode != "bm25" else None, lex if mode != "dense" else None,
+                              answers)
+            self._add_confidence(hits, qvecs[qi], terms, (dscores[qi], dids[qi]), lex)
+            results.append(hits)
         return results
 
     def _hits(self, top, question: str, terms: list[str], qvec, lex, answers: bool) -> list[Hit]:
@@ -297,6 +302,20 @@ class Retriever:
             self.add_answers(hits, question, terms=terms, qvec=qvec)
         return hits
 
+    def _add_confidence(self, hits: list[Hit], qvec, terms: list[str], dense, lex) -> None:
+        """Set ``hit.confidence``: the calibrated probability that the passage answers the question."""
+        if not hits:
+            return
+        from rag.documents.tokens import tokenize as _tok
+
+        ctx = query_context(self.index, qvec, terms, dense=dense, lex=lex, idf_cache=self._conf_idf)
+        x = np.vstack([
+            pair_features(ctx, h.row, float(np.dot(self.index.vector_at(h.row), qvec)), set(_tok(h.text)))
+            for h in hits
+        ])
+        for h, p in zip(hits, self.calibration.probability(x).tolist()):
+            h.confidence = float(p)
+
     def add_answers(self, hits: list[Hit], question: str, terms: list[str] | None = None, qvec=None) -> None:
         """Set ``hit.answer`` of each hit: the sentence that best answers ``question``.
 
@@ -324,6 +343,11 @@ class Retriever:
 
     def passages_by_hit(self, hit: Hit) -> Passage:
         return self.passages[hit.row]
+
+
+def found(hits: list[Hit]) -> bool:
+    """Whether the documents seem to answer the question: the best hit's confidence reaches 0.5."""
+    return any(h.confidence is not None and h.confidence >= THRESHOLD for h in hits)
 
 
 def _top_positive(lex: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:

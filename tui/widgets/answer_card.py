@@ -6,11 +6,15 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from rag.search.retriever import found
 from rag.terminal_text import terminal_line, terminal_safe
 
 from ..highlight import Marks
 from ..transcript import Exchange, answer_citation
 from .passage_view import PassageView
+
+
+NOT_FOUND = "Your documents do not seem to answer this question. The nearest passages:"
 
 
 def answer_text(exchange: Exchange) -> Content | None:
@@ -61,7 +65,12 @@ class AnswerCard(Vertical):
         self.remove_class("-pending")
         widgets = []
         sentence = answer_text(ex)
-        if sentence is not None:
+        not_found = bool(ex.hits) and not found(ex.hits)
+        if not_found:  # the best passage is not likely to answer: say so, and show the nearest dimmed
+            self.add_class("-not-found")
+            self.border_title = "Not in your documents"
+            widgets.append(Static(Content(NOT_FOUND), classes="card-not-found"))
+        elif sentence is not None:
             widgets.append(Static(sentence, classes="answer-sentence"))
         if ex.note:
             widgets.append(Static(Content(terminal_safe(ex.note)), classes="card-note"))

@@ -88,6 +88,8 @@ class PassageView(Widget, can_focus=True):
     def _meta(self) -> str:
         h = self.hit
         if getattr(getattr(self.app, "config", None), "show_scores", True):
+            if h.confidence is not None:
+                return f"  ¶{h.paragraph} · confidence {h.confidence:.2f}"
             return f"  ¶{h.paragraph} · score {h.score:.4f}"
         return f"  ¶{h.paragraph}"
 
