@@ -133,3 +133,23 @@ def test_how_is_not_a_match(topics):
     hits = topics.search("How does bread rise?", k=3, mode="bm25")
     assert [h.source for h in hits] == ["bread.txt"]
     assert "how" not in hits[0].terms
+
+
+def test_who_in_capitals_matches_and_is_highlighted(tmp_path, fake_encoder):
+    from rag import build_index
+    from rag.search.retriever import Retriever
+    from tui.highlight import marks_for
+
+    d = tmp_path / "seeds"
+    d.mkdir()
+    (d / "health.txt").write_text("The WHO guidelines recommend masks.\n\nHow the vaccine works is explained here.\n",
+                                  encoding="utf-8")
+    (d / "other.txt").write_text("Who knows how bread rises.\n", encoding="utf-8")
+    build_index(d, tmp_path / "index", encoder=fake_encoder)
+    r = Retriever.open(tmp_path / "index", encoder=fake_encoder)
+    hits = r.search("WHO masks", k=3, mode="bm25")
+    assert hits[0].text.startswith("The WHO guidelines") and "who" in hits[0].terms
+    hits = r.search("How does the vaccine work?", k=3, mode="bm25")
+    assert [h.text for h in hits] == ["How the vaccine works is explained here."]
+    marked = [hits[0].text[a:b] for a, b in marks_for(hits[0]).words]
+    assert marked == ["vaccine", "works"]  # not "How"

@@ -101,7 +101,8 @@ def evaluate_followups(data_dir: str | Path, distractors: str | Path | None = No
         passages += _passages(dpath, "d:", distractor_limit)
         files["distractors.jsonl"] = {"sha256": hashlib.sha256((dpath / "corpus.jsonl").read_bytes()).hexdigest(),
                                       "limit": distractor_limit}
-    index_dir = Path(index) if index else Path("indexes") / f"conv-{root.name}" + (f"+{Path(distractors).name}" if distractors else "")
+    name = f"conv-{root.name}" + (f"+{Path(distractors).name}" if distractors else "")
+    index_dir = Path(index) if index else Path("indexes") / name
     build_passages(index_dir, passages, files, progress=progress, encoder=encoder)
     r = Retriever.open(index_dir, encoder=encoder)
     counts: dict[tuple[str, str], int] = {}

@@ -13,7 +13,7 @@ no less than ``FIRST_FLOOR`` of the previous one, since it usually names the top
 
 - BM25: the earlier questions' content terms are added to the query with weight
   ``TERM_WEIGHT`` x recency (the question's own terms weigh 1), at most ``MAX_TERMS`` of them, the
-  rarest first.
+  rarest first, and together at most ``EXPANSION_MASS`` times the question's own terms.
 - dense: the question's vector plus ``VECTOR_WEIGHT`` x recency x each earlier question's vector,
   renormalized.
 """
@@ -35,6 +35,7 @@ VECTOR_WEIGHT = 0.5  # share of the previous question's vector in the dense quer
 DECAY = 0.6  # each older question weighs this much of the next newer one
 FIRST_FLOOR = 0.6  # the conversation's first question weighs at least this much of the previous
 MAX_TERMS = 10  # expansion terms at most
+EXPANSION_MASS = 1.0  # the expansion terms together weigh at most this many of the question's own terms
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
@@ -129,7 +130,10 @@ def plan(question: str, history: Sequence[str], idf: Callable[[str], float]) -> 
             if t not in own and idf(t) > 0:
                 weights[t] = max(weights.get(t, 0.0), TERM_WEIGHT * r)
     best = sorted(weights, key=lambda t: (-weights[t] * idf(t), t))[:MAX_TERMS]
-    return FollowUp(True, reason, {t: weights[t] for t in best}, tuple(VECTOR_WEIGHT * r for r in rec))
+    total = sum(weights[t] for t in best)
+    cap = EXPANSION_MASS * max(len(own), 1)
+    scale = cap / total if total > cap else 1.0  # the context never outweighs the question itself
+    return FollowUp(True, reason, {t: weights[t] * scale for t in best}, tuple(VECTOR_WEIGHT * r for r in rec))
 
 
 def mix_vector(qvec: np.ndarray, history_vecs: np.ndarray, weights: Sequence[float]) -> np.ndarray:

@@ -1,0 +1,50 @@
+"""Choose the follow-up settings (rag/search/followup.py) on the "tune" half of a conversational
+set and show them on the "held" half.
+
+    PYTHONPATH=. python bench/tune_followups.py ../shared/data/cast2022 --distractors ../shared/data/scifact \
+        --distractor-limit 1500
+
+The index is the one `rag eval DATA --distractors ...` builds (built here if missing). Each setting
+re-runs the searches only. Prints recall@3 on follow-up and self-contained turns for each half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+from rag.evaluation.followups import evaluate_followups
+from rag.search import followup
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data_dir")
+    ap.add_argument("--distractors")
+    ap.add_argument("--distractor-limit", type=int)
+    ap.add_argument("--mode", default="hybrid")
+    args = ap.parse_args()
+    grid = {
+        "TERM_WEIGHT": [0.3, 0.5, 0.8],
+        "VECTOR_WEIGHT": [0.3, 0.5, 0.8],
+        "DECAY": [0.4, 0.7],
+        "EXPANSION_MASS": [0.7, 1.5, 100.0],
+    }
+    rows = []
+    for values in itertools.product(*grid.values()):
+        for name, v in zip(grid, values):
+            setattr(followup, name, v)
+        res = evaluate_followups(args.data_dir, args.distractors, args.distractor_limit, mode=args.mode)["halves"]
+        f = {h: res[h]["follow-up"] for h in ("tune", "held")}
+        s = {h: res[h].get("self-contained", {}) for h in ("tune", "held")}
+        row = (f["tune"]["recall@3 history"], dict(zip(grid, values)),
+               {h: (f[h]["recall@3 raw"], f[h]["recall@3 history"], f[h]["recall@3 rewrite"],
+                    s[h].get("recall@3 raw"), s[h].get("recall@3 history")) for h in ("tune", "held")})
+        rows.append(row)
+        print(row, flush=True)
+    rows.sort(key=lambda r: -r[0])
+    print("best on tune:", rows[0])
+
+
+if __name__ == "__main__":
+    main()
