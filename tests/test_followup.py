@@ -33,9 +33,12 @@ def test_lower_case_who_is_a_question_word():
     ("What are the effects of these changes?", "anaphor"),
     ("Where is its headquarters located in Europe today?", "anaphor"),
     ("What about the economic consequences for farmers in Brazil?", "ellipsis"),
-    ("And the second largest city of the country?", "ellipsis"),
+    ("And what is the largest city of the country?", "ellipsis"),
     ("Why?", "ellipsis"),
     ("Any cheaper options?", "few words"),
+    ("Woah. They\u2019re not all bad, right?", "anaphor"),  # a contraction with a typographic apostrophe
+    ("Cool. Which one would you recommend for a student?", "anaphor"),
+    ("Sounds yummy! Is there a third dish worth cooking?", "anaphor"),
 ])
 def test_dependent_questions(question, reason):
     assert followup.dependence(question, ["Tell me about the Kurds in Syria"]) == reason

@@ -41,9 +41,13 @@ EXPANSION_MASS = 1.0  # the expansion terms together weigh at most this many of 
 ANAPHORS = frozenset(
     """
     it its itself they them their theirs themselves he him his himself she her hers herself
-    this these those that such former latter there thereof same
+    this these those that such former latter there thereof same another else both either neither
     """.split()
 )
+# "one" standing for something named before: "which one", "should I get one?" (not "one of", "one day").
+_ONE = re.compile(r"\b(which|get|buy|choose|pick|another|that|this|the other|a good|a better|the best)\s+one\b|"
+                  r"\bone\s*[?.!,]|\b(tell me more|more about (it|that|this|them)|a second|a third|the second|the third|"
+                  r"the next|the last|the first one)\b", re.IGNORECASE)
 # Openings that continue the previous question ("what about X", "and the second?", "why?").
 _ELLIPSIS = re.compile(
     r"^\W*(what about|how about|and|also|but|so|why|why not|how so|what else|anything else|any other|"
@@ -98,9 +102,9 @@ def dependence(question: str, history: Sequence[str]) -> str:
     if not history:
         return ""
     text = _EXPLETIVE.sub(" ", _THAT.sub(r"\1", question))
-    words = [w.lower().strip("'").removesuffix("'s") for w in _WORD.findall(text.replace("\u2019", "'"))
-             if not (len(w) >= 2 and w.isupper())]
-    if any(w in ANAPHORS for w in words):
+    text = text.replace("\u2019", "'")
+    words = [w.lower().strip("'").split("'")[0] for w in _WORD.findall(text) if not (len(w) >= 2 and w.isupper())]
+    if any(w in ANAPHORS for w in words) or _ONE.search(text):
         return "anaphor"
     if _ELLIPSIS.match(question):
         return "ellipsis"
