@@ -29,18 +29,20 @@ def test_self_contained_question_is_unchanged_by_history(real_retriever):
 
 
 def test_question_words_do_not_match(real_retriever):
+    from rag.documents.tokens import query_terms, tokenize
+
+    wanted = set(query_terms(PARTICIPANTS_Q))
     hits = real_retriever.search(PARTICIPANTS_Q, k=5, mode="bm25")
-    assert "how" not in hits[0].terms and "mani" not in hits[0].terms
-    for h in hits:  # every passage found contains a word of the question that is not a question word
-        low = h.text.lower()
-        assert any(w in low for w in ("participant", "observer", "expect", "sochi")), h.text
     assert hits[0].line_start == 49
+    assert "how" not in hits[0].terms and "mani" not in hits[0].terms
+    for h in hits:  # no passage is found for "How" alone (line 73: "How the US Drive for Hegemony")
+        assert wanted & set(tokenize(h.text)), h.text
 
 
 def test_capitals_are_searched_in_earnest(real_retriever):
-    hits = real_retriever.search("What does the US want?", k=3, mode="bm25")
-    assert hits and "us" in hits[0].terms
-    assert any(" US " in f" {h.text} " or "US " in h.text for h in hits[:1])
+    hits = real_retriever.search("What does the US do?", k=3, mode="bm25")
+    assert hits and hits[0].terms == ("us",)
+    assert all("US" in h.text.split() for h in hits)
 
 
 def test_ask_with_history_echoes_it_in_json(workdir):  # noqa: F811

@@ -31,11 +31,11 @@ from rag.documents.tokens import query_terms
 MAX_HISTORY = 8  # earlier questions looked at (the most recent ones)
 FEW_CONTENT_TERMS = 2  # a question with at most this many content terms leans on the context
 TERM_WEIGHT = 0.5  # BM25 weight of the previous question's terms (the question's own weigh 1)
-VECTOR_WEIGHT = 0.5  # share of the previous question's vector in the dense query
-DECAY = 0.6  # each older question weighs this much of the next newer one
-FIRST_FLOOR = 0.6  # the conversation's first question weighs at least this much of the previous
+VECTOR_WEIGHT = 0.3  # share of the previous question's vector in the dense query
+DECAY = 0.5  # each older question weighs this much of the next newer one
+FIRST_FLOOR = 1.0  # the conversation's first question weighs at least this much of the previous
 MAX_TERMS = 10  # expansion terms at most
-EXPANSION_MASS = 1.0  # the expansion terms together weigh at most this many of the question's own terms
+EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
