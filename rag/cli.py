@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid",
                     help="hybrid: meaning and words, fused (default); dense: meaning only; bm25: words only")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
+    sp.add_argument("--history", action="append", default=None, metavar="Q",
+                    help="an earlier question of the conversation (repeat, oldest first); a follow-up such as "
+                         "'who leads them?' is searched with their context")
     sp.add_argument("--seeds", default=None, metavar="DIR",
                     help="the documents folder the index was built from (checked; default: the index's own)")
     index_opt(sp)
@@ -115,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
                          "removed (AUROC, accuracy at 0.5, calibration error)")
     sp.add_argument("--ood", default=None, metavar="FILE",
                     help="with --abstention: JSON-lines questions on other topics (rewrite/text/question) as a second check")
+    sp.add_argument("--distractors", default=None, metavar="DIR",
+                    help="for a conversational set (conversations.jsonl): a BEIR folder whose passages join the pool")
+    sp.add_argument("--distractor-limit", type=_positive_int, default=None, metavar="N",
+                    help="use only the first N distractor passages")
     return p
 
 
@@ -122,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
 # The rule (also in `rag ask --help`): a word that looks like an option -- one or two dashes, then
 # a letter, then letters, digits, "-" or "_", optionally "=value" -- must be a known option; any
 # other word is part of the question ("-5", "-", "--?", "-ish suffix"); "--" ends the options.
-_ASK_VALUES = {"-k": "N", "--mode": "MODE", "--seeds": "DIR", "--index": "DIR"}
+_ASK_VALUES = {"-k": "N", "--mode": "MODE", "--seeds": "DIR", "--index": "DIR", "--history": "Q"}
 _ASK_FLAGS = ("--json", "-h", "--help")
 _OPTION_LIKE = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]*(=.*)?", re.ASCII | re.DOTALL)
 
@@ -347,12 +354,14 @@ def cmd_ask(args) -> int:
     if explicit:
         _check_seeds(r, seeds, args.index)
     _warn_if_stale(r, seeds)
-    hits = r.search(question, k=args.k, mode=args.mode)
+    history = list(args.history or [])
+    hits = r.search(question, k=args.k, mode=args.mode, history=history)
     from rag.search.retriever import found
 
     answered = found(hits)
     if args.json:
         out = {"question": question, "mode": args.mode, "k": args.k, "index": str(r.version_dir.parent), "hits": [h.to_dict() for h in hits]}
+        out["history"] = history
         out["found"] = answered
         sys.stdout.write(json_dumps(out) + "\n")
         return 0
@@ -474,6 +483,10 @@ def cmd_eval(args) -> int:
         from rag.evaluation.abstention import run_cli as run_abstention
 
         return run_abstention(args)
+    if (Path(args.data_dir) / "conversations.jsonl").is_file():  # a conversational set: follow-ups
+        from rag.evaluation.followups import run_cli as run_followups
+
+        return run_followups(args)
     from rag.evaluation.evaluate import run_cli
 
     return run_cli(args)

@@ -296,7 +296,7 @@ class RagApp(App[int]):
             if fresh is not base:
                 self._newest = fresh
                 self.post_message(IndexOpened(fresh))
-        hits = fresh.search(exchange.question, k=exchange.k, mode=exchange.mode)
+        hits = fresh.search(exchange.question, k=exchange.k, mode=exchange.mode, history=list(exchange.history))
         cache: dict[str, bool] = {}
         marks = [marks_for(h, cache) for h in hits]
         note = None
@@ -535,7 +535,8 @@ class RagApp(App[int]):
             return
         box.remember(text)
         self.save_question(text)
-        ex = Exchange(len(self.exchanges) + 1, text, self.mode, self.k)
+        ex = Exchange(len(self.exchanges) + 1, text, self.mode, self.k,
+                      history=tuple(e.question for e in self.exchanges))
         self.exchanges.append(ex)
         card = await self.log_view.add_exchange(ex)
         if self.retriever is not None:

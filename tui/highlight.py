@@ -63,9 +63,9 @@ def marks_for(hit: Hit, cache: dict[str, bool] | None = None) -> Marks:
 
 def only_common_words(question: str) -> bool:
     """True when nothing in the question is searchable by words (only stopwords or symbols)."""
-    from rag.documents.tokens import tokenize
+    from rag.documents.tokens import query_terms
 
-    return not tokenize(question)
+    return not query_terms(question)
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ class Exchange:
     note: str | None = None  # a remark about the result (only common words, nothing matched)
     error: str | None = None  # why there is no result
     marks: list = field(default_factory=list)  # highlight.Marks per hit
+    history: tuple[str, ...] = ()  # the conversation's earlier questions, oldest first (searched with them)
 
     @property
     def done(self) -> bool:

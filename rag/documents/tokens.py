@@ -26,6 +26,28 @@ def _stopwords() -> frozenset[str]:
     return STOPWORDS_EN
 
 
+# Words a question is phrased with but that say nothing about what is sought: interrogatives,
+# pronouns, auxiliaries, determiners, prepositions and conversational fillers ("tell me", "please").
+# Dropped from questions only (passages keep the Lucene list above), so that "How many participants"
+# searches for "participants". A word written in capitals in the question ("WHO", "US", "IT") is
+# kept: it is a name or an acronym searched for in earnest.
+QUERY_STOPWORDS = STOPWORDS_EN | frozenset(
+    """
+    about above after again against all also am any anybody anyone anything anyway anywhere because
+    been before being below between both can cannot could couldn did didn do does doesn doing don done
+    down during each either else even ever every few from further had hadn has hasn have haven having
+    he her here hers herself him himself his how however i i'd i'm i've id im its itself just let lets
+    many may me might mine more most much must my myself nor now of off once ones only other others
+    ought our ours ourselves out over own per please quite rather really same shall shan she should
+    shouldn so some somebody someone something somewhat still than thank thanks that's thats theirs them
+    themselves there's therefore thing things those though through thus too under until up upon us very
+    via vs was wasn we were weren what whatever when whenever where whereas wherever whether which while
+    who whoever whom whose why would wouldn yes yet you your yours yourself yourselves
+    tell explain describe know wondering wonder like would okay ok oh hi hello interesting
+    """.split()
+)
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
@@ -77,6 +99,17 @@ _is_term = partial(is_not, None)
 def tokenize(text: str) -> list[str]:
     """Stemmed content words of ``text``, stopwords removed, in order."""
     return list(filter(_is_term, map(_TERMS.__getitem__, words(text))))
+
+
+def _query_word_ok(word: str) -> bool:
+    return word.lower() not in QUERY_STOPWORDS or (len(word) >= 2 and word.isupper())
+
+
+def query_terms(text: str) -> list[str]:
+    """Stemmed search terms of a question: :func:`tokenize` without :data:`QUERY_STOPWORDS`
+    (unless written in capitals, as "WHO" or "US"), in order."""
+    kept = " ".join(w for w in TOKEN_RE.findall(text) if _query_word_ok(w))
+    return tokenize(kept)
 
 
 def tokenize_spans(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:

@@ -30,6 +30,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterable, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -484,11 +485,15 @@ class LocalIndex(IndexBackend):
             df += int(np.count_nonzero(~s.mask[rows])) if len(rows) and len(s.deleted) else len(rows)
         return df
 
-    def _bm25_by_segment(self, query_tokens: Sequence[str], k1: float, b: float):
-        weights: dict[str, int] = {}
+    def _bm25_by_segment(self, query_tokens: Sequence[str], k1: float, b: float,
+                         extra: Mapping[str, float] | None = None):
+        weights: dict[str, float] = {}
         for t in query_tokens:
             if t:
                 weights[t] = weights.get(t, 0) + 1
+        for t, w in (extra or {}).items():  # weighted terms (a follow-up's context), added
+            if t and w > 0:
+                weights[t] = weights.get(t, 0) + float(w)
         n_docs = self.count()
         if not weights or n_docs == 0:
             return []
@@ -579,10 +584,11 @@ class LocalIndex(IndexBackend):
         return sc, pos
 
     def lexical_positions(self, query_tokens: Sequence[str], k1: float = BM25_K1,
-                          b: float = BM25_B) -> tuple[np.ndarray, np.ndarray]:
-        """``(positions, scores)`` of every live passage with a positive BM25 score (unordered)."""
+                          b: float = BM25_B, extra: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions, scores)`` of every live passage with a positive BM25 score (unordered);
+        ``extra`` adds weighted terms (term -> weight; each of ``query_tokens`` weighs 1)."""
         ids, scores = [], []
-        for si, (uniq, sc) in self._bm25_by_segment(query_tokens, k1, b):
+        for si, (uniq, sc) in self._bm25_by_segment(query_tokens, k1, b, extra):
             keep = sc > 0
             ids.append(self._positions(si, uniq[keep]))
             scores.append(sc[keep])

@@ -20,8 +20,9 @@ import numpy as np
 from rag.index import store
 from rag.search.answer import best_sentence, sentence_candidates
 from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, RagError
+from rag.search import followup
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
-from rag.documents.tokens import MAX_QUERY_CHARS, tokenize
+from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
 from rag.index.confidence import CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, pair_features, query_context
 from rag.index.local import LocalIndex
@@ -225,14 +226,23 @@ class Retriever:
         return v
 
     # ----------------------------------------------------------------- search
-    def search(self, question: str, k: int = 5, mode: str = "hybrid", answers: bool = True) -> list[Hit]:
-        """The ``k`` best passages for ``question``, best first."""
-        return self.search_many([question], k=k, mode=mode, answers=answers)[0]
+    def search(self, question: str, k: int = 5, mode: str = "hybrid", answers: bool = True,
+               history: Sequence[str] | None = None) -> list[Hit]:
+        """The ``k`` best passages for ``question``, best first.
+
+        ``history``: the earlier questions of the conversation, oldest first. A question that leans
+        on them ("Who leads them?") is searched with their context (:mod:`rag.search.followup`);
+        a self-contained one is searched as without history.
+        """
+        return self.search_many([question], k=k, mode=mode, answers=answers,
+                                histories=None if history is None else [history])[0]
 
     def search_many(
-        self, questions: list[str], k: int = 5, mode: str = "hybrid", answers: bool = True
+        self, questions: list[str], k: int = 5, mode: str = "hybrid", answers: bool = True,
+        histories: Sequence[Sequence[str] | None] | None = None,
     ) -> list[list[Hit]]:
-        """Batched :meth:`search`: the questions are encoded together."""
+        """Batched :meth:`search`: the questions are encoded together; ``histories`` gives each
+        question's earlier questions (see :meth:`search`)."""
         if mode not in MODES:
             raise QuestionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -241,18 +251,28 @@ class Retriever:
         cleaned = [clean_question(q) for q in questions]
         if not cleaned:
             return []
+        if histories is not None and len(histories) != len(cleaned):
+            raise QuestionError("give one history (list of earlier questions) per question")
+        hist = [followup.clean_history(h) for h in histories] if histories is not None else [[] for _ in cleaned]
+        plans = [followup.plan(q, h, self.idf) for q, h in zip(cleaned, hist)]
         depth = max(self.fusion.depth, k)
-        # every mode embeds the question: confidence has the same meaning in each
-        qvecs = self.encoder().encode(cleaned)
+        # every mode embeds the question (confidence has the same meaning in each); a follow-up's
+        # vector mixes in its earlier questions' (rag.search.followup)
+        extra = [h for h, p in zip(hist, plans) if p.depends]
+        vecs = self.encoder().encode(cleaned + [q for h in extra for q in h])
+        qvecs, at = vecs[: len(cleaned)].copy(), len(cleaned)
+        for qi, (h, p) in enumerate(zip(hist, plans)):
+            if p.depends:
+                qvecs[qi] = followup.mix_vector(vecs[qi], vecs[at : at + len(h)], p.history_weights)
+                at += len(h)
         dscores, dids = self.index.dense_positions(qvecs, depth if mode != "bm25" else CONTEXT_DEPTH)
         results = []
         for qi, q in enumerate(cleaned):
-            terms = tokenize(q)
-            dense_ids = np.empty(0, dtype=np.int64)
-            dense_sc = np.empty(0, dtype=np.float32)
+            terms = query_terms(q)
+            context = plans[qi].terms
             keep = dids[qi] >= 0
             dense_ids, dense_sc = dids[qi][keep].astype(np.int64), dscores[qi][keep]
-            lex = self.index.lexical_positions(terms)
+            lex = self.index.lexical_positions(terms, extra=context)
             if mode == "dense":
                 top = list(zip(dense_ids.tolist(), dense_sc.tolist()))[:k]
             elif mode == "bm25":
@@ -260,9 +280,10 @@ class Retriever:
                 top = list(zip(ids.tolist(), sc.tolist()))
             else:
                 top = ranked(fuse(self.fusion, (dense_ids, dense_sc), _top_positive(lex, depth)), k)
-            hits = self._hits(top, q, terms, qvecs[qi] if mode != "bm25" else None, lex if mode != "dense" else None,
+            searched = terms + [t for t in context if t not in terms]
+            hits = self._hits(top, q, searched, qvecs[qi] if mode != "bm25" else None, lex if mode != "dense" else None,
                               answers)
-            self._add_confidence(hits, qvecs[qi], terms, (dscores[qi], dids[qi]), lex)
+            self._add_confidence(hits, qvecs[qi], searched, (dscores[qi], dids[qi]), lex)
             results.append(hits)
         return results
 
@@ -325,7 +346,7 @@ class Retriever:
         if not hits:
             return
         if terms is None:
-            terms = tokenize(clean_question(question))
+            terms = query_terms(clean_question(question))
         spans = [sentence_candidates(self.passages_by_hit(h)) for h in hits]
         dense: list[list[float] | None] = [None] * len(hits)
         enc = self.encoder() if ANSWER_DENSE_WEIGHT > 0 else None

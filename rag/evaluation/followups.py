@@ -1,0 +1,175 @@
+"""``rag eval --conversations``: follow-up questions on a conversational set (TREC CAsT layout).
+
+The set is a folder with ``conversations.jsonl`` (one turn a line: ``topic``, ``turn``,
+``question``, ``history`` (earlier questions, oldest first), ``rewrite`` (a manual self-contained
+rewrite), ``gold`` (the corpus id of the passage that answers it, or null)) and ``corpus.jsonl``
+(BEIR-style passages). The pool searched is that corpus plus the passages of a distractor corpus
+(another BEIR folder, e.g. SciFact), indexed once and cached under ``indexes/``.
+
+Every turn with a gold passage is searched three ways: the raw question alone, the raw question
+with its history (``Retriever.search(..., history=...)``), and the manual rewrite alone (the upper
+bound). Turns are grouped as *follow-ups* (with history, rewrite differs from the question),
+*self-contained* (with history, rewrite equals the question) and *first* turns (no history). The
+topics are split in two halves by parity of their number, so that settings tuned on one half
+("tune") can be reported on the other ("held").
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import DataError
+from rag.evaluation.beir import _jsonl, record_text
+from rag.documents.chunking import text_hash
+from rag.types import Passage
+
+VARIANTS = ("raw", "history", "rewrite")
+GROUPS = ("follow-up", "self-contained", "first")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    topic: str
+    turn: str
+    question: str
+    history: tuple[str, ...]
+    rewrite: str
+    gold: str
+
+    @property
+    def group(self) -> str:
+        if not self.history:
+            return "first"
+        return "self-contained" if " ".join(self.rewrite.split()) == " ".join(self.question.split()) else "follow-up"
+
+    @property
+    def half(self) -> str:
+        try:
+            return "tune" if int(self.topic) % 2 == 0 else "held"
+        except ValueError:
+            return "tune" if sum(map(ord, self.topic)) % 2 == 0 else "held"
+
+
+def load_turns(root: Path) -> list[Turn]:
+    """The distinct turns that have a gold passage (repeated branch prefixes counted once)."""
+    seen, out = set(), []
+    for d in _jsonl(Path(root) / "conversations.jsonl"):
+        try:
+            t = Turn(str(d["topic"]), str(d.get("turn", "")), str(d["question"]), tuple(map(str, d.get("history") or ())),
+                     str(d.get("rewrite") or d["question"]), "" if d.get("gold") is None else str(d["gold"]))
+        except KeyError as exc:
+            raise DataError(f"{root}/conversations.jsonl: a turn lacks {exc}") from None
+        key = (t.topic, t.question, t.history)
+        if t.gold and key not in seen:
+            seen.add(key)
+            out.append(t)
+    if not out:
+        raise DataError(f"{root}/conversations.jsonl has no turn with a gold passage")
+    return out
+
+
+def _passages(root: Path, prefix: str, limit: int | None = None) -> list[Passage]:
+    out = []
+    for line_no, rec in enumerate(_jsonl(Path(root) / "corpus.jsonl"), start=1):
+        text = record_text(rec)
+        if text:
+            out.append(Passage(text, f"{prefix}{rec['_id']}", line_no, line_no, 1, 0, len(text), text_hash(text)))
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def evaluate_followups(data_dir: str | Path, distractors: str | Path | None = None, distractor_limit: int | None = None,
+                       mode: str = "hybrid", k: int = 3,
+                       index: str | Path | None = None, progress=None, encoder=None) -> dict:
+    import hashlib
+
+    from rag.indexing.build import build_passages
+    from rag.search.retriever import Retriever
+
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root}")
+    turns = load_turns(root)
+    passages = _passages(root, "c:")
+    files = {"corpus.jsonl": {"sha256": hashlib.sha256((root / "corpus.jsonl").read_bytes()).hexdigest()}}
+    if distractors is not None:
+        dpath = Path(distractors)
+        passages += _passages(dpath, "d:", distractor_limit)
+        files["distractors.jsonl"] = {"sha256": hashlib.sha256((dpath / "corpus.jsonl").read_bytes()).hexdigest(),
+                                      "limit": distractor_limit}
+    name = f"conv-{root.name}" + (f"+{Path(distractors).name}" if distractors else "")
+    index_dir = Path(index) if index else Path("indexes") / name
+    build_passages(index_dir, passages, files, progress=progress, encoder=encoder)
+    r = Retriever.open(index_dir, encoder=encoder)
+    counts: dict[tuple[str, str], int] = {}
+    found: dict[tuple[str, str, str], int] = {}
+    depends: dict[tuple[str, str], int] = {}
+    for t in turns:
+        gold = f"c:{t.gold}"
+        raw, hist = r.search_many([t.question, t.question], k=k, mode=mode, answers=False, histories=[[], list(t.history)])
+        (rew,) = r.search_many([t.rewrite], k=k, mode=mode, answers=False)
+        for half in (t.half, "all"):
+            counts[(half, t.group)] = counts.get((half, t.group), 0) + 1
+            for name, hits in (("raw", raw), ("history", hist), ("rewrite", rew)):
+                key = (half, t.group, name)
+                found[key] = found.get(key, 0) + any(h.source == gold for h in hits)
+            if t.history:
+                from rag.search import followup
+
+                d = bool(followup.dependence(" ".join(t.question.split()), followup.clean_history(list(t.history))))
+                depends[(half, t.group)] = depends.get((half, t.group), 0) + d
+    out = {"dataset": root.name, "distractors": str(distractors) if distractors else None, "mode": mode, "k": k,
+           "passages": len(passages), "turns": len(turns), "index": str(index_dir), "halves": {}}
+    for half in ("tune", "held", "all"):
+        res = {}
+        for g in GROUPS:
+            n = counts.get((half, g), 0)
+            if not n:
+                continue
+            row = {"turns": n, **{f"recall@{k} {v}": round(found[(half, g, v)] / n, 4) for v in VARIANTS}}
+            if g != "first":
+                row["judged dependent"] = round(depends.get((half, g), 0) / n, 4)
+            raw_, hist_, rew_ = (found[(half, g, v)] / n for v in VARIANTS)
+            if g == "follow-up" and rew_ > raw_:
+                row["gap closed"] = round((hist_ - raw_) / (rew_ - raw_), 4)
+            res[g] = row
+        out["halves"][half] = res
+    return out
+
+
+def format_followups(res: dict) -> str:
+    k = res["k"]
+    lines = [f"{res['dataset']}: {res['turns']} turns over {res['passages']} passages, {res['mode']}, recall@{k} of the gold passage", "",
+             f"{'half':<5} {'turns':<15} {'n':>4} {'raw':>7} {'history':>8} {'rewrite':>8} {'closed':>7} {'dependent':>9}"]
+    for half, res_h in res["halves"].items():
+        for g, row in res_h.items():
+            closed = f"{row['gap closed']:.2f}" if "gap closed" in row else "-"
+            dep = f"{row['judged dependent']:.2f}" if "judged dependent" in row else "-"
+            lines.append(f"{half:<5} {g:<15} {row['turns']:>4} {row[f'recall@{k} raw']:>7.3f} {row[f'recall@{k} history']:>8.3f} "
+                         f"{row[f'recall@{k} rewrite']:>8.3f} {closed:>7} {dep:>9}")
+    return "\n".join(lines)
+
+
+def run_cli(args) -> int:
+    from rag.progress import ProgressBar
+    from rag.terminal_text import terminal_safe
+
+    modes = ("dense", "bm25", "hybrid") if args.mode == "all" else (args.mode,)
+    bar = ProgressBar()
+    results = []
+    try:
+        for mode in modes:
+            results.append(evaluate_followups(args.data_dir, distractors=args.distractors,
+                                              distractor_limit=getattr(args, "distractor_limit", None), mode=mode, index=args.index,
+                                              progress=bar))
+    finally:
+        bar.close()
+    if args.json:
+        sys.stdout.write(json.dumps(results if len(results) > 1 else results[0]) + "\n")
+    else:
+        print(terminal_safe("\n\n".join(format_followups(res) for res in results)))
+    return 0

@@ -1,0 +1,149 @@
+"""Follow-up questions without a language model: when a question leans on earlier ones, and how
+their context is carried into the search.
+
+A question *depends* on the conversation when it has an earlier question and either refers back
+(a pronoun or demonstrative such as "it", "they", "these"), opens elliptically ("what about ...",
+"and ...", "why?"), or names too few things to be searched on its own (at most
+``FEW_CONTENT_TERMS`` content words). A self-contained question is searched exactly as without
+history: naive concatenation of earlier questions hurts those.
+
+For a dependent question the context is carried two ways, both weighted by recency (the previous
+question weighs most, each older one ``DECAY`` times less, the first question of the conversation
+no less than ``FIRST_FLOOR`` of the previous one, since it usually names the topic):
+
+- BM25: the earlier questions' content terms are added to the query with weight
+  ``TERM_WEIGHT`` x recency (the question's own terms weigh 1), at most ``MAX_TERMS`` of them, the
+  rarest first, and together at most ``EXPANSION_MASS`` times the question's own terms.
+- dense: the question's vector plus ``VECTOR_WEIGHT`` x recency x each earlier question's vector,
+  renormalized.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.documents.tokens import query_terms
+
+MAX_HISTORY = 8  # earlier questions looked at (the most recent ones)
+FEW_CONTENT_TERMS = 2  # a question with at most this many content terms leans on the context
+TERM_WEIGHT = 0.5  # BM25 weight of the previous question's terms (the question's own weigh 1)
+VECTOR_WEIGHT = 0.3  # share of the previous question's vector in the dense query
+DECAY = 0.5  # each older question weighs this much of the next newer one
+FIRST_FLOOR = 1.0  # the conversation's first question weighs at least this much of the previous
+MAX_TERMS = 10  # expansion terms at most
+EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
+
+# Words that point back to something named earlier.
+ANAPHORS = frozenset(
+    """
+    it its itself they them their theirs themselves he him his himself she her hers herself
+    this these those that such former latter there thereof same another else both either neither
+    """.split()
+)
+# "one" standing for something named before: "which one", "should I get one?" (not "one of", "one day").
+_ONE = re.compile(r"\b(which|get|buy|choose|pick|another|that|this|the other|a good|a better|the best)\s+one\b|"
+                  r"\bone\s*[?.!,]|\b(tell me more|more about (it|that|this|them)|a second|a third|the second|the third|"
+                  r"the next|the last|the first one)\b", re.IGNORECASE)
+# Openings that continue the previous question ("what about X", "and the second?", "why?").
+_ELLIPSIS = re.compile(
+    r"^\W*(what about|how about|and|also|but|so|why|why not|how so|what else|anything else|any other|"
+    r"more|tell me more|what other|which other|other|compared|versus|vs\.?|in what way|how come)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z']+")
+# "that"/"there"/"it" used without pointing back: "is there a cure", "the drug that cures", "is it
+# true that": these do not count as anaphors.
+_EXPLETIVE = re.compile(
+    r"\b(is|are|was|were|will|would|could|can|be)\s+there\b|\b\w+\s+that\s+(is|are|was|were|has|have|had|can|could|"
+    r"will|would|does|do|did|cause|causes|caused|make|makes)\b|\bit\s+(is|was)\s+(true|possible|safe|"
+    r"necessary|important|better|worth|normal|bad|good|ok|okay)\b|\b(is|was)\s+it\s+(true|possible|safe|necessary|"
+    r"important|better|worth|normal|bad|good|ok|okay)\b",
+    re.IGNORECASE,
+)
+
+_THAT = re.compile(r"\b(true|possible|say|says|said|think|believe|know|claim|claims|mean|means|show|shows|shown|"
+                   r"suggest|suggests|so|such)\s+that\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """How one question is searched in its conversation."""
+
+    depends: bool  # does the question lean on the earlier ones?
+    reason: str  # "anaphor", "ellipsis", "few words", or "" when self-contained
+    terms: dict[str, float] = field(default_factory=dict)  # BM25 expansion: term -> weight
+    history_weights: tuple[float, ...] = ()  # dense mixing weight of each earlier question (oldest first)
+
+
+def clean_history(history: Sequence[str] | None) -> list[str]:
+    """The earlier questions worth looking at: text only, blanks dropped, the most recent few."""
+    from rag.errors import QuestionError
+    from rag.search.retriever import clean_question
+
+    if history is None:
+        return []
+    if isinstance(history, str) or not isinstance(history, Sequence):
+        raise QuestionError("history must be a list of earlier questions, oldest first")
+    out = []
+    for h in history:
+        if not isinstance(h, str):
+            raise QuestionError(f"each earlier question must be text, not {type(h).__name__}")
+        if h.strip():
+            out.append(clean_question(h))
+    return out[-MAX_HISTORY:]
+
+
+def dependence(question: str, history: Sequence[str]) -> str:
+    """Why ``question`` depends on ``history`` ("anaphor", "ellipsis", "few words"), or "" if not."""
+    if not history:
+        return ""
+    text = _EXPLETIVE.sub(" ", _THAT.sub(r"\1", question))
+    text = text.replace("\u2019", "'")
+    words = [w.lower().strip("'").split("'")[0] for w in _WORD.findall(text) if not (len(w) >= 2 and w.isupper())]
+    if any(w in ANAPHORS for w in words) or _ONE.search(text):
+        return "anaphor"
+    if _ELLIPSIS.match(question):
+        return "ellipsis"
+    if len(set(query_terms(question))) <= FEW_CONTENT_TERMS:
+        return "few words"
+    return ""
+
+
+def recency_weights(n: int) -> list[float]:
+    """Weight of each of ``n`` earlier questions, oldest first: the newest 1, older ones decaying."""
+    w = [DECAY ** (n - 1 - i) for i in range(n)]
+    if w:
+        w[0] = max(w[0], FIRST_FLOOR)
+    return w
+
+
+def plan(question: str, history: Sequence[str], idf: Callable[[str], float]) -> FollowUp:
+    """The :class:`FollowUp` for ``question`` after ``history`` (cleaned, oldest first)."""
+    reason = dependence(question, history)
+    if not reason:
+        return FollowUp(False, "")
+    own = set(query_terms(question))
+    rec = recency_weights(len(history))
+    weights: dict[str, float] = {}
+    for h, r in zip(history, rec):
+        for t in set(query_terms(h)):
+            if t not in own and idf(t) > 0:
+                weights[t] = max(weights.get(t, 0.0), TERM_WEIGHT * r)
+    best = sorted(weights, key=lambda t: (-weights[t] * idf(t), t))[:MAX_TERMS]
+    total = sum(weights[t] for t in best)
+    cap = EXPANSION_MASS * max(len(own), 1)
+    scale = cap / total if total > cap else 1.0  # the context never outweighs the question itself
+    return FollowUp(True, reason, {t: weights[t] * scale for t in best}, tuple(VECTOR_WEIGHT * r for r in rec))
+
+
+def mix_vector(qvec: np.ndarray, history_vecs: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """The question's vector with the earlier questions' mixed in by ``weights``, unit length."""
+    v = np.asarray(qvec, dtype=np.float32).copy()
+    if len(weights):
+        v = v + np.asarray(weights, dtype=np.float32) @ np.asarray(history_vecs, dtype=np.float32)
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n > 0 else np.asarray(qvec, dtype=np.float32)

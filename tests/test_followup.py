@@ -1,0 +1,169 @@
+"""Follow-up questions (rag.search.followup) and question words (rag.documents.tokens.query_terms),
+with the fake encoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.documents.tokens import query_terms, tokenize
+from rag.errors import QuestionError
+from rag.search import followup
+
+
+# ------------------------------------------------------------------ question words
+def test_question_words_are_not_search_terms():
+    assert query_terms("How many participants does the study have?") == tokenize("participants study")
+    assert query_terms("What is it about, and who would know?") == []
+
+
+@pytest.mark.parametrize("question,kept", [("WHO guidelines on masks", "who"), ("What does the US export?", "us"),
+                                           ("Is the ALL party in power?", "all")])
+def test_words_in_capitals_are_kept(question, kept):
+    assert kept in query_terms(question)
+
+
+def test_lower_case_who_is_a_question_word():
+    assert query_terms("who wrote the guidelines") == tokenize("wrote guidelines")
+
+
+# ------------------------------------------------------------------ dependence
+@pytest.mark.parametrize("question,reason", [
+    ("Who leads them?", "anaphor"),
+    ("What are the effects of these changes?", "anaphor"),
+    ("Where is its headquarters located in Europe today?", "anaphor"),
+    ("What about the economic consequences for farmers in Brazil?", "ellipsis"),
+    ("And what is the largest city of the country?", "ellipsis"),
+    ("Why?", "ellipsis"),
+    ("Any cheaper options?", "few words"),
+    ("Woah. They\u2019re not all bad, right?", "anaphor"),  # a contraction with a typographic apostrophe
+    ("Cool. Which one would you recommend for a student?", "anaphor"),
+    ("Sounds yummy! Is there a third dish worth cooking?", "anaphor"),
+])
+def test_dependent_questions(question, reason):
+    assert followup.dependence(question, ["Tell me about the Kurds in Syria"]) == reason
+
+
+@pytest.mark.parametrize("question", [
+    "What is the boiling point of water at high altitude?",
+    "Is there a vaccine against malaria for children in Africa?",  # existential "there"
+    "Which drug that is used for diabetes lowers blood glucose fastest?",  # relative "that"
+    "Is it true that vitamin C prevents common colds in adults?",
+    "What did the WHO guidelines say about masks in schools?",
+])
+def test_self_contained_questions(question):
+    assert followup.dependence(question, ["Tell me about the Kurds in Syria"]) == ""
+
+
+def test_nothing_depends_without_history():
+    assert followup.dependence("Who leads them?", []) == ""
+    assert followup.plan("Who leads them?", [], lambda t: 1.0) == followup.FollowUp(False, "")
+
+
+# ------------------------------------------------------------------ expansion
+def test_expansion_weights_recent_questions_more_and_skips_own_terms():
+    idf = {t: 2.0 for t in tokenize("volcano iceland eruption ash flights leads")}.get
+    p = followup.plan("Who leads them?", ["Tell me about the volcano in Iceland", "Did the eruption ash stop flights?"],
+                      lambda t: idf(t, 0.0))
+    assert p.depends and p.reason == "anaphor"
+    assert "lead" not in p.terms  # the question's own term keeps weight 1
+    assert set(p.terms) == set(tokenize("volcano iceland eruption ash flights"))
+    assert p.terms[tokenize("ash")[0]] >= p.terms[tokenize("volcano")[0]] > 0
+    assert max(p.terms.values()) <= followup.TERM_WEIGHT
+    assert len(p.history_weights) == 2 and p.history_weights[1] >= p.history_weights[0] > 0
+
+
+def test_recency_weights_decay_but_keep_the_first_question():
+    w = followup.recency_weights(4)
+    assert w[3] == 1.0 and w[3] > w[2] > w[1] > 0
+    assert w[0] == max(followup.DECAY ** 3, followup.FIRST_FLOOR)
+    assert followup.recency_weights(0) == []
+
+
+def test_expansion_skips_terms_absent_from_the_corpus_and_is_capped():
+    many = " ".join(f"word{i}x" for i in range(30))
+    p = followup.plan("And them?", [many], lambda t: 0.0 if t.startswith("word1") else 1.0)
+    assert len(p.terms) == followup.MAX_TERMS
+    assert not any(t.startswith("word1") for t in p.terms)
+
+
+def test_mix_vector_leans_towards_history_and_stays_unit_length():
+    q, h = np.array([1.0, 0.0], np.float32), np.array([[0.0, 1.0]], np.float32)
+    v = followup.mix_vector(q, h, [0.5])
+    assert abs(float(np.linalg.norm(v)) - 1.0) < 1e-6
+    assert v[1] > 0 and v[0] > v[1]
+    assert np.allclose(followup.mix_vector(q, h, []), q)
+
+
+def test_history_must_be_a_list_of_text():
+    with pytest.raises(QuestionError):
+        followup.clean_history("just one string")
+    with pytest.raises(QuestionError):
+        followup.clean_history(["ok", 3])
+    assert followup.clean_history(["  ", "a\x00b"]) == ["a b"]
+
+
+# ------------------------------------------------------------------ retriever
+@pytest.fixture
+def topics(tmp_path, fake_encoder):
+    from rag import build_index
+    from rag.search.retriever import Retriever
+
+    d = tmp_path / "seeds"
+    d.mkdir()
+    (d / "volcano.txt").write_text(
+        "The Icelandic volcano erupted in spring.\n\nThe volcano is monitored by the Icelandic Met Office, "
+        "whose director leads the team.\n", encoding="utf-8")
+    (d / "football.txt").write_text(
+        "The football club won the league.\n\nA coach leads the club.\n", encoding="utf-8")
+    (d / "bread.txt").write_text("Bread rises because yeast makes gas.\n", encoding="utf-8")
+    build_index(d, tmp_path / "index", encoder=fake_encoder)
+    return Retriever.open(tmp_path / "index", encoder=fake_encoder)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_follow_up_is_searched_with_its_history(topics, mode):
+    def director(hits):
+        return next((i, h.dense_score) for i, h in enumerate(hits) if "director" in h.text)
+
+    alone = topics.search("Who leads them?", k=5, mode=mode)
+    after = topics.search("Who leads them?", k=5, mode=mode, history=["Is the Icelandic volcano monitored?"])
+    if mode == "dense":  # the fake encoder's dense side moves it closer, not to the top
+        assert director(after)[1] > director(alone)[1] + 0.1
+    else:
+        assert director(after)[0] == 0 < director(alone)[0]
+        assert "volcano" in " ".join(after[0].terms) or "icelandic" in " ".join(after[0].terms)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_self_contained_question_ignores_history(topics, mode):
+    q = "Which football club won the league in spring?"
+    alone = topics.search(q, k=3, mode=mode)
+    after = topics.search(q, k=3, mode=mode, history=["Is the Icelandic volcano monitored?"])
+    assert [(h.row, h.score) for h in after] == [(h.row, h.score) for h in alone]
+
+
+def test_how_is_not_a_match(topics):
+    hits = topics.search("How does bread rise?", k=3, mode="bm25")
+    assert [h.source for h in hits] == ["bread.txt"]
+    assert "how" not in hits[0].terms
+
+
+def test_who_in_capitals_matches_and_is_highlighted(tmp_path, fake_encoder):
+    from rag import build_index
+    from rag.search.retriever import Retriever
+    from tui.highlight import marks_for
+
+    d = tmp_path / "seeds"
+    d.mkdir()
+    (d / "health.txt").write_text("The WHO guidelines recommend masks.\n\nHow the vaccine works is explained here.\n",
+                                  encoding="utf-8")
+    (d / "other.txt").write_text("Who knows how bread rises.\n", encoding="utf-8")
+    build_index(d, tmp_path / "index", encoder=fake_encoder)
+    r = Retriever.open(tmp_path / "index", encoder=fake_encoder)
+    hits = r.search("WHO masks", k=3, mode="bm25")
+    assert hits[0].text.startswith("The WHO guidelines") and "who" in hits[0].terms
+    hits = r.search("How does the vaccine work?", k=3, mode="bm25")
+    assert [h.text for h in hits] == ["How the vaccine works is explained here."]
+    marked = [hits[0].text[a:b] for a, b in marks_for(hits[0]).words]
+    assert marked == ["vaccine", "works"]  # not "How"
