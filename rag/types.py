@@ -85,6 +85,7 @@ class Passage:
     col_end: int | None = None
     page: int | None = None  # 1-based page of a paged format (PDF); lines then count within it
     section: str | None = None  # heading path ("Setup > Install") in formats with headings
+    title: str | None = None  # the document's title, where its format has one
 
     @property
     def citation(self) -> Citation:
@@ -144,6 +145,7 @@ class Hit:
     col_end: int | None = None
     page: int | None = None  # 1-based page (PDF); None for formats without pages
     section: str | None = None  # heading path, where the format has headings
+    title: str | None = None  # the document's title, where its format has one
 
     @property
     def citation(self) -> Citation:
@@ -165,6 +167,7 @@ class Hit:
             "col_end": self.col_end,
             "page": self.page,
             "section": self.section,
+            "title": self.title,
             "citation": str(self.citation),
             "text": self.text,
             "dense_score": None if self.dense_score is None else round(float(self.dense_score), 6),

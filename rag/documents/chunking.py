@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.documents.document import Block, Document
+from rag.documents.headers import with_header
 from rag.documents.sentences import sentence_spans
 from rag.types import Passage
 
@@ -150,11 +151,12 @@ def chunk(
                     paragraph=number,
                     char_start=start,
                     char_end=end,
-                    hash=text_hash(piece),
+                    hash=text_hash(with_header(piece, doc.title, loc.section)),  # of what is embedded
                     col_start=col_start,
                     col_end=loc.col_end,
                     page=loc.page,
                     section=loc.section,
+                    title=doc.title,
                 )
             )
     return out

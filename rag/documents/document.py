@@ -34,7 +34,7 @@ class Document:
     paged format, the offset in ``text`` where each page begins (page 1 at 0); page ``p``'s text is
     ``text[page_starts[p-1]:page_starts[p]]`` without the newline that ends it, and lines are
     counted within the page. Empty for formats without pages. ``warning``: what the build reports
-    about the reading (an encoding guess), or None.
+    about the reading (an encoding guess), or None. ``title``: the document's title, or None.
     """
 
     source: str
@@ -42,6 +42,7 @@ class Document:
     blocks: list[Block]
     page_starts: tuple[int, ...] = ()
     warning: str | None = None
+    title: str | None = None  # the document's title where the format has one (Markdown front matter, H1)
     _line_starts: list[int] | None = field(default=None, repr=False)
     _inner: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
 

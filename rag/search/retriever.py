@@ -287,6 +287,7 @@ class Retriever:
                 col_end=p.col_end,
                 page=p.page,
                 section=p.section,
+                title=p.title,
                 dense_score=dense_score,
                 bm25_score=bm25_score,
                 terms=term_set,
