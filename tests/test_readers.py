@@ -41,15 +41,10 @@ def test_text_reader_paragraphs_have_no_section_or_page():
 def test_markdown_nested_headings_give_section_paths():
     text = "# Setup\n\nIntro.\n\n## Install\n\nRun make.\n\n### Linux\n\nUse apt.\n\n## Use\n\nGo.\n\n# Other\n\nEnd.\n"
     assert sections(text) == [
-        ("# Setup", "Setup"),
         ("Intro.", "Setup"),
-        ("## Install", "Setup > Install"),
         ("Run make.", "Setup > Install"),
-        ("### Linux", "Setup > Install > Linux"),
         ("Use apt.", "Setup > Install > Linux"),
-        ("## Use", "Setup > Use"),
         ("Go.", "Setup > Use"),
-        ("# Other", "Other"),
         ("End.", "Other"),
     ]
 
@@ -58,7 +53,6 @@ def test_markdown_heading_interrupts_a_paragraph_and_closing_hashes_go():
     ps = md("Before text.\n## Title ##\nAfter text.\n")
     assert [(p.text, p.line_start, p.section) for p in ps] == [
         ("Before text.", 1, None),
-        ("## Title ##", 2, "Title"),
         ("After text.", 3, "Title"),
     ]
 
@@ -66,9 +60,7 @@ def test_markdown_heading_interrupts_a_paragraph_and_closing_hashes_go():
 def test_markdown_setext_headings():
     ps = md("Guide\n=====\n\nText one.\n\nPart two\n--------\n\nText two.\n")
     assert [(p.text, p.line_start, p.line_end, p.section) for p in ps] == [
-        ("Guide\n=====", 1, 2, "Guide"),
         ("Text one.", 4, 4, "Guide"),
-        ("Part two\n--------", 6, 7, "Guide > Part two"),
         ("Text two.", 9, 9, "Guide > Part two"),
     ]
 
@@ -77,23 +69,22 @@ def test_markdown_code_fence_hash_lines_are_not_headings():
     text = "# Build\n\n```sh\n# install deps\npip install x\n\n# run\nmake\n```\n\nDone.\n\n    # indented code\n"
     ps = md(text)
     assert [(p.text, p.section) for p in ps] == [
-        ("# Build", "Build"),
-        ("```sh\n# install deps\npip install x\n\n# run\nmake\n```", "Build"),  # one block, blanks and all
+        ("# install deps\npip install x\n\n# run\nmake", "Build"),  # one block, blanks and all, no fences
         ("Done.", "Build"),
         ("    # indented code", "Build"),
     ]
-    assert (ps[1].line_start, ps[1].line_end) == (3, 9)
+    assert (ps[0].line_start, ps[0].line_end) == (4, 8)
 
 
 def test_markdown_front_matter_is_not_indexed_nor_a_heading():
     text = "---\ntitle: Notes\ntags: [a]\n---\n\n# Real\n\nBody.\n"
     ps = md(text)
-    assert [(p.text, p.line_start, p.section) for p in ps] == [("# Real", 6, "Real"), ("Body.", 8, "Real")]
+    assert [(p.text, p.line_start, p.section, p.title) for p in ps] == [("Body.", 8, "Real", "Notes")]
 
 
 def test_markdown_thematic_break_and_list_before_dashes_are_not_headings():
-    ps = md("- item one\n- item two\n---\n\nText.\n\n***\n\nMore.\n")
-    assert [(p.text, p.section) for p in ps] == [("- item one\n- item two", None), ("Text.", None), ("More.", None)]
+    ps = md("- item one\n- item two\n\n---\n\nText.\n\n***\n\nMore.\n")
+    assert [(p.text, p.section) for p in ps] == [("item one\nitem two", None), ("Text.", None), ("More.", None)]
 
 
 def test_markdown_same_text_in_two_sections_is_kept_in_each():
@@ -198,9 +189,11 @@ def test_sections_survive_the_index_and_reach_hits_and_json(tmp_path):
     assert (bread.source, bread.section) == ("plain.txt", None)
 
 
-def test_hash_of_passage_is_of_its_text():
-    p = md("# T\n\nBody words.\n")[1]
-    assert p.hash == text_hash("Body words.")
+def test_hash_of_passage_is_of_what_is_embedded():
+    p = md("# T\n\nBody words.\n")[0]
+    assert p.hash == text_hash("T\nBody words.")  # the title (the first H1) in front
+    q = chunk(PlainTextReader().parse("a.txt", b"Body words.\n"))[0]
+    assert q.hash == text_hash("Body words.")
 
 
 def test_reader_read_raises_a_seeds_error_for_a_vanished_file(tmp_path):
@@ -212,4 +205,4 @@ def test_seedfile_of_markdown_reads_through_markdown(tmp_path):
     p = tmp_path / "n.md"
     p.write_text("Guide\n=====\n\nBody.\n", encoding="utf-8")
     r = read_seed(SeedFile("n.md", p))
-    assert [(q.text, q.section) for q in chunk(r.document)] == [("Guide\n=====", "Guide"), ("Body.", "Guide")]
+    assert [(q.text, q.section, q.title) for q in chunk(r.document)] == [("Body.", "Guide", "Guide")]
