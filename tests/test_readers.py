@@ -206,3 +206,77 @@ def test_seedfile_of_markdown_reads_through_markdown(tmp_path):
     p.write_text("Guide\n=====\n\nBody.\n", encoding="utf-8")
     r = read_seed(SeedFile("n.md", p))
     assert [(q.text, q.section, q.title) for q in chunk(r.document)] == [("Body.", "Guide", "Guide")]
+
+
+# ------------------------------------------------------------------ Markdown as structure (issue 11)
+def test_markdown_inline_markup_is_out_of_the_text_on_the_same_lines():
+    src = (
+        "Install the **package** with `pip` and _read_ [the docs](http://x.org/a_b \"t\").\n"
+        "A ~~bad~~ logo ![the logo](logo.png) and <b>bold</b> \\*stars\\*.\n"
+    )
+    ps = md(src)
+    assert [(p.text, p.line_start, p.line_end) for p in ps] == [
+        ("Install the package with pip and read the docs.\nA bad logo the logo and bold *stars*.", 1, 2)
+    ]
+    assert str(ps[0].citation) == "a.md:1-2"
+
+
+def test_markdown_front_matter_title_yaml_toml_and_first_h1():
+    yaml_doc = MarkdownReader().parse("a.md", b"---\ntitle: 'Field notes'\n---\n# Heading\n\nBody.\n")
+    toml_doc = MarkdownReader().parse("a.md", b'+++\ntitle = "Tea guide"\ndate = 2024-01-01\n+++\n\nBody.\n')
+    h1_doc = MarkdownReader().parse("a.md", b"Intro.\n\n## Sub\n\n# The title\n\n# Later\n")
+    none_doc = MarkdownReader().parse("a.md", b"---\nnot: [yaml\n---\n\nBody.\n")
+    assert (yaml_doc.title, toml_doc.title, h1_doc.title, none_doc.title) == ("Field notes", "Tea guide", "The title", None)
+    assert [p.text for p in chunk(toml_doc)] == ["Body."]  # front matter is no text
+
+
+def test_markdown_short_list_is_one_passage_long_items_are_their_own():
+    short = md("Intro:\n\n- red\n- green\n- blue\n")
+    assert [(p.text, p.line_start, p.line_end) for p in short] == [("Intro:", 1, 1), ("red\ngreen\nblue", 3, 5)]
+    ps = md(f"- {'word ' * 70}\n- a\n- b\n- {'other ' * 70}\n")
+    assert [(p.line_start, p.line_end) for p in ps] == [(1, 1), (2, 3), (4, 4)]
+    assert ps[1].text == "a\nb"
+
+
+def test_markdown_code_fence_is_its_own_passage_kept_exactly():
+    ps = md("Run this:\n```python\nx = **kw  # [not](a link)\n\n```\nThen go.\n")
+    assert [(p.text, p.line_start, p.line_end) for p in ps] == [
+        ("Run this:", 1, 1),
+        ("x = **kw  # [not](a link)", 3, 3),
+        ("Then go.", 6, 6),
+    ]
+
+
+def test_markdown_tables_keep_cells_apart():
+    ps = md("| Name | Size |\n|---|---:|\n| *kettle* | 1.7 l |\n")
+    assert [(p.text, p.line_start, p.line_end) for p in ps] == [("Name | Size\n\nkettle | 1.7 l", 1, 3)]
+
+
+def test_header_prefix_puts_title_and_section_into_bm25(tmp_path):
+    """A passage is found by the words of its document's title and its section, which are not in its text."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "guide.md").write_text(
+        "---\ntitle: Zephyr handbook\n---\n\n# Zephyr handbook\n\n## Descaling\n\nUse vinegar monthly.\n\n"
+        "## Storage\n\nKeep it dry.\n",
+        encoding="utf-8",
+    )
+    (seeds / "plain.txt").write_text("Descaling of boilers uses acid.\n\nBread needs yeast.\n", encoding="utf-8")
+    enc = FakeEncoder()
+    build_index(seeds, tmp_path / "idx", encoder=enc)
+    r = Retriever.open(tmp_path / "idx", encoder=enc)
+    hits = r.search("zephyr descaling", k=2, mode="bm25")
+    top = hits[0]
+    assert (top.text, top.source, top.section, top.title) == ("Use vinegar monthly.", "guide.md", "Zephyr handbook > Descaling", "Zephyr handbook")
+    d = top.to_dict()
+    assert (d["text"], d["section"], d["title"], d["citation"]) == ("Use vinegar monthly.", "Zephyr handbook > Descaling", "Zephyr handbook", "guide.md:9")
+    assert r.search("bread", k=1, mode="bm25")[0].to_dict()["title"] is None
+
+
+def test_chunk_header_does_not_repeat_the_title():
+    from rag.documents.headers import chunk_header, with_header
+
+    assert chunk_header("Guide", "Guide > Install") == "Guide > Install"
+    assert chunk_header("Notes", "Setup > Install") == "Notes > Setup > Install"
+    assert chunk_header(None, None) == "" and with_header("x", None, None) == "x"
+    assert with_header("Run.", "T", "Setup") == "T > Setup\nRun."
