@@ -36,7 +36,8 @@ def test_the_seed_article_loses_only_its_comment_form():
     ps = chunk(doc)
     kept = {p.line_start for p in ps}
     paras = paragraphs(doc.text)
-    repeated = {p.line_start for i, p in enumerate(paras) if p.text in {q.text for q in paras[:i]}}
+    seen = [" ".join(p.text.split()) for p in paras]
+    repeated = {p.line_start for i, p in enumerate(paras) if seen[i] in seen[:i]}
     dropped = [p.text for p in paras if p.line_start not in kept | repeated]
     assert len(dropped) == 11 and dropped[0] == "Leave a Reply" and dropped[-1] == "%d bloggers like this:"
     for p in ps:  # the rest cite their own lines, as before
