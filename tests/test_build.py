@@ -19,7 +19,7 @@ from rag.errors import IndexLockedError, IndexMismatchError, SeedsError
 
 def test_build_counts_and_citations(seeds: Path, tmp_path: Path, fake_encoder: FakeEncoder):
     stats = build_index(seeds, tmp_path / "idx", encoder=fake_encoder)
-    assert (stats.files, stats.passages, stats.embedded, stats.reused, stats.removed) == (3, 7, 7, 0, 0)
+    assert (stats.files, stats.passages, stats.embedded, stats.reused, stats.removed) == (3, 6, 6, 0, 0)  # ships.md's heading is its section, not a passage
     assert stats.changed and stats.seconds > 0
     r = Retriever.open(tmp_path / "idx", encoder=fake_encoder)
     by_text = {p.text: p for p in r.passages}
@@ -36,7 +36,7 @@ def test_incremental_embeds_only_new_file_then_drops_deleted(seeds, tmp_path, fa
     enc2 = FakeEncoder()
     stats = build_index(seeds, idx, encoder=enc2)
     assert sorted(enc2.embedded) == ["Owls have silent feathers.", "Owls hunt at night."]
-    assert (stats.files, stats.passages, stats.embedded, stats.reused) == (4, 9, 2, 7)
+    assert (stats.files, stats.passages, stats.embedded, stats.reused) == (4, 8, 2, 6)
     r = Retriever.open(idx, encoder=enc2)
     assert r.search("owls feathers", k=1, mode="bm25")[0].source == "new.txt"
 
@@ -44,7 +44,7 @@ def test_incremental_embeds_only_new_file_then_drops_deleted(seeds, tmp_path, fa
     enc3 = FakeEncoder()
     stats = build_index(seeds, idx, encoder=enc3)
     assert enc3.embedded == []
-    assert (stats.files, stats.passages, stats.removed) == (3, 6, 3)
+    assert (stats.files, stats.passages, stats.removed) == (3, 5, 3)
     r = Retriever.open(idx, encoder=enc3)
     assert all(p.source != "cats.txt" for p in r.passages)
 
@@ -57,7 +57,7 @@ def test_edit_reembeds_only_changed_paragraph(seeds, tmp_path, fake_encoder):
     enc = FakeEncoder()
     stats = build_index(seeds, idx, encoder=enc)
     assert enc.embedded == ["A cat purrs loudly when content."]
-    assert stats.embedded == 1 and stats.reused == 6
+    assert stats.embedded == 1 and stats.reused == 5
 
 
 def test_reused_vectors_equal_fresh_ones(seeds, tmp_path, fake_encoder):
@@ -71,7 +71,7 @@ def test_reused_vectors_equal_fresh_ones(seeds, tmp_path, fake_encoder):
     # rows follow commit order (the incremental index has the new file's segment last): compare by passage
     va = {p: np.asarray(a.vectors)[i] for i, p in enumerate(a.passages)}
     vb = {p: np.asarray(b.vectors)[i] for i, p in enumerate(b.passages)}
-    assert set(va) == set(vb) and len(va) == len(a.passages) == 8
+    assert set(va) == set(vb) and len(va) == len(a.passages) == 7
     for p in va:
         np.testing.assert_allclose(va[p], vb[p], atol=1e-6)
 
@@ -84,7 +84,7 @@ def test_no_change_touches_nothing_and_embeds_nothing(seeds, tmp_path, fake_enco
     stats = build_index(seeds, idx, encoder=enc)
     assert not stats.changed and enc.calls == []
     assert store.current_version(idx) == version
-    assert (stats.files, stats.passages) == (3, 7)
+    assert (stats.files, stats.passages) == (3, 6)
 
 
 def test_rebuild_embeds_everything(seeds, tmp_path, fake_encoder):
@@ -92,7 +92,7 @@ def test_rebuild_embeds_everything(seeds, tmp_path, fake_encoder):
     build_index(seeds, idx, encoder=fake_encoder)
     enc = FakeEncoder()
     stats = build_index(seeds, idx, encoder=enc, rebuild=True)
-    assert stats.embedded == 7 and stats.reused == 0
+    assert stats.embedded == 6 and stats.reused == 0
 
 
 def test_one_version_left_after_builds_and_no_temporary_folders(seeds, tmp_path, fake_encoder):
@@ -169,7 +169,7 @@ def test_other_model_is_a_clear_mismatch(seeds, tmp_path, fake_encoder):
     # A build with another model starts from scratch instead of mixing vectors.
     enc = FakeEncoder(name="other-model")
     stats = build_index(seeds, idx, encoder=enc)
-    assert stats.embedded == 7 and stats.reused == 0
+    assert stats.embedded == 6 and stats.reused == 0
 
 
 def test_manifest_is_plain_json_with_what_was_built(seeds, tmp_path, fake_encoder):
@@ -181,7 +181,7 @@ def test_manifest_is_plain_json_with_what_was_built(seeds, tmp_path, fake_encode
     assert m["model"]["name"] == "fake-bow" and m["model"]["dim"] == 64
     assert set(m["files"]) == {"cats.txt", "bread.txt", "notes/ships.md"}
     assert all(len(v["sha256"]) == 64 for v in m["files"].values())
-    assert m["counts"] == {"files": 3, "passages": 7, "dim": 64}
+    assert m["counts"] == {"files": 3, "passages": 6, "dim": 64}
     assert m["seeds_root"] == str(seeds.resolve())
 
 

@@ -295,22 +295,46 @@ plain_words = st.one_of(
 title_st = st.lists(st.from_regex(r"[A-Za-z]{1,7}", fullmatch=True), min_size=1, max_size=4).map(" ".join)
 
 
+MARKUP = [
+    ("{}", lambda w: w),
+    ("**{}**", lambda w: w),
+    ("_{}_", lambda w: w),
+    ("`{}`", lambda w: w),
+    ("~~{}~~", lambda w: w),
+    ("[{}](http://example.org/a_b*c)", lambda w: w),
+    ("![{}](img/x_1.png \"t\")", lambda w: w),
+]
+
+
 @st.composite
-def md_line(draw) -> str:
-    return draw(st.sampled_from(["", "", " ", "  "])) + " ".join(draw(st.lists(plain_words, min_size=1, max_size=8)))
+def md_line(draw) -> tuple[str, list[str]]:
+    """A line of prose with inline markup, and the words it reads once the markup is out."""
+    raw, clean = [], []
+    for w in draw(st.lists(plain_words, min_size=1, max_size=8)):
+        form, _ = MARKUP[0]
+        if w.isalpha() and w.isascii():
+            form, _ = draw(st.sampled_from(MARKUP))
+        raw.append(form.format(w))
+        clean.append(w)
+    return draw(st.sampled_from(["", "", " ", "  "])) + " ".join(raw), clean
 
 
 @dataclass
 class MdDoc:
     data: bytes
-    elements: list[tuple[int, int, str | None]]  # ground truth: 1-based line range and section path
+    # ground truth: 1-based line range, section path, and the words its passages read (None: a
+    # heading, which is no passage)
+    elements: list[tuple[int, int, str | None, list[str] | None]]
+    title: str | None = None
 
 
 @st.composite
 def markdown_documents(draw) -> MdDoc:
     lines: list[str] = []
-    elements: list[tuple[int, int, str | None]] = []
+    elements: list[tuple[int, int, str | None, list[str] | None]] = []
     stack: list[tuple[int, str]] = []
+    title = first_h1 = None
+    prev_bullet = None  # the bullet of a list just before: a list right after it takes another
 
     def heading(level: int, title: str) -> str | None:
         while stack and stack[-1][0] >= level:
@@ -319,33 +343,54 @@ def markdown_documents(draw) -> MdDoc:
         return " > ".join(t for _, t in stack)
 
     if draw(st.booleans()):
-        lines += ["---", "title: " + draw(title_st), "---", ""]
+        title = draw(title_st)
+        lines += ["---", "title: " + title, "---", ""]
     for _ in range(draw(st.integers(1, 9))):
-        kind = draw(st.sampled_from(["atx", "setext", "para", "para", "fence"]))
+        kind = draw(st.sampled_from(["atx", "setext", "para", "para", "fence", "list"]))
         start = len(lines) + 1
+        words: list[str] | None = None
         if kind == "atx":
-            level, title = draw(st.integers(1, 4)), draw(title_st)
+            level, name = draw(st.integers(1, 4)), draw(title_st)
             closing = draw(st.sampled_from(["", " #", " ##"]))
-            lines.append("#" * level + " " + title + closing)
-            section = heading(level, title)
+            lines.append("#" * level + " " + name + closing)
+            section = heading(level, name)
         elif kind == "setext":
-            level, title = draw(st.integers(1, 2)), draw(title_st)
-            lines += [title, ("=" if level == 1 else "-") * draw(st.integers(3, 8))]
-            section = heading(level, title)
+            level, name = draw(st.integers(1, 2)), draw(title_st)
+            lines += [name, ("=" if level == 1 else "-") * draw(st.integers(3, 8))]
+            section = heading(level, name)
         elif kind == "para":
-            lines += draw(st.lists(md_line(), min_size=1, max_size=4))
+            got = draw(st.lists(md_line(), min_size=1, max_size=4))
+            first = got[0][0].lstrip() if prev_bullet else got[0][0]  # indented, it would join the list
+            lines += [first] + [raw for raw, _ in got[1:]]
+            words = [w for _, ws in got for w in ws]
+            section = " > ".join(t for _, t in stack) or None
+        elif kind == "list":
+            got = draw(st.lists(md_line(), min_size=1, max_size=5))
+            bullet = draw(st.sampled_from([b for b in "-*+" if b != prev_bullet]))
+            lines += [bullet + " " + raw.lstrip() for raw, _ in got]
+            words = [w for _, ws in got for w in ws]
             section = " > ".join(t for _, t in stack) or None
         else:
-            body_line = st.one_of(md_line(), st.just(""), title_st.map(lambda t: "# " + t))
+            body_line = st.one_of(md_line().map(lambda x: x[0]), st.just(""), title_st.map(lambda t: "# " + t))
             body = draw(st.lists(body_line, min_size=1, max_size=5))
             if not any(b.strip() for b in body):
                 body.append("code")
             lines += ["```", *body, "```"]
+            words = " ".join(body).split()  # code is kept as written, markup and all
             section = " > ".join(t for _, t in stack) or None
-        elements.append((start, len(lines), section))
+        if kind in ("atx", "setext"):
+            if section and first_h1 is None and len(stack) == 1 and stack[0][0] == 1:
+                first_h1 = stack[0][1]
+        elements.append((start, len(lines), section, words))
+        prev_bullet = bullet if kind == "list" else None
         lines += draw(st.lists(blank_line, min_size=1, max_size=2))
     eol = draw(st.sampled_from(["\n", "\r\n"]))
-    return MdDoc(eol.join(lines).encode("utf-8"), elements)
+    return MdDoc(eol.join(lines).encode("utf-8"), elements, title or first_h1)
+
+
+def is_subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
 
 
 def check_markdown(workdir, doc: MdDoc, max_tokens: int | None) -> None:
@@ -358,6 +403,8 @@ def check_markdown(workdir, doc: MdDoc, max_tokens: int | None) -> None:
     assert r.skip is None, r.skip
     ps = chunk(r.document, token_ends=token_ends if max_tokens else None, max_tokens=max_tokens)
     back = reader_for(path).read(path, source="doc.md")  # what the source view reads
+    raw_lines = doc.data.decode("utf-8").replace("\r\n", "\n").split("\n")
+    assert len(back.lines()) == len(raw_lines)  # the reader's text keeps the file's lines one for one
     element_of = {ln: e for e in doc.elements for ln in range(e[0], e[1] + 1)}
     for p in ps:
         lines = back.lines(page=p.page)
@@ -369,20 +416,27 @@ def check_markdown(workdir, doc: MdDoc, max_tokens: int | None) -> None:
             last = len(cited) - len(lines[p.line_end - 1])
             assert cited[p.col_start - 1 : last + p.col_end] == p.text
         assert back.text[p.char_start : p.char_end] == p.text
-        # the section is the heading path the passage lies under (a heading's own path included)
-        start, end, section = element_of[p.line_start]
-        assert p.line_end <= end and p.section == section
+        # the cited lines are the file's own lines, with only markup taken out
+        for n in range(p.line_start, p.line_end + 1):
+            assert is_subsequence(lines[n - 1], raw_lines[n - 1])
+        # the section is the heading path the passage lies under; the title is the document's
+        start, end, section, words = element_of[p.line_start]
+        assert words is not None  # a heading is no passage
+        assert p.line_end <= end and p.section == section and p.title == doc.title
         assert p.citation.section == section and str(p.citation).startswith(f"doc.md:{p.line_start}")
-    # no text lost: every element's words are in passages, unless the same text came earlier in its section
+    # no text lost and no markup left: every element's words are its passages', unless the same
+    # text came earlier in its section
     seen = set()
-    for start, end, section in doc.elements:
-        text = "\n".join(back.text.split("\n")[start - 1 : end])
-        key = (section, collapse(text))
+    for start, end, section, words in doc.elements:
         got = [w for p in ps if start <= p.line_start <= end for w in p.text.split()]
+        if words is None:
+            assert got == []
+            continue
+        key = (section, " ".join(words))
         if key in seen:
             assert got == []
         else:
-            assert got == text.split()
+            assert got == words
         seen.add(key)
 
 
@@ -397,7 +451,8 @@ def test_check_markdown_catches_a_wrong_section(workdir, monkeypatch):
     import rag.documents.chunking as chunking
 
     data = b"# A\n\nalpha words\n\n## B\n\nbeta words\n"
-    doc = MdDoc(data, [(1, 1, "A"), (3, 3, "A"), (5, 5, "A > B"), (7, 7, "A > B")])
+    doc = MdDoc(data, [(1, 1, "A", None), (3, 3, "A", ["alpha", "words"]), (5, 5, "A > B", None),
+                       (7, 7, "A > B", ["beta", "words"])], "A")
     check_markdown(workdir, doc, None)
     real = chunking.chunk
 

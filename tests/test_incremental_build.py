@@ -56,7 +56,7 @@ def test_adding_one_file_writes_only_its_segment_and_hashes_nothing_else(seeds, 
     enc = FakeEncoder()
     stats = build_index(seeds, idx, encoder=enc)
     assert sorted(enc.embedded) == ["Owls have silent feathers.", "Owls hunt at night."]
-    assert (stats.embedded, stats.reused, stats.passages) == (2, 7, 9)
+    assert (stats.embedded, stats.reused, stats.passages) == (2, 6, 8)  # ships.md's heading is no passage
     after = _files(idx)
     changed = {k for k in after if before.get(k) != after[k]}
     new_seg = ({s["id"] for s in _segments(idx)} - {seg_before}).pop()
@@ -78,8 +78,8 @@ def test_changing_one_file_deletes_and_adds_only_its_changed_passages(seeds, tmp
     f.write_text(f.read_text(encoding="utf-8") + "\nGulls follow the boats home.\n", encoding="utf-8")
     enc = FakeEncoder()
     stats = build_index(seeds, idx, encoder=enc)
-    assert enc.embedded == ["Gulls follow the boats home."]
-    assert (stats.embedded, stats.removed, stats.passages) == (1, 0, 8)
+    assert enc.embedded == ["Ships\nGulls follow the boats home."]  # embedded under its section
+    assert (stats.embedded, stats.removed, stats.passages) == (1, 0, 7)
     keys_after = _keys(idx)
     assert keys_after["notes/ships.md"] > keys_before["notes/ships.md"]  # the old passages' keys stayed
     assert {s: k for s, k in keys_after.items() if s != "notes/ships.md"} == {
@@ -90,8 +90,8 @@ def test_changing_one_file_deletes_and_adds_only_its_changed_passages(seeds, tmp
     f.write_text(f.read_text(encoding="utf-8").replace("forty", "fifty"), encoding="utf-8")
     enc = FakeEncoder()
     stats = build_index(seeds, idx, encoder=enc)
-    assert enc.embedded == ["The harbour holds fifty ships in winter."]
-    assert stats.removed == 1 and stats.passages == 8
+    assert enc.embedded == ["Ships\nThe harbour holds fifty ships in winter."]
+    assert stats.removed == 1 and stats.passages == 7
     assert {s: k for s, k in _keys(idx).items() if s != "notes/ships.md"} == {
         s: k for s, k in keys_before.items() if s != "notes/ships.md"}
     assert {p.parent.name for p in hashed if p.parent.name == "deletes"}  # a deletion array was written
@@ -106,7 +106,7 @@ def test_removing_one_file_writes_only_a_deletion_array(seeds, tmp_path, hashed)
     hashed.clear()
     (seeds / "cats.txt").unlink()
     stats = build_index(seeds, idx, encoder=FakeEncoder())
-    assert (stats.embedded, stats.removed, stats.passages) == (0, 3, 24)
+    assert (stats.embedded, stats.removed, stats.passages) == (0, 3, 23)
     after = _files(idx)
     changed = {k for k in after if before.get(k) != after[k]}
     assert all(k.startswith(("deletes/", "v-", "CURRENT", ".previous", ".lock")) for k in changed), changed
@@ -140,7 +140,7 @@ def test_many_small_updates_are_merged_by_the_policy(seeds, tmp_path):
     segs = _segments(idx)
     assert len(segs) <= MergePolicy().max_small  # merged after the commit that made one too many
     r = Retriever.open(idx, encoder=FakeEncoder())
-    assert len(r.passages) == 7 + MergePolicy().max_small + 3
+    assert len(r.passages) == 6 + MergePolicy().max_small + 3
     assert {h.source for h in r.search("lanterns", k=20, mode="bm25")} == {
         f"note{i}.txt" for i in range(MergePolicy().max_small + 3)}
     meta = json.loads((store.current_version(idx) / "manifest.json").read_text(encoding="utf-8"))["meta"]

@@ -43,15 +43,10 @@ def test_text_reader_paragraphs_have_no_section_or_page():
 def test_markdown_nested_headings_give_section_paths():
     text = "# Setup\n\nIntro.\n\n## Install\n\nRun make.\n\n### Linux\n\nUse apt.\n\n## Use\n\nGo.\n\n# Other\n\nEnd.\n"
     assert sections(text) == [
-        ("# Setup", "Setup"),
         ("Intro.", "Setup"),
-        ("## Install", "Setup > Install"),
         ("Run make.", "Setup > Install"),
-        ("### Linux", "Setup > Install > Linux"),
         ("Use apt.", "Setup > Install > Linux"),
-        ("## Use", "Setup > Use"),
         ("Go.", "Setup > Use"),
-        ("# Other", "Other"),
         ("End.", "Other"),
     ]
 
@@ -60,7 +55,6 @@ def test_markdown_heading_interrupts_a_paragraph_and_closing_hashes_go():
     ps = md("Before text.\n## Title ##\nAfter text.\n")
     assert [(p.text, p.line_start, p.section) for p in ps] == [
         ("Before text.", 1, None),
-        ("## Title ##", 2, "Title"),
         ("After text.", 3, "Title"),
     ]
 
@@ -68,9 +62,7 @@ def test_markdown_heading_interrupts_a_paragraph_and_closing_hashes_go():
 def test_markdown_setext_headings():
     ps = md("Guide\n=====\n\nText one.\n\nPart two\n--------\n\nText two.\n")
     assert [(p.text, p.line_start, p.line_end, p.section) for p in ps] == [
-        ("Guide\n=====", 1, 2, "Guide"),
         ("Text one.", 4, 4, "Guide"),
-        ("Part two\n--------", 6, 7, "Guide > Part two"),
         ("Text two.", 9, 9, "Guide > Part two"),
     ]
 
@@ -79,23 +71,22 @@ def test_markdown_code_fence_hash_lines_are_not_headings():
     text = "# Build\n\n```sh\n# install deps\npip install x\n\n# run\nmake\n```\n\nDone.\n\n    # indented code\n"
     ps = md(text)
     assert [(p.text, p.section) for p in ps] == [
-        ("# Build", "Build"),
-        ("```sh\n# install deps\npip install x\n\n# run\nmake\n```", "Build"),  # one block, blanks and all
+        ("# install deps\npip install x\n\n# run\nmake", "Build"),  # one block, blanks and all, no fences
         ("Done.", "Build"),
         ("    # indented code", "Build"),
     ]
-    assert (ps[1].line_start, ps[1].line_end) == (3, 9)
+    assert (ps[0].line_start, ps[0].line_end) == (4, 8)
 
 
 def test_markdown_front_matter_is_not_indexed_nor_a_heading():
     text = "---\ntitle: Notes\ntags: [a]\n---\n\n# Real\n\nBody.\n"
     ps = md(text)
-    assert [(p.text, p.line_start, p.section) for p in ps] == [("# Real", 6, "Real"), ("Body.", 8, "Real")]
+    assert [(p.text, p.line_start, p.section, p.title) for p in ps] == [("Body.", 8, "Real", "Notes")]
 
 
 def test_markdown_thematic_break_and_list_before_dashes_are_not_headings():
-    ps = md("- item one\n- item two\n---\n\nText.\n\n***\n\nMore.\n")
-    assert [(p.text, p.section) for p in ps] == [("- item one\n- item two", None), ("Text.", None), ("More.", None)]
+    ps = md("- item one\n- item two\n\n---\n\nText.\n\n***\n\nMore.\n")
+    assert [(p.text, p.section) for p in ps] == [("item one\nitem two", None), ("Text.", None), ("More.", None)]
 
 
 def test_markdown_same_text_in_two_sections_is_kept_in_each():
@@ -203,9 +194,11 @@ def test_sections_survive_the_index_and_reach_hits_and_json(tmp_path):
     assert (bread.source, bread.section) == ("plain.txt", None)
 
 
-def test_hash_of_passage_is_of_its_text():
-    p = md("# T\n\nBody words.\n")[1]
-    assert p.hash == text_hash("Body words.")
+def test_hash_of_passage_is_of_what_is_embedded():
+    p = md("# T\n\nBody words.\n")[0]
+    assert p.hash == text_hash("T\nBody words.")  # the title (the first H1) in front
+    q = chunk(PlainTextReader().parse("a.txt", b"Body words.\n"))[0]
+    assert q.hash == text_hash("Body words.")
 
 
 def test_reader_read_raises_a_seeds_error_for_a_vanished_file(tmp_path):
@@ -217,4 +210,78 @@ def test_seedfile_of_markdown_reads_through_markdown(tmp_path):
     p = tmp_path / "n.md"
     p.write_text("Guide\n=====\n\nBody.\n", encoding="utf-8")
     r = read_seed(SeedFile("n.md", p))
-    assert [(q.text, q.section) for q in chunk(r.document)] == [("Guide\n=====", "Guide"), ("Body.", "Guide")]
+    assert [(q.text, q.section, q.title) for q in chunk(r.document)] == [("Body.", "Guide", "Guide")]
+
+
+# ------------------------------------------------------------------ Markdown as structure (issue 11)
+def test_markdown_inline_markup_is_out_of_the_text_on_the_same_lines():
+    src = (
+        "Install the **package** with `pip` and _read_ [the docs](http://x.org/a_b \"t\").\n"
+        "A ~~bad~~ logo ![the logo](logo.png) and <b>bold</b> \\*stars\\*.\n"
+    )
+    ps = md(src)
+    assert [(p.text, p.line_start, p.line_end) for p in ps] == [
+        ("Install the package with pip and read the docs.\nA bad logo the logo and bold *stars*.", 1, 2)
+    ]
+    assert str(ps[0].citation) == "a.md:1-2"
+
+
+def test_markdown_front_matter_title_yaml_toml_and_first_h1():
+    yaml_doc = MarkdownReader().parse("a.md", b"---\ntitle: 'Field notes'\n---\n# Heading\n\nBody.\n")
+    toml_doc = MarkdownReader().parse("a.md", b'+++\ntitle = "Tea guide"\ndate = 2024-01-01\n+++\n\nBody.\n')
+    h1_doc = MarkdownReader().parse("a.md", b"Intro.\n\n## Sub\n\n# The title\n\n# Later\n")
+    none_doc = MarkdownReader().parse("a.md", b"---\nnot: [yaml\n---\n\nBody.\n")
+    assert (yaml_doc.title, toml_doc.title, h1_doc.title, none_doc.title) == ("Field notes", "Tea guide", "The title", None)
+    assert [p.text for p in chunk(toml_doc)] == ["Body."]  # front matter is no text
+
+
+def test_markdown_short_list_is_one_passage_long_items_are_their_own():
+    short = md("Intro:\n\n- red\n- green\n- blue\n")
+    assert [(p.text, p.line_start, p.line_end) for p in short] == [("Intro:", 1, 1), ("red\ngreen\nblue", 3, 5)]
+    ps = md(f"- {'word ' * 70}\n- a\n- b\n- {'other ' * 70}\n")
+    assert [(p.line_start, p.line_end) for p in ps] == [(1, 1), (2, 3), (4, 4)]
+    assert ps[1].text == "a\nb"
+
+
+def test_markdown_code_fence_is_its_own_passage_kept_exactly():
+    ps = md("Run this:\n```python\nx = **kw  # [not](a link)\n\n```\nThen go.\n")
+    assert [(p.text, p.line_start, p.line_end) for p in ps] == [
+        ("Run this:", 1, 1),
+        ("x = **kw  # [not](a link)", 3, 3),
+        ("Then go.", 6, 6),
+    ]
+
+
+def test_markdown_tables_keep_cells_apart():
+    ps = md("| Name | Size |\n|---|---:|\n| *kettle* | 1.7 l |\n")
+    assert [(p.text, p.line_start, p.line_end) for p in ps] == [("Name | Size\n\nkettle | 1.7 l", 1, 3)]
+
+
+def test_header_prefix_puts_title_and_section_into_bm25(tmp_path):
+    """A passage is found by the words of its document's title and its section, which are not in its text."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "guide.md").write_text(
+        "---\ntitle: Zephyr handbook\n---\n\n# Zephyr handbook\n\n## Descaling\n\nUse vinegar monthly.\n\n"
+        "## Storage\n\nKeep it dry.\n",
+        encoding="utf-8",
+    )
+    (seeds / "plain.txt").write_text("Descaling of boilers uses acid.\n\nBread needs yeast.\n", encoding="utf-8")
+    enc = FakeEncoder()
+    build_index(seeds, tmp_path / "idx", encoder=enc)
+    r = Retriever.open(tmp_path / "idx", encoder=enc)
+    hits = r.search("zephyr descaling", k=2, mode="bm25")
+    top = hits[0]
+    assert (top.text, top.source, top.section, top.title) == ("Use vinegar monthly.", "guide.md", "Zephyr handbook > Descaling", "Zephyr handbook")
+    d = top.to_dict()
+    assert (d["text"], d["section"], d["title"], d["citation"]) == ("Use vinegar monthly.", "Zephyr handbook > Descaling", "Zephyr handbook", "guide.md:9")
+    assert r.search("bread", k=1, mode="bm25")[0].to_dict()["title"] is None
+
+
+def test_chunk_header_does_not_repeat_the_title():
+    from rag.documents.headers import chunk_header, with_header
+
+    assert chunk_header("Guide", "Guide > Install") == "Guide > Install"
+    assert chunk_header("Notes", "Setup > Install") == "Notes > Setup > Install"
+    assert chunk_header(None, None) == "" and with_header("x", None, None) == "x"
+    assert with_header("Run.", "T", "Setup") == "T > Setup\nRun."

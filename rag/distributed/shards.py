@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.documents.tokens import tokenize
+from rag.documents.headers import with_header
+from rag.documents.tokens import query_terms, tokenize
 from rag.errors import QuestionError
 from rag.index.lexical import BM25_B, BM25_K1
 from rag.index.passages_io import passage_from_payload
@@ -50,7 +51,8 @@ class Shard:
             self.payloads = [index.payload_at(int(p)) for p in self.positions]
         self.vectors = np.ascontiguousarray(vecs, dtype=np.float32)
         self.dense = DenseIndex.build(self.vectors, dense_kind)
-        tokens = [tokenize(p.get("text", "")) for p in self.payloads]
+        # what the single index tokenized: the passage with its title/section header
+        tokens = [tokenize(with_header(p.get("text", ""), p.get("title"), p.get("section"))) for p in self.payloads]
         d = data_from_tokens([b""] * len(tokens), self.vectors, tokens, [])
         self.vocab = {t: i for i, t in enumerate(d.terms)}
         order = np.lexsort((d.post_rows, d.post_terms))
@@ -210,7 +212,7 @@ class ShardedSearcher:
         q = clean_question(question)
         depth = max(self.fusion.depth, k)
         qvec = self.retriever.encoder().encode([q])[0] if mode in ("hybrid", "dense") else None
-        terms = tokenize(q)
+        terms = query_terms(q)
         parts = self._all("search", qvec, terms if mode in ("hybrid", "bm25") else None, depth)
         dense = lex = None
         if qvec is not None:

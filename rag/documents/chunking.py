@@ -3,7 +3,8 @@
 A block longer than the model's window is split into several passages at sentence boundaries
 (and, for a single over-long sentence, at spaces), each citing its own location, so nothing is
 silently truncated away. A block whose text already appeared in the same section of the file is
-dropped (the first place is cited).
+dropped (the first place is cited), and so is a block of web-page chrome
+(:mod:`rag.documents.boilerplate`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.documents.boilerplate import is_boilerplate
 from rag.documents.document import Block, Document
+from rag.documents.headers import with_header
 from rag.documents.sentences import sentence_spans
 from rag.types import Passage
 
@@ -129,7 +132,7 @@ def chunk(
     for number, block in enumerate(doc.blocks, start=1):
         text = doc.text[block.char_start : block.char_end]
         key = (block.section, " ".join(text.split()))
-        if key in seen:
+        if key in seen or is_boilerplate(text):  # page chrome ("Leave a Reply") is not indexed
             continue
         seen.add(key)
         spans = [(0, len(text))]
@@ -150,7 +153,7 @@ def chunk(
                     paragraph=number,
                     char_start=start,
                     char_end=end,
-                    hash=text_hash(piece),
+                    hash=text_hash(with_header(piece, doc.title, loc.section)),  # of what is embedded
                     col_start=col_start,
                     col_end=loc.col_end,
                     page=loc.page,

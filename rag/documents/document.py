@@ -35,7 +35,7 @@ class Document:
     ``text[page_starts[p-1]:page_starts[p]]`` without the newline that ends it, and lines are
     counted within the page. Empty for formats without pages. ``warning``: what the build reports
     about the reading (an encoding guess), or None. ``title``: the document's title where the
-    format has one (HTML ``<title>``, DOCX core properties), else None.
+    format has one (HTML ``<title>``, DOCX core properties, Markdown front matter or H1), else None.
     """
 
     source: str

@@ -21,7 +21,9 @@ from rag.hashing import sha256_file
 # Bump when passages (boundaries, citations, their metadata) would change for the same file.
 # 3: Markdown read by its reader (headings are sections, not passages; front matter not indexed).
 # 4: HTML and DOCX readers; passages carry the document's title.
-INGEST_VERSION = 4
+# 5: Markdown parsed as CommonMark (markup out of the text, front matter title, lists, code);
+#    the title and section path prefixed to what is embedded and searched.
+INGEST_VERSION = 5
 
 __all__ = ["INGEST_VERSION", "MAX_FILE_BYTES", "ReadResult", "read_seed"]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rag.errors import DataError
 from rag.documents.chunking import text_hash
+from rag.documents.headers import with_header
 from rag.types import Passage
 
 
@@ -16,7 +17,7 @@ from rag.types import Passage
 class Dataset:
     name: str
     root: Path
-    passages: list[Passage]  # one per corpus record: title and text, source = the record's _id
+    passages: list[Passage]  # one per corpus record: its text, its title as the passage's title; source = _id
     corpus_sha256: str
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
@@ -42,6 +43,15 @@ def record_text(rec: dict) -> str:
     return f"{title} {text}".strip() if title else text
 
 
+def record_parts(rec: dict) -> tuple[str | None, str]:
+    """(the record's title or None, its text); a record with only a title is its title as text."""
+    title = " ".join((rec.get("title") or "").split()) or None
+    text = (rec.get("text") or "").strip()
+    if not text:
+        return None, title or ""
+    return title, text
+
+
 def load(root: str | Path, split: str = "test") -> Dataset:
     root = Path(root)
     if not root.is_dir():
@@ -52,10 +62,13 @@ def load(root: str | Path, split: str = "test") -> Dataset:
     corpus_sha = hashlib.sha256(corpus_path.read_bytes()).hexdigest()
     passages = []
     for line_no, rec in enumerate(_jsonl(corpus_path), start=1):
-        text = record_text(rec)
+        # The title is the passage's title: put in front of the text for embedding and BM25 (a
+        # contextual chunk header, as for a document's passages), shown apart from the text.
+        title, text = record_parts(rec)
         if not text:
             continue
-        passages.append(Passage(text, str(rec["_id"]), line_no, line_no, 1, 0, len(text), text_hash(text)))
+        h = text_hash(with_header(text, title, None))
+        passages.append(Passage(text, str(rec["_id"]), line_no, line_no, 1, 0, len(text), h, title=title))
     qpath = root / f"queries-{split}.jsonl"
     if not qpath.is_file():
         qpath = root / "queries.jsonl"

@@ -390,6 +390,7 @@ def _embed_and_commit(
 
     Returns the default document encoder if this build loaded one (for the query-encoder export)."""
     from rag.index.backend import Record
+    from rag.documents.headers import indexed_text
     from rag.documents.tokens import tokenize_many
 
     deletes: list[str] = []
@@ -425,7 +426,7 @@ def _embed_and_commit(
         if i not in reuse:
             new_rows.setdefault(p.hash, []).append(i)
     if new_rows:
-        texts = [upserts[rows[0]][1].text for rows in new_rows.values()]
+        texts = [indexed_text(upserts[rows[0]][1]) for rows in new_rows.values()]
         cb = (lambda d, t: progress("embedding", d, t)) if progress is not None else None
         if embedder is not None:
             embedded = np.asarray(embedder(texts, info=info, progress=cb, cancel=cancel), dtype=np.float32)
@@ -450,7 +451,7 @@ def _embed_and_commit(
 
     if progress is not None:
         progress("writing", 0, 1)
-    tokens = tokenize_many([p.text for _, p in upserts])
+    tokens = tokenize_many([indexed_text(p) for _, p in upserts])
     writer.delete(deletes)
     writer.upsert(Record(k, vectors[i], tokens[i], passage_payload(p)) for i, (k, p) in enumerate(upserts))
     prev_meta = writer.meta

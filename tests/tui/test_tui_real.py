@@ -23,7 +23,7 @@ def test_participants_question_cites_line_49_and_the_source_view_highlights_it(r
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            assert "47 passages" in app.status_bar.query_one("#status-index").content.plain
+            assert "36 passages" in app.status_bar.query_one("#status-index").content.plain
             await pilot.press(*PARTICIPANTS_Q)  # typed, key by key
             assert app.question_box.value == PARTICIPANTS_Q
             await pilot.press("enter")

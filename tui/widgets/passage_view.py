@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.style import Style
 from textual.widget import Widget
 
+from rag.documents.headers import chunk_header
 from rag.terminal_text import terminal_line, terminal_safe
 from rag.types import Hit
 
@@ -80,7 +81,7 @@ class PassageView(Widget, can_focus=True):
             (f" {h.rank} ", self._badge_style()),
             " ",
             (terminal_line(h.citation), ".passage--citation"),
-            (f"  § {terminal_line(h.section)}" if h.section else "", ".passage--meta"),
+            (f"  § {terminal_line(where)}" if (where := chunk_header(h.title, h.section)) else "", ".passage--meta"),
             (self._meta(), ".passage--meta"),
         )
         return Content.assemble(head, "\n", styled_text(h.text, self.marks))

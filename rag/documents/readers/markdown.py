@@ -1,32 +1,35 @@
-"""Markdown (.md): paragraphs under their heading path.
+"""Markdown (.md): prose under its heading path, with the markup taken out, on the file's own lines.
 
-Decisions (a reader, not a full CommonMark parser):
-- A heading (ATX ``## Title``, or setext: text underlined with ``===``/``---``) is a block of its
-  own, as its lines are a paragraph of their own in plain text; it sets the section path
-  (``"Setup > Install"``) that it and the following blocks carry as metadata. A heading's words
-  stay searchable, and a passage's text stays exactly the file's text at its cited lines; nothing
-  is prefixed to it.
-- A fenced code block (``` or ~~~) is one block, blank lines included; ``#`` lines inside it are
-  not headings. Lines indented by four or more spaces are never headings.
-- Front matter (``---`` ... ``---``/``...`` or ``+++`` ... ``+++`` at the very start) is metadata,
-  not prose: it is not indexed.
-- A thematic break (``***``, ``---``, ``___`` alone) is not a block.
-- Every other run of non-blank lines is a block, as in plain text.
+Parsed as CommonMark (plus GFM tables and strikethrough) with markdown-it-py. Decisions:
+- The reader's text keeps the file's lines one for one, so every citation (``file:LINE``,
+  ``file:START-END``) names the file's own lines. Within the lines of prose, the inline markup is
+  taken out: ``**bold**``, ``_em_``, ``~~del~~`` and backticks lose their marks, a link
+  ``[text](url)`` reads ``text``, an image reads its alt text, inline HTML tags go, and list
+  bullets and ``>`` quote marks go; what is embedded, searched by BM25 and shown is that clean
+  text. (Columns, named only for pieces of very long lines, count in that clean line.)
+- A heading is not a passage: it sets the section path (``"Setup > Install"``) of what follows.
+- Front matter (``---`` YAML or ``+++`` TOML at the very start) is metadata, not text: its
+  ``title`` is the document's title; without one, the first level-1 heading is.
+- A fenced or indented code block is a passage of its own, its lines kept exactly (the fence
+  lines themselves are left out).
+- A list is kept together while its items are short; a list with long items is cut between items,
+  short neighbours packed together, so that a long item is a passage of its own.
+- A table is one block (a row reads its cells apart, ``a | b``); an HTML block is read without its
+  tags; a thematic break is nothing.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 
-from rag.documents.document import Block
+from rag.documents.decoding import decode, normalize_newlines
+from rag.documents.document import Block, Document
 from rag.documents.readers.base import TextReader
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-_ATX_CLOSE = re.compile(r"(?:^|[ \t]+)#+$")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_BREAK = re.compile(r"^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_NOT_SETEXT_TEXT = re.compile(r"^ {0,3}(?:[-+*][ \t]|\d{1,9}[.)][ \t]|>)")  # list items, quotes
+LIST_PACK_CHARS = 300  # a list longer than this is cut between items, neighbours packed up to it
+
+_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>", re.S)
 
 
 def _front_matter_end(lines: list[str]) -> int:
@@ -43,82 +46,184 @@ def _front_matter_end(lines: list[str]) -> int:
     return 0
 
 
-def heading_text(raw: str) -> str:
-    """An ATX heading's content: without the closing ``#`` sequence and surrounding blanks."""
-    return _ATX_CLOSE.sub("", raw.strip()).strip()
+def front_matter_title(lines: list[str]) -> str | None:
+    """The ``title`` of YAML or TOML front matter (``lines`` without the fences), or None."""
+    body = "\n".join(lines)
+    import yaml
+
+    try:
+        meta = yaml.safe_load(body)
+    except yaml.YAMLError:
+        meta = None
+    if not isinstance(meta, dict):
+        try:
+            meta = tomllib.loads(body)
+        except tomllib.TOMLDecodeError:
+            return None
+    title = meta.get("title") if isinstance(meta, dict) else None
+    if isinstance(title, (str, int, float)) and not isinstance(title, bool):
+        return " ".join(str(title).split()) or None
+    return None
+
+
+def _parser():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+_PARSER = None
+
+
+def _inline_text(children, soft: str = "\n") -> str:
+    """The plain text of an inline token's children: marks, link targets and tags left out."""
+    out: list[str] = []
+    for c in children or ():
+        if c.type in ("text", "code_inline"):
+            out.append(c.content)
+        elif c.type in ("softbreak", "hardbreak"):
+            out.append(soft)
+        elif c.type == "image":
+            out.append(_inline_text(c.children, soft))
+        elif c.type == "html_inline":
+            out.append("\n" * c.content.count("\n"))  # a tag is no text, but keeps its line breaks
+    return "".join(out)
 
 
 class MarkdownReader(TextReader):
     name = "markdown"
     extensions = (".md",)
 
+    def parse(self, source: str, data: bytes) -> Document:
+        text, warning = decode(data)
+        raw = normalize_newlines(text)
+        clean, blocks, title = self.read_markdown(raw)
+        return Document(source, clean, blocks, warning=warning, title=title)
+
     def blocks(self, text: str) -> list[Block]:
-        lines = text.split("\n")
-        starts = []
-        offset = 0
-        for line in lines:
+        return self.read_markdown(text)[1]
+
+    def read_markdown(self, raw: str) -> tuple[str, list[Block], str | None]:
+        """(the clean text, line for line with ``raw``; its blocks; the document's title)."""
+        global _PARSER
+        if _PARSER is None:
+            _PARSER = _parser()
+        lines = raw.split("\n")
+        fm = _front_matter_end(lines)
+        title = front_matter_title(lines[1 : fm - 1]) if fm else None
+        body = "\n" * fm + "\n".join(lines[fm:])  # front matter lines left blank: line numbers hold
+        tokens = _PARSER.parse(body)
+        out = list(lines)  # the clean lines
+
+        def put(first: int, n: int, text: str) -> bool:
+            got = text.split("\n")
+            if len(got) != n:
+                return False  # a line break inside a code span or a link: keep the lines as written
+            out[first : first + n] = got
+            return True
+
+        headings: list[tuple[int, str]] = []
+        section: str | None = None
+        spans: list[tuple[int, int, str | None]] = []  # 0-based first line, end line (exclusive), section
+        list_depth = 0
+        list_items: list[tuple[int, int]] = []
+        h1 = None
+        i = 0
+        while i < len(tokens):
+            t = tokens[i]
+            kind = t.type
+            if kind == "inline" and t.map and tokens[i - 1].type in ("paragraph_open", "th_open", "td_open"):
+                if tokens[i - 1].type == "paragraph_open":
+                    put(t.map[0], t.map[1] - t.map[0], _inline_text(t.children))
+            elif kind == "tr_open" and t.map:
+                cells, j = [], i + 1
+                while tokens[j].type != "tr_close":
+                    if tokens[j].type == "inline":
+                        cells.append(" ".join(_inline_text(tokens[j].children, " ").split()))
+                    j += 1
+                put(t.map[0], 1, " | ".join(cells))
+            elif kind == "table_open" and t.map:
+                if t.map[0] + 1 < len(out):
+                    out[t.map[0] + 1] = ""  # the delimiter row |---|---| is no text
+                if list_depth == 0:
+                    spans.append((t.map[0], t.map[1], section))
+            elif kind == "heading_open" and list_depth == 0:
+                level = int(t.tag[1:])
+                name = " ".join(_inline_text(tokens[i + 1].children, " ").split())
+                while headings and headings[-1][0] >= level:
+                    headings.pop()
+                headings.append((level, name))
+                section = " > ".join(n for _, n in headings if n) or None
+                if level == 1 and h1 is None and name:
+                    h1 = name
+            elif kind == "paragraph_open" and list_depth == 0 and t.map:
+                spans.append((t.map[0], t.map[1], section))
+            elif kind in ("fence", "code_block") and t.map:
+                a, b = t.map
+                if kind == "fence":
+                    a += 1
+                    closing = lines[b - 1].strip() if b - 1 >= a else ""
+                    if closing and set(closing) == {t.markup[0]} and len(closing) >= len(t.markup):
+                        b -= 1
+                if list_depth == 0:
+                    spans.append((a, b, section))
+            elif kind == "html_block" and t.map:
+                a, b = t.map
+                put(a, b - a, _TAG.sub(lambda m: "\n" * m.group().count("\n"), "\n".join(lines[a:b])))
+                if list_depth == 0:
+                    spans.append((a, b, section))
+            elif kind in ("bullet_list_open", "ordered_list_open"):
+                list_depth += 1
+                if list_depth == 1:
+                    list_items = []
+            elif kind == "list_item_open" and list_depth == 1 and t.map:
+                list_items.append((t.map[0], t.map[1]))
+            elif kind in ("bullet_list_close", "ordered_list_close"):
+                list_depth -= 1
+                if list_depth == 0:
+                    spans.extend((a, b, section) for a, b in self._pack(list_items, out))
+            i += 1
+
+        blocks = self._blocks(spans, out)
+        return "\n".join(out), blocks, title or h1
+
+    @staticmethod
+    def _pack(items: list[tuple[int, int]], out: list[str]) -> list[tuple[int, int]]:
+        """A list's items as line ranges: all together when short, else packed up to LIST_PACK_CHARS."""
+        size = [sum(len(out[j].strip()) for j in range(a, b)) for a, b in items]
+        if sum(size) <= LIST_PACK_CHARS:
+            return [(items[0][0], items[-1][1])] if items else []
+        packed: list[tuple[int, int]] = []
+        cur, cur_size = None, 0
+        for (a, b), n in zip(items, size):
+            if cur is not None and cur_size + n <= LIST_PACK_CHARS:
+                cur, cur_size = (cur[0], b), cur_size + n
+            else:
+                if cur is not None:
+                    packed.append(cur)
+                cur, cur_size = (a, b), n
+        if cur is not None:
+            packed.append(cur)
+        return packed
+
+    @staticmethod
+    def _blocks(spans: list[tuple[int, int, str | None]], out: list[str]) -> list[Block]:
+        starts, offset = [], 0
+        for line in out:
             starts.append(offset)
             offset += len(line) + 1
+        blocks = []
+        for a, b, section in spans:
+            b = min(b, len(out))
+            while a < b and not out[a].strip():
+                a += 1
+            while b > a and not out[b - 1].strip():
+                b -= 1
+            if a < b:
+                blocks.append(Block(starts[a], starts[b - 1] + len(out[b - 1]), section))
+        return blocks
 
-        def end_of(i: int) -> int:
-            return starts[i] + len(lines[i])
 
-        out: list[Block] = []
-        headings: list[tuple[int, str]] = []  # (level, title), outermost first
-        section: str | None = None
-        block: list[int] = []  # line numbers (0-based) of the open block
-        fence: tuple[str, int] | None = None  # the open fence's character and length
-
-        def set_heading(level: int, title: str) -> None:
-            nonlocal section
-            while headings and headings[-1][0] >= level:
-                headings.pop()
-            headings.append((level, title))
-            section = " > ".join(t for _, t in headings if t) or None
-
-        def close() -> None:
-            if block:
-                last = block[-1]
-                while last > block[0] and not lines[last].strip():
-                    last -= 1  # an unclosed fence ends at its last non-blank line
-                out.append(Block(starts[block[0]], end_of(last), section))
-                block.clear()
-
-        for i in range(_front_matter_end(lines), len(lines)):
-            line = lines[i]
-            if fence is not None:
-                block.append(i)
-                m = _FENCE.match(line)
-                if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= fence[1] and not m.group(2).strip():
-                    fence = None
-                    close()
-                continue
-            if not line.strip():
-                close()
-                continue
-            m = _FENCE.match(line)
-            if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
-                close()
-                fence = (m.group(1)[0], len(m.group(1)))
-                block.append(i)
-                continue
-            m = _ATX.match(line)
-            if m:
-                close()
-                set_heading(len(m.group(1)), heading_text(m.group(2) or ""))
-                out.append(Block(starts[i], end_of(i), section))
-                continue
-            m = _SETEXT.match(line)
-            if m and block and not _NOT_SETEXT_TEXT.match(lines[block[0]]):
-                title = " ".join(" ".join(lines[j].strip() for j in block).split())
-                first = block[0]
-                block.clear()  # the underlined lines are the heading: a block under its own path
-                set_heading(1 if m.group(1)[0] == "=" else 2, title)
-                out.append(Block(starts[first], end_of(i), section))
-                continue
-            if _BREAK.match(line):
-                close()
-                continue
-            block.append(i)
-        close()
-        return out
+def heading_text(raw: str) -> str:
+    """An ATX heading's content: without the ``#`` marks and surrounding blanks."""
+    return re.sub(r"(?:^|[ \t]+)#+$", "", re.sub(r"^ {0,3}#{1,6}", "", raw.strip()).strip()).strip()
