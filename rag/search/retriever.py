@@ -319,7 +319,7 @@ class Retriever:
                 pos += len(sp)
         for i, h in enumerate(hits):
             h.answer = best_sentence(terms, self.passages_by_hit(h), self.idf, spans=spans[i], dense=dense[i],
-                                     dense_weight=ANSWER_DENSE_WEIGHT)
+                                     dense_weight=ANSWER_DENSE_WEIGHT, question=question)
 
     def passages_by_hit(self, hit: Hit) -> Passage:
         return self.passages[hit.row]
