@@ -33,3 +33,6 @@ def rocchio(qvec: np.ndarray, top_vectors: np.ndarray, beta: float) -> np.ndarra
     v = q + beta * np.asarray(top_vectors, dtype=np.float32).mean(axis=0)
     n = float(np.linalg.norm(v))
     return (v / n).astype(np.float32) if n > 0 else q
+
+
+DEFAULT_FEEDBACK = FeedbackParams()  # off until chosen by bench/fusion_corpora.py
