@@ -83,3 +83,47 @@ def test_real_answer_for_participants_question(real_retriever):
     lines = SEED_ARTICLE.read_text(encoding="utf-8").split("\n")
     for h in hits:
         assert text_at(lines, h.answer) == h.answer.text
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("How many people attended the summit?", "number"),
+    ("what percentage of patients recovered", "number"),
+    ("When was the treaty signed?", "date"),
+    ("In what year did the war end", "date"),
+    ("Who leads the Kurds?", "person"),
+    ("Where is the summit held?", "place"),
+    ("WHO guidelines on masks", None),  # the organisation, not a question word
+    ("What is climate change?", None),
+    ("Aspirin lowers risk when taken daily", None),  # a statement: "when" asks for nothing
+])
+def test_answer_type_of_question(question, kind):
+    from rag.search.answer import answer_type
+
+    assert answer_type(question) == kind
+
+
+def test_has_answer_type_ignores_the_questions_own_words():
+    from rag.search.answer import has_answer_type
+
+    assert has_answer_type("date", "The treaty was signed in 1648.")
+    assert not has_answer_type("date", "The treaty was signed in 1648.", frozenset({"1648"}))
+    assert has_answer_type("number", "Over 120 leaders came.")
+    assert not has_answer_type("number", "Many leaders came.")
+    assert has_answer_type("person", "The summit was opened by Boris Johnson.")
+    assert not has_answer_type("person", "The summit was opened by Boris Johnson.", frozenset({"boris", "johnson"}))
+    assert not has_answer_type("person", "Leaders met at the summit.")  # a capital that starts the sentence
+    assert has_answer_type("place", "Leaders met in Glasgow last year.")
+
+
+def test_best_sentence_prefers_the_sentence_holding_the_kind_of_answer_asked_for():
+    text = "The treaty ended the war between the states. The treaty was signed after long talks in 1648."
+    p = passages_of("f.txt", text)[0]
+    idf = {"treati": 2.0, "war": 0.3}.get  # lexically, the first sentence wins
+    terms = ["treati", "war"]  # stems as tokenize gives them
+    look = lambda t: idf(t) or 0.0  # noqa: E731
+    plain = best_sentence(terms, p, look)
+    assert plain.text == "The treaty ended the war between the states."
+    typed = best_sentence(terms, p, look, question="When did the treaty war end?")
+    assert typed.text == "The treaty was signed after long talks in 1648."
+    untyped = best_sentence(terms, p, look, question="What did the treaty war end?")
+    assert untyped.text == plain.text

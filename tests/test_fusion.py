@@ -130,3 +130,53 @@ def test_stopwords_match_bm25s_and_query_scoring_matches_bm25s(tmp_path):
         expected = ref.get_scores_from_ids(ids) if ids else np.zeros(len(docs))
         np.testing.assert_allclose(ours_loaded.scores(tokenize(q)), expected, atol=1e-6)
     assert ours_loaded.doc_freq("cat") == 4
+
+
+def test_zscore_and_dbsf_hand_values():
+    from rag.search.fusion import dbsf, zscore
+
+    s = np.array([3.0, 1.0, 2.0])  # mean 2, sd sqrt(2/3)
+    sd = np.sqrt(2 / 3)
+    assert zscore(s).tolist() == pytest.approx([1 / sd, -1 / sd, 0.0], abs=1e-6)
+    assert dbsf(s).tolist() == pytest.approx([(1 + 3 * sd) / (6 * sd), (-1 + 3 * sd) / (6 * sd), 0.5], abs=1e-6)
+    assert zscore(np.array([4.0, 4.0])).tolist() == [0.0, 0.0]
+    assert dbsf(np.array([4.0, 4.0])).tolist() == [1.0, 1.0]
+    assert zscore(np.array([])).size == 0 and dbsf(np.array([])).size == 0
+
+
+def test_dbsf_is_not_squashed_by_one_outlier_as_minmax_is():
+    from rag.search.fusion import dbsf
+
+    s = np.array([100.0] + [10.0 - 0.1 * i for i in range(30)])
+    # min-max pushes every runner-up down near 0; dbsf keeps them near the middle of [0, 1]
+    assert minmax(s)[1] < 0.05
+    assert dbsf(s)[1] > 0.4
+    assert dbsf(s)[0] == 1.0
+
+
+def test_weighted_missing_candidate_gets_that_lists_floor():
+    from rag.search.fusion import zscore
+
+    dense = (np.array([1, 2, 3]), np.array([3.0, 2.0, 1.0]))  # z: +1.22, 0, -1.22
+    lexical = (np.array([4, 1]), np.array([5.0, 1.0]))  # z: +1, -1
+    fused = weighted(dense, lexical, alpha=0.5, norm=zscore)
+    z = np.sqrt(1.5)
+    assert fused == pytest.approx({1: 0.5 * z - 0.5, 2: 0.0 - 0.5, 3: -0.5 * z - 0.5, 4: -0.5 * z + 0.5}, abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["zscore", "dbsf", "weighted", "rrf"])
+def test_fuse_dispatches_every_method(method):
+    from rag.search.fusion import FusionParams, fuse
+
+    dense = (np.array([1, 2, 5]), np.array([0.9, 0.8, 0.1]))
+    lexical = (np.array([2, 3, 6]), np.array([7.0, 6.0, 1.0]))
+    fused = fuse(FusionParams(method=method, alpha=0.5), dense, lexical)
+    assert set(fused) == {1, 2, 3, 5, 6}
+    assert ranked(fused, 1)[0][0] == 2  # the only candidate both lists found, near the top of each
+
+
+def test_unknown_fusion_method_is_refused():
+    from rag.search.fusion import FusionParams
+
+    with pytest.raises(ValueError, match="dbsf"):
+        FusionParams(method="borda")

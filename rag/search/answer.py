@@ -2,12 +2,15 @@
 
 Candidates are the passage's sentences (:mod:`rag.documents.sentences`). Each is scored by the weight of the
 question's words it contains (idf-weighted, stemmed), normalized by a mild length penalty; the
-retriever may add a dense similarity. The winner is located exactly: line and column range.
+retriever may add a dense similarity. When the question asks for a kind of answer (who -> a name,
+when -> a date, how many/much -> a number, where -> a place), a sentence that holds such a thing
+beyond the question's own words gets a bonus. The winner is located exactly: line and column range.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 from rag.documents.tokens import tokenize_spans
@@ -15,6 +18,52 @@ from rag.documents.sentences import sentence_spans
 from rag.types import Answer, Passage
 
 IdfLookup = Callable[[str], float]
+
+TYPE_BONUS = 0.25  # added to a sentence's [0, 1] score when it holds the kind of answer asked for
+
+# The kind of answer a question asks for, from its question words (first match wins). "who" must be
+# lower case or capitalized: "WHO guidelines" asks for no person.
+_QUESTION_TYPES = (
+    ("number", re.compile(r"\bhow\s+(?:many|much|long|old|far|big|large|high|often|tall|fast)\b"
+                          r"|\bwhat\s+(?:percentage|percent|proportion|number|amount|fraction|share)\b", re.I)),
+    ("date", re.compile(r"\b(?:[Ww]hen|WHEN)\b|\b(?:what|which)\s+(?:year|years|date|day|month|century|decade|time)\b", re.I)),
+    ("person", re.compile(r"\b(?:[Ww]ho|[Ww]hom|[Ww]hose)\b")),
+    ("place", re.compile(r"\b[Ww]here\b|\b(?:what|which)\s+(?:country|countries|city|cities|place|state|region|continent)\b", re.I)),
+)
+_MONTHS = "january february march april may june july august september october november december".split()
+_DATE = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b|\b(?:%s)\b|\bcentur(?:y|ies)\b|\b\d+(?:st|nd|rd|th)\b"
+                   % "|".join(m.capitalize() for m in _MONTHS))
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+                     r"fifty|hundred|thousand|million|billion|dozen|half|percent)\b", re.I)
+_CAPITALIZED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z\u00E0-\u00FF]+(?:[-\s][A-Z][a-z\u00E0-\u00FF]+)*")
+_PLACE = re.compile(r"\b(?:in|at|from|near|to|of)\s+(?:the\s+)?[A-Z][a-z]+")
+
+
+def answer_type(question: str) -> str | None:
+    """``"number"``, ``"date"``, ``"person"``, ``"place"`` or None: the kind of answer ``question`` asks for."""
+    for kind, pattern in _QUESTION_TYPES:
+        m = pattern.search(question)
+        # A question word asks only near the start or in a question ("... when treated" in a
+        # statement asks for nothing).
+        if m and ("?" in question or len(question[: m.start()].split()) <= 2):
+            return kind
+    return None
+
+
+def has_answer_type(kind: str, sentence: str, question_words: frozenset[str] = frozenset()) -> bool:
+    """Does ``sentence`` hold a ``kind`` of thing that is not one of the question's own words?"""
+    def new(m: re.Match) -> bool:
+        return any(w.lower() not in question_words for w in re.findall(r"\w+", m.group(0)))
+
+    if kind == "number":
+        return any(new(m) for m in _NUMBER.finditer(sentence))
+    if kind == "date":
+        return any(new(m) for m in _DATE.finditer(sentence))
+    if kind == "person":
+        return any(new(m) for m in _CAPITALIZED.finditer(sentence.strip()))
+    if kind == "place":
+        return any(new(m) for m in _PLACE.finditer(sentence))
+    return False
 
 
 def sentence_candidates(passage: Passage) -> list[tuple[int, int]]:
@@ -66,8 +115,13 @@ def best_sentence(
     spans: list[tuple[int, int]] | None = None,
     dense: list[float] | None = None,
     dense_weight: float = 0.0,
+    question: str | None = None,
 ) -> Answer:
-    """The best sentence: normalized lexical score, mixed with ``dense`` similarities if given."""
+    """The best sentence: normalized lexical score, mixed with ``dense`` similarities if given.
+
+    With ``question`` (its text), a sentence holding the kind of answer it asks for gets
+    ``TYPE_BONUS`` (see :func:`answer_type`).
+    """
     if spans is None:
         spans = sentence_candidates(passage)
     lex = lexical_scores(question_terms, passage, spans, idf)
@@ -81,6 +135,12 @@ def best_sentence(
         if dense is not None:
             s = (1.0 - dense_weight) * s + dense_weight * dense[i]
         scores.append(s)
+    kind = answer_type(question) if question else None
+    if kind is not None:
+        qwords = frozenset(w.lower() for w in re.findall(r"\w+", question))
+        for i, (a, b) in enumerate(spans):
+            if has_answer_type(kind, passage.text[a:b], qwords):
+                scores[i] += TYPE_BONUS
     best = max(range(len(spans)), key=lambda i: (scores[i], -i))
     a, b = spans[best]
     return locate(passage, a, b, scores[best])

@@ -22,6 +22,7 @@ from rag.search.answer import best_sentence, sentence_candidates
 from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, RagError
 from rag.search import followup
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
+from rag.search.feedback import DEFAULT_FEEDBACK, FeedbackParams, rocchio
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
 from rag.index.confidence import CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, pair_features, query_context
@@ -92,6 +93,7 @@ class Retriever:
 
     def __init__(self, version_dir: Path, manifest: dict, index: LocalIndex, encoder=None) -> None:
         self.fusion: FusionParams = DEFAULT_FUSION
+        self.feedback: FeedbackParams = DEFAULT_FEEDBACK  # dense pseudo-relevance feedback in hybrid mode
         self.version_dir = version_dir
         self.manifest = manifest  # the build's metadata (model, seeds root, files, counts, ...)
         self.index = index
@@ -180,6 +182,7 @@ class Retriever:
             return self
         r = Retriever.open(self.version_dir.parent, encoder=self._encoder)
         r.fusion = self.fusion
+        r.feedback = self.feedback
         return r
 
     # ----------------------------------------------------------------- info
@@ -279,7 +282,15 @@ class Retriever:
                 ids, sc = _top_positive(lex, k)
                 top = list(zip(ids.tolist(), sc.tolist()))
             else:
-                top = ranked(fuse(self.fusion, (dense_ids, dense_sc), _top_positive(lex, depth)), k)
+                lex_top = _top_positive(lex, depth)
+                top = ranked(fuse(self.fusion, (dense_ids, dense_sc), lex_top), max(k, self.feedback.docs))
+                if self.feedback.beta > 0 and top:  # dense Rocchio from the fused first round, fused again
+                    q2 = rocchio(qvecs[qi], np.stack([self.index.vector_at(i) for i, _ in top[: self.feedback.docs]]),
+                                 self.feedback.beta)
+                    s2, i2 = self.index.dense_positions(q2[None, :], depth)
+                    keep = i2[0] >= 0
+                    top = ranked(fuse(self.fusion, (i2[0][keep].astype(np.int64), s2[0][keep]), lex_top), k)
+                top = top[:k]
             searched = terms + [t for t in context if t not in terms]
             hits = self._hits(top, q, searched, qvecs[qi] if mode != "bm25" else None, lex if mode != "dense" else None,
                               answers)
@@ -360,7 +371,7 @@ class Retriever:
                 pos += len(sp)
         for i, h in enumerate(hits):
             h.answer = best_sentence(terms, self.passages_by_hit(h), self.idf, spans=spans[i], dense=dense[i],
-                                     dense_weight=ANSWER_DENSE_WEIGHT)
+                                     dense_weight=ANSWER_DENSE_WEIGHT, question=question)
 
     def passages_by_hit(self, hit: Hit) -> Passage:
         return self.passages[hit.row]
