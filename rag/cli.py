@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("chat", help="open the terminal UI")
     seeds_opt(sp)
     index_opt(sp)
+    sp.add_argument("--no-watch", action="store_true", help="do not update the index when files in the seeds folder change")
 
     sp = sub.add_parser("status", help="what is indexed, and what changed since")
     seeds_opt(sp)
@@ -470,16 +471,19 @@ def _index_watch(args, first) -> int:
         nonlocal skipped
         try:
             stats = _build(args.seeds, args.index, wait=30.0)
+            changed = stats.changed
             failing = {s.source for s in stats.skipped if not s.reason.startswith("unsupported")} - skipped
             if failing:
                 time.sleep(RETRY_DELAY)
                 stats = _build(args.seeds, args.index, wait=30.0)
+                changed = changed or stats.changed
         except RagError as exc:
             print(f"rag: {terminal_line(exc)}", file=sys.stderr)
             return
-        skipped = {s.source for s in stats.skipped}
-        if stats.changed:
+        now_skipped = {s.source for s in stats.skipped}
+        if changed or now_skipped != skipped:
             _print_build(stats)
+        skipped = now_skipped
 
     watch_seeds(args.seeds, update, index=args.index)
     return 0
@@ -555,7 +559,7 @@ UI_GROUP = "rag.ui"  # entry-point group where a terminal UI registers itself (p
 
 
 def cmd_chat(args) -> int:
-    return _registered_ui()(index=args.index, seeds=args.seeds)
+    return _registered_ui()(index=args.index, seeds=args.seeds, watch=not args.no_watch)
 
 
 def _registered_ui():

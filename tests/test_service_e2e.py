@@ -202,3 +202,47 @@ def test_token_from_environment_is_enforced(served):
         assert ok.status_code == 200 and ok.json()["hits"]
     finally:
         stop(proc)
+
+
+def test_rag_index_watch_updates_after_saves(tmp_path):
+    import threading
+
+    from rag import build_index
+    from rag.index import store
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEED_ARTICLE, seeds / SEED_ARTICLE.name)
+    index = tmp_path / "index"
+    build_index(seeds, index)
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "index", "--watch", "--seeds", str(seeds), "--index", str(index)],
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    watching = threading.Event()
+
+    def read():
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("watching"):
+                watching.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert watching.wait(120), lines
+        time.sleep(0.5)
+        (seeds / "owls.txt").write_text("Owls hunt at night with silent feathers.\n", encoding="utf-8")
+        (seeds / "bad.txt").write_bytes(b"\x00\xff\x00" * 50)  # fails to read: tried again, then skipped
+        deadline = time.monotonic() + 120
+        files = 1
+        while time.monotonic() < deadline and files != 2:
+            _, m = store.open_meta(index)
+            files = m["counts"]["files"]
+            time.sleep(0.3)
+        assert files == 2
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("skipped bad.txt" in x for x in lines):
+            time.sleep(0.2)
+        assert any("skipped bad.txt" in x for x in lines), lines
+    finally:
+        err = stop(proc)
+    assert "Traceback" not in "".join(lines) + err
