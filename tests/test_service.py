@@ -232,3 +232,12 @@ def test_mcp_tools_in_process(service):
     assert names == {"search", "get", "status"}  # no reindex without write access
     assert hit["text"].strip() in got["text"]
     assert bad.is_error
+
+
+def test_update_process_reports_its_error_as_one_line(tmp_path):
+    from rag.errors import RagError
+    from rag.service.build_job import build_in_subprocess
+
+    with pytest.raises(RagError, match="seeds folder not found") as info:
+        build_in_subprocess(tmp_path / "no-such-folder", tmp_path / "idx")
+    assert "\n" not in str(info.value)

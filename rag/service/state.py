@@ -186,11 +186,14 @@ class IndexService:
 
     def _run_build(self) -> BuildStats:
         build = self._build_fn
-        if build is None:
-            from rag.indexing.build import build_index as build
         kwargs = {"progress": self._progress, "lock_wait": 30.0}
         if self._encoder is not None:
             kwargs["encoder"] = self._encoder
+            if build is None:
+                from rag.indexing.build import build_index as build
+        elif build is None:
+            # The bundled model builds in a child process: the server's memory stays that of searching.
+            from rag.service.build_job import build_in_subprocess as build
         else:
             kwargs["export_query_encoder"] = "background"
         return build(self.seeds, self.index, **kwargs)
