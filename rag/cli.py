@@ -527,7 +527,8 @@ def cmd_serve(args) -> int:
         mcp = build_mcp(service, write=args.write)
         logging.getLogger("rag").propagate = False  # the SDK configures the root logger; warnings print once
     hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
-    app = create_app(service, token=token, allowed_hosts=hosts, cors=args.cors or None, mcp=mcp)
+    app = create_app(service, token=token, allowed_hosts=hosts, cors=args.cors or None, mcp=mcp,
+                     bind_host=args.host)
     if args.watch:
         from rag.service.watch import start_watcher
 

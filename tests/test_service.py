@@ -241,3 +241,12 @@ def test_update_process_reports_its_error_as_one_line(tmp_path):
     with pytest.raises(RagError, match="seeds folder not found") as info:
         build_in_subprocess(tmp_path / "no-such-folder", tmp_path / "idx")
     assert "\n" not in str(info.value)
+
+
+def test_mcp_endpoint_is_behind_the_token(service):
+    from rag.service.mcp_server import build_mcp
+
+    with client(create_app(service, token="s3cret", mcp=build_mcp(service))) as c:
+        r = c.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        assert r.status_code == 401 and list(r.json()) == ["error"]
+        assert "/mcp" not in c.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).json()["paths"]

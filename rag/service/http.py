@@ -61,10 +61,11 @@ def error(status: int, message: object) -> JSONResponse:
 
 
 def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | None = None, cors: list[str] | None = None,
-               mcp=None, max_body: int = 64 * 1024) -> FastAPI:
+               mcp=None, max_body: int = 64 * 1024, bind_host: str = "127.0.0.1") -> FastAPI:
     """The API over ``service``. ``token``: every request must send ``Authorization: Bearer TOKEN``.
     ``allowed_hosts``: the Host header values accepted (None: any). ``cors``: origins allowed to
-    call from a browser (none by default). ``mcp``: an ``MCPServer`` served at ``/mcp``."""
+    call from a browser (none by default). ``mcp``: an ``MCPServer`` served at ``/mcp``; ``bind_host``:
+    the address the server binds (on loopback the SDK also checks Host and Origin at ``/mcp``)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -123,7 +124,7 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         return {"started": started, "queued": not started}
 
     if mcp is not None:
-        mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+        mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=bind_host)
         app.router.routes.extend(mcp_app.routes)  # not in the OpenAPI document: MCP has its own schema
 
     if cors:
