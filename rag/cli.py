@@ -79,6 +79,18 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print the build's statistics as JSON")
     sp.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
                     help="embed new passages on a Ray cluster (default: the running one; pip install 'rag[ray]')")
+    sp.add_argument("--watch", action="store_true",
+                    help="then follow the seeds folder: each burst of saves becomes one update (Ctrl-C stops)")
+
+    sp = sub.add_parser("serve", help="serve the index over HTTP (JSON API, OpenAPI, MCP at /mcp)")
+    seeds_opt(sp)
+    index_opt(sp)
+    _service_opts(sp)
+
+    sp = sub.add_parser("mcp", help="serve the index to an agent over MCP (stdio)")
+    seeds_opt(sp)
+    index_opt(sp)
+    sp.add_argument("--write", action="store_true", help="offer the reindex tool (the agent may update the index)")
 
     sp = sub.add_parser("ask", help="show the passages that best answer a question", epilog=ASK_HELP,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("chat", help="open the terminal UI")
     seeds_opt(sp)
     index_opt(sp)
+    sp.add_argument("--no-watch", action="store_true", help="do not update the index when files in the seeds folder change")
 
     sp = sub.add_parser("status", help="what is indexed, and what changed since")
     seeds_opt(sp)
@@ -123,6 +136,17 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--distractor-limit", type=_positive_int, default=None, metavar="N",
                     help="use only the first N distractor passages")
     return p
+
+
+def _service_opts(sp) -> None:
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs a token)")
+    sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sp.add_argument("--token", default=None, help="require `Authorization: Bearer TOKEN` (default: $RAG_TOKEN)")
+    sp.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                    help="let web pages from ORIGIN call the API (repeatable; default: none)")
+    sp.add_argument("--watch", action="store_true", help="follow the seeds folder and update the index after each burst of saves")
+    sp.add_argument("--write", action="store_true", help="offer the MCP reindex tool (POST /index is always there)")
+    sp.add_argument("--no-mcp", action="store_true", help="do not serve MCP at /mcp")
 
 
 # `rag ask` takes its options anywhere among the question's words, so it is parsed here first.
@@ -261,6 +285,9 @@ def _print_build(stats) -> None:
 
 def cmd_index(args) -> int:
     stats = _build(args.seeds, args.index, rebuild=args.rebuild, wait=args.wait, ray=args.ray)
+    if args.watch:
+        _print_build(stats)
+        return _index_watch(args, stats)
     if args.json:
         print(
             json.dumps(
@@ -360,9 +387,9 @@ def cmd_ask(args) -> int:
 
     answered = found(hits)
     if args.json:
-        out = {"question": question, "mode": args.mode, "k": args.k, "index": str(r.version_dir.parent), "hits": [h.to_dict() for h in hits]}
-        out["history"] = history
-        out["found"] = answered
+        from rag.search.results import search_result
+
+        out = search_result(question, args.mode, args.k, str(r.version_dir.parent), hits, history=history)
         sys.stdout.write(json_dumps(out) + "\n")
         return 0
     if not hits:
@@ -460,11 +487,111 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _index_watch(args, first) -> int:
+    """`rag index --watch`: one update after each burst of saves; a file that fails to read (mid-write,
+    say) is tried once more a moment later, then listed as skipped."""
+    import time
+
+    from rag.service.state import RETRY_DELAY
+    from rag.service.watch import watch_seeds
+
+    print(terminal_line(f"watching {args.seeds}/ for changes (Ctrl-C stops)"), file=sys.stderr)
+    skipped = {s.source for s in first.skipped}
+
+    def update(_paths: set[str]) -> None:
+        nonlocal skipped
+        try:
+            stats = _build(args.seeds, args.index, wait=30.0)
+            changed = stats.changed
+            failing = {s.source for s in stats.skipped if not s.reason.startswith("unsupported")} - skipped
+            if failing:
+                time.sleep(RETRY_DELAY)
+                stats = _build(args.seeds, args.index, wait=30.0)
+                changed = changed or stats.changed
+        except RagError as exc:
+            print(f"rag: {terminal_line(exc)}", file=sys.stderr)
+            return
+        now_skipped = {s.source for s in stats.skipped}
+        if changed or now_skipped != skipped:
+            _print_build(stats)
+        skipped = now_skipped
+
+    watch_seeds(args.seeds, update, index=args.index)
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(args) -> int:
+    token = args.token or os.environ.get("RAG_TOKEN") or None
+    loopback = _is_loopback(args.host)
+    if not loopback and not token:
+        print(terminal_line(f"rag serve: --host {args.host} is reachable from other machines: give a token "
+                            "(--token TOKEN or RAG_TOKEN=...), which clients send as `Authorization: Bearer TOKEN`"),
+              file=sys.stderr)
+        return 2
+    if not 0 < args.port < 65536:
+        print(f"rag serve: --port must be between 1 and 65535, not {args.port}", file=sys.stderr)
+        return 2
+    import logging
+
+    import uvicorn
+
+    from rag.service.http import create_app
+    from rag.service.state import IndexService
+
+    service = IndexService(args.index, args.seeds)
+    service.warm()
+    mcp = None
+    if not args.no_mcp:
+        from rag.service.mcp_server import build_mcp
+
+        mcp = build_mcp(service, write=args.write)
+        logging.getLogger("rag").propagate = False  # the SDK configures the root logger; warnings print once
+    hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
+    app = create_app(service, token=token, allowed_hosts=hosts, cors=args.cors or None, mcp=mcp,
+                     bind_host=args.host)
+    if args.watch:
+        from rag.service.watch import start_watcher
+
+        start_watcher(args.seeds, lambda _paths: service.start_update(), index=args.index)
+    info = service.retriever.info
+    where = f"[{args.host}]" if ":" in args.host else args.host
+    print(terminal_line(f"rag serve: http://{where}:{args.port} ({info.passages} passages of {info.files} files; "
+                        f"API at /openapi.json{', MCP at /mcp' if mcp else ''}{'; watching ' + args.seeds if args.watch else ''}); "
+                        "Ctrl-C stops"), file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, server_header=False)
+    return 0
+
+
+def cmd_mcp(args) -> int:
+    import logging
+
+    from rag.service.mcp_server import build_mcp
+    from rag.service.state import IndexService
+
+    service = IndexService(args.index, args.seeds)
+    server = build_mcp(service, write=args.write)
+    logging.getLogger("rag").propagate = False  # the SDK configures the root logger; warnings print once
+    service.warm()
+    server.run("stdio")
+    return 0
+
+
 UI_GROUP = "rag.ui"  # entry-point group where a terminal UI registers itself (pyproject.toml)
 
 
 def cmd_chat(args) -> int:
-    return _registered_ui()(index=args.index, seeds=args.seeds)
+    return _registered_ui()(index=args.index, seeds=args.seeds, watch=not args.no_watch)
 
 
 def _registered_ui():
@@ -492,7 +619,8 @@ def cmd_eval(args) -> int:
     return run_cli(args)
 
 
-_COMMANDS = {"index": cmd_index, "ask": cmd_ask, "chat": cmd_chat, "status": cmd_status, "eval": cmd_eval}
+_COMMANDS = {"index": cmd_index, "ask": cmd_ask, "chat": cmd_chat, "status": cmd_status, "eval": cmd_eval,
+             "serve": cmd_serve, "mcp": cmd_mcp}
 
 
 if __name__ == "__main__":  # pragma: no cover

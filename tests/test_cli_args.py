@@ -23,7 +23,7 @@ def test_every_option_of_every_command_has_help():
         for a in sub._actions
         if not a.help or a.help == argparse.SUPPRESS
     ]
-    assert sorted(commands.choices) == ["ask", "chat", "eval", "index", "status"]
+    assert sorted(commands.choices) == ["ask", "chat", "eval", "index", "mcp", "serve", "status"]
     assert missing == []
 
 

@@ -139,7 +139,7 @@ def test_rag_chat_runs_the_registered_ui(monkeypatch, tmp_path):
 
     monkeypatch.setattr("importlib.metadata.entry_points", fake_entry_points)
     assert cli.main(["chat", "--index", str(tmp_path / "i"), "--seeds", str(tmp_path / "s")]) == 0
-    assert calls == [{"index": str(tmp_path / "i"), "seeds": str(tmp_path / "s")}]
+    assert calls == [{"index": str(tmp_path / "i"), "seeds": str(tmp_path / "s"), "watch": True}]
 
 
 def test_rag_chat_without_a_registered_ui_is_one_line(monkeypatch, capsys):

@@ -42,6 +42,7 @@ from .messages import (
     ModelReady,
     SearchCompleted,
     SeedsChecked,
+    SeedsSaved,
     SourceLoaded,
 )
 from .settings import SETTINGS_FILE, Settings, load_settings, save_settings
@@ -104,6 +105,7 @@ class AppConfig:
     warm_up: bool = True  # load the model and search once as soon as the index is open
     k: int | None = None  # None: the saved setting, else DEFAULT_K
     mode: str | None = None  # None: the saved setting, else DEFAULT_MODE
+    watch: bool = False  # follow the seeds folder: each burst of saves updates the index (`rag chat` turns it on)
 
     def __post_init__(self) -> None:
         self.index = Path(self.index)
@@ -263,8 +265,16 @@ class RagApp(App[int]):
 
         self._log_handler = show_library_warnings(self)
         self.open_index()
+        self._watch_stop = None
+        if self.config.watch and self.config.seeds.is_dir():
+            from rag.service.watch import start_watcher
+
+            self._watch_stop = start_watcher(self.config.seeds, lambda _paths: self.post_message(SeedsSaved()),
+                                             index=self.config.index)
 
     def on_unmount(self) -> None:
+        if getattr(self, "_watch_stop", None) is not None:
+            self._watch_stop.set()
         from .logview import stop_showing
 
         if getattr(self, "_log_handler", None) is not None:
@@ -667,6 +677,14 @@ class RagApp(App[int]):
             return
         self._start_build("Rebuilding the index")
 
+    def on_seeds_saved(self, message: SeedsSaved) -> None:
+        """Watch mode: update the index after a burst of saves (once more after a running build)."""
+        if self.building:
+            self._saved_while_building = True
+            return
+        if self.retriever is not None:
+            self._start_build("Updating the index (files changed)")
+
     def _start_build(self, title: str) -> None:
         """Build in a worker; an index that did not open (damaged, other model) is rebuilt in full."""
         self.building = True
@@ -702,6 +720,9 @@ class RagApp(App[int]):
             self.query_one(SeedsBanner).hide()
             self.refresh_index(self.retriever)  # a version built outside the app is newer
         self.notify(summary, title="Index built" if first else "Rebuild finished", markup=False)
+        if getattr(self, "_saved_while_building", False):
+            self._saved_while_building = False
+            self.post_message(SeedsSaved())
 
     # ----------------------------------------------------------------- export
     def action_export(self) -> None:
@@ -811,8 +832,9 @@ def make_app(index: str | os.PathLike, seeds: str | os.PathLike, **options: Any)
     return RagApp(AppConfig(Path(index), Path(seeds), **options))
 
 
-def run(index: str | os.PathLike = os.path.join("indexes", "default"), seeds: str | os.PathLike = "seeds") -> int:
-    """Open the app in the terminal; returns the exit status."""
-    app = make_app(index, seeds)
+def run(index: str | os.PathLike = os.path.join("indexes", "default"), seeds: str | os.PathLike = "seeds",
+        watch: bool = True) -> int:
+    """Open the app in the terminal; returns the exit status. ``watch``: follow the seeds folder."""
+    app = make_app(index, seeds, watch=watch)
     app.run()
     return int(app.return_code or 0)

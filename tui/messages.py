@@ -113,3 +113,7 @@ class ConversationExported(Message):
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
+
+
+class SeedsSaved(Message):
+    """Watch mode: a burst of saves in the seeds folder ended (posted from the watcher's thread)."""

@@ -469,3 +469,28 @@ def test_command_palette_offers_the_app_commands(small, tmp_path):
             assert app.status_bar.query_one("#status-settings").content.plain == "bm25 · k 5"
 
     run(scenario())
+
+
+def test_watch_mode_updates_the_index_after_a_burst_of_saves(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path, watch=True)
+    builds = []
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            first = app.retriever
+            real_start = app._start_build
+            app._start_build = lambda title: builds.append(title) or real_start(title)
+            for i in range(4):  # a burst of saves
+                (seeds / "zebras.txt").write_text("Zebras migrate across the savanna. " * (i + 1) + "\n", encoding="utf-8")
+                await pilot.pause(0.05)
+            await until(pilot, lambda: app.retriever is not first and not app.building, timeout=60,
+                        what="the watched change to be indexed")
+            await settle(pilot)
+            card = await ask(pilot, "zebras migrate savanna")
+            assert citations(card)[0] == "zebras.txt:1"
+            assert any("indexed 3 files" in m for m in notifications(app)), notifications(app)
+
+    run(scenario())
+    assert len(builds) == 1  # one update for the whole burst

@@ -1,0 +1,15 @@
+"""The JSON object of one search, as `rag ask --json` prints it and `rag serve`/`rag mcp` return it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.search.retriever import found
+from rag.types import Hit
+
+
+def search_result(question: str, mode: str, k: int, index: str, hits: list[Hit], history: Sequence[str] = ()) -> dict:
+    """``{question, mode, k, index, history, found, hits: [...]}``; each hit as :meth:`rag.types.Hit.to_dict`;
+    ``found``: whether some hit's confidence reaches the threshold (the documents seem to answer)."""
+    return {"question": question, "mode": mode, "k": k, "index": index, "history": list(history),
+            "found": found(hits), "hits": [h.to_dict() for h in hits]}

@@ -1,0 +1,1 @@
+"""rag as a service: the HTTP API (`rag serve`), the MCP server (`rag mcp`) and watch mode."""

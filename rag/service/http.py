@@ -1,0 +1,136 @@
+"""`rag serve`: the HTTP JSON API (FastAPI on uvicorn) over one :class:`~rag.service.state.IndexService`.
+
+Endpoints: ``POST /search``, ``GET /documents/{source}``, ``GET /status``, ``GET /health``,
+``POST /index``; the OpenAPI document at ``/openapi.json``; the MCP server at ``/mcp`` when given.
+Every error is ``{"error": "one line"}`` with its status code. :mod:`rag.service.guard` applies the
+token, the Host check and the body limit to every request, ``/mcp`` included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Literal
+
+from fastapi import FastAPI, Path as PathParam, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError, RagError
+from rag.service.documents import DocumentNotFound, DocumentPathError, read_lines
+from rag.service.guard import Guard, one_line
+from rag.version import __version__
+
+MAX_K = 100  # passages one request may ask for
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY = 20
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question, in plain words")
+    k: int = Field(5, ge=1, le=MAX_K, description="how many passages")
+    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="hybrid: meaning and words; dense; bm25")
+    history: list[str] = Field(default_factory=list, max_length=MAX_HISTORY,
+                               description="earlier questions of the conversation, oldest first (optional)")
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+_ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody},
+           422: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+
+def _status_of(exc: RagError) -> int:
+    if isinstance(exc, DocumentNotFound):
+        return 404
+    if isinstance(exc, (DocumentPathError, QuestionError)):
+        return 400
+    if isinstance(exc, (IndexMissingError, IndexCorruptError, IndexMismatchError)):
+        return 503
+    return 400
+
+
+def error(status: int, message: object) -> JSONResponse:
+    return JSONResponse({"error": one_line(message)}, status_code=status)
+
+
+def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | None = None, cors: list[str] | None = None,
+               mcp=None, max_body: int = 64 * 1024, bind_host: str = "127.0.0.1") -> FastAPI:
+    """The API over ``service``. ``token``: every request must send ``Authorization: Bearer TOKEN``.
+    ``allowed_hosts``: the Host header values accepted (None: any). ``cors``: origins allowed to
+    call from a browser (none by default). ``mcp``: an ``MCPServer`` served at ``/mcp``; ``bind_host``:
+    the address the server binds (on loopback the SDK also checks Host and Origin at ``/mcp``)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if mcp is None:
+            yield
+        else:
+            async with mcp.session_manager.run():
+                yield
+
+    app = FastAPI(title="rag", version=__version__, lifespan=lifespan,
+                  description="Ask questions about a folder of documents; every answer cites file and lines.")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        if errs:
+            e = errs[0]
+            where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body",)) or "request"
+            return error(422, f"{where}: {e.get('msg', 'invalid')}")
+        return error(422, "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return error(exc.status_code, exc.detail)
+
+    @app.exception_handler(RagError)
+    async def _rag(request: Request, exc: RagError):
+        return error(_status_of(exc), exc)
+
+    @app.post("/search", responses=_ERRORS, summary="the passages that best answer a question (as `rag ask --json`)")
+    async def search(req: SearchRequest) -> dict:
+        return await run_in_threadpool(service.search, req.question, req.k, req.mode, req.history)
+
+    @app.get("/documents/{source:path}", responses={**_ERRORS, 404: {"model": ErrorBody}},
+             summary="lines of a cited document, read as the index read them")
+    async def document(
+        source: str = PathParam(description="the document's path relative to the seeds folder, as cited"),
+        start: int = Query(1, ge=1, le=10_000_000, description="first line (1-based)"),
+        end: int | None = Query(None, ge=1, le=10_000_000, description="last line (inclusive; default start+49)"),
+        page: int | None = Query(None, ge=1, le=1_000_000, description="page, for paged formats (PDF)"),
+    ) -> dict:
+        d = await run_in_threadpool(read_lines, service.seeds_root, source, start, end, page)
+        return d.to_dict()
+
+    @app.get("/status", summary="what is indexed, what changed since, which encoder, the update's progress")
+    async def status() -> dict:
+        return await run_in_threadpool(service.status)
+
+    @app.get("/health", summary="200 while the server answers")
+    async def health() -> dict:
+        return {"ok": True, "version": service.retriever.version_dir.name}
+
+    @app.post("/index", status_code=202, summary="start an incremental update (returns at once; see /status)")
+    async def index() -> dict:
+        started = service.start_update()
+        return {"started": started, "queued": not started}
+
+    if mcp is not None:
+        mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=bind_host)
+        app.router.routes.extend(mcp_app.routes)  # not in the OpenAPI document: MCP has its own schema
+
+    if cors:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version"])
+    app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, max_body=max_body)
+    return app

@@ -1,0 +1,94 @@
+"""`rag mcp`: the Model Context Protocol server (official SDK, ``mcp``) over one
+:class:`~rag.service.state.IndexService`; over stdio (`rag mcp`) or streamable HTTP (``/mcp`` of
+`rag serve`). Tools: ``search``, ``get``, ``status``, and ``reindex`` only with write access.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from rag.errors import RagError
+
+INSTRUCTIONS = """\
+This server searches a folder of the user's documents (offline) and returns passages with exact
+citations. A citation names a file relative to the documents folder and its lines, e.g.
+"notes/ships.md:12-14" (lines 12 to 14), "report.txt:7:5-80" (line 7, characters 5-80) or
+"paper.pdf:p3:10-12" (page 3, lines 10-12 of that page). Call `search` with the user's question;
+quote the passages you rely on with their citations; to read more around a passage, call `get` with
+its `source` and a line range around `line_start`..`line_end` (and `page` for PDFs)."""
+
+SEARCH_DOC = """\
+Find the passages of the user's documents that best answer a question, best first.
+
+Arguments: `question` in plain words (a full question works best); `k` how many passages (1-100,
+default 5); `mode` "hybrid" (meaning and words, the default), "dense" (meaning only) or "bm25"
+(exact words only: names, codes, numbers); `history` the earlier questions of this conversation,
+oldest first, when the question refers back to them ("and in winter?").
+
+Returns {question, mode, k, index, version, hits}. Each hit has `text` (the passage, verbatim),
+`citation` (file:lines, quote it), `source`, `line_start`, `line_end`, `page`, `section` (heading
+path), `score` (comparable only within this result), and `answer`: the sentence that best answers,
+with its own citation. No hits means no passage shares words or meaning with the question."""
+
+GET_DOC = """\
+Read lines of one document, to check a citation or read around it.
+
+Arguments: `source` the file as a hit or citation names it (relative path, e.g. "notes/ships.md");
+`start` first line (1-based, default 1); `end` last line, inclusive (default start+49, at most 2000
+lines per call); `page` the page for PDFs (lines count within the page). To read around a hit, ask
+for e.g. start=line_start-10, end=line_end+10.
+
+Returns {source, start, end, total_lines, page, pages, text, lines: [{line, text}]}. Only files
+inside the documents folder can be read."""
+
+STATUS_DOC = """\
+What is indexed: number of files and passages, index version and build time, the embedding model,
+files that were skipped (and why), files added/modified/removed since the last update, and the
+progress of an update in progress. Call it when search results seem out of date."""
+
+REINDEX_DOC = """\
+Start an incremental update of the index from the documents folder (only changed files are read).
+Returns at once with {started, queued}; call `status` to follow it (update.state becomes "idle"
+again when done). Searches keep answering from the previous version meanwhile."""
+
+
+def build_mcp(service, *, write: bool = False):
+    """The ``MCPServer`` with rag's tools over ``service``."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from starlette.concurrency import run_in_threadpool
+
+    from rag.service.documents import read_lines
+    from rag.version import __version__
+
+    server = MCPServer("rag", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+
+    async def _call(fn, *args):
+        try:
+            return await run_in_threadpool(fn, *args)
+        except RagError as exc:
+            raise ToolError(str(exc)) from None
+
+    @server.tool(description=SEARCH_DOC)
+    async def search(question: str, k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
+                     history: list[str] | None = None) -> dict[str, Any]:
+        if not 1 <= k <= 100:
+            raise ToolError("k must be between 1 and 100")
+        return await _call(service.search, question, k, mode, list(history or [])[:20])
+
+    @server.tool(description=GET_DOC)
+    async def get(source: str, start: int = 1, end: int | None = None, page: int | None = None) -> dict[str, Any]:
+        d = await _call(read_lines, service.seeds_root, source, start, end, page)
+        return d.to_dict()
+
+    @server.tool(description=STATUS_DOC)
+    async def status() -> dict[str, Any]:
+        return await _call(service.status)
+
+    if write:
+        @server.tool(description=REINDEX_DOC)
+        async def reindex() -> dict[str, Any]:
+            started = service.start_update()
+            return {"started": started, "queued": not started}
+
+    return server

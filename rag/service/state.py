@@ -1,0 +1,241 @@
+"""The long-running side of rag: one index, searched by many requests, updated in the background.
+
+:class:`IndexService` holds a :class:`~rag.search.retriever.Retriever` per index version. A request
+takes the current one (a single reference read) and searches it to the end, so it answers from one
+complete version even when an update publishes another meanwhile; an update builds, opens the new
+version (sharing the loaded query encoder), and only then swaps the reference. Searches never wait
+for an update, and at most one update runs at a time (a request during one is queued once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rag.errors import IndexMissingError, RagError
+from rag.search.results import search_result
+from rag.types import BuildStats
+
+log = logging.getLogger("rag.service")
+
+RETRY_DELAY = 2.0  # seconds before a file that failed to read (mid-write, say) is tried once more
+
+
+@dataclass(slots=True)
+class UpdateState:
+    """What the background update is doing, for ``/status``."""
+
+    state: str = "idle"  # idle | updating | failed
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    started_at: str | None = None
+    updates: int = 0  # updates finished since the service started
+    last_summary: str | None = None
+    last_error: str | None = None
+    last_finished_at: str | None = None
+    skipped: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "state": self.state,
+            "stage": self.stage,
+            "done": self.done,
+            "total": self.total,
+            "started_at": self.started_at,
+            "updates": self.updates,
+            "last_summary": self.last_summary,
+            "last_error": self.last_error,
+            "last_finished_at": self.last_finished_at,
+            "skipped": list(self.skipped),
+        }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class IndexService:
+    """One index and its seeds folder, served. Thread-safe.
+
+    ``build`` (default :func:`rag.indexing.build.build_index`) and ``encoder`` are seams for tests.
+    """
+
+    def __init__(self, index: str | Path, seeds: str | Path, *, encoder=None, build=None, build_missing: bool = True,
+                 retry_delay: float = RETRY_DELAY) -> None:
+        from rag.search.retriever import Retriever
+
+        self.index = Path(index)
+        self.seeds = Path(seeds)
+        self._encoder = encoder
+        self._build_fn = build
+        self._retry_delay = retry_delay
+        self._lock = threading.Lock()
+        self._state = UpdateState()
+        self._thread: threading.Thread | None = None
+        self._pending = False
+        self._idle = threading.Event()
+        self._idle.set()
+        try:
+            self._retriever = Retriever.open(self.index, encoder=encoder)
+        except IndexMissingError:
+            if not build_missing:
+                raise
+            self._run_build()
+            self._retriever = Retriever.open(self.index, encoder=encoder)
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def retriever(self):
+        """The retriever of the current version (one reference read: atomic)."""
+        return self._retriever
+
+    @property
+    def seeds_root(self) -> Path:
+        """The folder the index was built from (documents are read from there)."""
+        return Path(self._retriever.manifest.get("seeds_root") or self.seeds)
+
+    def warm(self) -> None:
+        """Load the query encoder now, so the first request does not pay for it."""
+        self._retriever.encoder()
+
+    def search(self, question: str, k: int = 5, mode: str = "hybrid", history: list[str] | None = None) -> dict:
+        """The object of `rag ask --json`, plus ``version``: the index version that answered."""
+        r = self._retriever
+        try:
+            hits = self._search(r, question, k, mode, history)
+        except (OSError, RagError) as exc:
+            if r is self._retriever:
+                raise
+            r = self._retriever  # the version was retired under this request: answer from the new one
+            hits = self._search(r, question, k, mode, history)
+        out = search_result(question, mode, k, str(r.version_dir.parent), hits, history=history or ())
+        out["version"] = r.version_dir.name
+        return out
+
+    def _search(self, r, question, k, mode, history):
+        return r.search(question, k=k, mode=mode, history=list(history or []))
+
+    def status(self) -> dict:
+        """What is indexed, what changed in the seeds folder since, which encoder, the update's progress."""
+        from rag.documents.changes import seeds_changes
+        from rag.documents.freshness import seeds_may_have_changed
+
+        r = self._retriever
+        info = r.info
+        changes = None
+        root = self.seeds_root
+        if root.is_dir():
+            changes = {"added": [], "modified": [], "removed": []}
+            if seeds_may_have_changed(root, r.manifest):
+                try:
+                    ch = seeds_changes(root, r.manifest, self.index)
+                    changes = {"added": ch.added, "modified": ch.modified, "removed": ch.removed}
+                except (RagError, OSError) as exc:
+                    changes = {"error": str(exc)}
+        enc = r._encoder
+        with self._lock:
+            update = self._state.to_dict()
+        return {
+            "index": str(self.index),
+            "version": info.version,
+            "built_at": info.built_at,
+            "files": info.files,
+            "passages": info.passages,
+            "model": info.model,
+            "dense": info.dense_kind,
+            "seeds_root": info.seeds_root,
+            "query_encoder": type(enc).__name__ if enc is not None else "not loaded yet",
+            "skipped": {s: v.get("reason") for s, v in r.manifest.get("skipped_files", {}).items()},
+            "changes": changes,
+            "update": update,
+        }
+
+    # ----------------------------------------------------------------- updating
+    def start_update(self) -> bool:
+        """Start an incremental update in a background thread; returns at once.
+
+        True when one was started; False when one is running (it is then run once more after it,
+        so that changes made during it are not missed).
+        """
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                self._pending = True
+                return False
+            self._idle.clear()
+            self._state.state, self._state.stage, self._state.started_at = "updating", "starting", _now()
+            self._thread = threading.Thread(target=self._update_loop, name="rag-update", daemon=True)
+            self._thread.start()
+            return True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no update runs (for tests and tools); True when idle."""
+        return self._idle.wait(timeout)
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        with self._lock:
+            self._state.stage, self._state.done, self._state.total = stage, done, total
+
+    def _run_build(self) -> BuildStats:
+        build = self._build_fn
+        kwargs = {"progress": self._progress, "lock_wait": 30.0}
+        if self._encoder is not None:
+            kwargs["encoder"] = self._encoder
+            if build is None:
+                from rag.indexing.build import build_index as build
+        elif build is None:
+            # The bundled model builds in a child process: the server's memory stays that of searching.
+            from rag.service.build_job import build_in_subprocess as build
+        else:
+            kwargs["export_query_encoder"] = "background"
+        return build(self.seeds, self.index, **kwargs)
+
+    def _update_loop(self) -> None:
+        try:
+            while True:
+                self._update_once()
+                with self._lock:
+                    if not self._pending:
+                        break
+                    self._pending = False
+                    self._state.state, self._state.started_at = "updating", _now()
+        finally:
+            with self._lock:
+                if self._state.state == "updating":
+                    self._state.state = "idle"
+                self._idle.set()
+
+    def _update_once(self) -> None:
+        before = {s for s in self._retriever.manifest.get("skipped_files", {})}
+        try:
+            stats = self._run_build()
+            failing = {s.source for s in stats.skipped if not s.reason.startswith("unsupported")} - before
+            if failing and self._retry_delay >= 0:
+                # A file that failed to read may be mid-write: try once more a moment later.
+                time.sleep(self._retry_delay)
+                stats = self._run_build()
+            if stats.changed or not self._retriever.is_current():
+                self._swap()
+        except (RagError, OSError) as exc:
+            log.warning("the index update failed: %s", exc)
+            with self._lock:
+                self._state.state, self._state.last_error, self._state.last_finished_at = "failed", str(exc), _now()
+            return
+        with self._lock:
+            self._state.updates += 1
+            self._state.state = "idle"
+            self._state.last_summary = stats.summary()
+            self._state.last_error = None
+            self._state.last_finished_at = _now()
+            self._state.skipped = [{"source": s.source, "reason": s.reason} for s in stats.skipped]
+
+    def _swap(self) -> None:
+        """Open the newest version (sharing the loaded encoder), then make it the current one."""
+        new = self._retriever.refreshed()
+        if self._encoder is None and new._encoder is None:
+            new.encoder()  # first search on the new version does not load anything
+        self._retriever = new  # one assignment: every later request sees the new version, whole
