@@ -56,14 +56,21 @@ def _node_ports() -> list[str]:
     return [a for name, port in zip(names, _free_ports(len(names))) for a in (name, str(port))]
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: on Linux, get SIGTERM when the test process dies, however it dies
-    (`ray start --block` then stops the node's processes), so a killed CI job leaves no cluster."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        import ctypes
+# Runs `ray start ...` so that, on Linux, it gets SIGTERM when the test process dies however it dies
+# (`ray start --block` then stops the node's processes): a killed CI job leaves no cluster behind.
+# (A prctl in the child before exec, not subprocess's preexec_fn: this process has Ray's threads.)
+# If the test process is already gone when the prctl is made, the child exits at once.
+_DIE_WITH_PARENT = ("import ctypes, os, signal, sys\n"
+                    "if sys.platform.startswith('linux'):\n"
+                    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG\n"
+                    "    if os.getppid() != int(sys.argv[1]):\n"
+                    "        sys.exit(1)\n"
+                    "os.execv(sys.argv[2], sys.argv[2:])")
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+def _ray_start(args: list[str], env: dict, log) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), RAY, "start", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -95,10 +102,9 @@ def cluster():
     procs: list[subprocess.Popen] = []
     logs = [open(Path(tmp) / name, "w") for name in ("head.log", "worker.log")]
     try:
-        procs.append(subprocess.Popen(
-            [RAY, "start", "--head", "--port", str(port), "--ray-client-server-port", str(client_port),
-             "--temp-dir", tmp, "--include-dashboard", "false", *_node_ports(), *common],
-            env=env, stdout=subprocess.DEVNULL, stderr=logs[0], preexec_fn=_die_with_parent))
+        procs.append(_ray_start(["--head", "--port", str(port), "--ray-client-server-port", str(client_port),
+                                 "--temp-dir", tmp, "--include-dashboard", "false", *_node_ports(), *common],
+                                env, logs[0]))
         deadline = time.monotonic() + 180
         while True:
             try:
@@ -108,8 +114,7 @@ def cluster():
                 if time.monotonic() > deadline or procs[0].poll() is not None:
                     raise
                 time.sleep(0.5)
-        procs.append(subprocess.Popen([RAY, "start", "--address", addr, *_node_ports(), *common], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=logs[1], preexec_fn=_die_with_parent))
+        procs.append(_ray_start(["--address", addr, *_node_ports(), *common], env, logs[1]))
         while sum(n["Alive"] for n in ray.nodes()) < 2:
             assert time.monotonic() < deadline and procs[1].poll() is None, "the worker node did not join"
             time.sleep(0.5)

@@ -437,6 +437,7 @@ def _embed_and_commit(
         for i, v in zip(reuse, writer.vectors_of(list(reuse.values()))):
             vectors[i] = v
     new_rows: dict[str, list[int]] = {}
+    enc = None  # the document encoder this build loaded, if any (an embedder loads none here)
     for i, (_, p) in enumerate(upserts):
         if i not in reuse:
             new_rows.setdefault(p.hash, []).append(i)
@@ -491,7 +492,7 @@ def _embed_and_commit(
         raise IndexCorruptError(f"the index would hold {after} passages after this build, not {total}; "
                                 f"{store.REBUILD_HINT}")
     if refit:
-        calibrate_staged(writer, info, encoder, enc if new_rows else None)
+        calibrate_staged(writer, info, encoder, enc)
     writer.commit()
     if progress is not None:
         progress("writing", 1, 1)
