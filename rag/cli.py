@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another build to finish")
     sp.add_argument("--json", action="store_true", help="print the build's statistics as JSON")
     sp.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
-                    help="embed new passages on a Ray cluster (default: the running one; pip install 'rag[ray]')")
+                    help="read and embed new or changed files on a Ray cluster (default: the running one; "
+                         "pip install -e '.[ray]')")
     sp.add_argument("--watch", action="store_true",
                     help="then follow the seeds folder: each burst of saves becomes one update (Ctrl-C stops)")
 
@@ -258,17 +259,22 @@ def _build(seeds: str, index: str, rebuild: bool = False, wait: float = 0.0, exp
     from rag.indexing.build import build_index
     from rag.progress import ProgressBar
 
-    embedder = None
-    if ray is not None:  # rag index --ray [ADDRESS]: only the embedding runs on the cluster
+    embedder = reader = None
+    if ray is not None:  # rag index --ray [ADDRESS]: reading and embedding of changed files on the cluster
         from rag.distributed.embedding import ray_embedder
+        from rag.distributed.reading import ray_reader
 
-        embedder = ray_embedder(ray)
+        embedder, reader = ray_embedder(ray, stay_connected=True), ray_reader(ray)
     bar = ProgressBar()
     try:
         stats = build_index(seeds, index, rebuild=rebuild, progress=bar, lock_wait=wait, export_query_encoder=export,
-                            embedder=embedder)
+                            embedder=embedder, reader=reader)
     finally:
         bar.close()
+        if ray is not None:  # one connection for both steps (made by the first that needed it)
+            from rag.distributed.cluster import disconnect
+
+            disconnect()
     return stats
 
 
@@ -280,6 +286,8 @@ def _print_build(stats) -> None:
     line = stats.summary()
     if stats.encoder:
         line += f" [passages embedded with: {stats.encoder}]"
+    if stats.reader:
+        line += f" [files read on: {stats.reader}]"
     print(terminal_line(line), file=sys.stderr)
 
 

@@ -207,6 +207,7 @@ class BuildStats:
     changed: bool = True
     index_dir: Path | None = None
     encoder: str = ""
+    reader: str = ""  # where a pluggable reader read the changed files ("ray", "driver"); "" when read here
     exported_query_encoder: bool = False  # the model was exported for ONNX Runtime in this build
 
     def summary(self) -> str:

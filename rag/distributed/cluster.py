@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.errors import RagError
 
-INSTALL_HINT = "install it with `pip install 'rag[ray]'`"
+INSTALL_HINT = "install it in rag's folder with `pip install -e '.[ray]'`"
 
 
 class ClusterError(RagError):

@@ -1,7 +1,8 @@
 """Embedding a build's new passages on a Ray cluster (Ray Data, one model per worker actor).
 
-:class:`RayEmbedder` is a :data:`rag.indexing.build.Embedder`: the build reads, decides what changed
-and publishes as always; only the texts to embed go to the cluster, as a Ray Data dataset of
+:class:`RayEmbedder` is a :data:`rag.indexing.build.Embedder`: the build decides what changed and
+publishes as always (reading can run on the cluster too: :mod:`rag.distributed.reading`); only the
+texts to embed go to the cluster, as a Ray Data dataset of
 ``(row, text)`` mapped in batches by a pool of actors (:class:`EmbedWorker`), each of which loads
 the model once. A worker on a node with a GPU takes one (sentence-transformers then runs there); the
 others take one CPU. An actor that dies (its process killed, its node lost) is restarted and its
@@ -72,8 +73,9 @@ class RayEmbedder:
     """
 
     def __init__(self, address: str | None = None, *, factory=None, workers: int | None = None,
-                 batch_size: int = BATCH) -> None:
+                 batch_size: int = BATCH, stay_connected: bool = False) -> None:
         self.address = address
+        self.stay_connected = stay_connected  # leave the connection this call made open (the caller disconnects)
         self.factory = factory
         self.workers = workers
         self.batch_size = batch_size
@@ -106,7 +108,7 @@ class RayEmbedder:
             finally:
                 ctx.enable_progress_bars = old_bars
         finally:
-            if joined:
+            if joined and not self.stay_connected:
                 disconnect()
 
     def _run(self, ray, factory, texts, n: int, gpus: int, progress, cancel) -> np.ndarray:
@@ -144,9 +146,10 @@ class RayEmbedder:
         return vectors
 
 
-def ray_embedder(address: str | None, workers: int | None = None) -> RayEmbedder:
+def ray_embedder(address: str | None, workers: int | None = None, stay_connected: bool = False) -> RayEmbedder:
     """The embedder ``rag index --ray [ADDRESS]`` passes to the build (Ray must be installed)."""
     from rag.distributed.cluster import require_ray
 
     require_ray()
-    return RayEmbedder(None if address in (None, "", "auto") else address, workers=workers)
+    return RayEmbedder(None if address in (None, "", "auto") else address, workers=workers,
+                       stay_connected=stay_connected)

@@ -45,6 +45,6 @@ def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "ra
     except ImportError as exc:
         from rag.distributed.cluster import ClusterError
 
-        raise ClusterError(f"Ray Serve is not installed ({exc.name or exc}): pip install 'ray[serve]'") from None
+        raise ClusterError(f"Ray Serve is not installed ({exc.name or exc}): pip install -e '.[ray]'") from None
     return serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": 0})(SearchDeployment).bind(
         str(index_dir), n_shards, name)

@@ -26,9 +26,9 @@ from rag.index import store
 from rag.index.local import collect_garbage
 from rag.documents.changes import clear_stamps, detect_changes, load_stamps, save_stamps
 from rag.errors import IndexCorruptError, RagError, SeedsError
-from rag.documents.chunking import chunk
 from rag.documents.files import iter_seed_files
-from rag.documents.ingest import INGEST_VERSION, MAX_FILE_BYTES, read_seed
+from rag.documents.ingest import INGEST_VERSION, MAX_FILE_BYTES
+from rag.indexing.reading import read_all
 from rag.index.lexical import BM25_B, BM25_K1
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
 from rag.index.passages_io import key_text_hash, passage_key, passage_payload, source_prefix
@@ -44,6 +44,12 @@ BuildProgress = Callable[[str, int, int], None]
 # total)``; raise BuildCancelled when ``cancel`` is set). None: the build's own encoder in this process. rag.distributed.embedding
 # provides one that embeds on a Ray cluster; it may carry a ``path_name`` for the build summary.
 Embedder = Callable[..., np.ndarray]
+
+# The reading step of a build, pluggable: ``reader(files, token_ends=, max_tokens=, max_bytes=, info=,
+# progress=, cancel=, warn=)`` returns one rag.indexing.reading.FileRead per file, in order, as
+# read_file would (``progress(done, total)``; ``warn(line)`` adds a build warning). None: read here,
+# one file after another. rag.distributed.reading provides one that reads on a Ray cluster.
+Reader = Callable[..., list]
 
 
 def _current_model_info(model_dir: Path, prev_manifest: dict | None) -> ModelInfo:
@@ -91,6 +97,7 @@ def build_index(
     dense_kind: str = "auto",
     export_query_encoder: bool | str = True,
     embedder: Embedder | None = None,
+    reader: Reader | None = None,
 ) -> BuildStats:
     """Build or update the index at ``index`` from the documents under ``seeds``.
 
@@ -100,7 +107,8 @@ def build_index(
     user cache (:mod:`rag.embedding.onnx_encoder`), the fast query encoder: at the end of the build
     (True), or in a detached process that nothing waits for (``"background"``: a first run).
     ``embedder`` replaces only the embedding of new passages (see :data:`Embedder`); reading, the
-    change decision and the publish stay here.
+    change decision and the publish stay here. ``reader`` replaces only the reading and chunking of
+    the new and changed files (see :data:`Reader`); which files changed is decided here.
     """
     t0 = time.perf_counter()
     seeds = Path(seeds)
@@ -112,7 +120,7 @@ def build_index(
             stats, compact_after = _build_locked(
                 seeds, index_dir, lock, current, why, files, walk_skipped, t0, encoder=encoder, model_dir=model_dir,
                 progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, dense_kind=dense_kind,
-                export_query_encoder=export_query_encoder, embedder=embedder)
+                export_query_encoder=export_query_encoder, embedder=embedder, reader=reader)
         finally:
             if current is not None:
                 current.close()
@@ -137,7 +145,7 @@ def _open_current(index_dir: Path, lock, dense_kind: str):
 
 def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_skipped, t0: float, *, encoder,
                   model_dir, progress, cancel, max_file_bytes: int, dense_kind: str,
-                  export_query_encoder: bool | str, embedder=None) -> tuple[BuildStats, bool]:
+                  export_query_encoder: bool | str, embedder=None, reader=None) -> tuple[BuildStats, bool]:
     """build_index under the lock; returns the stats and whether the merge policy asks to compact."""
     collect_garbage(index_dir, sweep=False)  # what dead builds left at the top; the commit sweeps the rest
     prev_manifest = current.meta if current is not None else None
@@ -188,7 +196,7 @@ def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_
             seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
             (prev_manifest or {}).get("files", {}) if writer.count() else {},
             info, encoder, stats, progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, t0=t0,
-            embedder=embedder,
+            embedder=embedder, reader=reader,
         )
     finally:
         writer.close()
@@ -236,7 +244,7 @@ def _compact(index_dir: Path, stats: BuildStats, dense_kind: str) -> None:
 
 def _read_and_commit(seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
                      old_indexed: dict, info: ModelInfo, encoder, stats: BuildStats, *, progress, cancel,
-                     max_file_bytes: int, t0: float, embedder=None):
+                     max_file_bytes: int, t0: float, embedder=None, reader=None):
     """Read the new and changed files, send their passages' differences to ``writer`` and commit.
     Returns (the document encoder this build loaded or None, whether the merge policy asks to compact)."""
     token_ends = encoder.token_ends if encoder is not None else None
@@ -257,26 +265,33 @@ def _read_and_commit(seeds, index_dir, writer, files, walk_skipped, ch, unchange
             skipped_meta[f.source] = {**prev_skipped[f.source], **stamp}
             stats.skipped.append(Skipped(f.source, prev_skipped[f.source].get("reason", "")))
     limit = info.max_tokens - 2  # [CLS] and [SEP]
-    for i, f in enumerate(to_read, start=1):
-        r = read_seed(f, max_bytes=max_file_bytes)
-        if progress is not None:
-            progress("reading", i, len(to_read))
+    if reader is not None and to_read:
+        reads = reader(to_read, token_ends=token_ends, max_tokens=limit, max_bytes=max_file_bytes, info=info,
+                       progress=(lambda d, t: progress("reading", d, t)) if progress is not None else None,
+                       cancel=cancel, warn=stats.warnings.append)
+        if [r.source for r in reads] != [f.source for f in to_read]:
+            raise RagError("the reader returned other files than the build asked for; nothing was published")
+        stats.reader = str(getattr(reader, "where", "") or "custom")
+    else:
+        reads = read_all(to_read, token_ends, limit, max_file_bytes,
+                         (lambda d, t: progress("reading", d, t)) if progress is not None else None)
+    for r in reads:
         if r.skip:
-            stats.skipped.append(Skipped(f.source, r.skip))
-            if r.size or r.mtime_ns:
-                skipped_meta[f.source] = {"reason": r.skip, **r.stamp(), "sha256": r.sha256 or None}
+            stats.skipped.append(Skipped(r.source, r.skip))
+            if r.stamped:
+                skipped_meta[r.source] = {"reason": r.skip, **r.stamp, "sha256": r.sha256 or None}
             continue
         if r.warning:
-            stats.warnings.append(f"{f.source}: {r.warning}")
-        ps = chunk(r.document, token_ends=token_ends, max_tokens=limit)
+            stats.warnings.append(f"{r.source}: {r.warning}")
+        ps = r.passages
         if not ps:
-            stats.skipped.append(Skipped(f.source, "no text"))
-            skipped_meta[f.source] = {"reason": "no text", **r.stamp(), "sha256": r.sha256}
+            stats.skipped.append(Skipped(r.source, "no text"))
+            skipped_meta[r.source] = {"reason": "no text", **r.stamp, "sha256": r.sha256}
             continue
-        by_source[f.source] = ps
-        files_meta[f.source] = {
+        by_source[r.source] = ps
+        files_meta[r.source] = {
             "sha256": r.sha256,
-            **r.stamp(),
+            **r.stamp,
             "passages": len(ps),
             "encoding_warning": r.warning,
         }
@@ -422,6 +437,7 @@ def _embed_and_commit(
         for i, v in zip(reuse, writer.vectors_of(list(reuse.values()))):
             vectors[i] = v
     new_rows: dict[str, list[int]] = {}
+    enc = None  # the document encoder this build loaded, if any (an embedder loads none here)
     for i, (_, p) in enumerate(upserts):
         if i not in reuse:
             new_rows.setdefault(p.hash, []).append(i)
@@ -476,7 +492,7 @@ def _embed_and_commit(
         raise IndexCorruptError(f"the index would hold {after} passages after this build, not {total}; "
                                 f"{store.REBUILD_HINT}")
     if refit:
-        calibrate_staged(writer, info, encoder, enc if new_rows else None)
+        calibrate_staged(writer, info, encoder, enc)
     writer.commit()
     if progress is not None:
         progress("writing", 1, 1)
