@@ -83,7 +83,9 @@ from rag.embedding.document_encoder import TorchQueryEncoder
 v = DocumentEncoder(precision="fp32").encode(["Bread rises because yeast makes gas."])
 q = TorchQueryEncoder(default_model_dir(), model_info(default_model_dir())).encode(["why does bread rise"])
 import huggingface_hub.constants as hub
-changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))
+# scikit-learn (imported by sentence-transformers) and torch's compiler set these on import: not ours
+theirs = {"KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK", "TORCHINDUCTOR_CACHE_DIR"}
+changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k) and k not in theirs)
 print(json.dumps({"changed": changed, "hub_offline": hub.HF_HUB_OFFLINE, "cos": float(v[0] @ q[0])}))
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
