@@ -121,3 +121,11 @@ def test_every_hit_of_every_format_cites_text_that_reads_back_and_answers_are_fo
         assert f["citation_violations"] == [], f
         assert f["unresolved_gold"] == 0, f
         assert f["top5"] >= 0.6 and f["top5"] > 4 * f["chance_top5"], f
+
+
+def test_the_corpus_is_the_same_bytes_every_time(corpus, tmp_path):
+    """So that evaluating a second ranking finds the index up to date."""
+    folder, docs, *_ = corpus
+    F.write_corpus(tmp_path, docs)
+    for d in docs:
+        assert (tmp_path / d.file).read_bytes() == (folder / d.file).read_bytes(), d.file
