@@ -473,7 +473,8 @@ class FormatResult:
     unresolved: int = 0  # gold blocks whose words the reader's text does not hold
     hits_checked: int = 0
     violations: list[str] = field(default_factory=list)
-    misses: list[str] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)  # not in the top 5
+    top1_misses: list[str] = field(default_factory=list)  # in the top 5, not first
 
     def as_dict(self) -> dict:
         n = max(self.questions, 1)
@@ -488,6 +489,7 @@ class FormatResult:
             "hits_checked": self.hits_checked,
             "citation_violations": self.violations,
             "misses": self.misses,
+            "top1_misses": self.top1_misses,
         }
 
 
@@ -532,9 +534,10 @@ def evaluate_formats(workdir: str | Path, *, mode: str = "hybrid", k: int = 5, p
         ok = [at_gold(h.source, h.page, h.line_start, h.line_end, g) for h in hits]
         res.top1 += bool(ok[:1] and ok[0])
         res.top5 += any(ok[:5])
-        if not any(ok[:5]):
+        if not (ok[:1] and ok[0]):
             top = hits[0].citation if hits else "nothing"
-            res.misses.append(f"{q.text} -> {top} (gold {g.file}{'' if g.page is None else f' p.{g.page}'} lines {g.lines})")
+            where = f"{q.text} -> {top} (gold {g.file}{'' if g.page is None else f' p.{g.page}'} lines {g.lines})"
+            (res.top1_misses if any(ok[:5]) else res.misses).append(where)
         good = sum(at_gold(p.source, p.page, p.line_start, p.line_end, g) for p in passages)
         res.chance5 += min(1.0, min(k, 5) * good / max(len(passages), 1))
         for h in hits:
@@ -570,6 +573,7 @@ def format_table(res: dict) -> str:
             notes.append(f"{f['format']}: {f['unresolved_gold']} gold blocks not found in the reader's text")
         notes += [f"{f['format']} violation: {v}" for v in f["citation_violations"]]
         notes += [f"{f['format']} miss: {m}" for m in f["misses"]]
+        notes += [f"{f['format']} not first: {m}" for m in f["top1_misses"]]
     notes += [f"skipped: {s}" for s in res["skipped"]]
     return "\n".join(lines + ([""] + notes if notes else []))
 
