@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="also check every index file against its checksum (reads the whole index; exit 1 when damaged)")
 
     sp = sub.add_parser("eval", help="evaluate retrieval on a BEIR-format data set")
-    sp.add_argument("data_dir", metavar="DATA_DIR", help="a BEIR data set folder (corpus.jsonl, queries-SPLIT.jsonl, qrels-SPLIT.tsv)")
+    sp.add_argument("data_dir", metavar="DATA_DIR", nargs="?",
+                    help="a BEIR data set folder (corpus.jsonl, queries-SPLIT.jsonl, qrels-SPLIT.tsv)")
     sp.add_argument("--split", default="test", help="which split's questions and judgements to use (default test)")
     sp.add_argument("--mode", choices=("hybrid", "dense", "bm25", "all"), default="all",
                     help="which ranking to evaluate (default all three)")
@@ -136,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="for a conversational set (conversations.jsonl): a BEIR folder whose passages join the pool")
     sp.add_argument("--distractor-limit", type=_positive_int, default=None, metavar="N",
                     help="use only the first N distractor passages")
+    sp.add_argument("--formats", action="store_true",
+                    help="instead: top-1/top-5 location accuracy and the citation invariant per format (PDF, HTML, "
+                         "DOCX, Markdown, text) on a generated corpus (no DATA_DIR)")
     return p
 
 
@@ -614,6 +618,14 @@ def _registered_ui():
 
 
 def cmd_eval(args) -> int:
+    if getattr(args, "formats", False):
+        from rag.evaluation.formats import run_cli as run_formats
+
+        return run_formats(args)
+    if args.data_dir is None:
+        print("rag eval: the following arguments are required: DATA_DIR (or --formats) (see `rag eval --help`)",
+              file=sys.stderr)
+        return 2
     if getattr(args, "abstention", False):
         from rag.evaluation.abstention import run_cli as run_abstention
 

@@ -4,7 +4,9 @@ Decisions:
 - trafilatura finds the main content (not navigation, ads, cookie banners, comment forms) and hands
   it over as its XML tree (``head``, ``p``, ``list``/``item``, ``table``/``row``/``cell``, ``quote``,
   ``code``, ``lb``). Fast mode (no comparison with readability/justext) and no metadata pass: those
-  cost more than the extraction itself; the title is read from the page here.
+  cost more than the extraction itself; the title is read from the page here. The output format
+  is "txt", so that trafilatura does not also serialize the body as text (about a tenth of its
+  time; only the body tree is used).
 - The document's text is that content written as plain lines, one blank line between blocks: a
   paragraph's lines (``<br>`` starts a new line), a heading on a line of its own, one line per list
   item, one line per table row with its cells joined by `` | ``, a code block's lines. Inline markup
@@ -198,6 +200,7 @@ class HtmlReader(Reader):
                 include_links=False,
                 with_metadata=False,
                 deduplicate=False,
+                output_format="txt",  # not "python": that also writes the body out as text, unused here
                 config=_config(),
             )
         except RecursionError:
