@@ -72,19 +72,40 @@ def _load_weights(model_dir: Path) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in w.items() if v.dtype.kind == "f"}
 
 
-class _Graph:
-    """Accumulates nodes and initializers, naming intermediates uniquely."""
+_ALIGN = 4096  # offsets of external weights, so that ONNX Runtime can map them
 
-    def __init__(self) -> None:
+
+class _Graph:
+    """Accumulates nodes and initializers, naming intermediates uniquely. With ``data`` (an open
+    binary file named ``data_name`` beside the graph), weights of 1 KiB or more are written there
+    as raw little-endian bytes instead of into the graph (no 90 MB protobuf to build and parse)."""
+
+    def __init__(self, data=None, data_name: str = "") -> None:
         from onnx import helper, numpy_helper
 
         self.h, self.nh = helper, numpy_helper
         self.nodes: list = []
         self.inits: list = []
         self._n = 0
+        self._data, self._data_name = data, data_name
 
     def const(self, name: str, array: np.ndarray) -> str:
-        self.inits.append(self.nh.from_array(np.asarray(array), name))
+        array = np.ascontiguousarray(array)
+        if self._data is None or array.nbytes < 1024:
+            self.inits.append(self.nh.from_array(array, name))
+            return name
+        from onnx import TensorProto
+
+        f = self._data
+        offset = -f.tell() % _ALIGN + f.tell()
+        f.seek(offset)
+        f.write(array.astype(array.dtype.newbyteorder("<"), copy=False).data)
+        t = TensorProto(name=name, dims=list(array.shape), data_type=self.h.np_dtype_to_tensor_dtype(array.dtype))
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", self._data_name), ("offset", str(offset)), ("length", str(array.nbytes))):
+            e = t.external_data.add()
+            e.key, e.value = k, v
+        self.inits.append(t)
         return name
 
     def op(self, op_type: str, inputs: list[str], **attrs) -> str:
@@ -105,9 +126,10 @@ class _Graph:
         return self.op("LayerNormalization", [x, g, b], axis=-1, epsilon=eps)
 
 
-def build_model(model_dir: Path, pooling: Pooling | None = None):
-    """The ``onnx.ModelProto`` of the model in ``model_dir`` (weights as initializers, in memory).
-    Raises :class:`ModelError` for a model it does not reproduce."""
+def build_model(model_dir: Path, pooling: Pooling | None = None, data=None, data_name: str = ""):
+    """The ``onnx.ModelProto`` of the model in ``model_dir``: its weights in the graph, or, with
+    ``data`` (an open binary file), written there and named ``data_name`` (a file beside the saved
+    graph). Raises :class:`ModelError` for a model it does not reproduce."""
     from onnx import TensorProto, helper
 
     model_dir = Path(model_dir)
@@ -123,13 +145,12 @@ def build_model(model_dir: Path, pooling: Pooling | None = None):
     eps = float(cfg.get("layer_norm_eps", 1e-12))
     head = hidden // heads
     try:
-        return _build(w, pooling, hidden, heads, head, layers, eps, TensorProto, helper)
+        return _build(_Graph(data, data_name), w, pooling, hidden, heads, head, layers, eps, TensorProto, helper)
     except KeyError as exc:
         raise ModelError(f"cannot build the ONNX graph of {model_dir}: weight {exc} is missing") from None
 
 
-def _build(w, pooling, hidden, heads, head, layers, eps, TensorProto, helper):
-    g = _Graph()
+def _build(g, w, pooling, hidden, heads, head, layers, eps, TensorProto, helper):
     i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
     f32 = lambda v: np.array(v, dtype=np.float32)  # noqa: E731
 

@@ -485,10 +485,12 @@ def _document_encoder(info: ModelInfo, n_texts: int):
     from rag.embedding.document_encoder import shared_document_encoder
 
     if n_texts <= SMALL_EMBED:
-        from rag.embedding.onnx_encoder import load_export
+        from rag.embedding.onnx_encoder import export_without_torch as onnx_export_now, load_export
 
         try:
             enc = load_export(Path(info.path), info)
+            if enc is None and onnx_export_now(info) is not None:  # a BERT: exported without torch
+                enc = load_export(Path(info.path), info)
         except RagError:
             enc = None  # damaged: the build's export step writes it again
         if enc is not None:
