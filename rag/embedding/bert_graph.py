@@ -90,7 +90,7 @@ class _Graph:
         self._data, self._data_name = data, data_name
 
     def const(self, name: str, array: np.ndarray) -> str:
-        array = np.ascontiguousarray(array)
+        array = np.array(array, order="C", copy=None)  # (not ascontiguousarray: it makes scalars 1-d)
         if self._data is None or array.nbytes < 1024:
             self.inits.append(self.nh.from_array(array, name))
             return name

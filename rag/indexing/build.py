@@ -434,7 +434,7 @@ def _embed_and_commit(
                 raise RagError(f"the embedder returned {embedded.shape} vectors for {len(texts)} texts of "
                                         f"dimension {info.dim}; nothing was published")
         else:
-            enc = encoder if encoder is not None else _document_encoder(info, len(texts))
+            enc = encoder if encoder is not None else _document_encoder(info, len(texts), stats)
             stats.encoder = enc.path_name
             embedded = enc.encode(texts, progress=cb, cancel=cancel)
         if cb is not None:
@@ -481,7 +481,7 @@ def _embed_and_commit(
 SMALL_EMBED = 64
 
 
-def _document_encoder(info: ModelInfo, n_texts: int):
+def _document_encoder(info: ModelInfo, n_texts: int, stats: BuildStats | None = None):
     from rag.embedding.document_encoder import shared_document_encoder
 
     if n_texts <= SMALL_EMBED:
@@ -489,8 +489,10 @@ def _document_encoder(info: ModelInfo, n_texts: int):
 
         try:
             enc = load_export(Path(info.path), info)
-            if enc is None and onnx_export_now(info) is not None:  # a BERT: exported without torch
+            if enc is None and onnx_export_now(info) is not None:  # a BERT: exported now, without torch
                 enc = load_export(Path(info.path), info)
+                if stats is not None:
+                    stats.exported_query_encoder = True
         except RagError:
             enc = None  # damaged: the build's export step writes it again
         if enc is not None:
@@ -520,9 +522,7 @@ def _export_query_encoder(
     if progress is not None:
         progress("exporting", 0, 1)
     try:
-        from rag.embedding.document_encoder import shared_document_encoder
-
-        onnx_encoder.export(info, shared_document_encoder(Path(info.path)).sentence_transformer())
+        onnx_encoder.export(info)  # a BERT from its weights (no torch); another model loads torch
         stats.exported_query_encoder = True
     except RagError as exc:
         stats.warnings.append(f"{exc}; questions are encoded with sentence-transformers (slower to start)")
