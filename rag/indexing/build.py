@@ -473,30 +473,29 @@ def _embed_and_commit(
         progress("writing", 1, 1)
 
 
-# Which encoder embeds a build's new passages (all give the same vectors to cosine >= 0.9999,
-# tests/test_embedding_paths.py): up to SMALL_EMBED new passages (a note or two added) go through the
-# ONNX Runtime export (fp32) when the user cache holds it, since loading torch would cost more than
-# the embedding; more, or any number without the export, through sentence-transformers
-# (DocumentEncoder: bf16 on CPUs with native bf16, else fp32), loaded once per process.
-SMALL_EMBED = 64
-
+# Which encoder embeds a build's new passages: one path, the ONNX Runtime export (fp32) from the
+# user cache, for any number of passages; a BERT model missing there is exported first, from its
+# weights without torch (about a second). It is also the query encoder, so passages and questions
+# are embedded alike, and it was faster than sentence-transformers on 2 cores (500 seed-like
+# passages, interleaved: 32.6 vs 19.1 passages per CPU second against torch bf16 autocast;
+# bench/doc_embed_paths.py). sentence-transformers in process (DocumentEncoder) embeds only when
+# there is no export: a model bert_graph does not build (exported with torch in the background),
+# or a failed export. All paths agree to cosine >= 0.9999 (tests/test_embedding_paths.py).
 
 def _document_encoder(info: ModelInfo, n_texts: int, stats: BuildStats | None = None):
     from rag.embedding.document_encoder import shared_document_encoder
+    from rag.embedding.onnx_encoder import export_without_torch, load_export
 
-    if n_texts <= SMALL_EMBED:
-        from rag.embedding.onnx_encoder import export_without_torch as onnx_export_now, load_export
-
-        try:
+    try:
+        enc = load_export(Path(info.path), info)
+        if enc is None and export_without_torch(info) is not None:  # a BERT: exported now, without torch
             enc = load_export(Path(info.path), info)
-            if enc is None and onnx_export_now(info) is not None:  # a BERT: exported now, without torch
-                enc = load_export(Path(info.path), info)
-                if stats is not None:
-                    stats.exported_query_encoder = True
-        except RagError:
-            enc = None  # damaged: the build's export step writes it again
-        if enc is not None:
-            return enc
+            if stats is not None:
+                stats.exported_query_encoder = True
+    except RagError:
+        enc = None  # damaged or failed: the build's export step tries again (and warns)
+    if enc is not None:
+        return enc
     return shared_document_encoder(Path(info.path))
 
 
