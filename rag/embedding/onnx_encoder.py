@@ -1,20 +1,21 @@
-"""The query encoder on ONNX Runtime: the model is exported once per model into the user's cache
-folder (:mod:`rag.embedding.encoder_cache`), shared by every index; questions are then encoded
-without torch.
+"""The encoder on ONNX Runtime, for passages and questions: the model is exported once per model
+into the user's cache folder (:mod:`rag.embedding.encoder_cache`), shared by every index.
 
-* :func:`export` runs where the torch model is loaded anyway (a build, or the background export job
-  :mod:`rag.embedding.export_job`). It writes ``<cache>/encoders/<weights sha256[:16]>-<pooling>.onnx``
-  (the transformer with the pooling the model folder declares, :mod:`rag.embedding.pooling`, and
-  normalization), already graph-optimized by ONNX Runtime, with its weights in ``<same>.onnx.data``
-  beside it (ONNX Runtime maps that file instead of parsing and copying 90 MB of protobuf: session
-  creation 0.07 s of CPU instead of 0.2 s, the largest part of a cold `rag ask`), and, last, a sidecar JSON that records the file's size, checksum, the pooling and
-  the reference vector of a probe string. The export is kept only if it agrees with
-  sentence-transformers itself (``SentenceTransformer.encode``) on every probe. One exporter at a
-  time per model (a lock file); writes are atomic.
+* :func:`export` writes ``<cache>/encoders/<weights sha256[:16]>-<pooling>.onnx`` (the transformer
+  with the pooling the model folder declares, :mod:`rag.embedding.pooling`, and normalization),
+  graph-optimized by ONNX Runtime, with its weights in ``<same>.onnx.data`` beside it (ONNX Runtime
+  maps that file: session creation 0.07 s of CPU), and, last, a sidecar JSON that records the
+  file's size, checksum, the pooling and the reference vector of a probe string. A BERT model's
+  graph is built from its weights by :mod:`rag.embedding.bert_graph`, without torch (about a
+  second of CPU; tests check it against sentence-transformers), and kept only if the optimized
+  graph agrees with the plain one on the probes. Any other model is exported by ``torch.onnx`` from
+  the loaded ``SentenceTransformer`` (a build's end, or the detached job
+  :mod:`rag.embedding.export_job`) and kept only if it agrees with ``SentenceTransformer.encode``.
+  One exporter at a time per model (a lock file); writes are atomic.
 * :class:`OnnxQueryEncoder` loads it with onnxruntime and ``tokenizers``; on load it encodes one
   probe and compares it with the recorded vector, so a damaged or mismatched file is refused.
 * :func:`load_query_encoder` picks the encoder: ONNX Runtime where the export exists and passes its
-  check, else sentence-transformers in this process
+  check (a missing BERT export is made on the spot), else sentence-transformers in this process
   (:class:`rag.embedding.document_encoder.TorchQueryEncoder`: same vectors, but a few seconds to
   load torch). Falling back is logged once as a warning on the ``rag.encoder`` logger.
 

@@ -95,10 +95,11 @@ def build_index(
     """Build or update the index at ``index`` from the documents under ``seeds``.
 
     ``encoder`` is any :class:`rag.embedding.document_encoder.Encoder`; by default the bundled model
-    (see :func:`_document_encoder`), loaded only if some passage needs embedding. With the default
-    encoder and ``export_query_encoder``, the model is also exported once for ONNX Runtime into the
-    user cache (:mod:`rag.embedding.onnx_encoder`), the fast query encoder: at the end of the build
-    (True), or in a detached process that nothing waits for (``"background"``: a first run).
+    (see :func:`_document_encoder`), loaded only if some passage needs embedding: its ONNX Runtime
+    export from the user cache (:mod:`rag.embedding.onnx_encoder`), which a BERT model gets on the
+    spot, without torch, when some passage needs embedding. With the default encoder and
+    ``export_query_encoder``, a model still without an export is exported (with torch): at the end
+    of the build (True), or in a detached process that nothing waits for (``"background"``).
     ``embedder`` replaces only the embedding of new passages (see :data:`Embedder`); reading, the
     change decision and the publish stay here.
     """
