@@ -53,6 +53,11 @@ def ui_child(seeds: str, index: str) -> None:
     def hook(message) -> None:
         if isinstance(message, events.Ready) and "ready" not in stamp:
             stamp["ready"] = time.perf_counter()
+        name = type(message).__name__  # the build's stages, for the breakdown
+        if name == "BuildProgressed":
+            stamp.setdefault(f"stage_{message.stage}", time.perf_counter())
+        elif name in ("BuildFinished", "IndexOpened"):
+            stamp.setdefault(name, time.perf_counter())
 
     async def go() -> None:
         async with app.run_test(headless=True, size=(100, 32), message_hook=hook) as pilot:
@@ -66,9 +71,19 @@ def ui_child(seeds: str, index: str) -> None:
                 await asyncio.sleep(0.005)
             ex = app.exchanges[-1]
             top = ex.hits[0] if ex.hits else None
+            import resource
+
+            ru = resource.getrusage(resource.RUSAGE_SELF)
+            t0 = stamp["ready"]
             sys.stdout.write(json.dumps({
-                "ready_to_answer_s": round(app.timings["first_answer"] - stamp["ready"], 3),
+                "ready_to_answer_s": round(app.timings["first_answer"] - t0, 3),
                 "top_line": top.line_start if top else None,
+                # seconds after Ready at which each build stage began, the build ended, the index opened
+                "breakdown": {k: round(v - t0, 3) for k, v in sorted(stamp.items(), key=lambda kv: kv[1])
+                              if k != "ready"},
+                "ready_after_start_s": round(t0 - app.timings["created"], 3),
+                "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),  # the whole UI process, imports included
+                "torch_imported": "torch" in sys.modules,
             }) + "\n")
             sys.stdout.flush()
             os._exit(0)
@@ -149,8 +164,11 @@ def main() -> None:
     else:
         rows, key = run_ask(a.runs, fresh=a.what == "ask-fresh"), "wall_s"
     vals = [r[key] for r in rows]
-    print(json.dumps({"what": a.what, "runs": len(vals), f"median_{key}": round(statistics.median(vals), 3),
-                      "min": min(vals), "max": max(vals)}))
+    summary = {"what": a.what, "runs": len(vals), f"median_{key}": round(statistics.median(vals), 3),
+               "min": min(vals), "max": max(vals)}
+    if rows and "cpu_s" in rows[0]:
+        summary["median_cpu_s"] = round(statistics.median(r["cpu_s"] for r in rows), 2)
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
-"""One document-embedding path, in effect (issue 10, item 5): a passage's vector does not depend on
-which encoder embedded it, nor on how many passages were embedded with it.
+"""One document-embedding path (issue 10, item 5): a passage's vector does not depend on which
+encoder embedded it, nor on how many passages were embedded with it.
 
 The paths a build or a search can take for one index (rag.indexing.build._document_encoder,
 rag.embedding.onnx_encoder.load_query_encoder):
+* the ONNX Runtime export (fp32, its graph built from the weights by rag.embedding.bert_graph) --
+  every build's passages and every question, whatever their number;
 * sentence-transformers in process (DocumentEncoder, precision "auto": bf16 on CPUs with native
-  bf16, else fp32) -- a build with more than SMALL_EMBED new passages, a first build, and the
-  questions' fallback while the ONNX export is missing (TorchQueryEncoder);
-* the ONNX Runtime export (fp32) -- a build with at most SMALL_EMBED new passages, and questions.
+  bf16, else fp32) -- only while no export exists (a model bert_graph does not build, a failed
+  export), for passages and questions (TorchQueryEncoder) alike.
 Every pair agrees to cosine >= 0.9999 on real texts (the seed article's passages and varied
 texts: languages, emoji, markup, numbers, texts truncated at the model's limit), whether the text
 was embedded alone or in a large padded batch.

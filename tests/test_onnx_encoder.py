@@ -88,24 +88,25 @@ def test_build_exports_once_into_the_user_cache_and_records_it(real_index: Path,
 
 
 def test_failed_export_leaves_the_build_done_and_nothing_half_written(real_index: Path, work: Path, monkeypatch) -> None:
-    import torch
+    from rag.embedding import bert_graph
 
     onnx_path, meta_path = _paths()
     shutil.rmtree(onnx_path.parent)
 
-    def broken(*a, **k):
-        Path(a[2]).write_bytes(b"half an onnx file")
+    def broken(*a, data=None, **k):
+        data.write(b"half an onnx file")
         raise RuntimeError("exporter exploded\nwith a traceback-like second line")
 
-    monkeypatch.setattr(torch.onnx, "export", broken)
+    monkeypatch.setattr(bert_graph, "build_model", broken)
     stats = build_index(real_index.parent.parent / "seeds", work)
     assert not stats.changed and not stats.exported_query_encoder
     assert any("exporter exploded" in w and "sentence-transformers" in w and "\n" not in w
                for w in stats.warnings), stats.warnings
     assert not onnx_path.exists() and not meta_path.exists()
     assert not [p for p in onnx_path.parent.iterdir() if p.suffix != ".lock"]
-    enc = Retriever.open(work).encoder()
-    assert isinstance(enc, TorchQueryEncoder) and "not exported yet" in enc.fallback_reason
+    enc = Retriever.open(work).encoder()  # tries to export again (no torch), fails the same way
+    assert isinstance(enc, TorchQueryEncoder) and "exporter exploded" in enc.fallback_reason
+    assert "\n" not in enc.fallback_reason
 
 
 # --------------------------------------------------------------------------- equivalence
@@ -292,18 +293,19 @@ def test_background_export_writes_a_checked_export_and_runs_once(tmp_path: Path,
     assert isinstance(enc, OnnxQueryEncoder)
 
 
-def test_first_build_leaves_the_export_to_the_background(tmp_path: Path, real_seeds: Path, monkeypatch) -> None:
-    """A first run (UI, `rag ask` on a fresh clone) embeds in process and answers at once; the export
-    is started detached instead of being waited for."""
+def test_first_build_exports_without_torch_and_starts_nothing_in_the_background(
+        tmp_path: Path, real_seeds: Path, monkeypatch) -> None:
+    """A first run (UI, `rag ask` on a fresh clone) of a BERT model: the build exports the query
+    encoder from the weights (about a second, no torch), embeds with it and answers with it; no
+    detached export is started (tests/test_bert_graph.py checks that torch is never imported)."""
     from rag.embedding import encoder_cache
 
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     started = []
     monkeypatch.setattr(encoder_cache, "start_background_export", lambda info: started.append(info))
     stats = build_index(real_seeds, tmp_path / "idx", export_query_encoder="background")
-    assert stats.changed and not stats.exported_query_encoder and stats.encoder.startswith("torch-")
-    assert [i.weights_sha256 for i in started] == [model_info(default_model_dir()).weights_sha256]
-    assert not export_is_current(started[0])
+    assert stats.changed and stats.exported_query_encoder and stats.encoder == "onnxruntime"
+    assert started == [] and export_is_current(model_info(default_model_dir()))
     r = Retriever.open(tmp_path / "idx")
-    assert r.search(QUESTIONS[0], k=1)[0].line_start == 49  # answered by sentence-transformers in process
-    assert isinstance(r.encoder(), TorchQueryEncoder)
+    assert r.search(QUESTIONS[0], k=1)[0].line_start == 49
+    assert isinstance(r.encoder(), OnnxQueryEncoder)

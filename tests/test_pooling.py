@@ -150,13 +150,16 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
     # the variant's vectors really differ from mean pooling's, so the test can tell them apart
     assert _cosines(ref, embed.DocumentEncoder(default_model_dir(), precision="fp32").encode(TEXTS)).min() < 0.99
 
-    if mode == "cls":  # the export is checked against sentence-transformers, not against itself
+    if mode == "cls":  # the torch exporter (models bert_graph does not build) checks against sentence-transformers
+        from rag.embedding.encoder_cache import ExportLock
+        from rag.embedding.onnx_encoder import _export_torch_locked
+
         real_pool = embed.pool
         monkeypatch.setattr(embed, "pool", lambda m, i, a, p: real_pool(m, i, a, type(p)("mean")))
-        with pytest.raises(ModelError, match="disagrees with sentence-transformers"):
-            export(info, st)
+        with ExportLock(info), pytest.raises(ModelError, match="disagrees with sentence-transformers"):
+            _export_torch_locked(info, st)
         monkeypatch.setattr(embed, "pool", real_pool)
-    export(info, st)
+    export(info, st)  # a BERT: built from the weights with the folder's pooling
     onnx_enc = load_query_encoder(variant, info)
     assert onnx_enc.path_name == "onnxruntime"
     got = np.vstack([onnx_enc.encode(TEXTS), *(onnx_enc.encode([t]) for t in TEXTS)])

@@ -1,10 +1,8 @@
-"""Real-model builds past the small-batch path, and on hostile seeds.
+"""Real-model builds of many passages, and on hostile seeds.
 
-The shared end-to-end index (conftest's ``real_index``) holds the seed article's 36 passages, fewer
-than ``rag.indexing.build.SMALL_EMBED``: that build embeds with the query encoder, so torch's
-DocumentEncoder, which embeds every larger build, would never run end to end without these tests.
-Both build without the ONNX export (it costs ~18 s and is tested elsewhere): questions go through
-the numpy query encoder.
+The shared end-to-end index (conftest's ``real_index``) holds the seed article's 36 passages;
+these builds embed hundreds, through the build's one document path (the ONNX Runtime export, made
+from the weights without torch), whose vectors must equal sentence-transformers'.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import pytest
 
 from conftest import PARTICIPANTS_Q, SEED_ARTICLE
 from rag import Retriever, build_index
-from rag.indexing.build import SMALL_EMBED
 from rag.documents.decoding import decode, normalize_newlines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -45,7 +42,7 @@ def _cited_text_is_exact(seeds: Path, passages) -> None:
 
 def test_real_build_above_the_small_batch_path(tmp_path):
     """The seed article plus notes made of its own consecutive sentence pairs (real text, every one
-    a distinct passage): more new passages than SMALL_EMBED, so DocumentEncoder embeds them."""
+    a distinct passage): a build of a hundred new passages, embedded by the one document path."""
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     shutil.copy(SEED_ARTICLE, seeds / SEED_ARTICLE.name)
@@ -55,8 +52,8 @@ def test_real_build_above_the_small_batch_path(tmp_path):
 
     stats = build_index(seeds, tmp_path / "idx", export_query_encoder=False)
 
-    assert stats.embedded > SMALL_EMBED, stats.embedded
-    assert stats.encoder.startswith("torch-"), stats.encoder  # DocumentEncoder, not the small-batch path
+    assert stats.embedded > 64, stats.embedded
+    assert stats.encoder == "onnxruntime", stats.encoder  # the one path, whatever the number of passages
     r = Retriever.open(tmp_path / "idx")
     assert len(r.passages) == stats.passages == stats.embedded
     _cited_text_is_exact(seeds, r.passages)
@@ -65,15 +62,16 @@ def test_real_build_above_the_small_batch_path(tmp_path):
     assert "1,500 participants and observers" in hits[0].text
     assert (SEED_ARTICLE.name, 49) in [(h.source, h.line_start) for h in hits]
 
-    # The stored vectors (DocumentEncoder) and the query encoder's vectors of the same passages
-    # agree: questions and passages live in one space.
+    # The stored vectors and sentence-transformers' vectors of the same passages agree.
+    from rag.embedding.document_encoder import DocumentEncoder
+
     texts = [p.text for p in r.passages]
-    query_side = r.encoder().encode(texts)
+    query_side = DocumentEncoder(precision="fp32").encode(texts)
     cos = np.sum(r.vectors * query_side, axis=1) / (
         np.linalg.norm(r.vectors, axis=1) * np.linalg.norm(query_side, axis=1)
     )
     worst = int(np.argmin(cos))
-    assert cos.min() >= MIN_COSINE[stats.encoder], f"cosine {cos.min():.6f} for {texts[worst][:60]!r}"
+    assert cos.min() >= MIN_COSINE["torch-fp32"], f"cosine {cos.min():.6f} for {texts[worst][:60]!r}"
 
 
 def test_real_build_on_hostile_seeds(tmp_path):
@@ -98,7 +96,7 @@ def test_real_build_on_hostile_seeds(tmp_path):
 
     stats = build_index(seeds, tmp_path / "idx", export_query_encoder=False)
 
-    assert stats.encoder.startswith("torch-"), stats.encoder
+    assert stats.encoder == "onnxruntime", stats.encoder
     reasons = {s.source: s.reason for s in stats.skipped}
     assert set(reasons) == {"binary.txt", "empty.txt", "too-big.txt", "outside.txt", "pipe.txt"}, reasons
     assert "binary" in reasons["binary.txt"]
@@ -112,7 +110,7 @@ def test_real_build_on_hostile_seeds(tmp_path):
     assert sources == {"harbour.md", "latin1.txt", "utf16.txt", "control.txt", "huge-line.txt"}
     _cited_text_is_exact(seeds, r.passages)
     huge = [p for p in r.passages if p.source == "huge-line.txt"]
-    assert len(huge) > SMALL_EMBED
+    assert len(huge) > 64
     assert all(p.line_start == p.line_end == 1 for p in huge)
     enc = r.encoder()
     assert all(len(enc.token_ends(p.text)) <= enc.info.max_tokens for p in huge)

@@ -1,13 +1,15 @@
-"""Encoders: text to normalized vectors.
+"""Encoders: text to normalized vectors, with sentence-transformers (torch).
 
-* :class:`DocumentEncoder` embeds passages at build time with sentence-transformers (torch). On
-  CPUs with native bf16 it runs under bf16 autocast, which is about twice as fast; elsewhere fp32.
-  (Running the transformer directly, without sentence-transformers, measured 10% slower in
-  bench/run.py's interleaved indexing comparison, so it is not done.)
-* :class:`TorchQueryEncoder` embeds questions with that same model in this process: the fallback
-  while the ONNX Runtime export that questions normally use (:mod:`rag.embedding.onnx_encoder`,
-  no torch) is missing or damaged. :func:`shared_document_encoder` keeps one loaded model per
-  process, so a first build and the first question load it once.
+Builds and questions normally use the ONNX Runtime export (:mod:`rag.embedding.onnx_encoder`,
+built from the weights without torch for a BERT model). What is here runs only where there is no
+export: a model :mod:`rag.embedding.bert_graph` does not build, or a failed export.
+
+* :class:`DocumentEncoder` embeds passages with sentence-transformers. On CPUs with native bf16 it
+  runs under bf16 autocast; elsewhere fp32. It is also the reference the tests check every fast
+  path against.
+* :class:`TorchQueryEncoder` embeds questions with that same model in this process.
+  :func:`shared_document_encoder` keeps one loaded model per process, so a build and the first
+  question load it once.
 
 Both satisfy :class:`Encoder`; tests can pass any object that does.
 """

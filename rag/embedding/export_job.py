@@ -30,9 +30,7 @@ def main(argv: list[str]) -> int:
         with ExportLock(info, wait=False) as lock:  # taken before torch loads: one job at a time
             if not lock.held or export_is_current(info):
                 return 0  # another exporter is at it, or it is done
-            from rag.embedding.document_encoder import shared_document_encoder
-
-            export_locked(info, shared_document_encoder(Path(argv[0])).sentence_transformer())
+            export_locked(info)  # a BERT without torch; any other model loads it
     except RagError as exc:
         print(f"rag: {exc}", file=sys.stderr)
         return 1

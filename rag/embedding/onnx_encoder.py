@@ -1,20 +1,21 @@
-"""The query encoder on ONNX Runtime: the model is exported once per model into the user's cache
-folder (:mod:`rag.embedding.encoder_cache`), shared by every index; questions are then encoded
-without torch.
+"""The encoder on ONNX Runtime, for passages and questions: the model is exported once per model
+into the user's cache folder (:mod:`rag.embedding.encoder_cache`), shared by every index.
 
-* :func:`export` runs where the torch model is loaded anyway (a build, or the background export job
-  :mod:`rag.embedding.export_job`). It writes ``<cache>/encoders/<weights sha256[:16]>-<pooling>.onnx``
-  (the transformer with the pooling the model folder declares, :mod:`rag.embedding.pooling`, and
-  normalization), already graph-optimized by ONNX Runtime, with its weights in ``<same>.onnx.data``
-  beside it (ONNX Runtime maps that file instead of parsing and copying 90 MB of protobuf: session
-  creation 0.07 s of CPU instead of 0.2 s, the largest part of a cold `rag ask`), and, last, a sidecar JSON that records the file's size, checksum, the pooling and
-  the reference vector of a probe string. The export is kept only if it agrees with
-  sentence-transformers itself (``SentenceTransformer.encode``) on every probe. One exporter at a
-  time per model (a lock file); writes are atomic.
+* :func:`export` writes ``<cache>/encoders/<weights sha256[:16]>-<pooling>.onnx`` (the transformer
+  with the pooling the model folder declares, :mod:`rag.embedding.pooling`, and normalization),
+  graph-optimized by ONNX Runtime, with its weights in ``<same>.onnx.data`` beside it (ONNX Runtime
+  maps that file: session creation 0.07 s of CPU), and, last, a sidecar JSON that records the
+  file's size, checksum, the pooling and the reference vector of a probe string. A BERT model's
+  graph is built from its weights by :mod:`rag.embedding.bert_graph`, without torch (about a
+  second of CPU; tests check it against sentence-transformers), and kept only if the optimized
+  graph agrees with the plain one on the probes. Any other model is exported by ``torch.onnx`` from
+  the loaded ``SentenceTransformer`` (a build's end, or the detached job
+  :mod:`rag.embedding.export_job`) and kept only if it agrees with ``SentenceTransformer.encode``.
+  One exporter at a time per model (a lock file); writes are atomic.
 * :class:`OnnxQueryEncoder` loads it with onnxruntime and ``tokenizers``; on load it encodes one
   probe and compares it with the recorded vector, so a damaged or mismatched file is refused.
 * :func:`load_query_encoder` picks the encoder: ONNX Runtime where the export exists and passes its
-  check, else sentence-transformers in this process
+  check (a missing BERT export is made on the spot), else sentence-transformers in this process
   (:class:`rag.embedding.document_encoder.TorchQueryEncoder`: same vectors, but a few seconds to
   load torch). Falling back is logged once as a warning on the ``rag.encoder`` logger.
 
@@ -75,7 +76,7 @@ class OnnxQueryEncoder:
     fallback_reason = ""  # always empty: this is the fast path
 
     def __init__(self, onnx_path: Path, model_dir: Path, info: ModelInfo, probe: tuple[str, list[float]] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, spin: bool = True) -> None:
         try:
             import onnxruntime as ort
 
@@ -84,6 +85,8 @@ class OnnxQueryEncoder:
             so.inter_op_num_threads = 1
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             so.log_severity_level = 3
+            if not spin:
+                so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime's errors have no common base
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -151,12 +154,14 @@ class OnnxQueryEncoder:
 
 def load_query_encoder(model_dir: Path, info: ModelInfo):
     """The query encoder for this model: ONNX Runtime when the user cache holds a checked export of
-    it, else sentence-transformers in this process (one warning on ``rag.encoder`` saying why;
+    it (a BERT model missing there is exported now, without torch), else sentence-transformers in this process (one warning on ``rag.encoder`` saying why;
     ``fallback_reason`` holds it). `rag index` writes a missing or damaged export again."""
     from rag.embedding.document_encoder import TorchQueryEncoder
 
     try:
         enc = load_export(model_dir, info)
+        if enc is None and export_without_torch(info) is not None:  # a BERT: about a second, no torch
+            enc = load_export(model_dir, info)
     except ModelError as exc:
         reason = str(exc)
     else:
@@ -193,8 +198,18 @@ def load_export(model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
             raise ValueError(f"it pools by {meta.get('pooling', 'mean')}, the model folder declares another pooling")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"the ONNX query encoder {onnx_path} is unusable ({exc}); run `rag index`") from None
-    with _SESSION_LOCK:
-        return OnnxQueryEncoder(onnx_path, model_dir, info, probe=probe)
+    st = onnx_path.stat()
+    key = (str(onnx_path), str(model_dir), info, st.st_size, st.st_mtime_ns)
+    with _SESSION_LOCK:  # one session per export file in a process (a first build, then its questions)
+        enc = _LOADED.get(key)
+        if enc is None:
+            enc = OnnxQueryEncoder(onnx_path, model_dir, info, probe=probe)
+            _LOADED.clear()
+            _LOADED[key] = enc
+        return enc
+
+
+_LOADED: dict[tuple, OnnxQueryEncoder] = {}
 
 
 # --------------------------------------------------------------------------- build side
@@ -218,14 +233,13 @@ def export_is_current(info: ModelInfo) -> bool:
         return False
 
 
-def export(info: ModelInfo, st_model) -> Path:
-    """Export the transformer of ``st_model`` (the loaded ``SentenceTransformer`` of ``info``, as
-    :class:`rag.embedding.document_encoder.DocumentEncoder` holds it) with the folder's pooling and normalization for
-    ONNX Runtime.
-
-    The export is kept only if its vectors for :data:`PROBES` match ``st_model.encode`` in fp32 to
-    cosine >= :data:`MIN_COSINE`. Raises :class:`ModelError` (the build goes on without it). When
-    another process is exporting the same model, waits for it and keeps its result.
+def export(info: ModelInfo, st_model=None) -> Path:
+    """Export the model of ``info`` with the folder's pooling and normalization for ONNX Runtime:
+    a BERT model from its weights without torch (:mod:`rag.embedding.bert_graph`), any other from
+    ``st_model`` (its loaded ``SentenceTransformer``; loaded here when None) through ``torch.onnx``,
+    kept only if its vectors for :data:`PROBES` match ``st_model.encode`` in fp32 to cosine >=
+    :data:`MIN_COSINE`. Raises :class:`ModelError` (the build goes on without it). When another
+    process is exporting the same model, waits for it and keeps its result.
     """
     with ExportLock(info, wait=True):
         if export_is_current(info):
@@ -233,8 +247,138 @@ def export(info: ModelInfo, st_model) -> Path:
         return export_locked(info, st_model)
 
 
-def export_locked(info: ModelInfo, st_model) -> Path:
-    """:func:`export`, for a caller that holds this model's :class:`ExportLock`."""
+def export_locked(info: ModelInfo, st_model=None) -> Path:
+    """:func:`export`, for a caller that holds this model's :class:`ExportLock`. A BERT model
+    (:func:`rag.embedding.bert_graph.supported`) is exported without torch (``st_model`` unused);
+    any other through ``torch.onnx`` from ``st_model`` (loaded here when None)."""
+    from rag.embedding import bert_graph
+
+    if bert_graph.supported(Path(info.path)):
+        return _export_graph_locked(info)
+    if st_model is None:
+        from rag.embedding.document_encoder import shared_document_encoder
+
+        st_model = shared_document_encoder(Path(info.path)).sentence_transformer()
+    return _export_torch_locked(info, st_model)
+
+
+def export_without_torch(info: ModelInfo) -> Path | None:
+    """Export this model now if :mod:`rag.embedding.bert_graph` can build its graph (about a second,
+    no torch); None for a model it cannot (that one is exported with torch, in the background).
+    Raises :class:`ModelError` when the export fails."""
+    from rag.embedding import bert_graph
+
+    if not bert_graph.supported(Path(info.path)):
+        return None
+    with ExportLock(info, wait=True):
+        if export_is_current(info):
+            return encoder_paths(info)[0]
+        return _export_graph_locked(info)
+
+
+def _export_graph_locked(info: ModelInfo) -> Path:
+    """The export of a BERT model built by :mod:`rag.embedding.bert_graph` (no torch).
+
+    The in-memory graph is optimized by ONNX Runtime, which saves it (weights in ``.onnx.data``).
+    Checks before the sidecar is written: the saved graph's vectors for :data:`PROBES` agree with
+    the unoptimized graph's, run with every optimization off (a fusion that changes the numbers is
+    caught here); the graph itself matches sentence-transformers (tests/test_bert_graph.py)."""
+    import onnxruntime as ort
+
+    from rag.embedding import bert_graph
+    from rag.hashing import sha256_file
+
+    pooling = read_pooling(Path(info.path))
+    onnx_path, meta_path = encoder_paths(info)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    for old in onnx_path.parent.glob(f".tmp-*-{onnx_path.stem}.*"):  # what killed exports of this model left
+        old.unlink(missing_ok=True)  # (safe: the lock is held, so no other exporter of it is running)
+    tmp_graph = onnx_path.with_name(f".tmp-{os.getpid()}-opt-{onnx_path.name}")
+    tmp_plain = onnx_path.with_name(f".tmp-{os.getpid()}-plain-{onnx_path.name}")
+    tmp_raw = data_path(tmp_plain)
+    data = data_path(onnx_path)
+    touched = done = False
+    try:
+        with open(tmp_raw, "wb") as f:
+            model = bert_graph.build_model(Path(info.path), pooling, data=f, data_name=tmp_raw.name)
+        tmp_plain.write_bytes(model.SerializeToString())  # the graph only: its weights are in tmp_raw
+        del model
+        meta_path.unlink(missing_ok=True)  # an old sidecar must never vouch for the new files
+        touched = True
+        optimize_to_external_data(tmp_plain, tmp_graph, data.name)
+        plain = _plain_session(tmp_plain)
+        onnx_enc = OnnxQueryEncoder(tmp_graph, Path(info.path), info, spin=False)
+        probes = list(PROBES[:4])  # the short ones: the fusions do not depend on length
+        got = np.vstack([onnx_enc.encode([t]) for t in probes])  # alone, unpadded
+        ref = _run_plain(plain, onnx_enc, probes)  # one padded batch: the mask is exercised
+        cos = float((got * ref).sum(axis=1).min())
+        if not cos >= MIN_COSINE:
+            raise ModelError(f"the optimized ONNX graph disagrees with the plain one (min cosine {cos:.6f})")
+        meta = {
+            "weights_sha256": info.weights_sha256,
+            "model": info.name,
+            "opset": bert_graph.OPSET,
+            "builder": "rag.embedding.bert_graph",
+            "onnxruntime": ort.__version__,
+            "onnx_bytes": tmp_graph.stat().st_size,
+            "onnx_sha256": sha256_file(tmp_graph),
+            "data_bytes": data.stat().st_size,
+            "pooling": pooling.mode,
+            "min_probe_cosine": cos,
+            "probe": {"text": PROBES[0], "vector": [float(x) for x in ref[0]]},
+        }
+        _fsync(data)
+        _fsync(tmp_graph)
+        os.replace(tmp_graph, onnx_path)
+        meta["onnx_mtime_ns"] = onnx_path.stat().st_mtime_ns
+        meta["data_mtime_ns"] = data.stat().st_mtime_ns
+        tmp_meta = meta_path.with_name(f".tmp-{os.getpid()}-{meta_path.name}")
+        tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
+        _fsync(tmp_meta)
+        os.replace(tmp_meta, meta_path)  # written last: its presence means the export is complete
+        _fsync(meta_path.parent)
+        done = True
+        return onnx_path
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - onnx / onnxruntime failures are many and varied
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"could not export the query encoder for ONNX Runtime ({first})") from exc
+    finally:
+        for t in (tmp_graph, tmp_plain, tmp_raw):
+            t.unlink(missing_ok=True)
+        if touched and not done:  # no sidecar vouches for it: nothing half written stays
+            data.unlink(missing_ok=True)
+            onnx_path.unlink(missing_ok=True)
+
+
+def _plain_session(model_path: Path):
+    """The graph as built, every ONNX Runtime optimization off: the reference for the saved one."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.intra_op_num_threads = _query_threads()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # one batch: spinning only burns CPU
+    return ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+
+
+def _run_plain(session, like: OnnxQueryEncoder, texts: list[str]) -> np.ndarray:
+    """``session``'s vectors of ``texts`` (one padded batch), tokenized as ``like`` does."""
+    encs = [like._encode_one(t) for t in texts]
+    width = max(len(e.ids) for e in encs)
+    ids = np.zeros((len(encs), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, e in enumerate(encs):
+        ids[row, : len(e.ids)] = e.ids
+        mask[row, : len(e.ids)] = 1
+    (v,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+    return np.asarray(v, dtype=np.float32)
+
+
+def _export_torch_locked(info: ModelInfo, st_model) -> Path:
+    """The export of a model :mod:`rag.embedding.bert_graph` does not build, through ``torch.onnx``."""
     import torch
 
     from rag.embedding.document_encoder import pool
@@ -317,7 +461,7 @@ def export_locked(info: ModelInfo, st_model) -> Path:
             onnx_path.unlink(missing_ok=True)
 
 
-def optimize_to_external_data(src: Path, dst: Path, data_name: str) -> None:
+def optimize_to_external_data(src: Path | bytes, dst: Path, data_name: str) -> None:
     """Save ``src`` as ONNX Runtime optimizes it (the level that holds on any CPU: fused attention,
     GELU and layer norm) to ``dst``, its weights in ``data_name`` beside it."""
     import onnxruntime as ort
@@ -328,7 +472,7 @@ def optimize_to_external_data(src: Path, dst: Path, data_name: str) -> None:
     so.optimized_model_filepath = str(dst)
     so.add_session_config_entry("session.optimized_model_external_initializers_file_name", data_name)
     so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
-    ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
+    ort.InferenceSession(src if isinstance(src, bytes) else str(src), so, providers=["CPUExecutionProvider"])
 
 
 def reference_vectors(st_model, texts: list[str]):

@@ -102,10 +102,11 @@ def build_index(
     """Build or update the index at ``index`` from the documents under ``seeds``.
 
     ``encoder`` is any :class:`rag.embedding.document_encoder.Encoder`; by default the bundled model
-    (see :func:`_document_encoder`), loaded only if some passage needs embedding. With the default
-    encoder and ``export_query_encoder``, the model is also exported once for ONNX Runtime into the
-    user cache (:mod:`rag.embedding.onnx_encoder`), the fast query encoder: at the end of the build
-    (True), or in a detached process that nothing waits for (``"background"``: a first run).
+    (see :func:`_document_encoder`), loaded only if some passage needs embedding: its ONNX Runtime
+    export from the user cache (:mod:`rag.embedding.onnx_encoder`), which a BERT model gets on the
+    spot, without torch, when some passage needs embedding. With the default encoder and
+    ``export_query_encoder``, a model still without an export is exported (with torch): at the end
+    of the build (True), or in a detached process that nothing waits for (``"background"``).
     ``embedder`` replaces only the embedding of new passages (see :data:`Embedder`); reading, the
     change decision and the publish stay here. ``reader`` replaces only the reading and chunking of
     the new and changed files (see :data:`Reader`); which files changed is decided here.
@@ -451,7 +452,7 @@ def _embed_and_commit(
                 raise RagError(f"the embedder returned {embedded.shape} vectors for {len(texts)} texts of "
                                         f"dimension {info.dim}; nothing was published")
         else:
-            enc = encoder if encoder is not None else _document_encoder(info, len(texts))
+            enc = encoder if encoder is not None else _document_encoder(info, len(texts), stats)
             stats.encoder = enc.path_name
             embedded = enc.encode(texts, progress=cb, cancel=cancel)
         if cb is not None:
@@ -514,26 +515,30 @@ def calibrate_staged(writer, info: ModelInfo, encoder, loaded=None) -> None:
     writer.set_meta({**view.meta, "calibration": cal.to_json()})
 
 
-# Which encoder embeds a build's new passages (all give the same vectors to cosine >= 0.9999,
-# tests/test_embedding_paths.py): up to SMALL_EMBED new passages (a note or two added) go through the
-# ONNX Runtime export (fp32) when the user cache holds it, since loading torch would cost more than
-# the embedding; more, or any number without the export, through sentence-transformers
-# (DocumentEncoder: bf16 on CPUs with native bf16, else fp32), loaded once per process.
-SMALL_EMBED = 64
+# Which encoder embeds a build's new passages: one path, the ONNX Runtime export (fp32) from the
+# user cache, for any number of passages; a BERT model missing there is exported first, from its
+# weights without torch (about a second). It is also the query encoder, so passages and questions
+# are embedded alike, and it was faster than sentence-transformers on 2 cores (500 seed-like
+# passages, interleaved: 32.6 vs 19.1 passages per CPU second against torch bf16 autocast;
+# bench/doc_embed_paths.py). sentence-transformers in process (DocumentEncoder) embeds only when
+# there is no export: a model bert_graph does not build (exported with torch in the background),
+# or a failed export. All paths agree to cosine >= 0.9999 (tests/test_embedding_paths.py).
 
 
-def _document_encoder(info: ModelInfo, n_texts: int):
+def _document_encoder(info: ModelInfo, n_texts: int, stats: BuildStats | None = None):
     from rag.embedding.document_encoder import shared_document_encoder
+    from rag.embedding.onnx_encoder import export_without_torch, load_export
 
-    if n_texts <= SMALL_EMBED:
-        from rag.embedding.onnx_encoder import load_export
-
-        try:
+    try:
+        enc = load_export(Path(info.path), info)
+        if enc is None and export_without_torch(info) is not None:  # a BERT: exported now, without torch
             enc = load_export(Path(info.path), info)
-        except RagError:
-            enc = None  # damaged: the build's export step writes it again
-        if enc is not None:
-            return enc
+            if stats is not None:
+                stats.exported_query_encoder = True
+    except RagError:
+        enc = None  # damaged or failed: the build's export step tries again (and warns)
+    if enc is not None:
+        return enc
     return shared_document_encoder(Path(info.path))
 
 
@@ -559,9 +564,7 @@ def _export_query_encoder(
     if progress is not None:
         progress("exporting", 0, 1)
     try:
-        from rag.embedding.document_encoder import shared_document_encoder
-
-        onnx_encoder.export(info, shared_document_encoder(Path(info.path)).sentence_transformer())
+        onnx_encoder.export(info)  # a BERT from its weights (no torch); another model loads torch
         stats.exported_query_encoder = True
     except RagError as exc:
         stats.warnings.append(f"{exc}; questions are encoded with sentence-transformers (slower to start)")
