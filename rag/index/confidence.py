@@ -3,7 +3,8 @@
 A hit's confidence is a logistic model over a few features of the (question, passage) pair and of the
 question's neighbourhood in the index (:data:`FEATURES`), so it means the same for dense, BM25 and
 hybrid results. The model is fitted without user labels when the index is built
-(:func:`calibrate`): sentences of the corpus, with words dropped, are questions whose answer is the
+(:func:`calibrate`): sentences of the corpus, restated nearly whole with a few words dropped or
+swapped for other words of the corpus (:func:`claim_question`), are questions whose answer is the
 passage they came from (positives); the best passage of another source for those questions,
 generic questions on other topics (``rag/data/offtopic_questions.txt``) and shuffled-word queries
 are negatives. The fitted model (a handful of numbers) is stored as JSON in the version's manifest.
@@ -95,8 +96,8 @@ class Calibration:
 # Used for an index built before calibration existed: fitted on the seed article with the bundled
 # model (the same procedure as a build's), a reasonable prior for MiniLM-sized English models.
 DEFAULT_CALIBRATION = Calibration(
-    mean=(0.42, -0.05, 0.12, 0.55, 0.3, 0.6, 0.6), scale=(0.17, 0.1, 0.12, 0.3, 0.45, 0.15, 0.4),
-    weights=(2.2, 0.6, 0.9, 1.4, 0.3, 0.0, 0.0), bias=0.0,
+    mean=(0.44, 0.0, 0.0, 0.46, 0.0, 0.0, 0.0), scale=(0.29, 1.0, 1.0, 0.38, 1.0, 1.0, 1.0),
+    weights=(1.51, 0.0, 0.0, 1.93, 0.0, 0.0, 0.0), bias=0.0,
 )
 
 
@@ -229,7 +230,9 @@ def offtopic_questions() -> list[str]:
 
 def pseudo_question(sentence: str, rng: random.Random, extra: Sequence[str] = (), vocab: Sequence[str] = ()) -> str | None:
     """A question-like query made from a sentence: a window of its words, some dropped, up to two of
-    ``extra`` (words from elsewhere) added, sometimes led by a question word. None when too short."""
+    ``extra`` (words from elsewhere) added, sometimes led by a question word. None when too short.
+    The generator of calibration version 1, kept for comparison (bench); a word salad that matches
+    its passage less well than real questions do (``vocab`` is unused)."""
     ws = _WORD.findall(sentence)
     if len(ws) < 6:
         return None
@@ -315,7 +318,8 @@ def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0
     ``encode`` embeds a list of queries (normalized vectors). At most ``max_pseudo`` + the bank + 50
     queries are embedded, in one batch.
     """
-    cs = calibration_set(index, encode, seed=seed, max_pseudo=max_pseudo, bank=bank, static=static)
+    cs = calibration_set(index, encode, seed=seed, max_pseudo=max_pseudo, bank=bank,
+                         static=static if "sent" in settings.features else None)  # else unused: skip its cost
     return DEFAULT_CALIBRATION if cs is None else fit_calibration(cs, settings)
 
 
