@@ -11,7 +11,8 @@ import pytest
 from fakes import FakeEncoder
 from rag import Retriever, build_index
 from rag.index import store
-from rag.index.confidence import FEATURES, Calibration, fit_logistic, needs_refit, offtopic_questions, pseudo_question
+from rag.index.confidence import (CALIBRATION_VERSION, FEATURES, Calibration, claim_question, fit_logistic, needs_refit,
+                                  offtopic_questions, pseudo_question, sentence_match)
 from rag.search.retriever import found
 
 TOPICS = {
@@ -57,17 +58,20 @@ def test_fit_logistic_learns_the_separating_direction():
 
 
 def test_calibration_json_round_trip_and_rejects_malformed():
-    cal = Calibration((0.1,) * 5, (1.0,) * 5, (2.0, 1, 0, 0.5, 0.1), -0.3, passages=12, positives=5, negatives=9)
+    n = len(FEATURES)
+    cal = Calibration((0.1,) * n, (1.0,) * n, (2.0, 1, 0, 0.5) + (0.1,) * (n - 4), -0.3, passages=12, positives=5,
+                      negatives=9)
     back = Calibration.from_json(json.loads(json.dumps(cal.to_json())))
     assert back == cal
-    bad = cal.to_json() | {"scale": [1.0, 0.0, 1.0, 1.0, 1.0]}
+    bad = cal.to_json() | {"scale": [1.0, 0.0] + [1.0] * (n - 2)}
     assert Calibration.from_json(bad) is None
     assert Calibration.from_json({"version": 999}) is None
     assert Calibration.from_json(cal.to_json() | {"features": ["cos"]}) is None
 
 
 def test_needs_refit_when_missing_or_the_corpus_moved():
-    cal = Calibration((0.0,) * 5, (1.0,) * 5, (1.0,) * 5, 0.0, passages=100).to_json()
+    n = len(FEATURES)
+    cal = Calibration((0.0,) * n, (1.0,) * n, (1.0,) * n, 0.0, passages=100).to_json()
     assert needs_refit(None, 10) and not needs_refit(None, 0)
     assert not needs_refit(cal, 110) and not needs_refit(cal, 80)
     assert needs_refit(cal, 130) and needs_refit(cal, 70)
@@ -86,6 +90,55 @@ def test_pseudo_question_is_shorter_and_drawn_from_the_sentence():
         assert 4 <= len(own) < len(s.split())
     assert len(set(qs)) > 5  # varied
     assert pseudo_question("Too short here.", rng) is None
+
+
+def test_claim_question_restates_the_sentence_nearly_whole():
+    import random
+
+    from rag.documents.tokens import STOPWORDS_EN
+
+    s = "Register allocation maps virtual registers onto physical ones with graph colouring in the back end."
+    content = {w for w in s.lower().rstrip(".").split() if w not in STOPWORDS_EN}
+    vocab = ["glacier", "moraine", "pollen"]
+    rng = random.Random(1)
+    qs = [claim_question(s, rng, vocab=vocab) for _ in range(40)]
+    assert all(q is not None for q in qs) and len(set(qs)) > 10
+    kept = swapped = 0
+    for q in qs:
+        words = q.lower().rstrip("?").split()
+        kept += sum(w in content for w in words)
+        swapped += sum(w in vocab for w in words)
+    # most of the sentence's content words stay (a coherent restatement, not a word salad), and
+    # some are the asker's own words
+    assert kept >= 0.55 * 40 * len(content)
+    assert 0 < swapped < 0.3 * 40 * len(content)
+    assert claim_question("Too short here.", rng) is None
+    assert claim_question("In 2001 12 of 340 and 7 of 98 (p 0.02).", rng) is None  # mostly numbers
+
+
+def test_sentence_match_is_the_best_sentence_and_none_without_static_vectors():
+    enc = FakeEncoder()
+    texts = ["Bees make honey. Glaciers carve valleys.", "Sailors reef the mainsail."]
+    got = sentence_match(enc.encode, "glaciers carve valleys", texts)
+    assert got[0] == pytest.approx(1.0, abs=1e-5) and got[1] < 0.5
+    assert sentence_match(None, "glaciers", texts) == [None, None]
+
+
+def test_an_earlier_fit_still_serves_until_the_next_build_fits_again():
+    old = {"version": 1, "features": ["cos", "margin", "rel", "coverage", "agree"], "mean": [0.4, 0, 0.1, 0.5, 0.3],
+           "scale": [0.2, 0.1, 0.1, 0.3, 0.4], "weights": [2.0, 0.0, 0.0, 1.0, 0.0], "bias": -0.2, "passages": 100}
+    cal = Calibration.from_json(old)
+    assert cal is not None and len(cal.weights) == len(FEATURES)
+    assert not cal.uses("sent") and not cal.uses("rare") and cal.uses("cos")
+    x = np.zeros(len(FEATURES))
+    x[FEATURES.index("cos")], x[FEATURES.index("coverage")] = 0.6, 0.8
+    x[FEATURES.index("sent")] = 99.0  # ignored: the old model has no such feature
+    z = -0.2 + 2.0 * (0.6 - 0.4) / 0.2 + 1.0 * (0.8 - 0.5) / 0.3
+    assert cal.probability(x)[0] == pytest.approx(1 / (1 + np.exp(-z)))
+    assert needs_refit(old, 100)  # fitted by an earlier procedure
+    assert not needs_refit(cal.to_json(), 100) and cal.to_json()["version"] == CALIBRATION_VERSION
+    assert Calibration.from_json(old | {"features": ["cos", "cos", "rel", "coverage", "agree"]}) is None
+    assert Calibration.from_json(old | {"features": ["cos", "nope", "rel", "coverage", "agree"]}) is None
 
 
 def test_offtopic_bank_spans_many_questions():

@@ -3,7 +3,8 @@
 A hit's confidence is a logistic model over a few features of the (question, passage) pair and of the
 question's neighbourhood in the index (:data:`FEATURES`), so it means the same for dense, BM25 and
 hybrid results. The model is fitted without user labels when the index is built
-(:func:`calibrate`): sentences of the corpus, with words dropped, are questions whose answer is the
+(:func:`calibrate`): sentences of the corpus, restated nearly whole with a few words dropped or
+swapped for other words of the corpus (:func:`claim_question`), are questions whose answer is the
 passage they came from (positives); the best passage of another source for those questions,
 generic questions on other topics (``rag/data/offtopic_questions.txt``) and shuffled-word queries
 are negatives. The fitted model (a handful of numbers) is stored as JSON in the version's manifest.
@@ -21,15 +22,18 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rag.documents.sentences import sentence_spans
-from rag.documents.tokens import tokenize
+from rag.documents.tokens import STOPWORDS_EN, query_terms, tokenize
 
-FEATURES = ("cos", "margin", "rel", "coverage", "agree")
+FEATURES = ("cos", "margin", "rel", "coverage", "agree", "sent", "rare")
 CONTEXT_DEPTH = 10  # neighbours of a question that its features look at
 THRESHOLD = 0.5  # below this, the best hit does not seem to answer the question
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2  # 2: claim-like pseudo-questions (claim_question), features sent and rare
+READABLE_VERSIONS = (1, 2)
 MAX_PSEUDO = 150  # pseudo-questions from the corpus's sentences
 MAX_SHUFFLED = 50
-L2 = 80.0  # strong shrinkage: pseudo-questions separate more easily than real ones (FitSettings)
+VOCAB_PASSAGES = 40  # passages whose words stand for an asker's own
+SWAP = 0.15  # share of a pseudo-question's content words replaced by other words of the corpus
+L2 = 5.0  # light shrinkage of the standardized weights (FitSettings)
 RECALIBRATE_CHANGE = 0.25  # refit when the passage count moved this much since the last fit
 _WORD = re.compile(r"[^\W_][\w'’-]*")
 _WH = ("What", "How", "Why", "Which", "Does", "Is it true that", "What about")
@@ -57,6 +61,10 @@ class Calibration:
         z = self.bias + ((np.atleast_2d(x) - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
+    def uses(self, feature: str) -> bool:
+        """Whether the model gives ``feature`` any weight (features it ignores need not be computed)."""
+        return self.weights[FEATURES.index(feature)] != 0.0
+
     def to_json(self) -> dict:
         return {"version": CALIBRATION_VERSION, "features": list(FEATURES), "mean": list(self.mean),
                 "scale": list(self.scale), "weights": list(self.weights), "bias": self.bias,
@@ -64,13 +72,21 @@ class Calibration:
 
     @classmethod
     def from_json(cls, d) -> "Calibration | None":
-        """The stored model, or None when it is missing, of another version or malformed."""
+        """The stored model, or None when it is missing, of an unknown version or malformed. A model
+        of an earlier version over fewer of :data:`FEATURES` still serves (the others get weight 0)
+        until the next build fits it again (:func:`needs_refit`)."""
         try:
-            if d.get("version") != CALIBRATION_VERSION or tuple(d["features"]) != FEATURES:
+            if d.get("version") not in READABLE_VERSIONS:
                 return None
-            vals = [tuple(float(v) for v in d[k]) for k in ("mean", "scale", "weights")]
-            if any(len(v) != len(FEATURES) for v in vals) or min(vals[1]) <= 0:
+            names = tuple(d["features"])
+            if len(set(names)) != len(names) or not set(names) <= set(FEATURES):
                 return None
+            if d["version"] == CALIBRATION_VERSION and names != FEATURES:
+                return None
+            got = [tuple(float(v) for v in d[k]) for k in ("mean", "scale", "weights")]
+            if any(len(v) != len(names) for v in got) or min(got[1], default=0.0) <= 0:
+                return None
+            vals = [tuple(dict(zip(names, v)).get(f, fill) for f in FEATURES) for v, fill in zip(got, (0.0, 1.0, 0.0))]
             return cls(*vals, float(d["bias"]), int(d.get("passages", 0)), int(d.get("positives", 0)),
                        int(d.get("negatives", 0)))
         except (AttributeError, KeyError, TypeError, ValueError):
@@ -80,15 +96,15 @@ class Calibration:
 # Used for an index built before calibration existed: fitted on the seed article with the bundled
 # model (the same procedure as a build's), a reasonable prior for MiniLM-sized English models.
 DEFAULT_CALIBRATION = Calibration(
-    mean=(0.42, -0.05, 0.12, 0.55, 0.3), scale=(0.17, 0.1, 0.12, 0.3, 0.45),
-    weights=(2.2, 0.6, 0.9, 1.4, 0.3), bias=0.0,
+    mean=(0.44, 0.0, 0.0, 0.46, 0.0, 0.0, 0.0), scale=(0.29, 1.0, 1.0, 0.38, 1.0, 1.0, 1.0),
+    weights=(1.51, 0.0, 0.0, 1.93, 0.0, 0.0, 0.0), bias=0.0,
 )
 
 
 def needs_refit(stored: dict | None, passages: int) -> bool:
     """Whether a build that leaves ``passages`` live passages should fit the model again."""
     cal = Calibration.from_json(stored) if isinstance(stored, dict) else None
-    if cal is None:
+    if cal is None or stored.get("version") != CALIBRATION_VERSION:
         return passages > 0
     return abs(passages - cal.passages) > RECALIBRATE_CHANGE * max(cal.passages, 1)
 
@@ -143,8 +159,28 @@ def query_context(index, qvec: np.ndarray, terms: Sequence[str], *, dense: tuple
     return QueryContext(np.asarray(pos)[keep].astype(np.int64), np.asarray(sc)[keep].astype(np.float64), lex_rank, idf)
 
 
-def pair_features(ctx: QueryContext, pos: int, cos: float, passage_terms: set[str]) -> np.ndarray:
-    """The feature vector (:data:`FEATURES`) of the passage at ``pos`` (cosine ``cos``) for a question."""
+RARE_TERMS = 3  # the question's rarest terms that "rare" looks for
+
+
+def sentence_match(static: Callable[[list[str]], np.ndarray] | None, question: str, texts: Sequence[str]) -> list[float | None]:
+    """For each passage text, the best cosine of the question with one of its sentences, by the
+    encoder's cheap static vectors (None for each when the encoder has none)."""
+    if static is None or not texts:
+        return [None] * len(texts)
+    spans = [[t[a:b] for a, b in sentence_spans(t)] or [t] for t in texts]
+    vecs = np.asarray(static([question] + [s for sp in spans for s in sp]), dtype=np.float64)
+    sims = vecs[1:] @ vecs[0]
+    out: list[float | None] = []
+    at = 0
+    for sp in spans:
+        out.append(float(sims[at:at + len(sp)].max()))
+        at += len(sp)
+    return out
+
+
+def pair_features(ctx: QueryContext, pos: int, cos: float, passage_terms: set[str], sent: float | None = None) -> np.ndarray:
+    """The feature vector (:data:`FEATURES`) of the passage at ``pos`` (cosine ``cos``) for a question;
+    ``sent``: its best sentence's static-vector cosine (:func:`sentence_match`; the cosine when None)."""
     others = ctx.dense_cos[ctx.dense_pos != pos]
     best_other = float(others[0]) if len(others) else 0.0
     mean = float(ctx.dense_cos.mean()) if len(ctx.dense_cos) else 0.0
@@ -153,7 +189,10 @@ def pair_features(ctx: QueryContext, pos: int, cos: float, passage_terms: set[st
     coverage *= min(1.0, len(ctx.idf) / 3)  # one or two words matched say little
     in_dense = bool(np.any(ctx.dense_pos == pos))
     agree = 1.0 if in_dense and pos in ctx.lex_rank else 0.0
-    return np.array([cos, cos - best_other, cos - mean, coverage, agree], dtype=np.float64)
+    rarest = sorted(ctx.idf, key=lambda t: (-ctx.idf[t], t))[:RARE_TERMS]
+    rare = sum(t in passage_terms for t in rarest) / len(rarest) if rarest else 0.0
+    return np.array([cos, cos - best_other, cos - mean, coverage, agree, cos if sent is None else sent, rare],
+                    dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -189,9 +228,11 @@ def offtopic_questions() -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def pseudo_question(sentence: str, rng: random.Random, extra: Sequence[str] = ()) -> str | None:
+def pseudo_question(sentence: str, rng: random.Random, extra: Sequence[str] = (), vocab: Sequence[str] = ()) -> str | None:
     """A question-like query made from a sentence: a window of its words, some dropped, up to two of
-    ``extra`` (words from elsewhere) added, sometimes led by a question word. None when too short."""
+    ``extra`` (words from elsewhere) added, sometimes led by a question word. None when too short.
+    The generator of calibration version 1, kept for comparison (bench); a word salad that matches
+    its passage less well than real questions do (``vocab`` is unused)."""
     ws = _WORD.findall(sentence)
     if len(ws) < 6:
         return None
@@ -210,6 +251,32 @@ def pseudo_question(sentence: str, rng: random.Random, extra: Sequence[str] = ()
     return q
 
 
+def claim_question(sentence: str, rng: random.Random, extra: Sequence[str] = (), vocab: Sequence[str] = (),
+                   swap: float = SWAP) -> str | None:
+    """A question as people write them about a passage: its key sentence restated, nearly whole.
+    Real questions and claims paraphrase one sentence coherently (a random word salad matches its
+    passage far less well than they do, which set the 0.5 line too high): a window of up to 20 words
+    of the sentence, a few function words and fewer content words dropped, rarely one of ``extra``
+    added, sometimes asked with a question word. None for a short or mostly numeric sentence."""
+    ws = _WORD.findall(sentence)
+    if len(ws) < 6 or sum(w[0].isdigit() for w in ws) > len(ws) / 4:
+        return None
+    span = min(len(ws), rng.randint(10, 20))
+    start = rng.randint(0, len(ws) - span)
+    ws = ws[start:start + span]
+    kept = [w for w in ws if rng.random() > (0.3 if w.lower() in STOPWORDS_EN else 0.12)]
+    if vocab:  # an asker's own words for some of the passage's: a paraphrase, as far as words go
+        kept = [rng.choice(vocab) if w.lower() not in STOPWORDS_EN and rng.random() < swap else w for w in kept]
+    if len(kept) < 5:
+        kept = ws[:5]
+    if extra and rng.random() < 0.2:
+        kept.insert(rng.randint(0, len(kept)), rng.choice(extra))
+    q = " ".join(kept)
+    if rng.random() < 0.4:
+        q = f"{rng.choice(_WH)} {q[0].lower() + q[1:]}?"
+    return q
+
+
 def _shuffled(words_pool: list[str], rng: random.Random) -> str:
     return " ".join(rng.sample(words_pool, min(len(words_pool), rng.randint(3, 7))))
 
@@ -218,12 +285,15 @@ def _shuffled(words_pool: list[str], rng: random.Random) -> str:
 class FitSettings:
     """The calibrator's general settings (chosen on SciFact train, bench/abstention.py)."""
 
-    # chosen on SciFact train (bench/abstention_tune.py: removed-gold and out-of-corpus checks, hybrid):
-    # the cosine and the question's idf-weighted coverage by the passage carry the signal; margin,
-    # rel and agree only added noise; strong shrinkage and a larger share for off-topic questions
+    # chosen on SciFact train (bench/abstention_tune.py: removed-gold and out-of-corpus checks, hybrid)
+    # with claim-like pseudo-questions (claim_question): the cosine and the question's idf-weighted
+    # coverage by the passage carry the signal; margin, rel, agree, the best sentence's static cosine
+    # (sent) and the rarest terms found (rare) added nothing on either check; light shrinkage; most
+    # of the negatives' weight on the off-topic bank (left-out negatives, a related passage of the
+    # same corpus, look like answers and pull the 0.5 line above real answerable questions)
     l2: float = L2
     # positives carry half the weight; each kind of negative a share of the other half
-    negative_shares: tuple[tuple[str, float], ...] = (("left-out", 0.1), ("bank", 0.3), ("shuffled", 0.1))
+    negative_shares: tuple[tuple[str, float], ...] = (("left-out", 0.05), ("bank", 0.35), ("shuffled", 0.1))
     features: tuple[str, ...] = ("cos", "coverage")  # the others get weight 0
 
 
@@ -241,13 +311,15 @@ class CalibrationSet:
 
 
 def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0, max_pseudo: int = MAX_PSEUDO,
-              bank: list[str] | None = None, settings: FitSettings = DEFAULT_SETTINGS) -> Calibration:
+              bank: list[str] | None = None, settings: FitSettings = DEFAULT_SETTINGS,
+              static: Callable[[list[str]], np.ndarray] | None = None) -> Calibration:
     """Fit the confidence model on ``index`` (a :class:`rag.index.local.LocalIndex`), without labels.
 
     ``encode`` embeds a list of queries (normalized vectors). At most ``max_pseudo`` + the bank + 50
     queries are embedded, in one batch.
     """
-    cs = calibration_set(index, encode, seed=seed, max_pseudo=max_pseudo, bank=bank)
+    cs = calibration_set(index, encode, seed=seed, max_pseudo=max_pseudo, bank=bank,
+                         static=static if "sent" in settings.features else None)  # else unused: skip its cost
     return DEFAULT_CALIBRATION if cs is None else fit_calibration(cs, settings)
 
 
@@ -271,7 +343,8 @@ def fit_calibration(cs: CalibrationSet, settings: FitSettings = DEFAULT_SETTINGS
 
 
 def calibration_set(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0, max_pseudo: int = MAX_PSEUDO,
-                    bank: list[str] | None = None) -> CalibrationSet | None:
+                    bank: list[str] | None = None, static: Callable[[list[str]], np.ndarray] | None = None,
+                    make_question: Callable[..., str | None] | None = None) -> CalibrationSet | None:
     """The label-free training pairs of ``index`` (see :func:`calibrate`); None when it has none."""
     rng = random.Random(seed)
     bank = offtopic_questions() if bank is None else bank
@@ -279,6 +352,8 @@ def calibration_set(index, encode: Callable[[list[str]], np.ndarray], *, seed: i
     n = index.count()
     order = list(range(n))
     rng.shuffle(order)
+    vocab = sorted({w.lower() for p in order[-VOCAB_PASSAGES:] for w in _WORD.findall(str(index.payload_at(p).get("text", "")))
+                    if len(w) > 3 and w.lower() not in STOPWORDS_EN})
     pseudo: list[tuple[str, int, str]] = []  # (question, its passage's position, its source)
     pool: list[str] = []
     for pos in order:
@@ -289,7 +364,7 @@ def calibration_set(index, encode: Callable[[list[str]], np.ndarray], *, seed: i
         sents = [text[a:b] for a, b in sentence_spans(text)] or [text]
         rng.shuffle(sents)
         for s in sents:
-            q = pseudo_question(s, rng, extra)
+            q = (make_question or claim_question)(s, rng, extra, vocab)
             if q is not None:
                 pseudo.append((q, pos, str(payload.get("source", ""))))
                 pool.extend(w for w in _WORD.findall(s) if len(w) > 3)
@@ -314,6 +389,13 @@ def calibration_set(index, encode: Callable[[list[str]], np.ndarray], *, seed: i
             term_cache[p] = set(tokenize(str(index.payload_at(p).get("text", ""))))
         return term_cache[p]
 
+    def text_of(p: int) -> str:
+        return str(index.payload_at(p).get("text", ""))
+
+    def row(ctx: QueryContext, qi: int, p: int) -> np.ndarray:
+        sent = sentence_match(static, queries[qi], [text_of(p)])[0]
+        return pair_features(ctx, p, cos_of(qi, p), terms_of(p), sent)
+
     def cos_of(qi: int, p: int) -> float:
         return float(np.dot(index.vector_at(p), qvecs[qi]))
 
@@ -322,12 +404,12 @@ def calibration_set(index, encode: Callable[[list[str]], np.ndarray], *, seed: i
     labels: list[float] = []
     groups: list[str] = []
     for qi, q in enumerate(queries):
-        terms = tokenize(q)
+        terms = query_terms(q)
         lex = index.lexical_positions(terms)
         if qi < len(pseudo):
             _, src_pos, src = pseudo[qi]
             ctx = query_context(index, qvecs[qi], terms, dense=(sc[qi], pos[qi]), lex=lex, idf_cache=idf_cache)
-            rows.append(pair_features(ctx, src_pos, cos_of(qi, src_pos), terms_of(src_pos)))
+            rows.append(row(ctx, qi, src_pos))
             labels.append(1.0)
             groups.append("pos")
             # the same question when its source is absent: the best passage left is a negative
@@ -337,13 +419,13 @@ def calibration_set(index, encode: Callable[[list[str]], np.ndarray], *, seed: i
                 ctx2 = query_context(index, qvecs[qi], terms, dense=(sc[qi], pos[qi]), lex=lex, exclude=gone,
                                      idf_cache=None)
                 top = left[0]
-                rows.append(pair_features(ctx2, top, cos_of(qi, top), terms_of(top)))
+                rows.append(row(ctx2, qi, top))
                 labels.append(0.0)
                 groups.append("left-out")
         else:
             ctx = query_context(index, qvecs[qi], terms, dense=(sc[qi], pos[qi]), lex=lex, idf_cache=idf_cache)
             for p in ctx.dense_pos[:1].tolist() + list(ctx.lex_rank)[:1]:
-                rows.append(pair_features(ctx, p, cos_of(qi, p), terms_of(p)))
+                rows.append(row(ctx, qi, p))
                 labels.append(0.0)
                 groups.append("bank" if qi < len(pseudo) + len(bank) else "shuffled")
     if not rows:

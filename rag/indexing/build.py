@@ -509,7 +509,7 @@ def calibrate_staged(writer, info: ModelInfo, encoder, loaded=None) -> None:
     encode = getattr(enc, "encode_queries", None) or enc.encode
     view = writer.staged()
     try:
-        cal = confidence.calibrate(view, lambda texts: encode(texts))
+        cal = confidence.calibrate(view, lambda texts: encode(texts), static=getattr(enc, "static_vectors", None))
     finally:
         view.close()
     writer.set_meta({**view.meta, "calibration": cal.to_json()})

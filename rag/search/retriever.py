@@ -25,7 +25,8 @@ from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
 from rag.search.feedback import DEFAULT_FEEDBACK, FeedbackParams, rocchio
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
-from rag.index.confidence import CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, pair_features, query_context
+from rag.index.confidence import (CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, pair_features, query_context,
+                                  sentence_match)
 from rag.index.local import LocalIndex
 from rag.index.passages_io import passage_from_payload
 from rag.types import Hit, Passage
@@ -294,7 +295,7 @@ class Retriever:
             searched = terms + [t for t in context if t not in terms]
             hits = self._hits(top, q, searched, qvecs[qi] if mode != "bm25" else None, lex if mode != "dense" else None,
                               answers)
-            self._add_confidence(hits, qvecs[qi], searched, (dscores[qi], dids[qi]), lex)
+            self._add_confidence(hits, qvecs[qi], searched, (dscores[qi], dids[qi]), lex, q)
             results.append(hits)
         return results
 
@@ -334,16 +335,19 @@ class Retriever:
             self.add_answers(hits, question, terms=terms, qvec=qvec)
         return hits
 
-    def _add_confidence(self, hits: list[Hit], qvec, terms: list[str], dense, lex) -> None:
+    def _add_confidence(self, hits: list[Hit], qvec, terms: list[str], dense, lex, question: str = "") -> None:
         """Set ``hit.confidence``: the calibrated probability that the passage answers the question."""
         if not hits:
             return
         from rag.documents.tokens import tokenize as _tok
 
         ctx = query_context(self.index, qvec, terms, dense=dense, lex=lex, idf_cache=self._conf_idf)
+        sent = [None] * len(hits)
+        if self.calibration.uses("sent"):
+            sent = sentence_match(getattr(self.encoder(), "static_vectors", None), question, [h.text for h in hits])
         x = np.vstack([
-            pair_features(ctx, h.row, float(np.dot(self.index.vector_at(h.row), qvec)), set(_tok(h.text)))
-            for h in hits
+            pair_features(ctx, h.row, float(np.dot(self.index.vector_at(h.row), qvec)), set(_tok(h.text)), s)
+            for h, s in zip(hits, sent)
         ])
         for h, p in zip(hits, self.calibration.probability(x).tolist()):
             h.confidence = float(p)
