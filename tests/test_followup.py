@@ -170,7 +170,8 @@ def test_who_in_capitals_matches_and_is_highlighted(tmp_path, fake_encoder):
 
 
 # ------------------------------------------------------------------ context ranking weight and earlier answers
-def test_expanded_weight_is_full_for_dependent_and_soft_for_unsure_questions():
+def test_expanded_weight_is_full_for_dependent_and_soft_for_unsure_questions(monkeypatch):
+    monkeypatch.setattr(followup, "SOFT_WEIGHT", 0.5)  # off by default (see its comment)
     assert followup.expanded_weight(True, None) == followup.EXPANDED_WEIGHT
     assert followup.expanded_weight(False, None) == 0.0
     assert followup.expanded_weight(False, followup.CONFIDENT) == 0.0  # its own search is sure: left alone
@@ -211,3 +212,13 @@ def test_earlier_answers_must_match_the_history(topics):
         topics.search("Who leads them?", history=["a", "b"], history_answers=["only one"])
     with pytest.raises(QuestionError):
         topics.search("Who leads them?", history=["a"], history_answers="not a list")
+
+
+def test_unsure_self_contained_question_gets_the_soft_context_weight(topics, monkeypatch):
+    q, history = "Which football club won the league in spring?", ["Is the Icelandic volcano monitored?"]
+    alone = topics.search(q, k=3, mode="hybrid", history=history)
+    monkeypatch.setattr(followup, "SOFT_WEIGHT", 0.5)
+    monkeypatch.setattr(followup, "CONFIDENT", 1.01)  # every search counts as unsure
+    soft = topics.search(q, k=3, mode="hybrid", history=history)
+    assert [h.score for h in soft] != [h.score for h in alone]  # fused with its context ranking
+    assert any("volcano" in t or "icelandic" in t for t in soft[0].terms)

@@ -26,8 +26,8 @@ The question is then searched twice, alone and with its context, and the two ran
 reciprocal rank fusion (:func:`expanded_weight` gives the context ranking's weight): a question the
 detector finds dependent gets ``EXPANDED_WEIGHT``; any other question after the first gets
 ``SOFT_WEIGHT`` scaled by how unsure its own search is (its best hit's confidence below
-``CONFIDENT``), and none when its own search is confident, so that a self-contained question keeps
-exactly its results.
+``CONFIDENT``), and none when its own search is confident. ``SOFT_WEIGHT`` is 0 (measured: no
+gain), so a question the detector finds self-contained keeps exactly its results.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ PASSAGE_TERM_WEIGHT = 0.15  # BM25 weight of an earlier answer's salient terms (
 PASSAGE_VECTOR_WEIGHT = 0.0  # share of an earlier answer's vector in the dense query (x recency); 0.3 did worse
 EXPANDED_WEIGHT = 100.0  # RRF weight of the context ranking for a dependent question (the question's own: 1,
 # so that it only breaks near-ties; weights 1-4 did worse: a dependent question's own ranking is mostly noise)
-SOFT_WEIGHT = 0.5  # RRF weight of the context ranking for an unsure, seemingly self-contained question
+SOFT_WEIGHT = 0.0  # RRF weight of the context ranking for an unsure, seemingly self-contained question; off:
+# on CAsT's tune half 2 gained nothing (held +1 turn) and it changes unsure self-contained questions' results
 CONFIDENT = 0.5  # a question whose own best hit is at least this confident is searched on its own
 ANSWERS_IN_CONTEXT = False  # search an earlier question again in its own conversation (else alone) for its answer
 FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking

@@ -266,13 +266,17 @@ class Retriever:
         plans = [followup.plan(q, h, self.idf) for q, h in zip(cleaned, hist)]
         depth = max(self.fusion.depth, k)
         ndense = depth if mode != "bm25" else CONTEXT_DEPTH
-        # every mode embeds the question (confidence has the same meaning in each); a question after
-        # others also embeds them, for its context search (rag.search.followup)
-        vecs = self.encoder().encode(cleaned + [q for h in hist for q in h])
-        qvecs, hvecs, at = vecs[: len(cleaned)], [], len(cleaned)
-        for h in hist:
-            hvecs.append(vecs[at : at + len(h)])
-            at += len(h)
+        # every mode embeds the question (confidence has the same meaning in each); the earlier
+        # questions are embedded apart (so that the question's own vector is the same as without
+        # history), and only where the context may count (rag.search.followup)
+        qvecs = self.encoder().encode(cleaned)
+        need = [bool(h) and (p.depends or followup.SOFT_WEIGHT > 0) for h, p in zip(hist, plans)]
+        flat = [q for h, n in zip(hist, need) if n for q in h]
+        hv = self.encoder().encode(flat) if flat else np.empty((0, qvecs.shape[1]), np.float32)
+        hvecs, at = [], 0
+        for h, n in zip(hist, need):
+            hvecs.append(hv[at : at + len(h)] if n else None)
+            at += len(h) if n else 0
         dscores, dids = self.index.dense_positions(qvecs, ndense)
         results = []
         for qi, q in enumerate(cleaned):
@@ -296,7 +300,8 @@ class Retriever:
         top = self._ranking(dense, lex, mode, depth)
         weight = 0.0
         if history:  # its own search finding nothing is as unsure as can be
-            conf = None if plan.depends else self._confidence_of(top[0][0], qvec, terms, dense, lex) if top else 0.0
+            conf = (None if plan.depends or followup.SOFT_WEIGHT <= 0 else
+                    self._confidence_of(top[0][0], qvec, terms, dense, lex) if top else 0.0)
             weight = followup.expanded_weight(plan.depends, conf)
         if weight <= 0:
             return top, qvec, terms, dense, lex
