@@ -1,21 +1,23 @@
 """Choose the follow-up settings (rag/search/followup.py) on the "tune" half of a conversational
 set and show them on the "held" half.
 
-    PYTHONPATH=. python bench/tune_followups.py ../shared/data/cast2022 --distractors ../shared/data/scifact \
+    PYTHONPATH=. python bench/tune_followups.py ../shared/data/cast2022 --distractors ../shared/data/scifact \\
         --distractor-limit 1500
 
-The index is the one `rag eval DATA --distractors ...` builds (built here if missing). Each setting
-re-runs the searches only. Prints recall@3 on follow-up and self-contained turns for each half.
+The index is the one `rag eval DATA --distractors ...` builds (run that first). Each setting re-runs
+the history-aware searches only (question vectors are computed once). Prints recall@3 on follow-up
+and self-contained turns for each half, and the share of the raw -> rewrite gap closed.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+from pathlib import Path
 
 import numpy as np
 
-from rag.evaluation.followups import evaluate_followups
+from rag.evaluation.followups import load_turns
 from rag.search import followup
 from rag.search.retriever import Retriever
 
@@ -36,47 +38,47 @@ class _Cached:
         return getattr(self._enc, name)
 
 
-_plain_encoder = Retriever.encoder
-_cached: list[_Cached] = []
-
-
-def _encoder(self):
-    if not _cached:
-        _cached.append(_Cached(_plain_encoder(self)))
-    return _cached[0]
-
-
-Retriever.encoder = _encoder
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data_dir")
     ap.add_argument("--distractors")
     ap.add_argument("--distractor-limit", type=int)
     ap.add_argument("--mode", default="hybrid")
+    ap.add_argument("--index")
+    ap.add_argument("--grid", default="", help="NAME=v1,v2;NAME=v1 (followup settings)")
     args = ap.parse_args()
-    grid = {  # a first, wider grid was cut short for time (shared CPUs); heavier weights did worse
-        "TERM_WEIGHT": [0.3, 0.5],
-        "VECTOR_WEIGHT": [0.3, 0.5],
-        "EXPANSION_MASS": [3.0],
-        "DECAY": [0.5],
-        "FIRST_FLOOR": [1.0],
-    }
-    rows = []
+    name = f"conv-{Path(args.data_dir).name}" + (f"+{Path(args.distractors).name}" if args.distractors else "")
+    r = Retriever.open(args.index or Path("indexes") / name)
+    r._encoder = _Cached(r.encoder())
+    turns = [t for t in load_turns(Path(args.data_dir)) if t.history]
+    base = {}
+    for t in turns:
+        (raw,), (rew,) = (r.search_many([q], k=3, mode=args.mode, answers=False) for q in (t.question, t.rewrite))
+        gold = f"c:{t.gold}"
+        base[t] = (any(h.source == gold for h in raw), any(h.source == gold for h in rew))
+    grid = {}
+    for part in filter(None, args.grid.split(";")):
+        k, v = part.split("=")
+        grid[k.strip()] = [float(x) for x in v.split(",")]
     for values in itertools.product(*grid.values()):
-        for name, v in zip(grid, values):
-            setattr(followup, name, v)
-        res = evaluate_followups(args.data_dir, args.distractors, args.distractor_limit, mode=args.mode)["halves"]
-        f = {h: res[h]["follow-up"] for h in ("tune", "held")}
-        s = {h: res[h].get("self-contained", {}) for h in ("tune", "held")}
-        row = (f["tune"]["recall@3 history"], dict(zip(grid, values)),
-               {h: (f[h]["recall@3 raw"], f[h]["recall@3 history"], f[h]["recall@3 rewrite"],
-                    s[h].get("recall@3 raw"), s[h].get("recall@3 history")) for h in ("tune", "held")})
-        rows.append(row)
-        print(row, flush=True)
-    rows.sort(key=lambda r: -r[0])
-    print("best on tune:", rows[0])
+        for k, v in zip(grid, values):
+            setattr(followup, k, v)
+        stats: dict[tuple[str, str], list[int]] = {}
+        for t in turns:
+            (hist,) = r.search_many([t.question], k=3, mode=args.mode, answers=False, histories=[list(t.history)])
+            found = any(h.source == f"c:{t.gold}" for h in hist)
+            for half in (t.half, "all"):
+                s = stats.setdefault((half, t.group), [0, 0, 0, 0])
+                s[0] += 1
+                s[1] += base[t][0]
+                s[2] += found
+                s[3] += base[t][1]
+        out = []
+        for half in ("tune", "held", "all"):
+            n, a, h, w = stats[(half, "follow-up")]
+            sn, sa, sh, _ = stats.get((half, "self-contained"), [1, 0, 0, 0])
+            out.append(f"{half} fu {a/n:.3f}/{h/n:.3f}/{w/n:.3f} closed {(h-a)/max(w-a,1):.2f} sc {sa/sn:.2f}->{sh/sn:.2f}")
+        print(dict(zip(grid, values)), " | ".join(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -167,3 +167,58 @@ def test_who_in_capitals_matches_and_is_highlighted(tmp_path, fake_encoder):
     assert [h.text for h in hits] == ["How the vaccine works is explained here."]
     marked = [hits[0].text[a:b] for a, b in marks_for(hits[0]).words]
     assert marked == ["vaccine", "works"]  # not "How"
+
+
+# ------------------------------------------------------------------ context ranking weight and earlier answers
+def test_expanded_weight_is_full_for_dependent_and_soft_for_unsure_questions(monkeypatch):
+    monkeypatch.setattr(followup, "SOFT_WEIGHT", 0.5)  # off by default (see its comment)
+    assert followup.expanded_weight(True, None) == followup.EXPANDED_WEIGHT
+    assert followup.expanded_weight(False, None) == 0.0
+    assert followup.expanded_weight(False, followup.CONFIDENT) == 0.0  # its own search is sure: left alone
+    low, lower = followup.expanded_weight(False, 0.3), followup.expanded_weight(False, 0.05)
+    assert 0 < low < lower <= followup.SOFT_WEIGHT
+
+
+def test_passage_terms_are_the_salient_new_terms_weighted_by_recency():
+    idf = {"volcano": 3.0, "ash": 2.0, "erupt": 1.0, "icelandic": 2.5, "leads": 1.0}
+    older, newer = ["volcano", "volcano", "erupt", "leads"], ["ash", "icelandic"]
+    out = followup.passage_terms([older, newer], {"leads"}, lambda t: idf.get(t, 0.0), [0.5, 1.0])
+    assert "leads" not in out  # the question's own term
+    assert out["ash"] == out["icelandic"] == followup.PASSAGE_TERM_WEIGHT
+    assert out["volcano"] == followup.PASSAGE_TERM_WEIGHT * 0.5
+    assert followup.passage_terms([["x"] * 3], set(), lambda t: 0.0, [1.0]) == {}  # absent from the corpus
+
+
+def test_merged_expansion_keeps_the_larger_weight_and_is_capped():
+    out = followup.merge_terms({"a": 0.5, "b": 0.2}, {"b": 0.4, "c": 0.3}, n_own=5)
+    assert out == {"a": 0.5, "b": 0.4, "c": 0.3}
+    capped = followup.merge_terms({f"t{i}": 1.0 for i in range(20)}, {}, n_own=1)
+    assert abs(sum(capped.values()) - followup.EXPANSION_MASS) < 1e-9
+
+
+def test_earlier_answer_carries_what_the_question_points_to(topics):
+    # neither passage says "appoints": what "them" are comes from the answer to the earlier question
+    q, history = "Who appoints them?", ["Who leads the team?"]
+    assert topics.search(q, k=3, mode="bm25") == []
+    searched_again = topics.search(q, k=3, mode="bm25", history=history)
+    assert "director" in searched_again[0].text  # the earlier question's best passage stands for its answer
+    given = topics.search(q, k=3, mode="bm25", history=history, history_answers=["A coach leads the football club."])
+    assert given[0].text == "A coach leads the club."
+    assert "coach" in given[0].terms
+
+
+def test_earlier_answers_must_match_the_history(topics):
+    with pytest.raises(QuestionError):
+        topics.search("Who leads them?", history=["a", "b"], history_answers=["only one"])
+    with pytest.raises(QuestionError):
+        topics.search("Who leads them?", history=["a"], history_answers="not a list")
+
+
+def test_unsure_self_contained_question_gets_the_soft_context_weight(topics, monkeypatch):
+    q, history = "Which football club won the league in spring?", ["Is the Icelandic volcano monitored?"]
+    alone = topics.search(q, k=3, mode="hybrid", history=history)
+    monkeypatch.setattr(followup, "SOFT_WEIGHT", 0.5)
+    monkeypatch.setattr(followup, "CONFIDENT", 1.01)  # every search counts as unsure
+    soft = topics.search(q, k=3, mode="hybrid", history=history)
+    assert [h.score for h in soft] != [h.score for h in alone]  # fused with its context ranking
+    assert any("volcano" in t or "icelandic" in t for t in soft[0].terms)

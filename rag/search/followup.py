@@ -16,6 +16,18 @@ no less than ``FIRST_FLOOR`` of the previous one, since it usually names the top
   rarest first, and together at most ``EXPANSION_MASS`` times the question's own terms.
 - dense: the question's vector plus ``VECTOR_WEIGHT`` x recency x each earlier question's vector,
   renormalized.
+
+Context also comes from the passages that answered the earlier turns (the caller's answers, or the
+top passage of each earlier question searched again): their most salient terms (tf x idf) join the
+BM25 expansion with weight ``PASSAGE_TERM_WEIGHT`` x recency, and their vectors join the dense
+query with weight ``PASSAGE_VECTOR_WEIGHT`` x recency.
+
+The question is then searched twice, alone and with its context, and the two rankings are fused by
+reciprocal rank fusion (:func:`expanded_weight` gives the context ranking's weight): a question the
+detector finds dependent gets ``EXPANDED_WEIGHT``; any other question after the first gets
+``SOFT_WEIGHT`` scaled by how unsure its own search is (its best hit's confidence below
+``CONFIDENT``), and none when its own search is confident. ``SOFT_WEIGHT`` is 0 (measured: no
+gain), so a question the detector finds self-contained keeps exactly its results.
 """
 
 from __future__ import annotations
@@ -35,6 +47,16 @@ VECTOR_WEIGHT = 0.3  # share of the previous question's vector in the dense quer
 DECAY = 0.5  # each older question weighs this much of the next newer one
 FIRST_FLOOR = 1.0  # the conversation's first question weighs at least this much of the previous
 MAX_TERMS = 10  # expansion terms at most
+PASSAGE_TERMS = 5  # salient terms taken from each earlier answer passage
+PASSAGE_TERM_WEIGHT = 0.15  # BM25 weight of an earlier answer's salient terms (x recency)
+PASSAGE_VECTOR_WEIGHT = 0.0  # share of an earlier answer's vector in the dense query (x recency); 0.3 did worse
+EXPANDED_WEIGHT = 100.0  # RRF weight of the context ranking for a dependent question (the question's own: 1,
+# so that it only breaks near-ties; weights 1-4 did worse: a dependent question's own ranking is mostly noise)
+SOFT_WEIGHT = 0.0  # RRF weight of the context ranking for an unsure, seemingly self-contained question; off:
+# on CAsT's tune half 2 gained nothing (held +1 turn) and it changes unsure self-contained questions' results
+CONFIDENT = 0.5  # a question whose own best hit is at least this confident is searched on its own
+ANSWERS_IN_CONTEXT = False  # search an earlier question again in its own conversation (else alone) for its answer
+FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
 EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
 
 # Words that point back to something named earlier.
@@ -122,10 +144,12 @@ def recency_weights(n: int) -> list[float]:
 
 
 def plan(question: str, history: Sequence[str], idf: Callable[[str], float]) -> FollowUp:
-    """The :class:`FollowUp` for ``question`` after ``history`` (cleaned, oldest first)."""
-    reason = dependence(question, history)
-    if not reason:
+    """The :class:`FollowUp` for ``question`` after ``history`` (cleaned, oldest first): whether it
+    depends on it, and the context its search may use (every question with a history gets one;
+    :func:`expanded_weight` decides how much it counts)."""
+    if not history:
         return FollowUp(False, "")
+    reason = dependence(question, history)
     own = set(query_terms(question))
     rec = recency_weights(len(history))
     weights: dict[str, float] = {}
@@ -137,7 +161,7 @@ def plan(question: str, history: Sequence[str], idf: Callable[[str], float]) -> 
     total = sum(weights[t] for t in best)
     cap = EXPANSION_MASS * max(len(own), 1)
     scale = cap / total if total > cap else 1.0  # the context never outweighs the question itself
-    return FollowUp(True, reason, {t: weights[t] * scale for t in best}, tuple(VECTOR_WEIGHT * r for r in rec))
+    return FollowUp(bool(reason), reason, {t: weights[t] * scale for t in best}, tuple(VECTOR_WEIGHT * r for r in rec))
 
 
 def mix_vector(qvec: np.ndarray, history_vecs: np.ndarray, weights: Sequence[float]) -> np.ndarray:
@@ -147,3 +171,41 @@ def mix_vector(qvec: np.ndarray, history_vecs: np.ndarray, weights: Sequence[flo
         v = v + np.asarray(weights, dtype=np.float32) @ np.asarray(history_vecs, dtype=np.float32)
     n = float(np.linalg.norm(v))
     return (v / n).astype(np.float32) if n > 0 else np.asarray(qvec, dtype=np.float32)
+
+
+def expanded_weight(depends: bool, own_confidence: float | None) -> float:
+    """RRF weight of the context ranking: ``EXPANDED_WEIGHT`` for a dependent question; otherwise
+    ``SOFT_WEIGHT`` x how far the question's own best confidence falls below ``CONFIDENT`` (0 when
+    it reaches it, or is unknown)."""
+    if depends:
+        return EXPANDED_WEIGHT
+    if own_confidence is None or own_confidence >= CONFIDENT or CONFIDENT <= 0:
+        return 0.0
+    return SOFT_WEIGHT * (CONFIDENT - own_confidence) / CONFIDENT
+
+
+def passage_terms(texts: Sequence[list[str]], own: set[str], idf: Callable[[str], float],
+                  recency: Sequence[float]) -> dict[str, float]:
+    """BM25 expansion from earlier answers: each passage's (given as its terms) ``PASSAGE_TERMS``
+    most salient terms (tf x idf) not among ``own``, weighted ``PASSAGE_TERM_WEIGHT`` x recency."""
+    out: dict[str, float] = {}
+    for terms, r in zip(texts, recency):
+        tf: dict[str, int] = {}
+        for t in terms:
+            if t not in own:
+                tf[t] = tf.get(t, 0) + 1
+        sal = sorted(((n * idf(t), t) for t, n in tf.items() if idf(t) > 0), key=lambda x: (-x[0], x[1]))
+        for _, t in sal[: int(PASSAGE_TERMS)]:
+            out[t] = max(out.get(t, 0.0), PASSAGE_TERM_WEIGHT * r)
+    return out
+
+
+def merge_terms(question_terms: dict[str, float], passage: dict[str, float], n_own: int) -> dict[str, float]:
+    """The expansion of both sources (the larger weight of a term), capped at ``EXPANSION_MASS``
+    times the question's own terms in all."""
+    out = dict(question_terms)
+    for t, w in passage.items():
+        out[t] = max(out.get(t, 0.0), w)
+    total = sum(out.values())
+    cap = EXPANSION_MASS * max(n_own, 1)
+    return {t: w * cap / total for t, w in out.items()} if total > cap else out

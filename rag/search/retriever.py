@@ -21,7 +21,7 @@ from rag.index import store
 from rag.search.answer import best_sentence, sentence_candidates
 from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, RagError
 from rag.search import followup
-from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
+from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked, rrf
 from rag.search.feedback import DEFAULT_FEEDBACK, FeedbackParams, rocchio
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
@@ -231,22 +231,27 @@ class Retriever:
 
     # ----------------------------------------------------------------- search
     def search(self, question: str, k: int = 5, mode: str = "hybrid", answers: bool = True,
-               history: Sequence[str] | None = None) -> list[Hit]:
+               history: Sequence[str] | None = None, history_answers: Sequence[str | None] | None = None) -> list[Hit]:
         """The ``k`` best passages for ``question``, best first.
 
         ``history``: the earlier questions of the conversation, oldest first. A question that leans
         on them ("Who leads them?") is searched with their context (:mod:`rag.search.followup`);
         a self-contained one is searched as without history.
+        ``history_answers``: optionally, the passage text that answered each earlier question (same
+        order and length as ``history``; None or "" where unknown). Where it is not given, the
+        earlier question is searched again and its best passage stands for the answer.
         """
         return self.search_many([question], k=k, mode=mode, answers=answers,
-                                histories=None if history is None else [history])[0]
+                                histories=None if history is None else [history],
+                                history_answers=None if history_answers is None else [history_answers])[0]
 
     def search_many(
         self, questions: list[str], k: int = 5, mode: str = "hybrid", answers: bool = True,
         histories: Sequence[Sequence[str] | None] | None = None,
+        history_answers: Sequence[Sequence[str | None] | None] | None = None,
     ) -> list[list[Hit]]:
         """Batched :meth:`search`: the questions are encoded together; ``histories`` gives each
-        question's earlier questions (see :meth:`search`)."""
+        question's earlier questions and ``history_answers`` their answers (see :meth:`search`)."""
         if mode not in MODES:
             raise QuestionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -257,47 +262,128 @@ class Retriever:
             return []
         if histories is not None and len(histories) != len(cleaned):
             raise QuestionError("give one history (list of earlier questions) per question")
-        hist = [followup.clean_history(h) for h in histories] if histories is not None else [[] for _ in cleaned]
+        raw_hist = [list(h) if h is not None else [] for h in histories] if histories is not None else [[] for _ in cleaned]
+        given = _given_answers(history_answers, raw_hist)
+        hist = [followup.clean_history(h) for h in raw_hist]
+        # each kept earlier question's answer (clean_history drops blanks and keeps the newest)
+        given = [[a for q, a in zip(rh, g) if q.strip()][-len(h):] if h else [] for rh, g, h in zip(raw_hist, given, hist)]
         plans = [followup.plan(q, h, self.idf) for q, h in zip(cleaned, hist)]
         depth = max(self.fusion.depth, k)
-        # every mode embeds the question (confidence has the same meaning in each); a follow-up's
-        # vector mixes in its earlier questions' (rag.search.followup)
-        extra = [h for h, p in zip(hist, plans) if p.depends]
-        vecs = self.encoder().encode(cleaned + [q for h in extra for q in h])
-        qvecs, at = vecs[: len(cleaned)].copy(), len(cleaned)
-        for qi, (h, p) in enumerate(zip(hist, plans)):
-            if p.depends:
-                qvecs[qi] = followup.mix_vector(vecs[qi], vecs[at : at + len(h)], p.history_weights)
-                at += len(h)
-        dscores, dids = self.index.dense_positions(qvecs, depth if mode != "bm25" else CONTEXT_DEPTH)
+        ndense = depth if mode != "bm25" else CONTEXT_DEPTH
+        # every mode embeds the question (confidence has the same meaning in each); the earlier
+        # questions are embedded apart (so that the question's own vector is the same as without
+        # history), and only where the context may count (rag.search.followup)
+        qvecs = self.encoder().encode(cleaned)
+        need = [bool(h) and (p.depends or followup.SOFT_WEIGHT > 0) for h, p in zip(hist, plans)]
+        flat = [q for h, n in zip(hist, need) if n for q in h]
+        hv = self.encoder().encode(flat) if flat else np.empty((0, qvecs.shape[1]), np.float32)
+        hvecs, at = [], 0
+        for h, n in zip(hist, need):
+            hvecs.append(hv[at : at + len(h)] if n else None)
+            at += len(h) if n else 0
+        dscores, dids = self.index.dense_positions(qvecs, ndense)
         results = []
         for qi, q in enumerate(cleaned):
-            terms = query_terms(q)
-            context = plans[qi].terms
-            keep = dids[qi] >= 0
-            dense_ids, dense_sc = dids[qi][keep].astype(np.int64), dscores[qi][keep]
-            lex = self.index.lexical_positions(terms, extra=context)
-            if mode == "dense":
-                top = list(zip(dense_ids.tolist(), dense_sc.tolist()))[:k]
-            elif mode == "bm25":
-                ids, sc = _top_positive(lex, k)
-                top = list(zip(ids.tolist(), sc.tolist()))
-            else:
-                lex_top = _top_positive(lex, depth)
-                top = ranked(fuse(self.fusion, (dense_ids, dense_sc), lex_top), max(k, self.feedback.docs))
-                if self.feedback.beta > 0 and top:  # dense Rocchio from the fused first round, fused again
-                    q2 = rocchio(qvecs[qi], np.stack([self.index.vector_at(i) for i, _ in top[: self.feedback.docs]]),
-                                 self.feedback.beta)
-                    s2, i2 = self.index.dense_positions(q2[None, :], depth)
-                    keep = i2[0] >= 0
-                    top = ranked(fuse(self.fusion, (i2[0][keep].astype(np.int64), s2[0][keep]), lex_top), k)
-                top = top[:k]
-            searched = terms + [t for t in context if t not in terms]
-            hits = self._hits(top, q, searched, qvecs[qi] if mode != "bm25" else None, lex if mode != "dense" else None,
+            memo: dict[int, int | None] = {}
+            top, qvec, searched, dense, lex = self._search_one(
+                q, qvecs[qi], (dscores[qi], dids[qi]), hist[qi], hvecs[qi], given[qi], plans[qi], mode, depth, ndense, memo)
+            hits = self._hits(top[:k], q, searched, qvec if mode != "bm25" else None, lex if mode != "dense" else None,
                               answers)
-            self._add_confidence(hits, qvecs[qi], searched, (dscores[qi], dids[qi]), lex, q)
+            self._add_confidence(hits, qvec, searched, dense, lex, q)
             results.append(hits)
         return results
+
+    def _search_one(self, q: str, qvec, dense, history: list[str], hvecs, given: list[str | None], plan, mode: str,
+                    depth: int, ndense: int, memo: dict[int, int | None]):
+        """One question's ranking in its conversation: its own, fused with its context's when it
+        depends on the conversation or its own search is unsure. Returns ``(top, query vector,
+        searched terms, dense result, lexical result)``. ``memo`` keeps the best passage of each
+        earlier question (by its place in ``history``), searched in its own conversation."""
+        terms = query_terms(q)
+        lex = self.index.lexical_positions(terms)
+        top = self._ranking(dense, lex, mode, depth, qvec)
+        weight = 0.0
+        if history:  # its own search finding nothing is as unsure as can be
+            conf = (None if plan.depends or followup.SOFT_WEIGHT <= 0 else
+                    self._confidence_of(top[0][0], qvec, terms, dense, lex) if top else 0.0)
+            weight = followup.expanded_weight(plan.depends, conf)
+        if weight <= 0:
+            return top, qvec, terms, dense, lex
+        rows: list[int | None] = []
+        for j in range(len(history)):
+            if given[j]:
+                rows.append(None)
+                continue
+            if j not in memo:
+                ds, di = self.index.dense_positions(np.asarray(hvecs[j])[None, :], ndense)
+                before = j if followup.ANSWERS_IN_CONTEXT else 0  # the earlier question alone, or in its conversation
+                t = self._search_one(history[j], hvecs[j], (ds[0], di[0]), history[:before], hvecs[:before],
+                                     given[:before], followup.plan(history[j], history[:before], self.idf), mode, depth,
+                                     ndense, memo)[0]
+                memo[j] = t[0][0] if t else None
+            rows.append(memo[j])
+        qvec, context = self._context(q, qvec, history, hvecs, given, rows, plan)
+        ds, di = self.index.dense_positions(qvec[None, :], ndense)
+        dense = (ds[0], di[0])
+        lex = self.index.lexical_positions(terms, extra=context)
+        ctx_top = self._ranking(dense, lex, mode, depth, qvec)
+        fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=followup.FUSION_K, weights=[1.0, weight])
+        return ranked(fused, depth), qvec, terms + [t for t in context if t not in terms], dense, lex
+
+    def _ranking(self, dense, lex, mode: str, depth: int, qvec=None) -> list[tuple[int, float]]:
+        """The ``depth`` best ``(position, score)`` of one query in ``mode``, from its dense
+        ``(scores, positions)`` and its lexical ``(positions, scores)``; in hybrid mode with
+        ``self.feedback`` on (off by default), dense Rocchio feedback from the fused first round."""
+        keep = dense[1] >= 0
+        dense_ids, dense_sc = dense[1][keep].astype(np.int64), dense[0][keep]
+        if mode == "dense":
+            return list(zip(dense_ids.tolist(), dense_sc.tolist()))[:depth]
+        if mode == "bm25":
+            ids, sc = _top_positive(lex, depth)
+            return list(zip(ids.tolist(), sc.tolist()))
+        lex_top = _top_positive(lex, depth)
+        top = ranked(fuse(self.fusion, (dense_ids, dense_sc), lex_top), depth)
+        if self.feedback.beta > 0 and top and qvec is not None:
+            q2 = rocchio(qvec, np.stack([self.index.vector_at(i) for i, _ in top[: self.feedback.docs]]), self.feedback.beta)
+            s2, i2 = self.index.dense_positions(q2[None, :], depth)
+            keep = i2[0] >= 0
+            top = ranked(fuse(self.fusion, (i2[0][keep].astype(np.int64), s2[0][keep]), lex_top), depth)
+        return top
+
+    def _confidence_of(self, row: int, qvec, terms: list[str], dense, lex) -> float:
+        """The calibrated confidence that the passage at ``row`` answers the query."""
+        from rag.documents.tokens import tokenize as _tok
+
+        ctx = query_context(self.index, qvec, terms, dense=dense, lex=lex, idf_cache=self._conf_idf)
+        x = pair_features(ctx, row, float(np.dot(self.index.vector_at(row), qvec)), set(_tok(self.passages[row].text)))
+        return float(self.calibration.probability(np.vstack([x]))[0])
+
+    def _context(self, question: str, qvec, history: list[str], hvecs, given: list[str | None],
+                 rows: list[int | None], plan) -> tuple[np.ndarray, dict[str, float]]:
+        """The dense query vector and BM25 expansion terms of ``question`` in its conversation: its
+        earlier questions' (``plan``) and the passages that answered them (``given`` text, else the
+        passage at ``rows``)."""
+        from rag.documents.tokens import tokenize as _tok
+
+        rec = followup.recency_weights(len(history))
+        texts, pvecs, pweights, prec = [], [], [], []
+        have_given = [j for j in range(len(history)) if given[j]]
+        gvecs = self.encoder().encode([str(given[j])[:ANSWER_MAX_CHARS * 4] for j in have_given]) if have_given else []
+        for j in range(len(history)):
+            if given[j]:
+                text, vec = str(given[j]), gvecs[have_given.index(j)]
+            elif rows[j] is not None:
+                text, vec = self.passages[rows[j]].text, self.index.vector_at(rows[j])
+            else:
+                continue
+            texts.append(_tok(text))
+            pvecs.append(np.asarray(vec, dtype=np.float32))
+            pweights.append(followup.PASSAGE_VECTOR_WEIGHT * rec[j])
+            prec.append(rec[j])
+        own = set(query_terms(question))
+        context = followup.merge_terms(plan.terms, followup.passage_terms(texts, own, self.idf, prec), len(own))
+        mixed = np.vstack([np.asarray(hvecs, dtype=np.float32)] + ([np.vstack(pvecs)] if pvecs else []))
+        return followup.mix_vector(qvec, mixed, list(plan.history_weights) + pweights), context
 
     def _hits(self, top, question: str, terms: list[str], qvec, lex, answers: bool) -> list[Hit]:
         hits = []
@@ -384,6 +470,23 @@ class Retriever:
 def found(hits: list[Hit]) -> bool:
     """Whether the documents seem to answer the question: the best hit's confidence reaches 0.5."""
     return any(h.confidence is not None and h.confidence >= THRESHOLD for h in hits)
+
+
+def _given_answers(history_answers, histories: list[list]) -> list[list[str | None]]:
+    """Each question's earlier answers, aligned with its history (None where not given)."""
+    if history_answers is None:
+        return [[None] * len(h) for h in histories]
+    if len(history_answers) != len(histories):
+        raise QuestionError("give one list of earlier answers per question")
+    out = []
+    for a, h in zip(history_answers, histories):
+        a = [None] * len(h) if a is None else a
+        if isinstance(a, str) or len(a) != len(h):
+            raise QuestionError("give one earlier answer (or None) per earlier question")
+        if any(x is not None and not isinstance(x, str) for x in a):
+            raise QuestionError("each earlier answer must be text or None")
+        out.append([x if x and x.strip() else None for x in a])
+    return out
 
 
 def _top_positive(lex: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
