@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# Below this calibrated confidence (rag.index.confidence), a hit does not seem to answer its question.
+CONFIDENCE_THRESHOLD = 0.5
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where a piece of a document's text is, as its reader counts it.

@@ -67,14 +67,14 @@ def test_kill_at_each_stage_keeps_a_complete_index(seeds, tmp_path, point):
         assert now != before_version and now.name not in (oldest.name, before_version.name)
         assert kill[0] == f"KILL cleanup removing {oldest.name} while CURRENT={now.name}"
         assert oldest.exists() and not (oldest / store.MANIFEST).exists()  # the kill came mid-removal
-        assert len(r.passages) == 7 + 60
+        assert len(r.passages) == 6 + 60
         assert r.search("topic", k=1, mode="bm25")[0].source.startswith("gen")
     else:
         assert now == before_version
-        assert len(r.passages) == 7
+        assert len(r.passages) == 6
         assert answers(idx) == before
     stats = build_index(seeds, idx, encoder=FakeEncoder())
-    assert stats.passages == 7 + 60
+    assert stats.passages == 6 + 60
     assert not oldest.exists()  # the next build finishes what the dead one left
     leftovers = [p.name for p in idx.iterdir() if p.name.startswith((".tmp-", "CURRENT."))]
     assert leftovers == []
@@ -96,17 +96,17 @@ def test_kill_at_random_moments(seeds, tmp_path):
         n = len(r.passages)
         outcomes.append((proc.returncode, n))
         topic = r.search("topic", k=1, mode="bm25")
-        if n == 7:  # the old index, untouched ("topic" is in none of its documents)
+        if n == 6:  # the old index, untouched ("topic" is in none of its documents)
             assert proc.returncode == -9
             assert answers(idx) == before and topic == []
         else:  # the complete new one, nothing in between
-            assert n == 7 + 120, outcomes
+            assert n == 6 + 120, outcomes
             assert topic[0].source.startswith("gen")
         if proc.returncode == 0:
-            assert n == 7 + 120
+            assert n == 6 + 120
             break  # a finished build: later runs would only reuse it
     stats = build_index(seeds, idx, encoder=FakeEncoder())
-    assert stats.passages == 7 + 120
+    assert stats.passages == 6 + 120
     assert not [p for p in idx.iterdir() if p.name.startswith(".tmp-")]
 
 

@@ -71,7 +71,7 @@ def test_question_words_may_start_with_a_dash(workdir, argv, question, k, mode):
 def test_human_output_shows_rank_citation_and_text(workdir):
     p = rag("ask", PARTICIPANTS_Q, "-k", "2", cwd=workdir)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith(f"1. {SEED_ARTICLE.name}:49  (score ")
+    assert p.stdout.startswith(f"1. {SEED_ARTICLE.name}:49  (confidence ")
     assert "Moscow expects around 1,500 participants" in p.stdout
     assert "\n2. " in p.stdout
 
@@ -101,7 +101,7 @@ def test_status_reports_contents(workdir):
     p = rag("status", "--json", cwd=workdir)
     assert p.returncode == 0, p.stderr
     s = json.loads(p.stdout)
-    assert s["files"] == 1 and s["passages"] > 40
+    assert s["files"] == 1 and s["passages"] > 30  # the article's paragraphs, its comment-form chrome left out
     assert s["changes"] == {"added": [], "modified": [], "removed": []}
     assert s["query_encoder"] == "onnxruntime"  # the build exported the model
 

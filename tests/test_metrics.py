@@ -67,7 +67,8 @@ def tiny_beir(tmp_path: Path) -> Path:
 def test_beir_loader(tiny_beir):
     ds = beir.load(tiny_beir, "test")
     assert [p.source for p in ds.passages] == ["d1", "d2", "d3"]
-    assert ds.passages[0].text == "Owls Owls hunt mice at night. They fly silently."
+    # the title is the passage's header (embedded and searched with it), not part of its text
+    assert ds.passages[0].text == "Owls hunt mice at night. They fly silently." and ds.passages[0].title == "Owls"
     assert set(ds.queries) == {"q1", "q2"}  # only judged queries
     assert ds.qrels == {"q1": {"d1": 1}, "q2": {"d3": 1}}
     with pytest.raises(DataError, match="not found"):

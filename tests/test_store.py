@@ -131,7 +131,7 @@ def test_an_index_of_the_old_layout_is_refused_in_one_line_and_rebuilt_by_rag_in
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "rag index --rebuild" in err
     stats = build_index(seeds, idx, encoder=FakeEncoder())
-    assert stats.embedded == stats.passages == 7
+    assert stats.embedded == stats.passages == 6
     assert any("not reusable" in w for w in stats.warnings)
     assert open_(idx).search("cats", k=1, mode="bm25")[0].source == "cats.txt"
     build_index(seeds, idx, encoder=FakeEncoder(), rebuild=True)
@@ -156,5 +156,5 @@ def test_newer_format_is_a_mismatch(built):
 def test_damaged_index_is_rebuilt_by_the_next_build(built, seeds):
     (segment(built) / "vectors.npy").write_bytes(b"garbage")
     stats = build_index(seeds, built, encoder=FakeEncoder(), rebuild=True)
-    assert stats.embedded == stats.passages == 7
+    assert stats.embedded == stats.passages == 6
     assert open_(built).search("cats", k=1, mode="bm25")[0].source == "cats.txt"

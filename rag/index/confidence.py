@@ -23,10 +23,11 @@ import numpy as np
 
 from rag.documents.sentences import sentence_spans
 from rag.documents.tokens import STOPWORDS_EN, query_terms, tokenize
+from rag.types import CONFIDENCE_THRESHOLD
 
 FEATURES = ("cos", "margin", "rel", "coverage", "agree", "sent", "rare")
 CONTEXT_DEPTH = 10  # neighbours of a question that its features look at
-THRESHOLD = 0.5  # below this, the best hit does not seem to answer the question
+THRESHOLD = CONFIDENCE_THRESHOLD  # below this, the best hit does not seem to answer the question
 CALIBRATION_VERSION = 2  # 2: claim-like pseudo-questions (claim_question), features sent and rare
 READABLE_VERSIONS = (1, 2)
 MAX_PSEUDO = 150  # pseudo-questions from the corpus's sentences

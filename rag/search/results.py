@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.search.retriever import found
+from rag.search.verdict import found
 from rag.types import Hit
 
 

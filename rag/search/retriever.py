@@ -21,6 +21,7 @@ from rag.index import store
 from rag.search.answer import best_sentence, sentence_candidates
 from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, RagError
 from rag.search import followup
+from rag.search.verdict import found  # noqa: F401  (part of this module's interface)
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked, rrf
 from rag.search.feedback import DEFAULT_FEEDBACK, FeedbackParams, rocchio
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
@@ -465,11 +466,6 @@ class Retriever:
 
     def passages_by_hit(self, hit: Hit) -> Passage:
         return self.passages[hit.row]
-
-
-def found(hits: list[Hit]) -> bool:
-    """Whether the documents seem to answer the question: the best hit's confidence reaches 0.5."""
-    return any(h.confidence is not None and h.confidence >= THRESHOLD for h in hits)
 
 
 def _given_answers(history_answers, histories: list[list]) -> list[list[str | None]]:

@@ -350,5 +350,5 @@ def test_scores_can_be_hidden_for_pictures(small, tmp_path):
         without.append(await shown(False))
 
     run(both())
-    assert "score 0." in with_scores[0] or "score 1." in with_scores[0]
+    assert "confidence 0." in with_scores[0] or "confidence 1." in with_scores[0]
     assert "score" not in without[0] and "¶" in without[0]

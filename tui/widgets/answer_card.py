@@ -6,7 +6,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from rag.search.retriever import found
+from rag.search.verdict import found
 from rag.terminal_text import terminal_line, terminal_safe
 
 from ..highlight import Marks
