@@ -69,6 +69,9 @@ def _query_threads() -> int:
     return max(1, n)
 
 
+PROGRESS_EVERY = 256  # texts between two progress reports of a document build
+
+
 class OnnxQueryEncoder:
     """Questions to vectors with ONNX Runtime."""
 
@@ -131,6 +134,8 @@ class OnnxQueryEncoder:
         return self._tokenizer.post_process(enc)
 
     def encode(self, texts: list[str], progress=None, cancel=None) -> np.ndarray:
+        """Unit vectors of ``texts``, longest first in batches of 32; ``progress(done, total)`` about
+        every :data:`PROGRESS_EVERY` texts; ``cancel`` (an Event) checked between batches."""
         texts = list(texts)
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
         if not texts:
@@ -139,7 +144,12 @@ class OnnxQueryEncoder:
         lengths = [len(e.ids) for e in encs]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         batch = 32
+        done = 0
         for start in range(0, len(order), batch):
+            if cancel is not None and cancel.is_set():
+                from rag.embedding.document_encoder import BuildCancelled
+
+                raise BuildCancelled("build cancelled; the previous index is unchanged")
             idx = order[start : start + batch]
             width = lengths[idx[0]]
             ids = np.zeros((len(idx), width), dtype=np.int64)
@@ -149,6 +159,9 @@ class OnnxQueryEncoder:
                 mask[row, : lengths[j]] = 1
             (vecs,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[idx] = vecs
+            done += len(idx)
+            if progress is not None and (done % PROGRESS_EVERY < batch or done == len(texts)):
+                progress(done, len(texts))
         return out
 
 
