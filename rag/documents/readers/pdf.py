@@ -7,7 +7,10 @@ Read with pypdfium2 (PDFium, Apache-2.0/BSD). Decisions:
   header and body), and read top to bottom, left to right. Two- and three-column pages read column
   by column, whatever order the file draws them in. Runs that share a line are joined by a space.
 - Paragraphs: a blank line where the gap to the next line is clearly wider than the page's usual
-  line gap, where a new column or region starts, or where a line is indented past its column.
+  line gap (the median of the smaller half of its gaps, so that a page of two-line paragraphs,
+  where half the gaps are paragraph gaps, still splits), where a new column or region starts,
+  where a line is indented past its column, or where the font size changes by more than a fifth
+  (a heading is its own block).
 - Hyphenation: a line ending in a hyphen after a letter, followed by a line of the same paragraph
   starting with a lower-case letter, is joined (the word's end moves up a line).
 - Running headers and footers: a line among the two top or two bottom lines of a page that is a bare
@@ -298,9 +301,11 @@ def _page_text(lines: list[_Line]) -> str:
     lines = _rows(lines)
     if not lines:
         return ""
-    gaps = [prev.y0 - cur.y1 for prev, cur in zip(lines, lines[1:]) if cur.y1 <= prev.y0 + 0.5 * prev.height]
+    gaps = sorted(prev.y0 - cur.y1 for prev, cur in zip(lines, lines[1:]) if cur.y1 <= prev.y0 + 0.5 * prev.height)
     size = max(statistics.median(line.height for line in lines), 1.0)
-    usual = statistics.median(gaps) if gaps else size
+    # The line gap: the median of the smaller half of the gaps. (The median of all of them is a
+    # paragraph gap on a page of two- and three-line paragraphs, where half the gaps are.)
+    usual = statistics.median(gaps[: (len(gaps) + 1) // 2]) if gaps else size
     if len(gaps) < 3:  # too few to tell the line gap from a paragraph gap: at most half a line
         usual = min(usual, 0.5 * size)
     texts = [lines[0].text]
@@ -311,6 +316,7 @@ def _page_text(lines: list[_Line]) -> str:
             gap < -0.5 * h  # up the page: the next column or region
             or gap > max(usual * 1.8, usual + 0.6 * size)  # a wider gap than between lines
             or cur.x0 > prev.x0 + 1.0 * h and cur.x0 < prev.x1  # an indented first line
+            or h > 1.2 * min(prev.height, cur.height)  # a change of font size: a heading's edge
         )
         if new_para:
             texts.append("")
