@@ -79,6 +79,13 @@ def test_a_heading_in_a_larger_font_is_a_block_of_its_own():
     assert [words(p.text) for p in chunk(doc)] == [["Automation", "and", "preservation"], words(SHORT_PARAGRAPHS[0])]
 
 
+def test_the_title_comes_from_the_metadata():
+    doc = parse(pdfs.blocks([(10.5, "", SHORT_PARAGRAPHS[0])], title="  Lighthouses of the\nNorth "))
+    assert doc.title == "Lighthouses of the North"
+    assert {p.title for p in chunk(doc)} == {"Lighthouses of the North"}
+    assert parse(pdfs.blocks([(10.5, "", SHORT_PARAGRAPHS[0])])).title is None
+
+
 def test_hyphenation_at_line_ends_is_joined():
     data = pdfs.paper([[["Cats are known for their remark-", "able hearing and quick re-", "flexes."]]])
     assert parse(data).lines(1) == ["Cats are known for their remarkable", "hearing and quick reflexes."]

@@ -18,6 +18,7 @@ Read with pypdfium2 (PDFium, Apache-2.0/BSD). Decisions:
   that place on at least two pages and 40% of them, is left out.
 - Pages: the document's text is its pages joined by newlines (``page_starts``); lines are counted
   within the page; every block lies within one page, so no passage spans pages.
+- The title is the one in the file's metadata (``Title``), or None.
 - A file with no text on any page is skipped ("no text layer; OCR is not supported"); an encrypted
   one that needs a password likewise; more than ``MAX_PAGES`` pages, likewise.
 """
@@ -393,4 +394,19 @@ class PdfReader(Reader):
         empty = sum(1 for t in texts if not t.strip())
         if blocks and empty > n / 2:  # a blank page or two is normal; most pages blank is a scan
             warning = f"{empty} of {n} pages have no text layer (OCR is not supported)"
-        return Document(source, "\n".join(texts), blocks, page_starts=tuple(starts), warning=warning)
+        return Document(
+            source, "\n".join(texts), blocks, page_starts=tuple(starts), warning=warning, title=_title(pdf)
+        )
+
+
+def _title(pdf) -> str | None:
+    """The document's title from its metadata (the Info dictionary's ``Title``), whitespace
+    collapsed and control characters out; None when it has none."""
+    import pypdfium2 as pdfium
+
+    try:
+        raw = pdf.get_metadata_dict(skip_empty=True).get("Title")
+    except pdfium.PdfiumError:
+        return None
+    title = " ".join(_clean(" ".join((raw or "").split())).split())
+    return title[:300] or None
