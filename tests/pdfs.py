@@ -61,6 +61,24 @@ def flowing(paragraphs_per_page: list[list[str]], size: float = 11) -> bytes:
     return bytes(pdf.output())
 
 
+def blocks(items: list[tuple[float, str, str]], *, gap: float = 4, title: str | None = None) -> bytes:
+    """One page of blocks ``(font size, style, text)`` ("B" bold), each written with fpdf2's line
+    breaking at a line height of 1.4 times its size, ``gap`` mm between blocks; ``title`` goes into
+    the document's metadata."""
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    if title is not None:
+        pdf.set_title(title)
+    pdf.add_page()
+    y = 20.0
+    for size, style, text in items:
+        pdf.set_font("helvetica", style, size)
+        pdf.set_xy(15, y)
+        pdf.multi_cell(180, size * 1.4 * 25.4 / 72, text, align="J")
+        y = pdf.get_y() + gap
+    return bytes(pdf.output())
+
+
 def blank_pages(n: int) -> bytes:
     """A PDF with ``n`` pages and no text at all (a scan without OCR, say)."""
     pdf = FPDF()

@@ -55,6 +55,37 @@ def test_passages_never_span_pages():
     ]
 
 
+SHORT_PARAGRAPHS = [
+    "Automation began in the sixties, when electric lamps with automatic bulb changers and remote "
+    "monitoring made resident keepers unnecessary on every station of the northern coast.",
+    "Several towers are now museums run by volunteers, and visitors can climb the one hundred "
+    "and twelve steps of the Gull Point tower between April and October each year.",
+    "Keepers wrote the weather, passing ships and every problem with the lamp into a logbook, "
+    "which the inspector read on his yearly visit to the station.",
+]
+
+
+def test_a_page_of_short_paragraphs_splits_between_them():
+    # half the gaps on such a page are paragraph gaps: the line gap is not the median gap
+    paras = [SHORT_PARAGRAPHS[0], "Most of the towers still stand.", SHORT_PARAGRAPHS[1]]
+    doc = parse(pdfs.blocks([(10.5, "", t) for t in paras]))
+    assert [len(p.text.split("\n")) for p in chunk(doc)] == [2, 1, 2]  # the lines as drawn
+    assert [words(p.text) for p in chunk(doc)] == [words(t) for t in paras]
+
+
+def test_a_heading_in_a_larger_font_is_a_block_of_its_own():
+    # no wider gap under the heading than between lines: its font size sets it apart
+    doc = parse(pdfs.blocks([(14, "B", "Automation and preservation"), (10.5, "", SHORT_PARAGRAPHS[0])], gap=0.3))
+    assert [words(p.text) for p in chunk(doc)] == [["Automation", "and", "preservation"], words(SHORT_PARAGRAPHS[0])]
+
+
+def test_the_title_comes_from_the_metadata():
+    doc = parse(pdfs.blocks([(10.5, "", SHORT_PARAGRAPHS[0])], title="  Lighthouses of the\nNorth "))
+    assert doc.title == "Lighthouses of the North"
+    assert {p.title for p in chunk(doc)} == {"Lighthouses of the North"}
+    assert parse(pdfs.blocks([(10.5, "", SHORT_PARAGRAPHS[0])])).title is None
+
+
 def test_hyphenation_at_line_ends_is_joined():
     data = pdfs.paper([[["Cats are known for their remark-", "able hearing and quick re-", "flexes."]]])
     assert parse(data).lines(1) == ["Cats are known for their remarkable", "hearing and quick reflexes."]

@@ -23,7 +23,9 @@ from rag.hashing import sha256_file
 # 4: HTML and DOCX readers; passages carry the document's title.
 # 5: Markdown parsed as CommonMark (markup out of the text, front matter title, lists, code);
 #    the title and section path prefixed to what is embedded and searched.
-INGEST_VERSION = 5
+# 6: plain text: a heading-like line is the section of the paragraphs under it, not a passage;
+#    PDF: short paragraphs and headings split into blocks, the title from the metadata.
+INGEST_VERSION = 6
 
 __all__ = ["INGEST_VERSION", "MAX_FILE_BYTES", "ReadResult", "read_seed"]
 

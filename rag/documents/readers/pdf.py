@@ -7,7 +7,10 @@ Read with pypdfium2 (PDFium, Apache-2.0/BSD). Decisions:
   header and body), and read top to bottom, left to right. Two- and three-column pages read column
   by column, whatever order the file draws them in. Runs that share a line are joined by a space.
 - Paragraphs: a blank line where the gap to the next line is clearly wider than the page's usual
-  line gap, where a new column or region starts, or where a line is indented past its column.
+  line gap (the median of the smaller half of its gaps, so that a page of two-line paragraphs,
+  where half the gaps are paragraph gaps, still splits), where a new column or region starts,
+  where a line is indented past its column, or where the font size changes by more than a fifth
+  (a heading is its own block).
 - Hyphenation: a line ending in a hyphen after a letter, followed by a line of the same paragraph
   starting with a lower-case letter, is joined (the word's end moves up a line).
 - Running headers and footers: a line among the two top or two bottom lines of a page that is a bare
@@ -15,6 +18,7 @@ Read with pypdfium2 (PDFium, Apache-2.0/BSD). Decisions:
   that place on at least two pages and 40% of them, is left out.
 - Pages: the document's text is its pages joined by newlines (``page_starts``); lines are counted
   within the page; every block lies within one page, so no passage spans pages.
+- The title is the one in the file's metadata (``Title``), or None.
 - A file with no text on any page is skipped ("no text layer; OCR is not supported"); an encrypted
   one that needs a password likewise; more than ``MAX_PAGES`` pages, likewise.
 """
@@ -298,9 +302,11 @@ def _page_text(lines: list[_Line]) -> str:
     lines = _rows(lines)
     if not lines:
         return ""
-    gaps = [prev.y0 - cur.y1 for prev, cur in zip(lines, lines[1:]) if cur.y1 <= prev.y0 + 0.5 * prev.height]
+    gaps = sorted(prev.y0 - cur.y1 for prev, cur in zip(lines, lines[1:]) if cur.y1 <= prev.y0 + 0.5 * prev.height)
     size = max(statistics.median(line.height for line in lines), 1.0)
-    usual = statistics.median(gaps) if gaps else size
+    # The line gap: the median of the smaller half of the gaps. (The median of all of them is a
+    # paragraph gap on a page of two- and three-line paragraphs, where half the gaps are.)
+    usual = statistics.median(gaps[: (len(gaps) + 1) // 2]) if gaps else size
     if len(gaps) < 3:  # too few to tell the line gap from a paragraph gap: at most half a line
         usual = min(usual, 0.5 * size)
     texts = [lines[0].text]
@@ -311,6 +317,7 @@ def _page_text(lines: list[_Line]) -> str:
             gap < -0.5 * h  # up the page: the next column or region
             or gap > max(usual * 1.8, usual + 0.6 * size)  # a wider gap than between lines
             or cur.x0 > prev.x0 + 1.0 * h and cur.x0 < prev.x1  # an indented first line
+            or h > 1.2 * min(prev.height, cur.height)  # a change of font size: a heading's edge
         )
         if new_para:
             texts.append("")
@@ -387,4 +394,19 @@ class PdfReader(Reader):
         empty = sum(1 for t in texts if not t.strip())
         if blocks and empty > n / 2:  # a blank page or two is normal; most pages blank is a scan
             warning = f"{empty} of {n} pages have no text layer (OCR is not supported)"
-        return Document(source, "\n".join(texts), blocks, page_starts=tuple(starts), warning=warning)
+        return Document(
+            source, "\n".join(texts), blocks, page_starts=tuple(starts), warning=warning, title=_title(pdf)
+        )
+
+
+def _title(pdf) -> str | None:
+    """The document's title from its metadata (the Info dictionary's ``Title``), whitespace
+    collapsed and control characters out; None when it has none."""
+    import pypdfium2 as pdfium
+
+    try:
+        raw = pdf.get_metadata_dict(skip_empty=True).get("Title")
+    except pdfium.PdfiumError:
+        return None
+    title = " ".join(_clean(" ".join((raw or "").split())).split())
+    return title[:300] or None
