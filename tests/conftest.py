@@ -53,7 +53,7 @@ def seeds(tmp_path: Path) -> Path:
     d = tmp_path / "seeds"
     d.mkdir()
     (d / "cats.txt").write_text(
-        "Cats\n\nCats sleep for most of the day.\nThey hunt at dawn and dusk.\n\nA cat purrs when content.\n",
+        "All about cats.\n\nCats sleep for most of the day.\nThey hunt at dawn and dusk.\n\nA cat purrs when content.\n",
         encoding="utf-8",
     )
     (d / "notes").mkdir()

@@ -47,7 +47,7 @@ class GatedEncoder(FakeEncoder):
 def write_small_seeds(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "cats.txt").write_text(
-        "Cats\n\nCats sleep for most of the day.\nThey hunt at dawn and dusk.\n\nA cat purrs when content.\n",
+        "All about cats.\n\nCats sleep for most of the day.\nThey hunt at dawn and dusk.\n\nA cat purrs when content.\n",
         encoding="utf-8",
     )
     (folder / "ships.md").write_text(
