@@ -136,6 +136,6 @@ def test_first_build_in_a_fresh_cache_never_imports_torch(tmp_path: Path) -> Non
     assert p.returncode == 0, p.stderr
     encoder, embedded, query_path, line, heavy = json.loads(p.stdout.strip().splitlines()[-1])
     assert (encoder, query_path, line, heavy) == ("onnxruntime", "onnxruntime", 49, [])
-    assert embedded == 47
+    assert embedded == 36  # the seed article without its comment-form chrome
     enc_dir = tmp_path / "cache" / "encoders"
     assert [p.name for p in enc_dir.glob("*.json")] and not list(enc_dir.glob(".tmp-*"))
