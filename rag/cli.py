@@ -152,6 +152,10 @@ def _service_opts(sp) -> None:
     sp.add_argument("--watch", action="store_true", help="follow the seeds folder and update the index after each burst of saves")
     sp.add_argument("--write", action="store_true", help="offer the MCP reindex tool (POST /index is always there)")
     sp.add_argument("--no-mcp", action="store_true", help="do not serve MCP at /mcp")
+    sp.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                    help="serve POST /search through Ray Serve replicas over a sharded index on a Ray cluster")
+    sp.add_argument("--shards", type=_positive_int, default=4, metavar="N", help="with --ray: shard actors (default 4)")
+    sp.add_argument("--replicas", type=_positive_int, default=2, metavar="N", help="with --ray: Serve replicas (default 2)")
 
 
 # `rag ask` takes its options anywhere among the question's words, so it is parsed here first.
@@ -543,6 +547,28 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _serve_ray(args, token: str | None) -> int:
+    """`rag serve --ray`: POST /search through Ray Serve replicas over shard actors; Ctrl-C stops."""
+    import time
+
+    from rag.distributed.cluster import connect
+    from rag.distributed.serve import deployment
+
+    connect(None if args.ray == "auto" else args.ray)
+    from ray import serve
+
+    serve.start(http_options={"host": args.host, "port": args.port})
+    serve.run(deployment(str(args.index), args.shards, args.replicas, token=token), route_prefix="/search")
+    print(terminal_line(f"rag serve --ray: POST http://{args.host}:{args.port}/search ({args.replicas} replicas over "
+                        f"{args.shards} shards); Ctrl-C stops"), file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        serve.shutdown()
+    return 0
+
+
 def cmd_serve(args) -> int:
     token = args.token or os.environ.get("RAG_TOKEN") or None
     loopback = _is_loopback(args.host)
@@ -554,6 +580,8 @@ def cmd_serve(args) -> int:
     if not 0 < args.port < 65536:
         print(f"rag serve: --port must be between 1 and 65535, not {args.port}", file=sys.stderr)
         return 2
+    if getattr(args, "ray", None) is not None:
+        return _serve_ray(args, token)
     import logging
 
     import uvicorn

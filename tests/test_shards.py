@@ -60,3 +60,14 @@ def test_shard_bm25_uses_global_statistics(tmp_path):
 
     terms = tokenize("harbour salt")
     assert not np.allclose(shards[0].bm25(terms)[1], local_only.bm25(terms)[1])
+
+
+def test_serve_deployment_checks_the_token_in_constant_time_and_is_open_without_one():
+    from rag.distributed.serve import SearchDeployment
+
+    d = SearchDeployment.__new__(SearchDeployment)  # the token rule alone; no cluster needed
+    d.token = "s3cret"
+    assert d.authorized("Bearer s3cret")
+    assert not d.authorized("Bearer s3cre") and not d.authorized(None) and not d.authorized("s3cret")
+    d.token = None
+    assert d.authorized(None)

@@ -16,10 +16,11 @@ from rag.errors import QuestionError, RagError
 
 
 class SearchDeployment:
-    def __init__(self, index_dir: str, n_shards: int, name: str = "rag-shards") -> None:
+    def __init__(self, index_dir: str, n_shards: int, name: str = "rag-shards", token: str | None = None) -> None:
         from rag.distributed.shards import ShardedSearcher
 
         self.searcher = ShardedSearcher(Path(index_dir), n_shards, name=name)
+        self.token = token
 
     def query(self, body: dict) -> dict:
         """Answer one request body; errors are ``{"error": one line}``."""
@@ -30,7 +31,17 @@ class SearchDeployment:
             return {"error": str(exc)}
         return {"hits": [h.to_dict() for h in hits]}
 
+    def authorized(self, header: str | None) -> bool:
+        """Whether a request's ``Authorization`` header carries the token (always, without one)."""
+        if not self.token:
+            return True
+        import hmac
+
+        return hmac.compare_digest((header or "").encode(), f"Bearer {self.token}".encode())
+
     async def __call__(self, request) -> dict:  # a starlette Request under Ray Serve
+        if not self.authorized(request.headers.get("authorization")):
+            return {"error": "this server needs `Authorization: Bearer TOKEN`"}
         try:
             body = await request.json()
         except ValueError:
@@ -38,7 +49,7 @@ class SearchDeployment:
         return self.query(body if isinstance(body, dict) else {})
 
 
-def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "rag-shards"):
+def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "rag-shards", token: str | None = None):
     """The Ray Serve application: ``replicas`` copies of :class:`SearchDeployment` over ``n_shards``."""
     try:
         from ray import serve
@@ -47,4 +58,4 @@ def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "ra
 
         raise ClusterError(f"Ray Serve is not installed ({exc.name or exc}): pip install -e '.[ray]'") from None
     return serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": 0})(SearchDeployment).bind(
-        str(index_dir), n_shards, name)
+        str(index_dir), n_shards, name, token)
