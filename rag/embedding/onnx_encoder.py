@@ -340,16 +340,7 @@ def _export_graph_locked(info: ModelInfo) -> Path:
             "min_probe_cosine": cos,
             "probe": {"text": PROBES[0], "vector": [float(x) for x in ref[0]]},
         }
-        _fsync(data)
-        _fsync(tmp_graph)
-        os.replace(tmp_graph, onnx_path)
-        meta["onnx_mtime_ns"] = onnx_path.stat().st_mtime_ns
-        meta["data_mtime_ns"] = data.stat().st_mtime_ns
-        tmp_meta = meta_path.with_name(f".tmp-{os.getpid()}-{meta_path.name}")
-        tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
-        _fsync(tmp_meta)
-        os.replace(tmp_meta, meta_path)  # written last: its presence means the export is complete
-        _fsync(meta_path.parent)
+        _publish_export(data, tmp_graph, onnx_path, meta_path, meta)
         done = True
         return onnx_path
     except ModelError:
@@ -449,16 +440,7 @@ def _export_torch_locked(info: ModelInfo, st_model) -> Path:
             "min_probe_cosine": cos,
             "probe": {"text": PROBES[0], "vector": [float(x) for x in ref[0]]},
         }
-        _fsync(data)
-        _fsync(tmp_graph)
-        os.replace(tmp_graph, onnx_path)
-        meta["onnx_mtime_ns"] = onnx_path.stat().st_mtime_ns
-        meta["data_mtime_ns"] = data.stat().st_mtime_ns
-        tmp_meta = meta_path.with_name(f".tmp-{os.getpid()}-{meta_path.name}")
-        tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
-        _fsync(tmp_meta)
-        os.replace(tmp_meta, meta_path)  # written last: its presence means the export is complete
-        _fsync(meta_path.parent)
+        _publish_export(data, tmp_graph, onnx_path, meta_path, meta)
         done = True
         return onnx_path
     except ModelError:
@@ -497,6 +479,21 @@ def reference_vectors(st_model, texts: list[str]):
         vecs = [st_model.encode([t], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)[0]
                 for t in texts]
     return np.asarray(vecs, dtype=np.float32)
+
+
+def _publish_export(data: Path, tmp_graph: Path, onnx_path: Path, meta_path: Path, meta: dict) -> None:
+    """Make a written export visible: the weights and the graph synced, the graph renamed into
+    place, then the sidecar written last (its presence means the export is complete)."""
+    _fsync(data)
+    _fsync(tmp_graph)
+    os.replace(tmp_graph, onnx_path)
+    meta["onnx_mtime_ns"] = onnx_path.stat().st_mtime_ns
+    meta["data_mtime_ns"] = data.stat().st_mtime_ns
+    tmp_meta = meta_path.with_name(f".tmp-{os.getpid()}-{meta_path.name}")
+    tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
+    _fsync(tmp_meta)
+    os.replace(tmp_meta, meta_path)
+    _fsync(meta_path.parent)
 
 
 def _fsync(path: Path) -> None:
