@@ -238,4 +238,25 @@ class IndexService:
         new = self._retriever.refreshed()
         if self._encoder is None and new._encoder is None:
             new.encoder()  # first search on the new version does not load anything
-        self._retriever = new  # one assignment: every later request sees the new version, whole
+        old, self._retriever = self._retriever, new  # one assignment: every later request sees the new version, whole
+        del old
+        _release_memory()
+
+
+def _release_memory() -> None:
+    """Give the memory of a retired version back to the system: collect it, then ask glibc to return
+    its free heap pages (``malloc_trim``), which it otherwise keeps for the process. A no-op where
+    there is no glibc."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
