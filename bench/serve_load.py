@@ -142,7 +142,8 @@ def prepare(work: Path, docs: int) -> tuple[Path, Path]:
                 (seeds / f"{d['_id']}.txt").write_text(f"{d.get('title', '')}\n\n{d['text']}\n", encoding="utf-8")
         t = time.perf_counter()
         subprocess.run([PY, "-m", "rag", "index", "--seeds", str(seeds), "--index", str(index)], env=env(), check=True)
-        print(f"built the index of {docs} abstracts in {time.perf_counter() - t:.0f}s", file=sys.stderr)
+        n = sum(1 for _ in seeds.iterdir())
+        print(f"built the index of {n} abstracts in {time.perf_counter() - t:.0f}s", file=sys.stderr)
     return seeds, index
 
 
