@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from rag.errors import RagError
 
 INSTALL_HINT = "install it in rag's folder with `pip install -e '.[ray]'`"
@@ -57,3 +59,15 @@ def gpu_count() -> int:
     import ray
 
     return int(ray.cluster_resources().get("GPU", 0))
+
+
+@contextlib.contextmanager
+def quiet_progress_bars(ray):
+    """Ray Data's own progress bars off for the duration (the build's progress callback reports)."""
+    ctx = ray.data.DataContext.get_current()
+    old = ctx.enable_progress_bars
+    ctx.enable_progress_bars = False
+    try:
+        yield
+    finally:
+        ctx.enable_progress_bars = old

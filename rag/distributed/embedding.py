@@ -83,7 +83,7 @@ class RayEmbedder:
 
     def __call__(self, texts: list[str], info: ModelInfo | None = None, progress=None,
                  cancel: threading.Event | None = None) -> np.ndarray:
-        from rag.distributed.cluster import connect, disconnect, gpu_count, require_ray, worker_count
+        from rag.distributed.cluster import connect, disconnect, gpu_count, quiet_progress_bars, require_ray, worker_count
 
         require_ray()
         import ray.data
@@ -100,13 +100,8 @@ class RayEmbedder:
             gpus = gpu_count()
             n = self.workers or (gpus or worker_count())
             self.path_name = f"ray-{n}x{'gpu' if gpus else 'cpu'}"
-            ctx = ray.data.DataContext.get_current()
-            old_bars = ctx.enable_progress_bars
-            ctx.enable_progress_bars = False  # the build's own progress callback reports
-            try:
+            with quiet_progress_bars(ray):
                 return self._run(ray, factory, texts, n, gpus, progress, cancel)
-            finally:
-                ctx.enable_progress_bars = old_bars
         finally:
             if joined and not self.stay_connected:
                 disconnect()

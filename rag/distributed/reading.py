@@ -86,7 +86,7 @@ class RayReader:
 
     def __call__(self, files: list[SeedFile], *, token_ends, max_tokens: int, max_bytes: int, info=None,
                  progress=None, cancel: threading.Event | None = None, warn=None) -> list[FileRead]:
-        from rag.distributed.cluster import connect, disconnect, require_ray
+        from rag.distributed.cluster import connect, disconnect, quiet_progress_bars, require_ray
 
         ray = require_ray()
         if not files:
@@ -108,13 +108,8 @@ class RayReader:
                 if info is None or not info.path:
                     raise ValueError("RayReader needs the build's model info or a picklable token_ends")
                 worker_ends = ModelTokenEnds(info.path)
-            ctx = ray.data.DataContext.get_current()
-            old_bars = ctx.enable_progress_bars
-            ctx.enable_progress_bars = False  # the build's own progress callback reports
-            try:
+            with quiet_progress_bars(ray):
                 return self._run(ray, files, worker_ends, max_tokens, max_bytes, progress, cancel)
-            finally:
-                ctx.enable_progress_bars = old_bars
         finally:
             if joined and not self.stay_connected:
                 disconnect()

@@ -346,8 +346,7 @@ def _export_graph_locked(info: ModelInfo) -> Path:
     except ModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - onnx / onnxruntime failures are many and varied
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"could not export the query encoder for ONNX Runtime ({first})") from exc
+        raise _export_failed(exc) from exc
     finally:
         for t in (tmp_graph, tmp_plain, tmp_raw):
             t.unlink(missing_ok=True)
@@ -446,8 +445,7 @@ def _export_torch_locked(info: ModelInfo, st_model) -> Path:
     except ModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - exporter failures are many and varied
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"could not export the query encoder for ONNX Runtime ({first})") from exc
+        raise _export_failed(exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
         tmp_graph.unlink(missing_ok=True)
@@ -479,6 +477,12 @@ def reference_vectors(st_model, texts: list[str]):
         vecs = [st_model.encode([t], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)[0]
                 for t in texts]
     return np.asarray(vecs, dtype=np.float32)
+
+
+def _export_failed(exc: BaseException) -> ModelError:
+    """The one-line error of a failed export, naming the exporter's first line."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ModelError(f"could not export the query encoder for ONNX Runtime ({first})")
 
 
 def _publish_export(data: Path, tmp_graph: Path, onnx_path: Path, meta_path: Path, meta: dict) -> None:
