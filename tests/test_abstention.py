@@ -9,7 +9,7 @@ import pytest
 
 from fakes import FakeEncoder
 from rag.evaluation.abstention import evaluate_abstention, ood_questions, remove_and_recalibrate, split_claims
-from rag.evaluation.metrics import accuracy_at, auroc, expected_calibration_error
+from rag.evaluation.metrics import accuracy_at, auroc, expected_calibration_error, oracle_accuracy
 from rag.index import store
 from rag.index.confidence import Calibration
 from rag.index.local import LocalIndex
@@ -26,6 +26,15 @@ def test_auroc_counts_pairs_and_ties():
 
 def test_accuracy_at_threshold():
     assert accuracy_at([0.5, 0.49, 0.9, 0.1], [True, False, False, False], 0.5) == 0.75
+
+
+def test_oracle_accuracy_picks_the_best_cut_and_keeps_ties_together():
+    # the best cut is between 0.6 and 0.4: 5 of 6 right (the negative at 0.7 is wrong)
+    assert oracle_accuracy([0.9, 0.7, 0.6, 0.4, 0.2, 0.1], [True, False, True, False, False, False]) == pytest.approx(5 / 6)
+    # tied scores go together: no cut separates them
+    assert oracle_accuracy([0.5, 0.5, 0.1], [True, False, False]) == pytest.approx(2 / 3)
+    # all negative: the cut above everything
+    assert oracle_accuracy([0.3, 0.2], [False, False]) == 1.0
 
 
 def test_expected_calibration_error_bins():
@@ -132,6 +141,10 @@ def test_evaluate_abstention_reports_both_checks(tiny_beir, tmp_path):
             m = check["modes"][mode]
             assert 0.0 <= m["auroc"] <= 1.0 and 0.0 <= m["ece"] <= 1.0
             assert m["answerable"] == m["unanswerable"] == 3
+        # the raw-cosine baseline is there where there is a cosine, and only there
+        assert 0.0 <= check["modes"]["hybrid"]["raw_cosine_auroc"] <= 1.0
+        assert 0.5 <= check["modes"]["hybrid"]["raw_cosine_oracle_accuracy"] <= 1.0
+        assert "raw_cosine_auroc" not in check["modes"]["bm25"]
     # words of the claims are in their passages; the off-topic questions share none with the corpus
     assert oc["modes"]["hybrid"]["auroc"] == 1.0
 

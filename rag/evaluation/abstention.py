@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import DataError
-from rag.evaluation.metrics import accuracy_at, auroc, expected_calibration_error
+from rag.evaluation.metrics import accuracy_at, auroc, expected_calibration_error, oracle_accuracy
 
 DEPTH = 10  # hits per question whose best confidence counts
 
@@ -97,19 +97,27 @@ def ood_questions(path: str | Path) -> list[str]:
     return list(out)
 
 
-def best_confidences(retriever, questions: list[str], mode: str, k: int = DEPTH) -> list[float]:
-    """The best hit's confidence for each question (0 when nothing matches)."""
-    out = []
+def best_confidences(retriever, questions: list[str], mode: str, k: int = DEPTH) -> tuple[list[float], list[float]]:
+    """For each question, the best hit's confidence (0 when nothing matches) and the best raw cosine
+    among the hits (the baseline the confidence is compared with; None in bm25 mode)."""
+    conf, cos = [], []
     for q in questions:
         hits = retriever.search(q, k=k, mode=mode, answers=False)
-        out.append(max((h.confidence or 0.0 for h in hits), default=0.0))
-    return out
+        conf.append(max((h.confidence or 0.0 for h in hits), default=0.0))
+        cos.append(max((h.dense_score for h in hits if h.dense_score is not None), default=None))
+    return conf, cos
 
 
-def summary(conf: list[float], labels: list[bool]) -> dict:
+def summary(conf: list[float], labels: list[bool], cosines: list[float | None] | None = None) -> dict:
     pos = [c for c, y in zip(conf, labels) if y]
     neg = [c for c, y in zip(conf, labels) if not y]
+    raw = {}
+    if cosines is not None and all(c is not None for c in cosines):
+        # the baseline of the issue: the top hit's raw cosine, with the best threshold the labels allow
+        raw = {"raw_cosine_auroc": round(auroc(cosines, labels), 4),
+               "raw_cosine_oracle_accuracy": round(oracle_accuracy(cosines, labels), 4)}
     return {
+        **raw,
         "auroc": round(auroc(conf, labels), 4),
         "accuracy@0.5": round(accuracy_at(conf, labels, 0.5), 4),
         "ece": round(expected_calibration_error(conf, labels, 10), 4),
@@ -162,19 +170,23 @@ def evaluate_abstention(data_dir: str | Path, split: str = "test", modes=("hybri
             if collect is not None:
                 collect(name, mode, r, questions, labels)
                 continue
-            res["modes"][mode] = summary(best_confidences(r, questions, mode), labels)
+            conf, cosines = best_confidences(r, questions, mode)
+            res["modes"][mode] = summary(conf, labels, cosines)
         out["checks"][name] = res
     return out
 
 
 def format_table(res: dict) -> str:
     lines = [f"abstention on {res['dataset']} ({res['split']}, seed {res['seed']}): best hit's confidence", "",
-             f"{'check':<14} {'mode':<7} {'AUROC':>6} {'acc@0.5':>8} {'ECE':>6} {'found+':>7} {'found-':>7} {'n+':>4} {'n-':>4}"]
+             f"{'check':<14} {'mode':<7} {'AUROC':>6} {'acc@0.5':>8} {'ECE':>6} {'found+':>7} {'found-':>7} {'n+':>4} {'n-':>4}"
+             f"  {'raw cosine: AUROC':>17} {'best acc':>8}"]
     for name, c in res["checks"].items():
         for mode, m in c["modes"].items():
             lines.append(f"{name:<14} {mode:<7} {m['auroc']:>6.3f} {m['accuracy@0.5']:>8.3f} {m['ece']:>6.3f} "
                          f"{m['found_rate_answerable']:>7.3f} {m['found_rate_unanswerable']:>7.3f} "
-                         f"{m['answerable']:>4} {m['unanswerable']:>4}")
+                         f"{m['answerable']:>4} {m['unanswerable']:>4}"
+                         + (f"  {m['raw_cosine_auroc']:>17.3f} {m['raw_cosine_oracle_accuracy']:>8.3f}"
+                            if "raw_cosine_auroc" in m else ""))
     return "\n".join(lines)
 
 

@@ -60,6 +60,25 @@ def accuracy_at(probs: Sequence[float], labels: Sequence[bool], threshold: float
     return sum((p >= threshold) == bool(y) for p, y in zip(probs, labels)) / len(probs)
 
 
+def oracle_accuracy(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """The best accuracy any threshold on ``scores`` reaches (``score >= t`` means positive), the
+    threshold chosen with the labels: the ceiling of a score that has no calibrated cut."""
+    if not scores:
+        return 0.0
+    pairs = sorted(zip(scores, labels), key=lambda p: -p[0])
+    negatives = sum(1 for _, y in pairs if not y)
+    best = correct = negatives  # threshold above every score: all called negative
+    i = 0
+    while i < len(pairs):  # lower the threshold one distinct score at a time
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            correct += 1 if pairs[j][1] else -1
+            j += 1
+        best = max(best, correct)
+        i = j
+    return best / len(pairs)
+
+
 def expected_calibration_error(probs: Sequence[float], labels: Sequence[bool], bins: int = 10) -> float:
     """ECE: over ``bins`` equal-width bins of the probability, the case-weighted mean of
     ``|mean probability - share of positives|`` (a probability of 1.0 falls in the last bin)."""
