@@ -28,10 +28,9 @@ def _libc():
         return None
     try:
         lib = ctypes.CDLL(name)
-        lib.mallopt, lib.malloc_trim  # noqa: B018 - glibc only
-    except (OSError, AttributeError):
+    except OSError:
         return None
-    return lib
+    return lib if hasattr(lib, "mallopt") and hasattr(lib, "malloc_trim") else None  # glibc only
 
 
 def pin_malloc_thresholds(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int = TRIM_THRESHOLD) -> bool:
