@@ -6,9 +6,9 @@ are freed by whichever request finishes with it last. glibc's default *dynamic* 
 to the size of the first such buffer freed, so the next ones come from the threads' malloc arenas;
 a freed buffer there merges into the arena's top, which ``malloc_trim`` does not return for thread
 arenas and which is only trimmed above twice that threshold. Measured on SciFact (5,183 abstracts,
-8 clients, 10 updates): thread-arena memory grew from 37 to 124 MB, RSS 387 -> 428 MB. With the
-threshold fixed (:func:`pin_malloc_thresholds`), each large buffer is its own mapping, unmapped when
-freed: RSS 348 -> 344 MB over the same updates.
+10 updates under 8 clients, bench/serve_load.py): RSS 381 MB after the load, 449 MB after the updates,
+all of the growth in thread arenas. With the thresholds fixed (:func:`pin_malloc_thresholds`), each
+large buffer is its own mapping, unmapped when freed: 344 MB after the load, 346 MB after the updates.
 """
 
 from __future__ import annotations
