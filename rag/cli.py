@@ -587,8 +587,10 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from rag.service.http import create_app
+    from rag.service.memory import pin_malloc_thresholds
     from rag.service.state import IndexService
 
+    pin_malloc_thresholds()  # retired index versions give their memory back (rag/service/memory.py)
     service = IndexService(args.index, args.seeds)
     service.warm()
     mcp = None
@@ -617,8 +619,10 @@ def cmd_mcp(args) -> int:
     import logging
 
     from rag.service.mcp_server import build_mcp
+    from rag.service.memory import pin_malloc_thresholds
     from rag.service.state import IndexService
 
+    pin_malloc_thresholds()  # retired index versions give their memory back (rag/service/memory.py)
     service = IndexService(args.index, args.seeds)
     server = build_mcp(service, write=args.write)
     logging.getLogger("rag").propagate = False  # the SDK configures the root logger; warnings print once

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rag.errors import IndexMissingError, RagError
 from rag.search.results import search_result
+from rag.service.memory import release_memory
 from rag.types import BuildStats
 
 log = logging.getLogger("rag.service")
@@ -240,23 +241,5 @@ class IndexService:
             new.encoder()  # first search on the new version does not load anything
         old, self._retriever = self._retriever, new  # one assignment: every later request sees the new version, whole
         del old
-        _release_memory()
+        release_memory()
 
-
-def _release_memory() -> None:
-    """Give the memory of a retired version back to the system: collect it, then ask glibc to return
-    its free heap pages (``malloc_trim``), which it otherwise keeps for the process. A no-op where
-    there is no glibc."""
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
