@@ -635,7 +635,11 @@ UI_GROUP = "rag.ui"  # entry-point group where a terminal UI registers itself (p
 
 
 def cmd_chat(args) -> int:
-    return _registered_ui()(index=args.index, seeds=args.seeds, watch=not args.no_watch)
+    from rag.service.memory import pin_malloc_thresholds
+
+    ui = _registered_ui()
+    pin_malloc_thresholds()  # a long session swaps index versions too (watch, ctrl+r): see rag/service/memory.py
+    return ui(index=args.index, seeds=args.seeds, watch=not args.no_watch)
 
 
 def _registered_ui():
