@@ -180,3 +180,23 @@ def test_unknown_fusion_method_is_refused():
 
     with pytest.raises(ValueError, match="dbsf"):
         FusionParams(method="borda")
+
+
+def test_default_fusion_keeps_the_dense_score_of_a_passage_deep_in_the_dense_list():
+    """Hybrid search takes DEFAULT_FUSION.depth candidates from each side (as the retriever
+    slices them): a passage that BM25 ranks first and dense ranks 700th is fused with its own dense
+    standard score, not with the dense list's floor (which it got when only 300 were taken)."""
+    from rag.search.fusion import DEFAULT_FUSION, fuse, zscore
+
+    n = 1200
+    dense = (np.arange(n, dtype=np.int64), np.linspace(0.9, 0.1, n).astype(np.float32))
+    lexical = (np.array([700, 3, 9], dtype=np.int64), np.array([9.0, 4.0, 1.0], dtype=np.float32))
+    d = DEFAULT_FUSION.depth
+    fused = fuse(DEFAULT_FUSION, (dense[0][:d], dense[1][:d]), (lexical[0][:d], lexical[1][:d]))
+    zd = zscore(dense[1][:d])
+    zl = zscore(lexical[1])
+    a = DEFAULT_FUSION.alpha
+    assert DEFAULT_FUSION.method == "zscore"
+    assert 700 in dense[0][:d]
+    assert fused[700] == pytest.approx(a * float(zd[700]) + (1 - a) * float(zl[0]), abs=1e-5)
+    assert fused[700] > a * float(zd.min()) + (1 - a) * float(zl[0]) + 0.1  # well above the floor
