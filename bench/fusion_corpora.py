@@ -8,7 +8,9 @@ Collections (built here, from public data in ../shared/data):
   passage as the one relevant passage; corpus = the CAsT response passages plus every SciFact abstract
   as distractors. Turns repeated across topic branches are counted once.
 
-For each collection: nDCG@10 of dense, bm25, plain RRF (k=60), and every fusion setting of the grid.
+For each collection: nDCG@10 of dense, bm25, plain RRF (k=60), the previous default (z-score, 0.6
+dense, 300 per side), the default in the code, and every fusion setting of the grid. Passages are
+searched with their title header and questions are read by ``query_terms``, as the retriever does.
 The setting chosen is the one with the best mean nDCG@10 over the TUNING collections (SciFact train
 and CAsT) among those at or above plain RRF on each of them; SciFact test is only reported. A second
 stage tries dense Rocchio feedback (rag/search/feedback.py) on the best two settings; its column is
