@@ -180,3 +180,54 @@ def test_unknown_fusion_method_is_refused():
 
     with pytest.raises(ValueError, match="dbsf"):
         FusionParams(method="borda")
+
+
+def test_default_fusion_keeps_the_dense_score_of_a_passage_deep_in_the_dense_list():
+    """Hybrid search takes DEFAULT_FUSION.depth candidates from each side (as the retriever
+    slices them): a passage that BM25 ranks first and dense ranks 700th is fused with its own dense
+    standard score, not with the dense list's floor (which it got when only 300 were taken)."""
+    from rag.search.fusion import DEFAULT_FUSION, fuse, zscore
+
+    n = 1200
+    dense = (np.arange(n, dtype=np.int64), np.linspace(0.9, 0.1, n).astype(np.float32))
+    lexical = (np.array([700, 3, 9], dtype=np.int64), np.array([9.0, 4.0, 1.0], dtype=np.float32))
+    d = DEFAULT_FUSION.depth
+    fused = fuse(DEFAULT_FUSION, (dense[0][:d], dense[1][:d]), (lexical[0][:d], lexical[1][:d]))
+    zd = zscore(dense[1][:d])
+    zl = zscore(lexical[1])
+    a = DEFAULT_FUSION.alpha
+    assert DEFAULT_FUSION.method == "zscore"
+    assert 700 in dense[0][:d]
+    assert fused[700] == pytest.approx(a * float(zd[700]) + (1 - a) * float(zl[0]), abs=1e-5)
+    assert fused[700] > a * float(zd.min()) + (1 - a) * float(zl[0]) + 0.1  # well above the floor
+
+
+def _weighted_by_dicts(dense, lexical, alpha, norm):
+    """The convex combination written out with dicts, one candidate at a time (the reference)."""
+    out, lists = {}, []
+    for ids, s, w in ((dense[0], dense[1], alpha), (lexical[0], lexical[1], 1.0 - alpha)):
+        v = norm(np.asarray(s, dtype=np.float32))
+        lists.append((dict(zip(np.asarray(ids).tolist(), v.tolist())), float(v.min()) if v.size else 0.0, w))
+    for part, _, _ in lists:
+        for doc in part:
+            out[doc] = 0.0
+    for part, floor, w in lists:
+        for doc in out:
+            out[doc] += w * part.get(doc, floor)
+    return out
+
+
+_scored = st.lists(st.tuples(st.integers(0, 3000), st.floats(-50, 50, allow_nan=False, width=32)), max_size=120)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_scored, _scored, st.sampled_from([0.0, 0.4, 0.6, 1.0]), st.sampled_from(["weighted", "zscore", "dbsf"]))
+def test_weighted_equals_the_one_candidate_at_a_time_reference(d, lx, alpha, method):
+    from rag.search.fusion import NORMS
+
+    dense = (np.array([i for i, _ in d], dtype=np.int64), np.array([s for _, s in d], dtype=np.float32))
+    lexical = (np.array([i for i, _ in lx], dtype=np.int64), np.array([s for _, s in lx], dtype=np.float32))
+    got = weighted(dense, lexical, alpha=alpha, norm=NORMS[method])
+    want = _weighted_by_dicts(dense, lexical, alpha, NORMS[method])
+    assert got == want  # same floats: same terms added in the same order
+    assert ranked(got, 15) == sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:15]
