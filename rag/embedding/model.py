@@ -131,6 +131,15 @@ def model_info(model_dir: Path | None = None, *, with_hash: bool = True) -> Mode
     )
 
 
+def recorded_model(m: dict) -> tuple[Path, ModelInfo]:
+    """The model folder and identity that an index's build recorded (its metadata's ``"model"``):
+    the recorded folder where it still exists, else the bundled model. Raises ``KeyError``,
+    ``TypeError`` or ``ValueError`` when the record is incomplete."""
+    mdir = Path(m["path"]) if m.get("path") and Path(m["path"]).is_dir() else default_model_dir()
+    return mdir, ModelInfo(m["name"], str(mdir), int(m["dim"]), int(m["max_tokens"]), m["weights_sha256"],
+                           str(m.get("pooling", "mean")))
+
+
 class WordPieces:
     """The model's tokenizer, used to measure and split passages (no truncation, no padding)."""
 

@@ -192,9 +192,11 @@ def data_path(onnx_path: Path) -> Path:
     return onnx_path.with_name(onnx_path.name + ".data")
 
 
-def load_export(model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
+def load_export(model_dir: Path, info: ModelInfo, threads: int | None = None) -> OnnxQueryEncoder | None:
     """The checked export of this model from the user cache; None when there is none (or only a
-    sidecar-less, unfinished file). Raises :class:`ModelError` when it is there but unusable."""
+    sidecar-less, unfinished file). Raises :class:`ModelError` when it is there but unusable.
+    ``threads``: intra-op threads of a session made now (default :func:`_query_threads`); a session
+    already loaded in this process is shared as it is."""
     onnx_path, meta_path = encoder_paths(info)
     if not meta_path.exists():
         return None
@@ -216,7 +218,7 @@ def load_export(model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
     with _SESSION_LOCK:  # one session per export file in a process (a first build, then its questions)
         enc = _LOADED.get(key)
         if enc is None:
-            enc = OnnxQueryEncoder(onnx_path, model_dir, info, probe=probe)
+            enc = OnnxQueryEncoder(onnx_path, model_dir, info, probe=probe, threads=threads)
             _LOADED.clear()
             _LOADED[key] = enc
         return enc
