@@ -390,7 +390,7 @@ def cmd_ask(args) -> int:
     if question.strip() and (not explicit or Path(seeds).is_dir()):
         from rag.search.warmup import start_query_encoder
 
-        start_query_encoder(args.index)  # on the other core while this thread imports and opens the index
+        start_query_encoder(args.index).head_start()  # then on the other core while this thread imports and opens the index
     from rag.search.retriever import clean_question
 
     clean_question(question)  # an empty question fails before any loading

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -205,6 +206,16 @@ def _space_cuts(text: str, size: int) -> list[int]:
     return cuts
 
 
+_PIECES_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=4)
-def word_pieces(model_dir: str) -> WordPieces:
+def _word_pieces(model_dir: str) -> WordPieces:
     return WordPieces(Path(model_dir))
+
+
+def word_pieces(model_dir: str) -> WordPieces:
+    """The model folder's tokenizer, parsed once per process (callers that ask at the same time
+    wait for the one parse)."""
+    with _PIECES_LOCK:
+        return _word_pieces(model_dir)

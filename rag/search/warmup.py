@@ -17,26 +17,43 @@ import threading
 from pathlib import Path
 
 ONE_SHOT_THREADS = 1  # one question: a session without a thread pool starts sooner and spins no core
+HEAD_START = 1.0  # seconds at most that the caller waits for the thread's imports
 
 
-def start_query_encoder(index_dir: str | Path, threads: int | None = ONE_SHOT_THREADS) -> threading.Thread:
-    """Start loading the query encoder of the index at ``index_dir``; returns the (non-daemon)
-    thread, which ends on its own (the interpreter waits for it at exit)."""
-    t = threading.Thread(target=_load, args=(Path(index_dir), threads), name="rag-query-encoder", daemon=False)
-    t.start()
-    return t
+class Warmup:
+    """The loading thread; :meth:`head_start` waits until it has imported numpy and ONNX Runtime
+    (held back, the caller's own imports would take turns with them for the GIL and the session,
+    which runs without it, would start late)."""
+
+    def __init__(self, index_dir: Path, threads: int | None) -> None:
+        self.imported = threading.Event()
+        self.thread = threading.Thread(target=self._load, args=(index_dir, threads), name="rag-query-encoder")
+        self.thread.start()  # not a daemon: the interpreter waits for it at exit
+
+    def head_start(self, timeout: float = HEAD_START) -> None:
+        self.imported.wait(timeout)
+
+    def _load(self, index_dir: Path, threads: int | None) -> None:
+        try:
+            import onnxruntime  # noqa: F401 - imported first: the session can start as soon as the record is read
+        except ImportError:
+            return  # the foreground reports it
+        finally:
+            self.imported.set()
+        from rag.errors import RagError
+        from rag.index import store
+
+        try:
+            _, meta = store.open_meta(index_dir)
+            from rag.embedding.model import recorded_model
+            from rag.embedding.onnx_encoder import load_export
+
+            mdir, info = recorded_model(meta["model"])
+            load_export(mdir, info, threads=threads)
+        except (RagError, OSError, KeyError, TypeError, ValueError, AttributeError):
+            return  # the foreground opens the index and loads the encoder itself, and reports what fails
 
 
-def _load(index_dir: Path, threads: int | None) -> None:
-    from rag.errors import RagError
-    from rag.index import store
-
-    try:
-        _, meta = store.open_meta(index_dir)
-        from rag.embedding.model import recorded_model
-        from rag.embedding.onnx_encoder import load_export
-
-        mdir, info = recorded_model(meta["model"])
-        load_export(mdir, info, threads=threads)
-    except (RagError, OSError, KeyError, TypeError, ValueError, AttributeError):
-        return  # the foreground opens the index and loads the encoder itself, and reports what fails
+def start_query_encoder(index_dir: str | Path, threads: int | None = ONE_SHOT_THREADS) -> Warmup:
+    """Start loading the query encoder of the index at ``index_dir`` in a thread of its own."""
+    return Warmup(Path(index_dir), threads)
