@@ -33,6 +33,10 @@ class Warmup:
     def head_start(self, timeout: float = HEAD_START) -> None:
         self.imported.wait(timeout)
 
+    def finish(self) -> None:
+        """Wait for the thread (then the retriever's load takes its encoder, or meets its error)."""
+        self.thread.join()
+
     def _load(self, index_dir: Path, threads: int | None) -> None:
         try:
             import onnxruntime  # noqa: F401 - imported first: the session can start as soon as the record is read
