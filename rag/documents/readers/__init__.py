@@ -1,7 +1,9 @@
 """Readers, one module per format, and the registry that picks one by file name.
 
 To add a format: write ``readers/<format>.py`` with a :class:`~rag.documents.readers.base.Reader`
-subclass (its ``extensions`` and ``parse``), and register it below.
+subclass (its ``extensions`` and ``parse``), and register it below by name with the same extensions
+(:func:`register_lazy`: its module is imported when a file of its kind is first looked up, so that a
+`rag ask`, which only lists the extensions, imports no reader; a mismatch fails on first use).
 """
 
 from rag.documents.readers.registry import extensions, find_reader, reader_for, register, register_lazy, unsupported_reason
