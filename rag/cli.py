@@ -385,11 +385,17 @@ NOT_FOUND = "your documents do not seem to answer this question"
 
 def cmd_ask(args) -> int:
     question = " ".join(args.question)
+    explicit = args.seeds is not None
+    seeds = args.seeds if explicit else DEFAULT_SEEDS
+    warm = None
+    if question.strip() and (not explicit or Path(seeds).is_dir()):
+        from rag.search.warmup import start_query_encoder
+
+        warm = start_query_encoder(args.index)  # on the other core while this thread imports and opens the index
+        warm.head_start()
     from rag.search.retriever import clean_question
 
     clean_question(question)  # an empty question fails before any loading
-    explicit = args.seeds is not None
-    seeds = args.seeds if explicit else DEFAULT_SEEDS
     if explicit and not Path(seeds).is_dir():
         what = "is not a folder" if Path(seeds).exists() else "not found"
         raise SeedsError(f"no seeds folder {seeds} ({what}): give --seeds the folder the index was built from, or leave it out")
@@ -398,6 +404,8 @@ def cmd_ask(args) -> int:
         _check_seeds(r, seeds, args.index)
     _warn_if_stale(r, seeds)
     history = list(args.history or [])
+    if warm is not None:
+        warm.finish()
     hits = r.search(question, k=args.k, mode=args.mode, history=history)
     from rag.search.retriever import found
 

@@ -69,3 +69,154 @@ def test_static_vectors_share_the_tokenizer_and_leave_it_untruncated():
     sv = StaticVectors.load(d)
     assert sv.tokenizer is word_pieces(str(d)).tokenizer
     assert sv.tokenizer.truncation is None and sv.tokenizer.padding is None
+
+
+# ----------------------------------------------------------------------------- work of a cold ask
+# What a cold `rag ask` does, counted (never timed): the query encoder is loaded once, in the
+# warm-up thread, with one intra-op thread and one tokenizer parse; listing the readers' extensions
+# (the staleness probe) imports no reader; the word-embedding table is mapped without safetensors.
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+from conftest import PARTICIPANTS_Q
+
+
+def _python(code: str, cwd=None) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=cwd,
+                       env={**os.environ})
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p
+
+
+COUNTING_ASK = r"""
+import io, json, sys, threading
+from contextlib import redirect_stdout
+import onnxruntime as ort
+import rag.embedding.model as model
+
+made = []
+Session = ort.InferenceSession
+def counted(path, so=None, *a, **k):
+    made.append({"thread": threading.current_thread().name, "threads": so.intra_op_num_threads})
+    return Session(path, so, *a, **k)
+ort.InferenceSession = counted
+parses = []
+Pieces = model.WordPieces
+class CountedPieces(Pieces):
+    def __init__(self, d):
+        parses.append(threading.current_thread().name)
+        super().__init__(d)
+model.WordPieces = CountedPieces
+
+from rag.cli import main
+out = io.StringIO()
+with redirect_stdout(out):
+    rc = main(["ask", sys.argv[1], "--index", sys.argv[2], "--json", "-k", "3"])
+for t in threading.enumerate():
+    if t is not threading.main_thread():
+        t.join()
+print(json.dumps({"rc": rc, "answer": json.loads(out.getvalue()), "sessions": made, "parses": parses}))
+"""
+
+
+@pytest.mark.e2e
+def test_cold_ask_loads_the_encoder_once_in_the_warmup_thread_and_answers_as_before(real_index):
+    from rag import Retriever
+    from rag.search.results import search_result
+
+    p = subprocess.run([sys.executable, "-c", COUNTING_ASK, PARTICIPANTS_Q, str(real_index)], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = json.loads(p.stdout.strip().splitlines()[-1])
+    assert got["rc"] == 0
+    assert got["sessions"] == [{"thread": "rag-query-encoder", "threads": 1}]  # once, off the main thread
+    assert len(got["parses"]) == 1  # the tokenizer: one parse, shared by the encoder and the static vectors
+    # the same answer as a retriever that loads its encoder itself (default threads, no warm-up)
+    r = Retriever.open(real_index)
+    hits = r.search(PARTICIPANTS_Q, k=3)
+    want = json.loads(json.dumps(search_result(PARTICIPANTS_Q, "hybrid", 3, str(r.version_dir.parent), hits, history=[])))
+    assert got["answer"] == want
+
+
+def test_listing_reader_extensions_imports_no_reader():
+    code = ("import sys\nfrom rag.documents.freshness import seeds_may_have_changed\n"
+            "from rag.documents.readers import extensions\nassert extensions()\n"
+            "print(sorted(m for m in sys.modules if m.startswith('rag.documents')))")
+    mods = _python(code).stdout
+    for name in ("readers.base", "readers.text", "readers.markdown", "readers.html", "readers.docx", "readers.pdf",
+                 "readers.budget", "chunking", "boilerplate"):
+        assert f"rag.documents.{name}'" not in mods, mods
+
+
+def test_a_lazily_registered_reader_loads_once_for_all_its_extensions(monkeypatch):
+    from rag.documents.readers import extensions, find_reader, register_lazy, registry
+
+    monkeypatch.setattr(registry, "_READERS", dict(registry._READERS))
+    register_lazy("rag.documents.readers.html:HtmlReader", (".htm", ".html"))
+    assert isinstance(registry._READERS[".htm"], str)
+    a, b = find_reader("x.HTM"), find_reader("y.html")
+    assert a is b and type(a).__name__ == "HtmlReader"
+    assert ".htm" in extensions()
+    register_lazy("rag.documents.readers.html:HtmlReader", (".xhtml",))  # not what the reader declares
+    with pytest.raises(ValueError, match="registered for"):
+        find_reader("z.xhtml")
+    with pytest.raises(ValueError, match="lower case"):
+        register_lazy("rag.documents.readers.html:HtmlReader", (".HTML",))
+
+
+def test_every_registered_reader_declares_the_extensions_it_is_registered_for():
+    from rag.documents.readers import extensions, find_reader
+
+    for ext in extensions():
+        assert ext in find_reader("file" + ext).extensions
+
+
+def test_word_pieces_parses_once_when_threads_ask_together(monkeypatch):
+    import rag.embedding.model as model
+
+    parses = []
+
+    class Counted(model.WordPieces):
+        def __init__(self, d):
+            parses.append(d)
+            super().__init__(d)
+
+    monkeypatch.setattr(model, "WordPieces", Counted)
+    model._word_pieces.cache_clear()
+    try:
+        d = str(default_model_dir())
+        start = threading.Barrier(6)
+        got = []
+
+        def ask():
+            start.wait()
+            got.append(model.word_pieces(d))
+
+        threads = [threading.Thread(target=ask) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(parses) == 1 and len(got) == 6 and all(g is got[0] for g in got)
+    finally:
+        model._word_pieces.cache_clear()
+
+
+def test_word_embeddings_are_mapped_without_safetensors_and_equal_its_tensor():
+    from safetensors import safe_open
+
+    from rag.embedding.static_vectors import load_word_embeddings
+
+    d = default_model_dir()
+    code = ("import sys\nfrom rag.embedding.static_vectors import load_word_embeddings\n"
+            f"w = load_word_embeddings(__import__('pathlib').Path({str(d)!r}))\n"
+            "print(w.flags.owndata, w.flags.writeable, 'safetensors' in sys.modules)")
+    assert _python(code).stdout.split() == ["False", "False", "False"]  # a read-only map, no safetensors
+    word = load_word_embeddings(d)
+    with safe_open(str(d / "model.safetensors"), framework="np") as f:
+        key = next(k for k in f.keys() if k.endswith("embeddings.word_embeddings.weight"))
+        np.testing.assert_array_equal(word, f.get_tensor(key))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -131,6 +132,15 @@ def model_info(model_dir: Path | None = None, *, with_hash: bool = True) -> Mode
     )
 
 
+def recorded_model(m: dict) -> tuple[Path, ModelInfo]:
+    """The model folder and identity that an index's build recorded (its metadata's ``"model"``):
+    the recorded folder where it still exists, else the bundled model. Raises ``KeyError``,
+    ``TypeError`` or ``ValueError`` when the record is incomplete."""
+    mdir = Path(m["path"]) if m.get("path") and Path(m["path"]).is_dir() else default_model_dir()
+    return mdir, ModelInfo(m["name"], str(mdir), int(m["dim"]), int(m["max_tokens"]), m["weights_sha256"],
+                           str(m.get("pooling", "mean")))
+
+
 class WordPieces:
     """The model's tokenizer, used to measure and split passages (no truncation, no padding)."""
 
@@ -196,6 +206,16 @@ def _space_cuts(text: str, size: int) -> list[int]:
     return cuts
 
 
+_PIECES_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=4)
-def word_pieces(model_dir: str) -> WordPieces:
+def _word_pieces(model_dir: str) -> WordPieces:
     return WordPieces(Path(model_dir))
+
+
+def word_pieces(model_dir: str) -> WordPieces:
+    """The model folder's tokenizer, parsed once per process (callers that ask at the same time
+    wait for the one parse)."""
+    with _PIECES_LOCK:
+        return _word_pieces(model_dir)

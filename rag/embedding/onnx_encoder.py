@@ -69,6 +69,14 @@ def _query_threads() -> int:
     return max(1, n)
 
 
+def _parse_quietly(load, model_dir: str) -> None:
+    """``load(model_dir)`` for its cache; a failure is left for the caller's own call to raise."""
+    try:
+        load(model_dir)
+    except ModelError:
+        pass  # word_pieces() below raises it again, in the caller's thread
+
+
 PROGRESS_EVERY = 256  # texts between two progress reports of a document build
 
 
@@ -80,9 +88,16 @@ class OnnxQueryEncoder:
 
     def __init__(self, onnx_path: Path, model_dir: Path, info: ModelInfo, probe: tuple[str, list[float]] | None = None,
                  threads: int | None = None, spin: bool = True) -> None:
+        from rag.embedding.model import word_pieces
+
+        pieces = None
         try:
             import onnxruntime as ort
 
+            # The tokenizer parses (holding the GIL) on another core while ONNX Runtime builds the
+            # session (without it): 30-60 ms of a cold `rag ask` off the critical path.
+            pieces = threading.Thread(target=_parse_quietly, args=(word_pieces, str(model_dir)), name="rag-tokenizer")
+            pieces.start()
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads or _query_threads()
             so.inter_op_num_threads = 1
@@ -94,8 +109,9 @@ class OnnxQueryEncoder:
         except Exception as exc:  # noqa: BLE001 - onnxruntime's errors have no common base
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load the ONNX query encoder {onnx_path} ({first}); run `rag index`") from exc
-        from rag.embedding.model import word_pieces
-
+        finally:
+            if pieces is not None:
+                pieces.join()
         # The process's shared tokenizer (no truncation: encode() truncates as tokenizers would).
         self._tokenizer = word_pieces(str(model_dir)).tokenizer
         self._specials = self._tokenizer.num_special_tokens_to_add(False)
@@ -192,9 +208,11 @@ def data_path(onnx_path: Path) -> Path:
     return onnx_path.with_name(onnx_path.name + ".data")
 
 
-def load_export(model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
+def load_export(model_dir: Path, info: ModelInfo, threads: int | None = None) -> OnnxQueryEncoder | None:
     """The checked export of this model from the user cache; None when there is none (or only a
-    sidecar-less, unfinished file). Raises :class:`ModelError` when it is there but unusable."""
+    sidecar-less, unfinished file). Raises :class:`ModelError` when it is there but unusable.
+    ``threads``: intra-op threads of a session made now (default :func:`_query_threads`); a session
+    already loaded in this process is shared as it is."""
     onnx_path, meta_path = encoder_paths(info)
     if not meta_path.exists():
         return None
@@ -216,7 +234,7 @@ def load_export(model_dir: Path, info: ModelInfo) -> OnnxQueryEncoder | None:
     with _SESSION_LOCK:  # one session per export file in a process (a first build, then its questions)
         enc = _LOADED.get(key)
         if enc is None:
-            enc = OnnxQueryEncoder(onnx_path, model_dir, info, probe=probe)
+            enc = OnnxQueryEncoder(onnx_path, model_dir, info, probe=probe, threads=threads)
             _LOADED.clear()
             _LOADED[key] = enc
         return enc

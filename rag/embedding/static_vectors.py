@@ -156,16 +156,22 @@ def _add_in_turn(acc: np.ndarray, table: np.ndarray, rows: np.ndarray, counts: n
         acc[:c] += table.take(rows[:c, i], axis=0)
 
 
+_WORD_KEYS = ("bert.embeddings.word_embeddings.weight", "embeddings.word_embeddings.weight")
+
+
 def load_word_embeddings(model_dir: Path) -> np.ndarray:
     """The model's word-embedding table, ``(vocab, hidden)`` float32, memory-mapped when possible."""
+    path = Path(model_dir) / "model.safetensors"
+    for key in _WORD_KEYS:  # the usual case, mapped from the header alone (no safetensors import)
+        word = _map_f32_tensor(path, key)
+        if word is not None:
+            return word
     from safetensors import safe_open
 
-    path = Path(model_dir) / "model.safetensors"
     try:
         with safe_open(str(path), framework="np") as f:
             keys = set(f.keys())
-            key = next((k for k in ("bert.embeddings.word_embeddings.weight", "embeddings.word_embeddings.weight")
-                        if k in keys), None)
+            key = next((k for k in _WORD_KEYS if k in keys), None)
             if key is None:
                 raise ValueError(f"{path} has no word embeddings")
             word = _map_f32_tensor(path, key)

@@ -25,7 +25,7 @@ from rag.search.verdict import found  # noqa: F401  (part of this module's inter
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked, rrf
 from rag.search.feedback import DEFAULT_FEEDBACK, FeedbackParams, rocchio
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
-from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
+from rag.embedding.model import default_model_dir, model_info, weights_stamp
 from rag.index.confidence import (CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, pair_features, query_context,
                                   sentence_match)
 from rag.index.local import LocalIndex
@@ -208,10 +208,9 @@ class Retriever:
             if self._encoder is None:
                 from rag.embedding.onnx_encoder import load_query_encoder
 
-                m = self.manifest["model"]
-                mdir = Path(m["path"]) if m.get("path") and Path(m["path"]).is_dir() else default_model_dir()
-                info = ModelInfo(m["name"], str(mdir), int(m["dim"]), int(m["max_tokens"]), m["weights_sha256"],
-                                 str(m.get("pooling", "mean")))
+                from rag.embedding.model import recorded_model
+
+                mdir, info = recorded_model(self.manifest["model"])
                 from rag.embedding.pooling import read_pooling
 
                 if read_pooling(mdir).mode != info.pooling:
