@@ -58,6 +58,7 @@ CONFIDENT = 0.5  # a question whose own best hit is at least this confident is s
 ANSWERS_IN_CONTEXT = False  # search an earlier question again in its own conversation (else alone) for its answer
 FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
 EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
+SEEN_FACTOR = 1.0  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
@@ -209,3 +210,15 @@ def merge_terms(question_terms: dict[str, float], passage: dict[str, float], n_o
     total = sum(out.values())
     cap = EXPANSION_MASS * max(n_own, 1)
     return {t: w * cap / total for t, w in out.items()} if total > cap else out
+
+
+def demote_seen(fused: dict[int, float], seen: Sequence[int | None]) -> dict[int, float]:
+    """``fused`` with the passages in ``seen`` (those that answered earlier turns) scored
+    ``SEEN_FACTOR`` times lower: a follow-up asks for something the conversation has not shown yet."""
+    if SEEN_FACTOR >= 1.0:
+        return fused
+    out = dict(fused)
+    for row in set(r for r in seen if r is not None):
+        if row in out:
+            out[row] *= SEEN_FACTOR
+    return out

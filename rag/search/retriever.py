@@ -329,6 +329,7 @@ class Retriever:
         lex = self.index.lexical_positions(terms, extra=context)
         ctx_top = self._ranking(dense, lex, mode, depth, qvec)
         fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=followup.FUSION_K, weights=[1.0, weight])
+        fused = followup.demote_seen(fused, rows)
         return ranked(fused, depth), qvec, terms + [t for t in context if t not in terms], dense, lex
 
     def _ranking(self, dense, lex, mode: str, depth: int, qvec=None) -> list[tuple[int, float]]:
