@@ -58,19 +58,26 @@ CONFIDENT = 0.5  # a question whose own best hit is at least this confident is s
 ANSWERS_IN_CONTEXT = False  # search an earlier question again in its own conversation (else alone) for its answer
 FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
 EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
-SEEN_FACTOR = 1.0  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
+SEEN_FACTOR = 0.5  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
     """
     it its itself they them their theirs themselves he him his himself she her hers herself
-    this these those that such former latter there thereof same another else both either neither
+    this these those that such former latter there thereof same another else both either neither other
     """.split()
 )
 # "one" standing for something named before: "which one", "should I get one?" (not "one of", "one day").
 _ONE = re.compile(r"\b(which|get|buy|choose|pick|another|that|this|the other|a good|a better|the best)\s+one\b|"
                   r"\bone\s*[?.!,]|\b(tell me more|more about (it|that|this|them)|a second|a third|the second|the third|"
-                  r"the next|the last|the first one)\b", re.IGNORECASE)
+                  r"the next|the last|the first one)\b|"
+                  # an item of a list the conversation gave: "the first step", "the last two", "the other ones"
+                  r"\bthe\s+(first|second|third|fourth|fifth|last|next|previous|final|other)\s+(one|ones|two|three|step|steps|"
+                  r"option|options|tip|tips|point|points|thing|things|item|items|idea|ideas|way|ways|method|methods|example|"
+                  r"examples|suggestion|suggestions|choice|choices|type|types|kind|kinds|reason|reasons)\b", re.IGNORECASE)
+# A reaction that opens a turn ("Wow,", "Deep.", "Interesting name.", "Wait,"): one or two words
+# before a comma, stop or exclamation mark. It replies to the conversation and names nothing searched.
+_REACTION = re.compile(r"^(\W*[A-Za-z'\u2019]+(\s+[A-Za-z'\u2019]+)?\s*[,.!]+\s+)+")
 # Openings that continue the previous question ("what about X", "and the second?", "why?").
 _ELLIPSIS = re.compile(
     r"^\W*(what about|how about|and|also|but|so|why|why not|how so|what else|anything else|any other|"
@@ -131,7 +138,7 @@ def dependence(question: str, history: Sequence[str]) -> str:
         return "anaphor"
     if _ELLIPSIS.match(question):
         return "ellipsis"
-    if len(set(query_terms(question))) <= FEW_CONTENT_TERMS:
+    if len(set(query_terms(_REACTION.sub("", question)))) <= FEW_CONTENT_TERMS:
         return "few words"
     return ""
 
