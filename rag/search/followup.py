@@ -48,7 +48,7 @@ DECAY = 0.5  # each older question weighs this much of the next newer one
 FIRST_FLOOR = 1.0  # the conversation's first question weighs at least this much of the previous
 MAX_TERMS = 10  # expansion terms at most
 PASSAGE_TERMS = 5  # salient terms taken from each earlier answer passage
-PASSAGE_TERM_WEIGHT = 0.15  # BM25 weight of an earlier answer's salient terms (x recency)
+PASSAGE_TERM_WEIGHT = 0.3  # BM25 weight of an earlier answer's salient terms (x recency)
 PASSAGE_VECTOR_WEIGHT = 0.0  # share of an earlier answer's vector in the dense query (x recency); 0.3 did worse
 EXPANDED_WEIGHT = 100.0  # RRF weight of the context ranking for a dependent question (the question's own: 1,
 # so that it only breaks near-ties; weights 1-4 did worse: a dependent question's own ranking is mostly noise)
@@ -58,6 +58,8 @@ CONFIDENT = 0.5  # a question whose own best hit is at least this confident is s
 ANSWERS_IN_CONTEXT = False  # search an earlier question again in its own conversation (else alone) for its answer
 FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
 EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
+CONCAT_WEIGHT = 0.6  # share in the dense query of the vector of the recent questions and this one read as one text
+CONCAT_TURNS = 2  # earlier questions (the most recent) in that text
 SEEN_FACTOR = 0.5  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
 
 # Words that point back to something named earlier.
@@ -229,3 +231,10 @@ def demote_seen(fused: dict[int, float], seen: Sequence[int | None]) -> dict[int
         if row in out:
             out[row] *= SEEN_FACTOR
     return out
+
+
+def conversation_text(question: str, history: Sequence[str]) -> str:
+    """The recent questions and ``question`` as one text (``CONCAT_TURNS`` earlier ones), for the
+    dense side of a dependent question: the encoder reads the pronoun next to what it stands for."""
+    n = int(CONCAT_TURNS)
+    return " ".join([*(history[-n:] if n > 0 else []), question])

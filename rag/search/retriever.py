@@ -330,6 +330,7 @@ class Retriever:
         ctx_top = self._ranking(dense, lex, mode, depth, qvec)
         fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=followup.FUSION_K, weights=[1.0, weight])
         fused = followup.demote_seen(fused, rows)
+        fused = followup.demote_seen(fused, rows)
         return ranked(fused, depth), qvec, terms + [t for t in context if t not in terms], dense, lex
 
     def _ranking(self, dense, lex, mode: str, depth: int, qvec=None) -> list[tuple[int, float]]:
@@ -384,6 +385,9 @@ class Retriever:
             prec.append(rec[j])
         own = set(query_terms(question))
         context = followup.merge_terms(plan.terms, followup.passage_terms(texts, own, self.idf, prec), len(own))
+        if followup.CONCAT_WEIGHT > 0:
+            pvecs.append(np.asarray(self.encoder().encode([followup.conversation_text(question, history)])[0], np.float32))
+            pweights.append(followup.CONCAT_WEIGHT)
         mixed = np.vstack([np.asarray(hvecs, dtype=np.float32)] + ([np.vstack(pvecs)] if pvecs else []))
         return followup.mix_vector(qvec, mixed, list(plan.history_weights) + pweights), context
 
