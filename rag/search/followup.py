@@ -60,7 +60,7 @@ FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the c
 EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
 CONCAT_WEIGHT = 0.6  # share in the dense query of the vector of the recent questions and this one read as one text
 CONCAT_TURNS = 2  # earlier questions (the most recent) in that text
-SEEN_FACTOR = 0.5  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
+SEEN_FACTOR = 0.95  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
@@ -167,7 +167,7 @@ def plan(question: str, history: Sequence[str], idf: Callable[[str], float]) -> 
         for t in set(query_terms(h)):
             if t not in own and idf(t) > 0:
                 weights[t] = max(weights.get(t, 0.0), TERM_WEIGHT * r)
-    best = sorted(weights, key=lambda t: (-weights[t] * idf(t), t))[:MAX_TERMS]
+    best = sorted(weights, key=lambda t: (-weights[t] * idf(t), t))[: int(MAX_TERMS)]
     total = sum(weights[t] for t in best)
     cap = EXPANSION_MASS * max(len(own), 1)
     scale = cap / total if total > cap else 1.0  # the context never outweighs the question itself
