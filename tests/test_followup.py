@@ -271,8 +271,17 @@ def test_demote_seen_lowers_only_the_passages_already_shown(monkeypatch):
     monkeypatch.setattr(followup, "SEEN_FACTOR", 0.5)
     assert followup.demote_seen(fused, [1, None]) == {1: 0.5, 2: 0.9, 3: 0.5}
     assert fused == {1: 1.0, 2: 0.9, 3: 0.5}  # not changed in place
+    assert followup.demote_seen(fused, [1, 2], answers_own=lambda row: row == 1) == {1: 1.0, 2: 0.45, 3: 0.5}
     monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
     assert followup.demote_seen(fused, [1, 2]) == fused
+
+
+def test_mentions_matches_own_terms_and_words_built_on_them():
+    assert followup.mentions(["lead"], ["the", "kurdish", "leader"])
+    assert followup.mentions(["coral"], ["coral", "reef"])
+    assert not followup.mentions(["lead"], ["kurdish", "parti"])
+    assert not followup.mentions(["us"], ["usual"])  # too short to stand for a longer word
+    assert not followup.mentions([], ["anything"])
 
 
 def test_follow_up_prefers_a_passage_the_conversation_has_not_shown(topics, monkeypatch):

@@ -22,12 +22,20 @@ top passage of each earlier question searched again): their most salient terms (
 BM25 expansion with weight ``PASSAGE_TERM_WEIGHT`` x recency, and their vectors join the dense
 query with weight ``PASSAGE_VECTOR_WEIGHT`` x recency.
 
+For the dense side, the recent questions and the question read as one text
+(:func:`conversation_text`, ``CONCAT_TURNS`` earlier ones) are encoded too and mixed in with weight
+``CONCAT_WEIGHT``: the encoder sees the pronoun next to what it stands for.
+
 The question is then searched twice, alone and with its context, and the two rankings are fused by
 reciprocal rank fusion (:func:`expanded_weight` gives the context ranking's weight): a question the
 detector finds dependent gets ``EXPANDED_WEIGHT``; any other question after the first gets
 ``SOFT_WEIGHT`` scaled by how unsure its own search is (its best hit's confidence below
 ``CONFIDENT``), and none when its own search is confident. ``SOFT_WEIGHT`` is 0 (measured: no
 gain), so a question the detector finds self-contained keeps exactly its results.
+
+A follow-up asks for something new: in the fused ranking, a passage that answered an earlier turn
+is scored ``SEEN_FACTOR`` times lower (a few places down), unless it has one of the question's own
+words (:func:`mentions`: "Who leads them?" after the passage that names the leader).
 """
 
 from __future__ import annotations
@@ -60,7 +68,8 @@ FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the c
 EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
 CONCAT_WEIGHT = 0.6  # share in the dense query of the vector of the recent questions and this one read as one text
 CONCAT_TURNS = 2  # earlier questions (the most recent) in that text
-SEEN_FACTOR = 0.95  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
+SEEN_KEEPS_OWN = 1  # 1: a passage already shown that has one of the question's own content words is not demoted
+SEEN_FACTOR = 0.9  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
@@ -221,14 +230,17 @@ def merge_terms(question_terms: dict[str, float], passage: dict[str, float], n_o
     return {t: w * cap / total for t, w in out.items()} if total > cap else out
 
 
-def demote_seen(fused: dict[int, float], seen: Sequence[int | None]) -> dict[int, float]:
+def demote_seen(fused: dict[int, float], seen: Sequence[int | None],
+                answers_own: Callable[[int], bool] = lambda row: False) -> dict[int, float]:
     """``fused`` with the passages in ``seen`` (those that answered earlier turns) scored
-    ``SEEN_FACTOR`` times lower: a follow-up asks for something the conversation has not shown yet."""
+    ``SEEN_FACTOR`` times lower: a follow-up asks for something the conversation has not shown yet,
+    unless the question's own words are in that passage (``answers_own(row)``: "Who leads them?"
+    after a passage that names the leader)."""
     if SEEN_FACTOR >= 1.0:
         return fused
     out = dict(fused)
     for row in set(r for r in seen if r is not None):
-        if row in out:
+        if row in out and not (SEEN_KEEPS_OWN and answers_own(row)):
             out[row] *= SEEN_FACTOR
     return out
 
@@ -238,3 +250,12 @@ def conversation_text(question: str, history: Sequence[str]) -> str:
     dense side of a dependent question: the encoder reads the pronoun next to what it stands for."""
     n = int(CONCAT_TURNS)
     return " ".join([*(history[-n:] if n > 0 else []), question])
+
+
+def mentions(own: Sequence[str], passage_terms: Sequence[str]) -> bool:
+    """Does a passage (its terms) have one of the question's own terms, or a longer word built on
+    one ("lead" in "leader", "leadership")?"""
+    own = {t for t in own if len(t) >= 3}
+    if not own:
+        return False
+    return any(w in own or any(w.startswith(t) for t in own) for w in set(passage_terms))
