@@ -39,6 +39,11 @@ def test_lower_case_who_is_a_question_word():
     ("Woah. They\u2019re not all bad, right?", "anaphor"),  # a contraction with a typographic apostrophe
     ("Cool. Which one would you recommend for a student?", "anaphor"),
     ("Sounds yummy! Is there a third dish worth cooking?", "anaphor"),
+    ("I need more information about the first step", "anaphor"),  # an item of a list the answer gave
+    ("Are the last two the same?", "anaphor"),
+    ("Deep. What do other philosophers think?", "anaphor"),  # "other" than those named before
+    ("Wait, why exhaust the fuel?", "few words"),  # an opening reaction names nothing
+    ("Interesting name. Where does it come from today?", "anaphor"),
 ])
 def test_dependent_questions(question, reason):
     assert followup.dependence(question, ["Tell me about the Kurds in Syria"]) == reason
@@ -50,6 +55,8 @@ def test_dependent_questions(question, reason):
     "Which drug that is used for diabetes lowers blood glucose fastest?",  # relative "that"
     "Is it true that vitamin C prevents common colds in adults?",
     "What did the WHO guidelines say about masks in schools?",
+    "When was the first vaccine against smallpox developed?",  # "the first" + a noun that is no list item
+    "Wow, what happens when corals die and the carbon falls into the ocean?",
 ])
 def test_self_contained_questions(question):
     assert followup.dependence(question, ["Tell me about the Kurds in Syria"]) == ""
@@ -127,7 +134,8 @@ def test_follow_up_is_searched_with_its_history(topics, mode):
         return next((i, h.dense_score) for i, h in enumerate(hits) if "director" in h.text)
 
     alone = topics.search("Who leads them?", k=5, mode=mode)
-    after = topics.search("Who leads them?", k=5, mode=mode, history=["Is the Icelandic volcano monitored?"])
+    # (the earlier question's own answer is another passage: one already shown is pushed down)
+    after = topics.search("Who leads them?", k=5, mode=mode, history=["When did the Icelandic volcano erupt?"])
     if mode == "dense":  # the fake encoder's dense side moves it closer, not to the top
         assert director(after)[1] > director(alone)[1] + 0.1
     else:
@@ -196,8 +204,9 @@ def test_merged_expansion_keeps_the_larger_weight_and_is_capped():
     assert abs(sum(capped.values()) - followup.EXPANSION_MASS) < 1e-9
 
 
-def test_earlier_answer_carries_what_the_question_points_to(topics):
+def test_earlier_answer_carries_what_the_question_points_to(topics, monkeypatch):
     # neither passage says "appoints": what "them" are comes from the answer to the earlier question
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)  # here the passage already shown is the answer again
     q, history = "Who appoints them?", ["Who leads the team?"]
     assert topics.search(q, k=3, mode="bm25") == []
     searched_again = topics.search(q, k=3, mode="bm25", history=history)
@@ -222,3 +231,67 @@ def test_unsure_self_contained_question_gets_the_soft_context_weight(topics, mon
     soft = topics.search(q, k=3, mode="hybrid", history=history)
     assert [h.score for h in soft] != [h.score for h in alone]  # fused with its context ranking
     assert any("volcano" in t or "icelandic" in t for t in soft[0].terms)
+
+
+# ------------------------------------------------------------------ dense text and earlier answers shown
+def test_conversation_text_reads_the_recent_questions_before_the_question(monkeypatch):
+    monkeypatch.setattr(followup, "CONCAT_TURNS", 2)
+    assert followup.conversation_text("Who leads them?", ["a", "Tell me about the Kurds", "Where do they live?"]) == \
+        "Tell me about the Kurds Where do they live? Who leads them?"
+    assert followup.conversation_text("Who leads them?", ["Tell me about the Kurds"]) == \
+        "Tell me about the Kurds Who leads them?"
+    monkeypatch.setattr(followup, "CONCAT_TURNS", 0)
+    assert followup.conversation_text("Who leads them?", ["Tell me about the Kurds"]) == "Who leads them?"
+
+
+def test_dependent_dense_query_reads_the_conversation_as_one_text(topics, monkeypatch):
+    enc = topics.encoder()
+    seen: list[str] = []
+    real = enc.encode
+
+    def spy(texts):
+        seen.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(enc, "encode", spy)
+    history = ["Is the Icelandic volcano monitored?"]
+    topics.search("Who leads them?", k=3, mode="dense", history=history)
+    assert "Is the Icelandic volcano monitored? Who leads them?" in seen
+    seen.clear()
+    topics.search("Which football club won the league in spring?", k=3, mode="dense", history=history)
+    assert not any("volcano" in t for t in seen)  # a self-contained question never encodes its history
+    monkeypatch.setattr(followup, "CONCAT_WEIGHT", 0.0)
+    seen.clear()
+    topics.search("Who leads them?", k=3, mode="dense", history=history)
+    assert "Is the Icelandic volcano monitored? Who leads them?" not in seen
+
+
+def test_demote_seen_lowers_only_the_passages_already_shown(monkeypatch):
+    fused = {1: 1.0, 2: 0.9, 3: 0.5}
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 0.5)
+    assert followup.demote_seen(fused, [1, None]) == {1: 0.5, 2: 0.9, 3: 0.5}
+    assert fused == {1: 1.0, 2: 0.9, 3: 0.5}  # not changed in place
+    assert followup.demote_seen(fused, [1, 2], answers_own=lambda row: row == 1) == {1: 1.0, 2: 0.45, 3: 0.5}
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    assert followup.demote_seen(fused, [1, 2]) == fused
+
+
+def test_mentions_matches_own_terms_and_words_built_on_them():
+    assert followup.mentions(["lead"], ["the", "kurdish", "leader"])
+    assert followup.mentions(["coral"], ["coral", "reef"])
+    assert not followup.mentions(["lead"], ["kurdish", "parti"])
+    assert not followup.mentions(["us"], ["usual"])  # too short to stand for a longer word
+    assert not followup.mentions([], ["anything"])
+
+
+def test_follow_up_prefers_a_passage_the_conversation_has_not_shown(topics, monkeypatch):
+    # "Who leads it?" after "Which club won the league?": the passage that answered the earlier
+    # question ("The football club won the league.") is pushed below the new one once seen counts
+    q, history = "What about the coach?", ["Which football club won the league?"]
+    earlier = topics.search(history[0], k=1, mode="bm25")[0]
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    kept = [h.row for h in topics.search(q, k=5, mode="bm25", history=history)]
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 0.01)
+    demoted = [h.row for h in topics.search(q, k=5, mode="bm25", history=history)]
+    assert earlier.row in kept and earlier.row in demoted
+    assert demoted.index(earlier.row) > kept.index(earlier.row)

@@ -22,12 +22,20 @@ top passage of each earlier question searched again): their most salient terms (
 BM25 expansion with weight ``PASSAGE_TERM_WEIGHT`` x recency, and their vectors join the dense
 query with weight ``PASSAGE_VECTOR_WEIGHT`` x recency.
 
+For the dense side, the recent questions and the question read as one text
+(:func:`conversation_text`, ``CONCAT_TURNS`` earlier ones) are encoded too and mixed in with weight
+``CONCAT_WEIGHT``: the encoder sees the pronoun next to what it stands for.
+
 The question is then searched twice, alone and with its context, and the two rankings are fused by
 reciprocal rank fusion (:func:`expanded_weight` gives the context ranking's weight): a question the
 detector finds dependent gets ``EXPANDED_WEIGHT``; any other question after the first gets
 ``SOFT_WEIGHT`` scaled by how unsure its own search is (its best hit's confidence below
 ``CONFIDENT``), and none when its own search is confident. ``SOFT_WEIGHT`` is 0 (measured: no
 gain), so a question the detector finds self-contained keeps exactly its results.
+
+A follow-up asks for something new: in the fused ranking, a passage that answered an earlier turn
+is scored ``SEEN_FACTOR`` times lower (a few places down), unless it has one of the question's own
+words (:func:`mentions`: "Who leads them?" after the passage that names the leader).
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ DECAY = 0.5  # each older question weighs this much of the next newer one
 FIRST_FLOOR = 1.0  # the conversation's first question weighs at least this much of the previous
 MAX_TERMS = 10  # expansion terms at most
 PASSAGE_TERMS = 5  # salient terms taken from each earlier answer passage
-PASSAGE_TERM_WEIGHT = 0.15  # BM25 weight of an earlier answer's salient terms (x recency)
+PASSAGE_TERM_WEIGHT = 0.3  # BM25 weight of an earlier answer's salient terms (x recency)
 PASSAGE_VECTOR_WEIGHT = 0.0  # share of an earlier answer's vector in the dense query (x recency); 0.3 did worse
 EXPANDED_WEIGHT = 100.0  # RRF weight of the context ranking for a dependent question (the question's own: 1,
 # so that it only breaks near-ties; weights 1-4 did worse: a dependent question's own ranking is mostly noise)
@@ -58,18 +66,29 @@ CONFIDENT = 0.5  # a question whose own best hit is at least this confident is s
 ANSWERS_IN_CONTEXT = False  # search an earlier question again in its own conversation (else alone) for its answer
 FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
 EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
+CONCAT_WEIGHT = 0.6  # share in the dense query of the vector of the recent questions and this one read as one text
+CONCAT_TURNS = 2  # earlier questions (the most recent) in that text
+SEEN_KEEPS_OWN = 1  # 1: a passage already shown that has one of the question's own content words is not demoted
+SEEN_FACTOR = 0.9  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
     """
     it its itself they them their theirs themselves he him his himself she her hers herself
-    this these those that such former latter there thereof same another else both either neither
+    this these those that such former latter there thereof same another else both either neither other
     """.split()
 )
 # "one" standing for something named before: "which one", "should I get one?" (not "one of", "one day").
 _ONE = re.compile(r"\b(which|get|buy|choose|pick|another|that|this|the other|a good|a better|the best)\s+one\b|"
                   r"\bone\s*[?.!,]|\b(tell me more|more about (it|that|this|them)|a second|a third|the second|the third|"
-                  r"the next|the last|the first one)\b", re.IGNORECASE)
+                  r"the next|the last|the first one)\b|"
+                  # an item of a list the conversation gave: "the first step", "the last two", "the other ones"
+                  r"\bthe\s+(first|second|third|fourth|fifth|last|next|previous|final|other)\s+(one|ones|two|three|step|steps|"
+                  r"option|options|tip|tips|point|points|thing|things|item|items|idea|ideas|way|ways|method|methods|example|"
+                  r"examples|suggestion|suggestions|choice|choices|type|types|kind|kinds|reason|reasons)\b", re.IGNORECASE)
+# A reaction that opens a turn ("Wow,", "Deep.", "Interesting name.", "Wait,"): one or two words
+# before a comma, stop or exclamation mark. It replies to the conversation and names nothing searched.
+_REACTION = re.compile(r"^(\W*[A-Za-z'\u2019]+(\s+[A-Za-z'\u2019]+)?\s*[,.!]+\s+)+")
 # Openings that continue the previous question ("what about X", "and the second?", "why?").
 _ELLIPSIS = re.compile(
     r"^\W*(what about|how about|and|also|but|so|why|why not|how so|what else|anything else|any other|"
@@ -130,7 +149,7 @@ def dependence(question: str, history: Sequence[str]) -> str:
         return "anaphor"
     if _ELLIPSIS.match(question):
         return "ellipsis"
-    if len(set(query_terms(question))) <= FEW_CONTENT_TERMS:
+    if len(set(query_terms(_REACTION.sub("", question)))) <= FEW_CONTENT_TERMS:
         return "few words"
     return ""
 
@@ -157,7 +176,7 @@ def plan(question: str, history: Sequence[str], idf: Callable[[str], float]) -> 
         for t in set(query_terms(h)):
             if t not in own and idf(t) > 0:
                 weights[t] = max(weights.get(t, 0.0), TERM_WEIGHT * r)
-    best = sorted(weights, key=lambda t: (-weights[t] * idf(t), t))[:MAX_TERMS]
+    best = sorted(weights, key=lambda t: (-weights[t] * idf(t), t))[: int(MAX_TERMS)]
     total = sum(weights[t] for t in best)
     cap = EXPANSION_MASS * max(len(own), 1)
     scale = cap / total if total > cap else 1.0  # the context never outweighs the question itself
@@ -209,3 +228,34 @@ def merge_terms(question_terms: dict[str, float], passage: dict[str, float], n_o
     total = sum(out.values())
     cap = EXPANSION_MASS * max(n_own, 1)
     return {t: w * cap / total for t, w in out.items()} if total > cap else out
+
+
+def demote_seen(fused: dict[int, float], seen: Sequence[int | None],
+                answers_own: Callable[[int], bool] = lambda row: False) -> dict[int, float]:
+    """``fused`` with the passages in ``seen`` (those that answered earlier turns) scored
+    ``SEEN_FACTOR`` times lower: a follow-up asks for something the conversation has not shown yet,
+    unless the question's own words are in that passage (``answers_own(row)``: "Who leads them?"
+    after a passage that names the leader)."""
+    if SEEN_FACTOR >= 1.0:
+        return fused
+    out = dict(fused)
+    for row in set(r for r in seen if r is not None):
+        if row in out and not (SEEN_KEEPS_OWN and answers_own(row)):
+            out[row] *= SEEN_FACTOR
+    return out
+
+
+def conversation_text(question: str, history: Sequence[str]) -> str:
+    """The recent questions and ``question`` as one text (``CONCAT_TURNS`` earlier ones), for the
+    dense side of a dependent question: the encoder reads the pronoun next to what it stands for."""
+    n = int(CONCAT_TURNS)
+    return " ".join([*(history[-n:] if n > 0 else []), question])
+
+
+def mentions(own: Sequence[str], passage_terms: Sequence[str]) -> bool:
+    """Does a passage (its terms) have one of the question's own terms, or a longer word built on
+    one ("lead" in "leader", "leadership")?"""
+    own = {t for t in own if len(t) >= 3}
+    if not own:
+        return False
+    return any(w in own or any(w.startswith(t) for t in own) for w in set(passage_terms))

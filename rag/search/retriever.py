@@ -25,6 +25,7 @@ from rag.search.verdict import found  # noqa: F401  (part of this module's inter
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked, rrf
 from rag.search.feedback import DEFAULT_FEEDBACK, FeedbackParams, rocchio
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
+from rag.documents.tokens import tokenize as _tokenize
 from rag.embedding.model import default_model_dir, model_info, weights_stamp
 from rag.index.confidence import (CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, pair_features, query_context,
                                   sentence_match)
@@ -328,6 +329,7 @@ class Retriever:
         lex = self.index.lexical_positions(terms, extra=context)
         ctx_top = self._ranking(dense, lex, mode, depth, qvec)
         fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=followup.FUSION_K, weights=[1.0, weight])
+        fused = followup.demote_seen(fused, rows, lambda row: followup.mentions(terms, _tokenize(self.passages[row].text)))
         return ranked(fused, depth), qvec, terms + [t for t in context if t not in terms], dense, lex
 
     def _ranking(self, dense, lex, mode: str, depth: int, qvec=None) -> list[tuple[int, float]]:
@@ -382,6 +384,9 @@ class Retriever:
             prec.append(rec[j])
         own = set(query_terms(question))
         context = followup.merge_terms(plan.terms, followup.passage_terms(texts, own, self.idf, prec), len(own))
+        if followup.CONCAT_WEIGHT > 0:
+            pvecs.append(np.asarray(self.encoder().encode([followup.conversation_text(question, history)])[0], np.float32))
+            pweights.append(followup.CONCAT_WEIGHT)
         mixed = np.vstack([np.asarray(hvecs, dtype=np.float32)] + ([np.vstack(pvecs)] if pvecs else []))
         return followup.mix_vector(qvec, mixed, list(plan.history_weights) + pweights), context
 
