@@ -116,9 +116,11 @@ def run_ui(runs: int) -> list[dict]:
                 raise SystemExit(p.stderr[-3000:])
             row = json.loads(p.stdout.strip().splitlines()[-1])
             row["process_s"] = round(wall, 3)
-            after = wait_for_export(cache)
-            row["export_done_after_exit_s"] = None if after is None else round(after, 1)
             row["index_has_encoders"] = (index / "encoders").exists()  # the old layout exported here
+            # the current layout exports into the user cache; the old one never writes there, so
+            # waiting for it would only run out the timeout
+            after = None if row["index_has_encoders"] else wait_for_export(cache, timeout=30.0)
+            row["export_done_after_exit_s"] = None if after is None else round(after, 1)
             out.append(row)
             print(json.dumps(row), flush=True)
     return out
