@@ -5,7 +5,8 @@ next to the in-process search cost; updates during load; memory; kill -9 during 
 
 Steps (each side in its own process: the server, the load generator, the in-process baseline):
   1. seeds: one .txt per SciFact abstract (``--docs`` of them, default all 5,183) and its index
-     (built once with `rag index`, kept in ``--work``);
+     (built once with `rag index`, kept in ``--work``; a folder left by an earlier run is put back to
+     the corpus and its index updated incrementally);
   2. in-process: Retriever.search over the SciFact test questions one at a time (hybrid, k=10);
   3. `rag serve` on a free loopback port; an async httpx client in another process keeps 1, 8 and
      32 requests in flight for ``--seconds`` each: requests/s, p50, p99, failures;
@@ -130,20 +131,28 @@ def load_worker(url: str, clients: int, seconds: float, record: str | None, stop
 
 # ----------------------------------------------------------------------------- orchestration
 def prepare(work: Path, docs: int) -> tuple[Path, Path]:
+    """The seeds folder as the corpus has it (a folder left by an earlier run is put back: its
+    updates' files removed, changed and deleted abstracts restored) and its index, updated
+    incrementally (built the first time)."""
     seeds, index = work / "seeds", work / "index"
-    if not (index / "CURRENT").exists():
-        shutil.rmtree(seeds, ignore_errors=True)
-        seeds.mkdir(parents=True)
-        with open(DATA / "corpus.jsonl", encoding="utf-8") as f:
-            for i, line in enumerate(f):
-                if i >= docs:
-                    break
-                d = json.loads(line)
-                (seeds / f"{d['_id']}.txt").write_text(f"{d.get('title', '')}\n\n{d['text']}\n", encoding="utf-8")
-        t = time.perf_counter()
-        subprocess.run([PY, "-m", "rag", "index", "--seeds", str(seeds), "--index", str(index)], env=env(), check=True)
-        n = sum(1 for _ in seeds.iterdir())
-        print(f"built the index of {n} abstracts in {time.perf_counter() - t:.0f}s", file=sys.stderr)
+    seeds.mkdir(parents=True, exist_ok=True)
+    want = {}
+    with open(DATA / "corpus.jsonl", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i >= docs:
+                break
+            d = json.loads(line)
+            want[f"{d['_id']}.txt"] = f"{d.get('title', '')}\n\n{d['text']}\n"
+    for p in seeds.iterdir():
+        if p.name not in want:
+            p.unlink()
+    for name, text in want.items():
+        p = seeds / name
+        if not p.exists() or p.read_text(encoding="utf-8") != text:
+            p.write_text(text, encoding="utf-8")
+    t = time.perf_counter()
+    subprocess.run([PY, "-m", "rag", "index", "--seeds", str(seeds), "--index", str(index)], env=env(), check=True)
+    print(f"the index of {len(want)} abstracts is up to date in {time.perf_counter() - t:.0f}s", file=sys.stderr)
     return seeds, index
 
 
