@@ -242,4 +242,3 @@ class IndexService:
         old, self._retriever = self._retriever, new  # one assignment: every later request sees the new version, whole
         del old
         release_memory()
-
