@@ -12,6 +12,7 @@ and self-contained turns for each half, and the share of the raw -> rewrite gap 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -45,11 +46,14 @@ def main() -> None:
     ap.add_argument("--distractor-limit", type=int)
     ap.add_argument("--mode", default="hybrid")
     ap.add_argument("--index")
+    ap.add_argument("--fusion-depth", type=int, help="hybrid fusion candidates per side (default: the retriever's)")
     ap.add_argument("--grid", default="", help="NAME=v1,v2;NAME=v1 (followup settings)")
     args = ap.parse_args()
     name = f"conv-{Path(args.data_dir).name}" + (f"+{Path(args.distractors).name}" if args.distractors else "")
     r = Retriever.open(args.index or Path("indexes") / name)
     r._encoder = _Cached(r.encoder())
+    if args.fusion_depth:
+        r.fusion = dataclasses.replace(r.fusion, depth=args.fusion_depth)
     turns = [t for t in load_turns(Path(args.data_dir)) if t.history]
     base = {}
     for t in turns:
