@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Bytecode for rag and tui, written now: where PYTHONDONTWRITEBYTECODE is set, every import would
+# otherwise compile the source, also in background threads (workers, the server's update thread).
 install: $(STAMP)
+	$(BIN)/python -m compileall -q rag tui
 
 chat: install
 	$(BIN)/rag chat

@@ -11,6 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+# schemathesis imports its OpenAPI machinery lazily, and pytest rewrites a plugin's modules as they
+# are imported (ast.parse). On CPython 3.11, parsing in one thread while another thread compiles
+# (a service's update thread importing a module) can fail with "SystemError: AST constructor
+# recursion depth mismatch" (CPython gh-106905). Imported here, at collection, before any thread.
+import schemathesis.specs.openapi.schemas  # noqa: E402,F401
+
 from rag import build_index
 from rag.service.http import create_app
 from rag.service.state import IndexService
