@@ -14,7 +14,8 @@ import pytest
 # schemathesis imports its OpenAPI machinery lazily, and pytest rewrites a plugin's modules as they
 # are imported (ast.parse). On CPython 3.11, parsing in one thread while another thread compiles
 # (a service's update thread importing a module) can fail with "SystemError: AST constructor
-# recursion depth mismatch" (CPython gh-106905). Imported here, at collection, before any thread.
+# recursion depth mismatch" (the AST state is shared by threads; the same symptom: pytest-dev/pytest
+# issue 10763). Imported here, at collection, before any thread.
 import schemathesis.specs.openapi.schemas  # noqa: E402,F401
 
 from rag import build_index
