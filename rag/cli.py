@@ -387,8 +387,9 @@ def cmd_ask(args) -> int:
     question = " ".join(args.question)
     explicit = args.seeds is not None
     seeds = args.seeds if explicit else DEFAULT_SEEDS
+    no_seeds = explicit and not Path(seeds).is_dir()
     warm = None
-    if question.strip() and (not explicit or Path(seeds).is_dir()):
+    if question.strip() and not no_seeds:
         from rag.search.warmup import start_query_encoder
 
         warm = start_query_encoder(args.index)  # on the other core while this thread imports and opens the index
@@ -396,7 +397,7 @@ def cmd_ask(args) -> int:
     from rag.search.retriever import clean_question
 
     clean_question(question)  # an empty question fails before any loading
-    if explicit and not Path(seeds).is_dir():
+    if no_seeds:
         what = "is not a folder" if Path(seeds).exists() else "not found"
         raise SeedsError(f"no seeds folder {seeds} ({what}): give --seeds the folder the index was built from, or leave it out")
     r = _open_or_build(seeds, args.index)
