@@ -295,3 +295,52 @@ def test_follow_up_prefers_a_passage_the_conversation_has_not_shown(topics, monk
     demoted = [h.row for h in topics.search(q, k=5, mode="bm25", history=history)]
     assert earlier.row in kept and earlier.row in demoted
     assert demoted.index(earlier.row) > kept.index(earlier.row)
+
+
+# ------------------------------------------------------------------ the answers the caller showed
+def test_conversation_text_with_the_answer_shown_puts_the_question_first(monkeypatch):
+    monkeypatch.setattr(followup, "CONCAT_TURNS", 1)
+    monkeypatch.setattr(followup, "ANSWER_CHARS", 12)
+    text = followup.conversation_text("Why?", ["Old question", "Did Trump leave the accord?"], "Trump said he would leave.")
+    assert text == "Why? Did Trump leave the accord? Trump said h"  # the answer is what a length limit cuts
+    monkeypatch.setattr(followup, "ANSWER_CHARS", 0)
+    assert followup.conversation_text("Why?", ["Did Trump leave the accord?"], "Trump said.") == \
+        "Did Trump leave the accord? Why?"
+
+
+def test_the_answer_shown_is_read_with_the_question_but_one_found_again_is_not(topics, monkeypatch):
+    enc = topics.encoder()
+    seen: list[str] = []
+    real = enc.encode
+
+    def spy(texts):
+        seen.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(enc, "encode", spy)
+    history = ["Is the Icelandic volcano monitored?"]
+    shown = "The volcano is monitored by the Icelandic Met Office, whose director leads the team."
+    topics.search("Who leads them?", k=3, mode="dense", history=history, history_answers=[shown])
+    assert f"Who leads them? {history[0]} {shown}" in seen
+    seen.clear()
+    topics.search("Who leads them?", k=3, mode="dense", history=history)  # its answer is only found again
+    assert not any(shown in t for t in seen)
+    assert f"{history[0]} Who leads them?" in seen
+
+
+def test_an_answer_shown_that_is_a_passage_here_counts_as_seen(topics, monkeypatch):
+    q, history = "What about the coach?", ["Which football club won the league?"]
+    shown = "The football club won the league."  # a passage of the index, word for word
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    kept = [h.text for h in topics.search(q, k=5, mode="bm25", history=history, history_answers=[shown])]
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 0.01)
+    demoted = [h.text for h in topics.search(q, k=5, mode="bm25", history=history, history_answers=[shown])]
+    assert shown in kept and shown in demoted
+    assert demoted.index(shown) > kept.index(shown)
+    # an answer from elsewhere (not a passage here) demotes nothing, even when it is close to one
+    other = [h.text for h in topics.search(q, k=5, mode="bm25", history=history,
+                                          history_answers=["The football club won the league!"])]
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    other_kept = [h.text for h in topics.search(q, k=5, mode="bm25", history=history,
+                                               history_answers=["The football club won the league!"])]
+    assert other == other_kept

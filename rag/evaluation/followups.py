@@ -6,9 +6,12 @@ rewrite), ``gold`` (the corpus id of the passage that answers it, or null)) and 
 (BEIR-style passages). The pool searched is that corpus plus the passages of a distractor corpus
 (another BEIR folder, e.g. SciFact), indexed once and cached under ``indexes/``.
 
-Every turn with a gold passage is searched three ways: the raw question alone, the raw question
-with its history (``Retriever.search(..., history=...)``), and the manual rewrite alone (the upper
-bound). Turns are grouped as *follow-ups* (with history, rewrite differs from the question),
+Every turn with a gold passage is searched four ways: the raw question alone; the raw question
+with its history (``Retriever.search(..., history=...)``, the earlier questions only); the raw
+question with its history and the answers the user was shown (``history_answers``: the gold
+passages of the earlier turns, which is what CAsT's conversations were written against, its
+"canonical responses"; an earlier turn without one gives none); and the manual rewrite alone (the
+upper bound). Turns are grouped as *follow-ups* (with history, rewrite differs from the question),
 *self-contained* (with history, rewrite equals the question) and *first* turns (no history). The
 topics are split in two halves by parity of their number, so that settings tuned on one half
 ("tune") can be reported on the other ("held").
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.errors import DataError
@@ -26,7 +29,7 @@ from rag.evaluation.beir import _jsonl, record_text
 from rag.documents.chunking import text_hash
 from rag.types import Passage
 
-VARIANTS = ("raw", "history", "rewrite")
+VARIANTS = ("raw", "history", "history+answers", "rewrite")
 GROUPS = ("follow-up", "self-contained", "first")
 
 
@@ -38,6 +41,7 @@ class Turn:
     history: tuple[str, ...]
     rewrite: str
     gold: str
+    shown: tuple[str | None, ...] = ()  # the gold passage id of each earlier turn (the answer shown), or None
 
     @property
     def group(self) -> str:
@@ -55,7 +59,7 @@ class Turn:
 
 def load_turns(root: Path) -> list[Turn]:
     """The distinct turns that have a gold passage (repeated branch prefixes counted once)."""
-    seen, out = set(), []
+    seen, out, gold_of = set(), [], {}
     for d in _jsonl(Path(root) / "conversations.jsonl"):
         try:
             t = Turn(str(d["topic"]), str(d.get("turn", "")), str(d["question"]), tuple(map(str, d.get("history") or ())),
@@ -63,9 +67,13 @@ def load_turns(root: Path) -> list[Turn]:
         except KeyError as exc:
             raise DataError(f"{root}/conversations.jsonl: a turn lacks {exc}") from None
         key = (t.topic, t.question, t.history)
+        gold_of.setdefault(key, t.gold or None)
         if t.gold and key not in seen:
             seen.add(key)
             out.append(t)
+    # each earlier turn's answer: the gold of that turn in the same branch (its own history is the prefix)
+    out = [replace(t, shown=tuple(gold_of.get((t.topic, q, t.history[:i])) for i, q in enumerate(t.history)))
+           for t in out]
     if not out:
         raise DataError(f"{root}/conversations.jsonl has no turn with a gold passage")
     return out
@@ -108,13 +116,16 @@ def evaluate_followups(data_dir: str | Path, distractors: str | Path | None = No
     counts: dict[tuple[str, str], int] = {}
     found: dict[tuple[str, str, str], int] = {}
     depends: dict[tuple[str, str], int] = {}
+    text_of = {p.source: p.text for p in passages}
     for t in turns:
         gold = f"c:{t.gold}"
-        raw, hist = r.search_many([t.question, t.question], k=k, mode=mode, answers=False, histories=[[], list(t.history)])
+        shown = [text_of.get(f"c:{g}") if g else None for g in t.shown]
+        raw, hist, ans = r.search_many([t.question] * 3, k=k, mode=mode, answers=False,
+                                       histories=[[], list(t.history), list(t.history)], history_answers=[None, None, shown])
         (rew,) = r.search_many([t.rewrite], k=k, mode=mode, answers=False)
         for half in (t.half, "all"):
             counts[(half, t.group)] = counts.get((half, t.group), 0) + 1
-            for name, hits in (("raw", raw), ("history", hist), ("rewrite", rew)):
+            for name, hits in (("raw", raw), ("history", hist), ("history+answers", ans), ("rewrite", rew)):
                 key = (half, t.group, name)
                 found[key] = found.get(key, 0) + any(h.source == gold for h in hits)
             if t.history:
@@ -133,9 +144,10 @@ def evaluate_followups(data_dir: str | Path, distractors: str | Path | None = No
             row = {"turns": n, **{f"recall@{k} {v}": round(found[(half, g, v)] / n, 4) for v in VARIANTS}}
             if g != "first":
                 row["judged dependent"] = round(depends.get((half, g), 0) / n, 4)
-            raw_, hist_, rew_ = (found[(half, g, v)] / n for v in VARIANTS)
+            raw_, hist_, ans_, rew_ = (found[(half, g, v)] / n for v in VARIANTS)
             if g == "follow-up" and rew_ > raw_:
                 row["gap closed"] = round((hist_ - raw_) / (rew_ - raw_), 4)
+                row["gap closed with answers"] = round((ans_ - raw_) / (rew_ - raw_), 4)
             res[g] = row
         out["halves"][half] = res
     return out
@@ -144,13 +156,18 @@ def evaluate_followups(data_dir: str | Path, distractors: str | Path | None = No
 def format_followups(res: dict) -> str:
     k = res["k"]
     lines = [f"{res['dataset']}: {res['turns']} turns over {res['passages']} passages, {res['mode']}, recall@{k} of the gold passage", "",
-             f"{'half':<5} {'turns':<15} {'n':>4} {'raw':>7} {'history':>8} {'rewrite':>8} {'closed':>7} {'dependent':>9}"]
+             f"{'half':<5} {'turns':<15} {'n':>4} {'raw':>7} {'history':>8} {'+answers':>8} {'rewrite':>8} {'closed':>7} "
+             f"{'+answers':>8} {'dependent':>9}"]
     for half, res_h in res["halves"].items():
         for g, row in res_h.items():
             closed = f"{row['gap closed']:.2f}" if "gap closed" in row else "-"
+            closed_a = f"{row['gap closed with answers']:.2f}" if "gap closed with answers" in row else "-"
             dep = f"{row['judged dependent']:.2f}" if "judged dependent" in row else "-"
             lines.append(f"{half:<5} {g:<15} {row['turns']:>4} {row[f'recall@{k} raw']:>7.3f} {row[f'recall@{k} history']:>8.3f} "
-                         f"{row[f'recall@{k} rewrite']:>8.3f} {closed:>7} {dep:>9}")
+                         f"{row[f'recall@{k} history+answers']:>8.3f} {row[f'recall@{k} rewrite']:>8.3f} {closed:>7} "
+                         f"{closed_a:>8} {dep:>9}")
+    lines += ["", "history: the earlier questions only; +answers: and the passage shown as each earlier answer (the "
+              "gold of that turn)"]
     return "\n".join(lines)
 
 

@@ -36,6 +36,7 @@ from rag.types import Hit, Passage
 MODES = ("hybrid", "dense", "bm25")
 MAX_K = 1000
 ANSWER_DENSE_WEIGHT = 0.3  # share of the embedding similarity in the answer-sentence score
+GIVEN_LOOKUP = 5  # nearest passages searched for the one whose text a given earlier answer is
 ANSWER_MAX_CHARS = 400  # a sentence is embedded from at most this many characters
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -311,9 +312,10 @@ class Retriever:
         if weight <= 0:
             return top, qvec, terms, dense, lex
         rows: list[int | None] = []
+        given_rows, gvecs = self._given_rows(given)
         for j in range(len(history)):
             if given[j]:
-                rows.append(None)
+                rows.append(given_rows[j])  # a passage of this index is demoted as seen, like one found below
                 continue
             if j not in memo:
                 ds, di = self.index.dense_positions(np.asarray(hvecs[j])[None, :], ndense)
@@ -323,7 +325,7 @@ class Retriever:
                                      ndense, memo)[0]
                 memo[j] = t[0][0] if t else None
             rows.append(memo[j])
-        qvec, context = self._context(q, qvec, history, hvecs, given, rows, plan)
+        qvec, context = self._context(q, qvec, history, hvecs, given, gvecs, rows, plan)
         ds, di = self.index.dense_positions(qvec[None, :], ndense)
         dense = (ds[0], di[0])
         lex = self.index.lexical_positions(terms, extra=context)
@@ -360,20 +362,36 @@ class Retriever:
         x = pair_features(ctx, row, float(np.dot(self.index.vector_at(row), qvec)), set(_tok(self.passages[row].text)))
         return float(self.calibration.probability(np.vstack([x]))[0])
 
-    def _context(self, question: str, qvec, history: list[str], hvecs, given: list[str | None],
+    def _given_rows(self, given: list[str | None]) -> tuple[list[int | None], list[np.ndarray | None]]:
+        """For each given earlier answer: the position of the passage of this index whose text it is
+        (or None: an answer from elsewhere, or not given), and the answer's vector (None where it is
+        such a passage, or not given). The passage is looked up by the answer's own vector among its
+        nearest neighbours, and must have the very same text."""
+        have = [j for j, a in enumerate(given) if a]
+        rows: list[int | None] = [None] * len(given)
+        vecs: list[np.ndarray | None] = [None] * len(given)
+        if not have or not self.passages:
+            return rows, vecs
+        texts = [str(given[j]) for j in have]
+        enc = self.encoder().encode([t[: ANSWER_MAX_CHARS * 4] for t in texts])
+        _, near = self.index.dense_positions(enc, min(GIVEN_LOOKUP, len(self.passages)))
+        for j, t, v, cand in zip(have, texts, enc, near):
+            row = next((int(c) for c in cand if c >= 0 and self.passages[int(c)].text == t), None)
+            rows[j], vecs[j] = row, (None if row is not None else np.asarray(v, np.float32))
+        return rows, vecs
+
+    def _context(self, question: str, qvec, history: list[str], hvecs, given: list[str | None], gvecs,
                  rows: list[int | None], plan) -> tuple[np.ndarray, dict[str, float]]:
         """The dense query vector and BM25 expansion terms of ``question`` in its conversation: its
-        earlier questions' (``plan``) and the passages that answered them (``given`` text, else the
-        passage at ``rows``)."""
+        earlier questions' (``plan``) and the passages that answered them (the passage at ``rows``,
+        else the ``given`` text with its vector in ``gvecs``)."""
         from rag.documents.tokens import tokenize as _tok
 
         rec = followup.recency_weights(len(history))
         texts, pvecs, pweights, prec = [], [], [], []
-        have_given = [j for j in range(len(history)) if given[j]]
-        gvecs = self.encoder().encode([str(given[j])[:ANSWER_MAX_CHARS * 4] for j in have_given]) if have_given else []
         for j in range(len(history)):
-            if given[j]:
-                text, vec = str(given[j]), gvecs[have_given.index(j)]
+            if rows[j] is None and given[j]:
+                text, vec = str(given[j]), gvecs[j]
             elif rows[j] is not None:
                 text, vec = self.passages[rows[j]].text, self.index.vector_at(rows[j])
             else:
@@ -385,7 +403,10 @@ class Retriever:
         own = set(query_terms(question))
         context = followup.merge_terms(plan.terms, followup.passage_terms(texts, own, self.idf, prec), len(own))
         if followup.CONCAT_WEIGHT > 0:
-            pvecs.append(np.asarray(self.encoder().encode([followup.conversation_text(question, history)])[0], np.float32))
+            # the answer the caller showed for the last earlier question (not one found again here)
+            shown = str(given[-1]) if given and given[-1] else ""
+            conv = followup.conversation_text(question, history, shown)
+            pvecs.append(np.asarray(self.encoder().encode([conv])[0], np.float32))
             pweights.append(followup.CONCAT_WEIGHT)
         mixed = np.vstack([np.asarray(hvecs, dtype=np.float32)] + ([np.vstack(pvecs)] if pvecs else []))
         return followup.mix_vector(qvec, mixed, list(plan.history_weights) + pweights), context
