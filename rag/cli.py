@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--history", action="append", default=None, metavar="Q",
                     help="an earlier question of the conversation (repeat, oldest first); a follow-up such as "
                          "'who leads them?' is searched with their context")
+    sp.add_argument("--history-answer", action="append", default=None, metavar="TEXT", dest="history_answer",
+                    help="the passage shown as the answer to the --history question in the same place (repeat in the "
+                         "same order, as many as --history; '' where none): 'why?' then reads what it said")
     sp.add_argument("--seeds", default=None, metavar="DIR",
                     help="the documents folder the index was built from (checked; default: the index's own)")
     index_opt(sp)
@@ -162,7 +165,7 @@ def _service_opts(sp) -> None:
 # The rule (also in `rag ask --help`): a word that looks like an option -- one or two dashes, then
 # a letter, then letters, digits, "-" or "_", optionally "=value" -- must be a known option; any
 # other word is part of the question ("-5", "-", "--?", "-ish suffix"); "--" ends the options.
-_ASK_VALUES = {"-k": "N", "--mode": "MODE", "--seeds": "DIR", "--index": "DIR", "--history": "Q"}
+_ASK_VALUES = {"-k": "N", "--mode": "MODE", "--seeds": "DIR", "--index": "DIR", "--history": "Q", "--history-answer": "TEXT"}
 _ASK_FLAGS = ("--json", "-h", "--help")
 _OPTION_LIKE = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]*(=.*)?", re.ASCII | re.DOTALL)
 
@@ -218,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["ask"]:
             argv = _ask_argv(argv[1:])
         args = _parser().parse_args(argv)
+        if args.command == "ask" and args.history_answer is not None and len(args.history_answer) != len(args.history or []):
+            raise UsageError(f"rag ask: give --history-answer as many times as --history ({len(args.history or [])}), "
+                             "'' where none was shown")
     except UsageError as exc:
         print(terminal_line(str(exc)), file=sys.stderr)
         return 2
@@ -385,6 +391,8 @@ NOT_FOUND = "your documents do not seem to answer this question"
 
 def cmd_ask(args) -> int:
     question = " ".join(args.question)
+    history = list(args.history or [])
+    shown = None if args.history_answer is None else [a if a.strip() else None for a in args.history_answer]
     explicit = args.seeds is not None
     seeds = args.seeds if explicit else DEFAULT_SEEDS
     no_seeds = explicit and not Path(seeds).is_dir()
@@ -404,17 +412,17 @@ def cmd_ask(args) -> int:
     if explicit:
         _check_seeds(r, seeds, args.index)
     _warn_if_stale(r, seeds)
-    history = list(args.history or [])
     if warm is not None:
         warm.finish()
-    hits = r.search(question, k=args.k, mode=args.mode, history=history)
+    hits = r.search(question, k=args.k, mode=args.mode, history=history, history_answers=shown)
     from rag.search.retriever import found
 
     answered = found(hits)
     if args.json:
         from rag.search.results import search_result
 
-        out = search_result(question, args.mode, args.k, str(r.version_dir.parent), hits, history=history)
+        out = search_result(question, args.mode, args.k, str(r.version_dir.parent), hits, history=history,
+                            history_answers=shown)
         sys.stdout.write(json_dumps(out) + "\n")
         return 0
     if not hits:

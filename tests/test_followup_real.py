@@ -54,3 +54,25 @@ def test_ask_with_history_echoes_it_in_json(workdir):  # noqa: F811
     p = rag("ask", FOLLOW_UP, "--json", "-k", "3", cwd=workdir)
     assert json.loads(p.stdout)["history"] == []
     assert json.loads(p.stdout)["hits"][0]["line_start"] != 37
+
+
+def test_why_reads_the_answer_that_was_shown(real_retriever):
+    # "Why?" names nothing; the answer shown for the earlier question says what it asks about
+    first = real_retriever.search(KURDS_Q, k=1)[0]
+    shown = real_retriever.search("Why?", k=5, history=[KURDS_Q], history_answers=[first.text])
+    questions_only = real_retriever.search("Why?", k=5, history=[KURDS_Q])
+    assert first.text not in [h.text for h in shown[:1]]  # what was shown already moves down
+    assert [h.row for h in shown] != [h.row for h in questions_only]
+
+
+def test_ask_echoes_the_answers_shown_and_checks_their_count(workdir):  # noqa: F811
+    first = json.loads(rag("ask", KURDS_Q, "--json", "-k", "1", cwd=workdir).stdout)["hits"][0]["text"]
+    p = rag("ask", FOLLOW_UP, "--history", KURDS_Q, "--history-answer", first, "--json", "-k", "3", cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["history"] == [KURDS_Q] and out["history_answers"] == [first]
+    assert out["hits"][0]["line_start"] == 37  # the leader's line: it has the question's own word
+    p = rag("ask", FOLLOW_UP, "--history", KURDS_Q, "--history-answer", "", "--json", cwd=workdir)
+    assert p.returncode == 0 and json.loads(p.stdout)["history_answers"] == [None]
+    p = rag("ask", FOLLOW_UP, "--history", KURDS_Q, "--history-answer", "a", "--history-answer", "b", cwd=workdir)
+    assert p.returncode == 2 and "--history-answer" in p.stderr and p.stdout == ""

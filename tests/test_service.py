@@ -50,6 +50,20 @@ def test_search_is_the_object_of_rag_ask_json(service):
     assert body["version"] == service.retriever.version_dir.name
 
 
+def test_search_takes_the_answers_shown_for_earlier_questions(service):
+    with client(create_app(service)) as c:
+        first = c.post("/search", json={"question": "how many ships in winter", "k": 1}).json()["hits"][0]["text"]
+        body = {"question": "and why?", "k": 3, "history": ["how many ships in winter"]}
+        r = c.post("/search", json={**body, "history_answers": [first]})
+        plain = c.post("/search", json=body)
+        bad = c.post("/search", json={**body, "history_answers": [first, None]})
+        wrong_type = c.post("/search", json={**body, "history_answers": [3]})
+    assert r.status_code == 200 and plain.status_code == 200
+    assert r.json()["history_answers"] == [first] and "history_answers" not in plain.json()
+    assert bad.status_code == 400 and "earlier answer" in bad.json()["error"]
+    assert wrong_type.status_code == 422 and set(wrong_type.json()) == {"error"}
+
+
 def test_document_lines_read_around_a_citation(service):
     with client(create_app(service)) as c:
         hit = c.post("/search", json={"question": "forty ships harbour"}).json()["hits"][0]
@@ -233,9 +247,15 @@ def test_mcp_tools_in_process(service):
             hit = res.structured_content["hits"][0]
             got = await c.call_tool("get", {"source": hit["source"], "start": hit["line_start"], "end": hit["line_end"]})
             bad = await c.call_tool("get", {"source": "../x.txt"})
-        return names, hit, got.structured_content, bad
+            follow = await c.call_tool("search", {"question": "and why?", "k": 2, "history": ["forty ships harbour"],
+                                                  "history_answers": [hit["text"]]})
+            uneven = await c.call_tool("search", {"question": "and why?", "history": ["forty ships harbour"],
+                                                  "history_answers": []})
+        return names, hit, got.structured_content, bad, follow, uneven
 
-    names, hit, got, bad = asyncio.run(go())
+    names, hit, got, bad, follow, uneven = asyncio.run(go())
+    assert follow.structured_content["history_answers"] == [hit["text"]]
+    assert uneven.is_error and "history_answers" in uneven.content[0].text
     assert names == {"search", "get", "status"}  # no reindex without write access
     assert hit["text"].strip() in got["text"]
     assert bad.is_error

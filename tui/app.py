@@ -56,6 +56,7 @@ from .transcript import (
     quote_markdown,
     relocate_hit,
     short_path,
+    shown_answer,
 )
 from .widgets.answer_card import AnswerCard
 from .widgets.build_progress import BuildProgress
@@ -306,7 +307,8 @@ class RagApp(App[int]):
             if fresh is not base:
                 self._newest = fresh
                 self.post_message(IndexOpened(fresh))
-        hits = fresh.search(exchange.question, k=exchange.k, mode=exchange.mode, history=list(exchange.history))
+        hits = fresh.search(exchange.question, k=exchange.k, mode=exchange.mode, history=list(exchange.history),
+                            history_answers=list(exchange.shown) if exchange.shown else None)
         cache: dict[str, bool] = {}
         marks = [marks_for(h, cache) for h in hits]
         note = None
@@ -546,7 +548,8 @@ class RagApp(App[int]):
         box.remember(text)
         self.save_question(text)
         ex = Exchange(len(self.exchanges) + 1, text, self.mode, self.k,
-                      history=tuple(e.question for e in self.exchanges))
+                      history=tuple(e.question for e in self.exchanges),
+                      shown=tuple(shown_answer(e) for e in self.exchanges))
         self.exchanges.append(ex)
         card = await self.log_view.add_exchange(ex)
         if self.retriever is not None:

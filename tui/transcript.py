@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.search.verdict import found
 from rag.types import Citation, Hit
 
 
@@ -25,10 +26,18 @@ class Exchange:
     error: str | None = None  # why there is no result
     marks: list = field(default_factory=list)  # highlight.Marks per hit
     history: tuple[str, ...] = ()  # the conversation's earlier questions, oldest first (searched with them)
+    shown: tuple[str | None, ...] = ()  # the passage shown as the answer to each of them (None: none, or not yet)
 
     @property
     def done(self) -> bool:
         return self.hits is not None or self.error is not None
+
+
+def shown_answer(exchange: Exchange) -> str | None:
+    """The passage an exchange showed as its answer: its top hit's text when the documents seemed to
+    answer ("not in your documents" shows no answer), else None (also while it is still searching)."""
+    hits = exchange.hits
+    return hits[0].text if hits and found(hits) else None
 
 
 def answer_citation(hit: Hit) -> Citation:

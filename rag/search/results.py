@@ -8,8 +8,12 @@ from rag.search.verdict import found
 from rag.types import Hit
 
 
-def search_result(question: str, mode: str, k: int, index: str, hits: list[Hit], history: Sequence[str] = ()) -> dict:
+def search_result(question: str, mode: str, k: int, index: str, hits: list[Hit], history: Sequence[str] = (),
+                  history_answers: Sequence[str | None] | None = None) -> dict:
     """``{question, mode, k, index, history, found, hits: [...]}``; each hit as :meth:`rag.types.Hit.to_dict`;
-    ``found``: whether some hit's confidence reaches the threshold (the documents seem to answer)."""
-    return {"question": question, "mode": mode, "k": k, "index": index, "history": list(history),
-            "found": found(hits), "hits": [h.to_dict() for h in hits]}
+    ``found``: whether some hit's confidence reaches the threshold (the documents seem to answer).
+    ``history_answers`` (the answers shown for the earlier questions) is echoed only when given."""
+    out = {"question": question, "mode": mode, "k": k, "index": index, "history": list(history)}
+    if history_answers is not None:
+        out["history_answers"] = list(history_answers)
+    return {**out, "found": found(hits), "hits": [h.to_dict() for h in hits]}

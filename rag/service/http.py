@@ -36,6 +36,10 @@ class SearchRequest(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="hybrid: meaning and words; dense; bm25")
     history: list[str] = Field(default_factory=list, max_length=MAX_HISTORY,
                                description="earlier questions of the conversation, oldest first (optional)")
+    history_answers: list[str | None] | None = Field(
+        None, max_length=MAX_HISTORY,
+        description="the passage text shown as the answer to each earlier question, null where none (optional; "
+                    "as many as history)")
 
 
 class ErrorBody(BaseModel):
@@ -97,7 +101,8 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
 
     @app.post("/search", responses=_ERRORS, summary="the passages that best answer a question (as `rag ask --json`)")
     async def search(req: SearchRequest) -> dict:
-        return await run_in_threadpool(service.search, req.question, req.k, req.mode, req.history)
+        return await run_in_threadpool(service.search, req.question, req.k, req.mode, req.history,
+                                     req.history_answers)
 
     @app.get("/documents/{source:path}", responses={**_ERRORS, 404: {"model": ErrorBody}},
              summary="lines of a cited document, read as the index read them")

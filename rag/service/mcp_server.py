@@ -23,7 +23,9 @@ Find the passages of the user's documents that best answer a question, best firs
 Arguments: `question` in plain words (a full question works best); `k` how many passages (1-100,
 default 5); `mode` "hybrid" (meaning and words, the default), "dense" (meaning only) or "bm25"
 (exact words only: names, codes, numbers); `history` the earlier questions of this conversation,
-oldest first, when the question refers back to them ("and in winter?").
+oldest first, when the question refers back to them ("and in winter?"); `history_answers` the
+passage text you showed as the answer to each of them (as many as `history`, null where none):
+"why?" then reads what that answer said.
 
 Returns {question, mode, k, index, version, hits}. Each hit has `text` (the passage, verbatim),
 `citation` (file:lines, quote it), `source`, `line_start`, `line_end`, `page`, `section` (heading
@@ -71,10 +73,15 @@ def build_mcp(service, *, write: bool = False):
 
     @server.tool(description=SEARCH_DOC)
     async def search(question: str, k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
-                     history: list[str] | None = None) -> dict[str, Any]:
+                     history: list[str] | None = None,
+                     history_answers: list[str | None] | None = None) -> dict[str, Any]:
         if not 1 <= k <= 100:
             raise ToolError("k must be between 1 and 100")
-        return await _call(service.search, question, k, mode, list(history or [])[:20])
+        h, a = list(history or []), None if history_answers is None else list(history_answers)
+        if a is not None and len(a) != len(h):
+            raise ToolError("give history_answers as many entries as history (null where none was shown)")
+        # the 20 most recent earlier questions (and their answers) at most
+        return await _call(service.search, question, k, mode, h[-20:], None if a is None else a[-20:])
 
     @server.tool(description=GET_DOC)
     async def get(source: str, start: int = 1, end: int | None = None, page: int | None = None) -> dict[str, Any]:

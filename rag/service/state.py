@@ -104,22 +104,26 @@ class IndexService:
         """Load the query encoder now, so the first request does not pay for it."""
         self._retriever.encoder()
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid", history: list[str] | None = None) -> dict:
-        """The object of `rag ask --json`, plus ``version``: the index version that answered."""
+    def search(self, question: str, k: int = 5, mode: str = "hybrid", history: list[str] | None = None,
+               history_answers: list[str | None] | None = None) -> dict:
+        """The object of `rag ask --json`, plus ``version``: the index version that answered.
+        ``history_answers``: the answer shown for each earlier question (see :meth:`Retriever.search`)."""
         r = self._retriever
         try:
-            hits = self._search(r, question, k, mode, history)
+            hits = self._search(r, question, k, mode, history, history_answers)
         except (OSError, RagError) as exc:
             if r is self._retriever:
                 raise
             r = self._retriever  # the version was retired under this request: answer from the new one
-            hits = self._search(r, question, k, mode, history)
-        out = search_result(question, mode, k, str(r.version_dir.parent), hits, history=history or ())
+            hits = self._search(r, question, k, mode, history, history_answers)
+        out = search_result(question, mode, k, str(r.version_dir.parent), hits, history=history or (),
+                            history_answers=history_answers)
         out["version"] = r.version_dir.name
         return out
 
-    def _search(self, r, question, k, mode, history):
-        return r.search(question, k=k, mode=mode, history=list(history or []))
+    def _search(self, r, question, k, mode, history, history_answers=None):
+        return r.search(question, k=k, mode=mode, history=list(history or []),
+                        history_answers=None if history_answers is None else list(history_answers))
 
     def status(self) -> dict:
         """What is indexed, what changed in the seeds folder since, which encoder, the update's progress."""

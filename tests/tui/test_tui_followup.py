@@ -5,11 +5,22 @@ from __future__ import annotations
 from tui_support import SIZE, ask, fake_app, run, settle, small  # noqa: F401  (fixture)
 
 from rag.documents.tokens import tokenize
+from rag.search.verdict import found
 
 
-def test_second_question_is_searched_with_the_first(small, tmp_path):
+def test_second_question_is_searched_with_the_first(small, tmp_path, monkeypatch):
+    from rag.search.retriever import Retriever
+
     seeds, index, enc = small
     app = fake_app(seeds, index, enc, tmp_path)
+    given: list = []
+    real_search = Retriever.search
+
+    def spy(self, question, *args, **kwargs):
+        given.append(kwargs.get("history_answers"))
+        return real_search(self, question, *args, **kwargs)
+
+    monkeypatch.setattr(Retriever, "search", spy)
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
@@ -21,5 +32,14 @@ def test_second_question_is_searched_with_the_first(small, tmp_path):
             top = second.passages[0].hit
             assert "Sailors repair the hulls" in top.text
             assert set(tokenize("harbour ships")) <= set(top.terms)  # the first question's words carried over
+            # the answer the first exchange showed goes with the second search
+            assert ex2.shown == (ex1.hits[0].text,) and found(ex1.hits)
+            third = await ask(pilot, "Capital of Mongolia, population of Ulaanbaatar in 1820?")
+            ex3 = app.exchanges[2]
+            assert not found(ex3.hits) and third is not None
+            await ask(pilot, "And them?")
+            expected = tuple(e.hits[0].text if found(e.hits) else None for e in app.exchanges[:3])
+            assert app.exchanges[3].shown == expected and given[-1] == list(expected)  # and the search got them
+            assert expected[0] == ex1.hits[0].text and expected[2] is None  # "not in your documents" showed no answer
 
     run(scenario())
