@@ -1,5 +1,6 @@
 """Choose the follow-up settings (rag/search/followup.py) on the "tune" half of a conversational
-set and show them on the "held" half.
+set and show them on the "held" half (with --answers: the history-aware search also gets the answer
+each earlier turn showed, its gold passage, like the "+answers" column of `rag eval`).
 
     PYTHONPATH=. python bench/tune_followups.py ../shared/data/cast2022 --distractors ../shared/data/scifact \\
         --distractor-limit 1500
@@ -48,6 +49,8 @@ def main() -> None:
     ap.add_argument("--index")
     ap.add_argument("--fusion-depth", type=int, help="hybrid fusion candidates per side (default: the retriever's)")
     ap.add_argument("--grid", default="", help="NAME=v1,v2;NAME=v1 (followup settings)")
+    ap.add_argument("--answers", action="store_true",
+                    help="also pass the answers shown (each earlier turn's gold passage), as `rag eval` does for +answers")
     args = ap.parse_args()
     name = f"conv-{Path(args.data_dir).name}" + (f"+{Path(args.distractors).name}" if args.distractors else "")
     r = Retriever.open(args.index or Path("indexes") / name)
@@ -55,9 +58,11 @@ def main() -> None:
     if args.fusion_depth:
         r.fusion = dataclasses.replace(r.fusion, depth=args.fusion_depth)
     turns = [t for t in load_turns(Path(args.data_dir)) if t.history]
-    base = {}
+    base, shown = {}, {}
+    text_of = {p.source: p.text for p in r.passages}
     for t in turns:
         (raw,), (rew,) = (r.search_many([q], k=3, mode=args.mode, answers=False) for q in (t.question, t.rewrite))
+        shown[t] = [text_of.get(f"c:{g}") if g else None for g in t.shown] if args.answers else None
         gold = f"c:{t.gold}"
         base[t] = (any(h.source == gold for h in raw), any(h.source == gold for h in rew))
     grid = {}
@@ -69,7 +74,8 @@ def main() -> None:
             setattr(followup, k, v)
         stats: dict[tuple[str, str], list[int]] = {}
         for t in turns:
-            (hist,) = r.search_many([t.question], k=3, mode=args.mode, answers=False, histories=[list(t.history)])
+            (hist,) = r.search_many([t.question], k=3, mode=args.mode, answers=False, histories=[list(t.history)],
+                                     history_answers=[shown[t]])
             found = any(h.source == f"c:{t.gold}" for h in hist)
             for half in (t.half, "all"):
                 s = stats.setdefault((half, t.group), [0, 0, 0, 0])
