@@ -313,9 +313,11 @@ def test_sharded_search_equals_unsharded(cluster, tmp_path):
     try:
         for q in ("harbour ship in winter", "bread yeast", "owl moon fox tower", "salt"):
             for mode in ("hybrid", "dense", "bm25"):
-                want = single.search(q, k=10, mode=mode, answers=False)
+                want = single.search(q, k=10, mode=mode)
                 got = sharded.search(q, k=10, mode=mode)
                 assert [(h.row, h.source, h.char_start) for h in got] == [(h.row, h.source, h.char_start) for h in want]
+                assert [h.confidence for h in got] == pytest.approx([h.confidence for h in want], abs=1e-9)
+                assert [h.answer.text for h in got] == [h.answer.text for h in want]
                 assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-6)
                 assert [h.bm25_score for h in got] == pytest.approx([h.bm25_score for h in want], rel=1e-9)
     finally:

@@ -31,9 +31,12 @@ def test_local_shards_equal_unsharded(tmp_path, n_shards):
     sharded = ShardedSearcher(index, n_shards, encoder=FakeEncoder(), local=True)
     for q in ("harbour ship", "bread yeast salt", "lamp", "tower bell garden dawn"):
         for mode in ("hybrid", "dense", "bm25"):
-            want = single.search(q, k=8, mode=mode, answers=False)
+            want = single.search(q, k=8, mode=mode)
             got = sharded.search(q, k=8, mode=mode)
             assert [h.row for h in got] == [h.row for h in want]
+            assert all(h.confidence is not None and h.answer is not None for h in got)
+            assert [h.confidence for h in got] == pytest.approx([h.confidence for h in want], abs=1e-9)
+            assert [h.answer.text for h in got] == [h.answer.text for h in want]
             assert [h.text for h in got] == [h.text for h in want]
             assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-6)
             assert [h.bm25_score for h in got] == pytest.approx([h.bm25_score for h in want], rel=1e-9)
@@ -71,3 +74,24 @@ def test_serve_deployment_checks_the_token_in_constant_time_and_is_open_without_
     assert not d.authorized("Bearer s3cre") and not d.authorized(None) and not d.authorized("s3cret")
     d.token = None
     assert d.authorized(None)
+
+
+def test_serve_deployment_answers_like_rag_ask_json(tmp_path):
+    from rag.distributed.serve import SearchDeployment
+    from rag.distributed.shards import ShardedSearcher
+    from rag.indexing.build import build_index
+    from rag.search.retriever import Retriever
+
+    index = tmp_path / "index"
+    build_index(_corpus(tmp_path / "seeds"), index, encoder=FakeEncoder(), export_query_encoder=False)
+    d = SearchDeployment.__new__(SearchDeployment)  # the replica's logic over in-process shards
+    d.searcher, d.token = ShardedSearcher(index, 3, encoder=FakeEncoder(), local=True), None
+    single = Retriever.open(index, encoder=FakeEncoder())
+    out = d.query({"question": "harbour ship in winter", "k": 3})
+    want = single.search("harbour ship in winter", k=3)
+    assert out["found"] == any(h.confidence >= 0.5 for h in want)
+    assert [h["confidence"] for h in out["hits"]] == [round(h.confidence, 4) for h in want]  # JSON keeps 4 places
+    assert [h["answer"]["text"] for h in out["hits"]] == [h.answer.text for h in want]
+    assert set(d.query({"question": "   "})) == {"error"}
+    d.searcher.close()
+    single.index.close()

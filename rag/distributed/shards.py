@@ -145,12 +145,28 @@ def global_stats(stats: list[tuple[int, int, dict[str, int]]]) -> tuple[int, int
     return sum(s[0] for s in stats), sum(s[1] for s in stats), dict(df)
 
 
+class _GlobalStats:
+    """What confidence reads of the whole index (its size and document frequencies), from the
+    shards' summed statistics."""
+
+    def __init__(self, n: int, df: dict[str, int]) -> None:
+        self.n, self.df = n, df
+
+    def count(self) -> int:
+        return self.n
+
+    def doc_freq(self, term: str) -> int:
+        return self.df.get(term, 0)
+
+
 class ShardedSearcher:
     """Search over ``n_shards`` shard actors of the index at ``index_dir`` (see the module doc).
 
     The question is encoded here (the index's query encoder, or ``encoder``), the shards search in
     parallel. ``local=True`` keeps the shards in this process (no Ray): the same code path, for
-    measuring the cost of the scatter itself. Hits have no answer sentences (``answer`` is None).
+    measuring the cost of the scatter itself. Hits carry the same ``confidence`` and answer
+    sentences as :meth:`Retriever.search` gives them: both sides are always searched (confidence reads
+    the question's nearest passages and its BM25 ranks in every mode), with the global statistics.
     """
 
     def __init__(self, index_dir: str | Path, n_shards: int, *, encoder=None, local: bool = False,
@@ -180,6 +196,8 @@ class ShardedSearcher:
                            .remote(args[0], s, n_shards, dense_kind) for s in range(n_shards)]
         self.named = bool(name)
         totals = global_stats(self._all("local_stats"))
+        self._stats = _GlobalStats(totals[0], totals[2])
+        self._conf_idf: dict[str, float] = {}
         versions = set(self._all("set_global_stats", *totals))
         if versions != {self.retriever.index.version}:
             raise QuestionError(f"the shards hold versions {sorted(versions)}, not {self.retriever.index.version}: "
@@ -200,8 +218,10 @@ class ShardedSearcher:
         refs = {i: self.shards[i].fetch.remote(*a) for i, a in calls.items()}
         return dict(zip(refs, ray.get(list(refs.values()))))
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
-        """The ``k`` best passages, as :meth:`Retriever.search` ranks them (without answers)."""
+    def search(self, question: str, k: int = 5, mode: str = "hybrid", answers: bool = True) -> list[Hit]:
+        """The ``k`` best passages, as :meth:`Retriever.search` ranks them, with their confidence
+        and (``answers``) their answer sentences."""
+        from rag.index.confidence import CONTEXT_DEPTH
         from rag.search.retriever import MAX_K, clean_question
 
         if mode not in MODES:
@@ -210,26 +230,48 @@ class ShardedSearcher:
             raise QuestionError(f"k must be a positive whole number, not {k!r}")
         k = min(k, MAX_K, self.n_passages)
         q = clean_question(question)
-        depth = max(self.fusion.depth, k)
-        qvec = self.retriever.encoder().encode([q])[0] if mode in ("hybrid", "dense") else None
+        depth = max(self.fusion.depth, k, CONTEXT_DEPTH)
+        qvec = self.retriever.encoder().encode([q])[0]  # every mode: confidence reads the question's vector
         terms = query_terms(q)
-        parts = self._all("search", qvec, terms if mode in ("hybrid", "bm25") else None, depth)
-        dense = lex = None
-        if qvec is not None:
-            dense = top_list(np.concatenate([p["dense"][0] for p in parts]),
-                             np.concatenate([p["dense"][1] for p in parts]).astype(np.float32), depth)
-        if mode != "dense":
-            lex = top_list(np.concatenate([p["bm25"][0] for p in parts]),
-                           np.concatenate([p["bm25"][1] for p in parts]).astype(np.float64), depth)
+        parts = self._all("search", qvec, terms, depth)
+        dense = top_list(np.concatenate([p["dense"][0] for p in parts]),
+                         np.concatenate([p["dense"][1] for p in parts]).astype(np.float32), depth)
+        lex = top_list(np.concatenate([p["bm25"][0] for p in parts]),
+                       np.concatenate([p["bm25"][1] for p in parts]).astype(np.float64), depth)
         if mode == "dense":
             top = list(zip(dense[0].tolist(), dense[1].tolist()))[:k]
         elif mode == "bm25":
             top = list(zip(lex[0][:k].tolist(), lex[1][:k].tolist()))
         else:
             top = ranked(fuse(self.fusion, dense, lex), k)
-        return self._hits(top, qvec, terms if mode != "dense" else None, tuple(sorted(set(terms))))
+        hits, vectors = self._hits(top, qvec if mode != "bm25" else None, terms if mode != "dense" else None,
+                                   tuple(sorted(set(terms))))
+        self._add_confidence(hits, [vectors[h.row] for h in hits], qvec, terms, (dense[1], dense[0]), lex, q)
+        if answers and hits:
+            self.retriever.add_answers(hits, q, terms, qvec if mode != "bm25" else None)
+        return hits
 
-    def _hits(self, top, qvec, terms, term_set) -> list[Hit]:
+    def _add_confidence(self, hits: list[Hit], vectors: list[np.ndarray], qvec, terms: list[str], dense, lex,
+                        question: str) -> None:
+        """``hit.confidence`` as :class:`Retriever` computes it, from the hits' ``vectors``, the
+        gathered lists and the global statistics (``dense``: ``(scores, positions)``; ``lex``:
+        ``(positions, scores)``)."""
+        from rag.index.confidence import pair_features, query_context, sentence_match
+
+        if not hits:
+            return
+        r = self.retriever
+        ctx = query_context(self._stats, qvec, terms, dense=dense, lex=lex, idf_cache=self._conf_idf)
+        sent = [None] * len(hits)
+        if r.calibration.uses("sent"):
+            sent = sentence_match(getattr(r.encoder(), "static_vectors", None), question, [h.text for h in hits])
+        x = np.vstack([pair_features(ctx, h.row, float(np.dot(v, qvec)), set(tokenize(h.text)), s)
+                       for h, v, s in zip(hits, vectors, sent)])
+        for h, p in zip(hits, r.calibration.probability(x).tolist()):
+            h.confidence = float(p)
+
+    def _hits(self, top, qvec, terms, term_set) -> tuple[list[Hit], dict[int, np.ndarray]]:
+        """The hits of ``top`` (fetched from the shards that hold them) and each one's vector by position."""
         calls: dict[int, list[int]] = {}
         for pos, _ in top:
             calls.setdefault(int(pos) % self.n_shards, []).append(int(pos))
@@ -247,7 +289,7 @@ class ShardedSearcher:
                 section=p.section, dense_score=float(np.dot(vec, qvec)) if qvec is not None else None,
                 bm25_score=bm25, terms=term_set,
             ))
-        return hits
+        return hits, {int(pos): by_pos[int(pos)][1] for pos, _ in top}
 
     def close(self) -> None:
         """Release the shard actors (named, detached ones stay for other replicas) and the index."""
