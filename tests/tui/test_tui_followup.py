@@ -34,10 +34,16 @@ def test_second_question_is_searched_with_the_first(small, tmp_path, monkeypatch
             assert set(tokenize("harbour ships")) <= set(top.terms)  # the first question's words carried over
             # the answer the first exchange showed goes with the second search
             assert ex2.shown == (ex1.hits[0].text,) and found(ex1.hits)
+            # the card says the question was read with the conversation ("them")
+            assert ex1.note is None
+            assert ex2.note == "Read as a follow-up: searched with the earlier questions and the last answer shown."
+            assert "Read as a follow-up" in str(second.query_one(".card-note").render())
             third = await ask(pilot, "Capital of Mongolia, population of Ulaanbaatar in 1820?")
             ex3 = app.exchanges[2]
             assert not found(ex3.hits) and third is not None
+            assert ex3.note is None or "follow-up" not in ex3.note  # it names its own subject
             await ask(pilot, "And them?")
+            assert app.exchanges[3].note == "Read as a follow-up: searched with the earlier questions."  # last: none shown
             expected = tuple(e.hits[0].text if found(e.hits) else None for e in app.exchanges[:3])
             assert app.exchanges[3].shown == expected and given[-1] == list(expected)  # and the search got them
             assert expected[0] == ex1.hits[0].text and expected[2] is None  # "not in your documents" showed no answer
