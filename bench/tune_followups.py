@@ -1,6 +1,10 @@
 """Choose the follow-up settings (rag/search/followup.py) on the "tune" half of a conversational
-set and show them on the "held" half (with --answers: the history-aware search also gets the answer
-each earlier turn showed, its gold passage, like the "+answers" column of `rag eval`).
+set and show them on the "held" half. With ``--answers gold`` the history-aware search also gets
+the answer each earlier turn showed, its gold passage (the "+answers" column of `rag eval`); with
+``--answers chat`` the answers the chat would have shown: each earlier question's own top hit,
+searched in its conversation with the answers before it, or none where its confidence is below 0.5
+("not in your documents"). The follow-ups stay CAsT's, written for the gold answers, so "chat" is a
+pessimistic simulation.
 
     PYTHONPATH=. python bench/tune_followups.py ../shared/data/cast2022 --distractors ../shared/data/scifact \\
         --distractor-limit 1500
@@ -22,6 +26,22 @@ import numpy as np
 from rag.evaluation.followups import load_turns
 from rag.search import followup
 from rag.search.retriever import Retriever
+
+
+def chat_answers(r, t, mode: str, chain: dict) -> list[str | None]:
+    """The answers the chat would have shown before turn ``t``: each earlier question's top hit
+    searched with its own conversation and the answers before it; None where it was not found."""
+    from rag.search.verdict import found
+
+    out: list[str | None] = []
+    for i, q in enumerate(t.history):
+        key = (t.topic, t.history[: i + 1])
+        if key not in chain:
+            (hits,) = r.search_many([q], k=3, mode=mode, answers=False, histories=[list(t.history[:i])],
+                                    history_answers=[list(out)])
+            chain[key] = hits[0].text if hits and found(hits) else None
+        out.append(chain[key])
+    return out
 
 
 class _Cached:
@@ -49,8 +69,8 @@ def main() -> None:
     ap.add_argument("--index")
     ap.add_argument("--fusion-depth", type=int, help="hybrid fusion candidates per side (default: the retriever's)")
     ap.add_argument("--grid", default="", help="NAME=v1,v2;NAME=v1 (followup settings)")
-    ap.add_argument("--answers", action="store_true",
-                    help="also pass the answers shown (each earlier turn's gold passage), as `rag eval` does for +answers")
+    ap.add_argument("--answers", choices=("gold", "chat"),
+                    help="also pass the answers shown: each earlier turn's gold passage, or the chat's own top hit")
     args = ap.parse_args()
     name = f"conv-{Path(args.data_dir).name}" + (f"+{Path(args.distractors).name}" if args.distractors else "")
     r = Retriever.open(args.index or Path("indexes") / name)
@@ -62,7 +82,7 @@ def main() -> None:
     text_of = {p.source: p.text for p in r.passages}
     for t in turns:
         (raw,), (rew,) = (r.search_many([q], k=3, mode=args.mode, answers=False) for q in (t.question, t.rewrite))
-        shown[t] = [text_of.get(f"c:{g}") if g else None for g in t.shown] if args.answers else None
+        shown[t] = [text_of.get(f"c:{g}") if g else None for g in t.shown] if args.answers == "gold" else None
         gold = f"c:{t.gold}"
         base[t] = (any(h.source == gold for h in raw), any(h.source == gold for h in rew))
     grid = {}
@@ -73,7 +93,10 @@ def main() -> None:
         for k, v in zip(grid, values):
             setattr(followup, k, v)
         stats: dict[tuple[str, str], list[int]] = {}
+        chain: dict[tuple, str | None] = {}
         for t in turns:
+            if args.answers == "chat":
+                shown[t] = chat_answers(r, t, args.mode, chain)
             (hist,) = r.search_many([t.question], k=3, mode=args.mode, answers=False, histories=[list(t.history)],
                                      history_answers=[shown[t]])
             found = any(h.source == f"c:{t.gold}" for h in hist)
