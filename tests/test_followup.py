@@ -244,8 +244,9 @@ def test_conversation_text_reads_the_recent_questions_before_the_question(monkey
     assert followup.conversation_text("Who leads them?", ["Tell me about the Kurds"]) == "Who leads them?"
 
 
-def test_dependent_dense_query_reads_the_conversation_as_one_text(topics, monkeypatch):
-    enc = topics.encoder()
+def encoded_texts(retriever, monkeypatch) -> list[str]:
+    """The texts ``retriever``'s encoder is asked to encode from now on (a list that fills as it runs)."""
+    enc = retriever.encoder()
     seen: list[str] = []
     real = enc.encode
 
@@ -254,6 +255,11 @@ def test_dependent_dense_query_reads_the_conversation_as_one_text(topics, monkey
         return real(texts)
 
     monkeypatch.setattr(enc, "encode", spy)
+    return seen
+
+
+def test_dependent_dense_query_reads_the_conversation_as_one_text(topics, monkeypatch):
+    seen = encoded_texts(topics, monkeypatch)
     history = ["Is the Icelandic volcano monitored?"]
     topics.search("Who leads them?", k=3, mode="dense", history=history)
     assert "Is the Icelandic volcano monitored? Who leads them?" in seen
@@ -309,15 +315,7 @@ def test_conversation_text_with_the_answer_shown_puts_the_question_first(monkeyp
 
 
 def test_the_answer_shown_is_read_with_the_question_but_one_found_again_is_not(topics, monkeypatch):
-    enc = topics.encoder()
-    seen: list[str] = []
-    real = enc.encode
-
-    def spy(texts):
-        seen.extend(texts)
-        return real(texts)
-
-    monkeypatch.setattr(enc, "encode", spy)
+    seen = encoded_texts(topics, monkeypatch)
     history = ["Is the Icelandic volcano monitored?"]
     shown = "The volcano is monitored by the Icelandic Met Office, whose director leads the team."
     topics.search("Who leads them?", k=3, mode="dense", history=history, history_answers=[shown])
