@@ -248,7 +248,7 @@ class ShardedSearcher:
                                    tuple(sorted(set(terms))))
         self._add_confidence(hits, [vectors[h.row] for h in hits], qvec, terms, (dense[1], dense[0]), lex, q)
         if answers and hits:
-            self.retriever.add_answers(hits, q, terms, qvec if mode != "bm25" else None)
+            self.retriever.add_answers(hits, q, terms)
         return hits
 
     def _add_confidence(self, hits: list[Hit], vectors: list[np.ndarray], qvec, terms: list[str], dense, lex,
@@ -256,19 +256,14 @@ class ShardedSearcher:
         """``hit.confidence`` as :class:`Retriever` computes it, from the hits' ``vectors``, the
         gathered lists and the global statistics (``dense``: ``(scores, positions)``; ``lex``:
         ``(positions, scores)``)."""
-        from rag.index.confidence import pair_features, query_context, sentence_match
+        from rag.index.confidence import hit_confidences
 
-        if not hits:
-            return
         r = self.retriever
-        ctx = query_context(self._stats, qvec, terms, dense=dense, lex=lex, idf_cache=self._conf_idf)
-        sent = [None] * len(hits)
-        if r.calibration.uses("sent"):
-            sent = sentence_match(getattr(r.encoder(), "static_vectors", None), question, [h.text for h in hits])
-        x = np.vstack([pair_features(ctx, h.row, float(np.dot(v, qvec)), set(tokenize(h.text)), s)
-                       for h, v, s in zip(hits, vectors, sent)])
-        for h, p in zip(hits, r.calibration.probability(x).tolist()):
-            h.confidence = float(p)
+        probs = hit_confidences(r.calibration, self._stats, qvec, terms, question, [h.row for h in hits], vectors,
+                                [h.text for h in hits], dense=dense, lex=lex,
+                                static=getattr(r.encoder(), "static_vectors", None), idf_cache=self._conf_idf)
+        for h, p in zip(hits, probs):
+            h.confidence = p
 
     def _hits(self, top, qvec, terms, term_set) -> tuple[list[Hit], dict[int, np.ndarray]]:
         """The hits of ``top`` (fetched from the shards that hold them) and each one's vector by position."""

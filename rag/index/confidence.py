@@ -196,6 +196,24 @@ def pair_features(ctx: QueryContext, pos: int, cos: float, passage_terms: set[st
                     dtype=np.float64)
 
 
+def hit_confidences(calibration: "Calibration", index, qvec: np.ndarray, terms: Sequence[str], question: str,
+                    rows: Sequence[int], vectors: Sequence[np.ndarray], texts: Sequence[str], *,
+                    dense: tuple[np.ndarray, np.ndarray] | None = None, lex: tuple[np.ndarray, np.ndarray] | None = None,
+                    static: Callable[[list[str]], np.ndarray] | None = None,
+                    idf_cache: dict[str, float] | None = None) -> list[float]:
+    """The confidence of each hit (its position ``rows``, its vector and text) for one question:
+    ``index`` gives the question's neighbourhood (:func:`query_context`: an index, or any object with
+    ``count()`` and ``doc_freq(term)`` when ``dense`` and ``lex`` are given); ``static`` the encoder's
+    cheap vectors for the sentence feature (used when the calibration has it)."""
+    if not rows:
+        return []
+    ctx = query_context(index, qvec, terms, dense=dense, lex=lex, idf_cache=idf_cache)
+    sent = sentence_match(static, question, list(texts)) if calibration.uses("sent") else [None] * len(rows)
+    x = np.vstack([pair_features(ctx, r, float(np.dot(v, qvec)), set(tokenize(t)), s)
+                   for r, v, t, s in zip(rows, vectors, texts, sent)])
+    return [float(p) for p in calibration.probability(x).tolist()]
+
+
 # --------------------------------------------------------------------------- fitting
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, l2: float = 1.0,
                  iterations: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -27,8 +27,8 @@ from rag.search.feedback import DEFAULT_FEEDBACK, FeedbackParams, rocchio
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.documents.tokens import tokenize as _tokenize
 from rag.embedding.model import default_model_dir, model_info, weights_stamp
-from rag.index.confidence import (CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, pair_features, query_context,
-                                  sentence_match)
+from rag.index.confidence import (CONTEXT_DEPTH, DEFAULT_CALIBRATION, THRESHOLD, Calibration, hit_confidences,
+                                  pair_features, query_context)
 from rag.index.local import LocalIndex
 from rag.index.passages_io import passage_from_payload
 from rag.types import Hit, Passage
@@ -451,18 +451,11 @@ class Retriever:
         """Set ``hit.confidence``: the calibrated probability that the passage answers the question."""
         if not hits:
             return
-        from rag.documents.tokens import tokenize as _tok
-
-        ctx = query_context(self.index, qvec, terms, dense=dense, lex=lex, idf_cache=self._conf_idf)
-        sent = [None] * len(hits)
-        if self.calibration.uses("sent"):
-            sent = sentence_match(getattr(self.encoder(), "static_vectors", None), question, [h.text for h in hits])
-        x = np.vstack([
-            pair_features(ctx, h.row, float(np.dot(self.index.vector_at(h.row), qvec)), set(_tok(h.text)), s)
-            for h, s in zip(hits, sent)
-        ])
-        for h, p in zip(hits, self.calibration.probability(x).tolist()):
-            h.confidence = float(p)
+        probs = hit_confidences(self.calibration, self.index, qvec, terms, question, [h.row for h in hits],
+                                [self.index.vector_at(h.row) for h in hits], [h.text for h in hits], dense=dense,
+                                lex=lex, static=getattr(self.encoder(), "static_vectors", None), idf_cache=self._conf_idf)
+        for h, p in zip(hits, probs):
+            h.confidence = p
 
     def add_answers(self, hits: list[Hit], question: str, terms: list[str] | None = None, qvec=None) -> None:
         """Set ``hit.answer`` of each hit: the sentence that best answers ``question``.
