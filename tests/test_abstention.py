@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeEncoder
+from unanswerable import OUT_OF_CORPUS
 from rag.evaluation.abstention import evaluate_abstention, ood_questions, remove_and_recalibrate, split_claims
 from rag.evaluation.metrics import accuracy_at, auroc, expected_calibration_error, oracle_accuracy
 from rag.index import store
@@ -94,9 +95,8 @@ def tiny_beir(tmp_path: Path) -> Path:
                                                   for q, (t, _) in CLAIMS.items()), encoding="utf-8")
     (d / "qrels-test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
         f"{q}\t{g}\t1\n" for q, (_, g) in CLAIMS.items()), encoding="utf-8")
-    (d / "ood.jsonl").write_text("".join(json.dumps({"rewrite": q}) + "\n" for q in (
-        "What is the capital of Australia?", "Who won the football cup in 1998?", "What is the capital of Australia?",
-        "How do I renew a passport?")), encoding="utf-8")
+    (d / "ood.jsonl").write_text("".join(json.dumps({"rewrite": q}) + "\n" for q in OUT_OF_CORPUS),
+                                      encoding="utf-8")
     return d
 
 
@@ -125,8 +125,8 @@ def test_remove_and_recalibrate_leaves_the_source_alone_and_publishes_one_calibr
 
 
 def test_ood_questions_are_distinct(tiny_beir):
-    assert ood_questions(tiny_beir / "ood.jsonl") == [
-        "What is the capital of Australia?", "Who won the football cup in 1998?", "How do I renew a passport?"]
+    assert OUT_OF_CORPUS[0] == OUT_OF_CORPUS[2]  # the premise: the file repeats a question
+    assert ood_questions(tiny_beir / "ood.jsonl") == [OUT_OF_CORPUS[0], OUT_OF_CORPUS[1], OUT_OF_CORPUS[3]]
 
 
 def test_evaluate_abstention_reports_both_checks(tiny_beir, tmp_path):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fakes import FakeEncoder
+from unanswerable import ESPRESSO
 from rag import Retriever, build_index
 from rag.index import store
 from rag.index.confidence import (CALIBRATION_VERSION, FEATURES, Calibration, claim_question, fit_logistic, needs_refit,
@@ -157,7 +158,7 @@ def test_build_stores_calibration_and_hits_carry_confidence(topic_seeds, tmp_pat
     assert all("?" not in t for t in enc.embedded)  # calibration queries are not passages
     r = Retriever.open(idx, encoder=enc)
     on = r.search("How do beekeepers harvest honey in late summer?", k=3)
-    off = r.search("What is the capital of Australia?", k=3)
+    off = r.search(ESPRESSO, k=3)
     assert on[0].source == "beekeeping.txt"
     assert all(0.0 <= h.confidence <= 1.0 for h in on + off)
     assert found(on) and on[0].confidence >= 0.5

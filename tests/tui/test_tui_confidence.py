@@ -6,6 +6,7 @@ from textual.widgets import Static
 from tui_support import SIZE, ask, fake_app, run, settle, small  # noqa: F401  (fixture)
 
 from tui.widgets.answer_card import NOT_FOUND
+from unanswerable import ESPRESSO
 
 
 def test_unanswerable_question_says_not_in_your_documents(small, tmp_path):
@@ -15,7 +16,7 @@ def test_unanswerable_question_says_not_in_your_documents(small, tmp_path):
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            card = await ask(pilot, "What is the capital of Australia?")
+            card = await ask(pilot, ESPRESSO)
             assert card.has_class("-not-found") and card.border_title == "Not in your documents"
             assert card.query_one(".card-not-found", Static).content.plain == NOT_FOUND
             assert not card.query(".answer-sentence")  # no confident-looking answer

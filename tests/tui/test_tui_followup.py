@@ -6,6 +6,7 @@ from tui_support import SIZE, ask, fake_app, run, settle, small  # noqa: F401  (
 
 from rag.documents.tokens import tokenize
 from rag.search.verdict import found
+from unanswerable import OWN_SUBJECT
 
 
 def test_second_question_is_searched_with_the_first(small, tmp_path, monkeypatch):
@@ -38,7 +39,7 @@ def test_second_question_is_searched_with_the_first(small, tmp_path, monkeypatch
             assert ex1.note is None
             assert ex2.note == "Read as a follow-up: searched with the earlier questions and the last answer shown."
             assert "Read as a follow-up" in str(second.query_one(".card-note").render())
-            third = await ask(pilot, "Capital of Mongolia, population of Ulaanbaatar in 1820?")
+            third = await ask(pilot, OWN_SUBJECT)
             ex3 = app.exchanges[2]
             assert not found(ex3.hits) and third is not None
             assert ex3.note is None or "follow-up" not in ex3.note  # it names its own subject
