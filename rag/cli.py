@@ -16,10 +16,8 @@ import textwrap
 from pathlib import Path
 
 from rag.errors import IndexMissingError, RagError, SeedsError
+from rag.index.locations import DEFAULT_INDEX, DEFAULT_SEEDS, default_index_for
 from rag.terminal_text import json_dumps, terminal_line, terminal_safe
-
-DEFAULT_SEEDS = "seeds"
-DEFAULT_INDEX = os.path.join("indexes", "default")
 
 
 def _positive_int(text: str) -> int:
@@ -66,7 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def index_opt(sp):
-        sp.add_argument("--index", default=DEFAULT_INDEX, metavar="DIR", help=f"index folder (default {DEFAULT_INDEX})")
+        sp.add_argument("--index", default=None, metavar="DIR",
+                        help=f"index folder (default: {DEFAULT_INDEX} for ./{DEFAULT_SEEDS}, else the folder's own "
+                             "index under the user's data directory: $RAG_DATA_DIR, $XDG_DATA_HOME/rag or "
+                             "~/.local/share/rag)")
 
     def seeds_opt(sp):
         sp.add_argument("--seeds", default=DEFAULT_SEEDS, metavar="DIR", help=f"documents folder (default {DEFAULT_SEEDS})")
@@ -221,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["ask"]:
             argv = _ask_argv(argv[1:])
         args = _parser().parse_args(argv)
+        if hasattr(args, "seeds") and args.index is None:  # the seeds folder's own index (not for eval)
+            args.index = str(default_index_for(args.seeds or DEFAULT_SEEDS))
         if args.command == "ask" and args.history_answer is not None and len(args.history_answer) != len(args.history or []):
             raise UsageError(f"rag ask: give --history-answer as many times as --history ({len(args.history or [])}), "
                              "'' where none was shown")

@@ -243,7 +243,7 @@ class RagApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header(icon="❯")
         yield SeedsBanner(id="banner")
-        yield ConversationLog(Welcome(self.config.seeds_label or ""), id="log")
+        yield ConversationLog(Welcome(self.config.seeds_label or "", self.config.index_label or ""), id="log")
         yield QuestionInput(id="question")
         yield BuildProgress(id="build")
         yield StatusBar(id="status")
@@ -257,6 +257,10 @@ class RagApp(App[int]):
     def question_box(self) -> QuestionInput:
         return self.query_one("#question", QuestionInput)
 
+    def _where(self) -> str:
+        """Which folder and which index answer, as the status bar names them."""
+        return f"{self.config.seeds_label} → {self.config.index_label}"
+
     @property
     def status_bar(self) -> StatusBar:
         return self.query_one("#status", StatusBar)
@@ -267,7 +271,7 @@ class RagApp(App[int]):
         box.cursor_blink = self.config.cursor_blink
         box.focus()
         self.status_bar.set_state("Opening the index…")
-        self.status_bar.set_index(self.config.index_label or "")
+        self.status_bar.set_index(self._where())
         self.status_bar.set_settings(self.mode, self.k)
         self.load_history()
         from .logview import show_library_warnings
@@ -481,10 +485,7 @@ class RagApp(App[int]):
         self._newest = r  # no lock here: the UI thread never waits for a worker's index load
         self._index_error = None
         info = r.info
-        self.status_bar.set_index(
-            f"{self.config.index_label} · {plural(info.files, 'file')} · "
-            f"{plural(info.passages, 'passage')} · {model_label(info.model)}"
-        )
+        self.status_bar.set_index(f"{self._where()} · {plural(info.files, 'file')} · {plural(info.passages, 'passage')}")
         waiting, self._waiting = self._waiting, []
         if self.config.warm_up and not waiting:  # a waiting question warms the model by itself
             self.status_bar.set_state("Loading the model…")

@@ -23,11 +23,12 @@ KEYS = [
 class Welcome(Static):
     COMPONENT_CLASSES = {"welcome--title", "welcome--key"}
 
-    def __init__(self, seeds_label: str) -> None:
+    def __init__(self, seeds_label: str, index_label: str) -> None:
         lines: list = [
             ("Ask your documents", ".welcome--title"),
             "\n",
-            f"Questions are answered from the files in {terminal_line(seeds_label)}, with the file and line of every passage.",
+            f"Questions are answered from the files in {terminal_line(seeds_label)}, with the file and line of every "
+            f"passage (index: {terminal_line(index_label)}).",
             "\n\n",
         ]
         for key, what in KEYS:
