@@ -8,6 +8,9 @@ from pathlib import Path
 
 # Below this calibrated confidence (rag.index.confidence), a hit does not seem to answer its question.
 CONFIDENCE_THRESHOLD = 0.5
+# Below this, nothing in the documents seems to answer ("Not in your documents"); between the two the
+# best passage is shown as a weak answer ("May not answer this"). See rag.search.verdict.
+WEAK_CONFIDENCE_THRESHOLD = 0.2
 
 @dataclass(frozen=True, slots=True)
 class Location:
