@@ -74,15 +74,38 @@ def subcommands(help_text: str) -> set[str]:
     return names
 
 
+def documents() -> dict[str, str]:
+    """README.md and the pages of docs/, by name."""
+    pages = {"README.md": readme()}
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        pages[f"docs/{page.name}"] = page.read_text(encoding="utf-8")
+    return pages
+
+
 def test_readme_names_only_real_commands_and_options():
     named = named_commands(readme())
     assert {"index", "ask", "chat", "serve", "mcp", "status", "eval"} <= set(named), sorted(named)
     real = subcommands(_help())
-    assert set(named) <= real, f"README names commands that `rag --help` does not list: {sorted(set(named) - real)}"
-    for name, options in sorted(named.items()):
-        text = _help(name)
-        unknown = sorted({o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text)})
-        assert not unknown, f"README shows `rag {name}` with options its --help does not know: {unknown}"
+    helps: dict[str, str] = {}
+    for page, text in documents().items():
+        named = named_commands(text)
+        assert set(named) <= real, f"{page} names commands that `rag --help` does not list: {sorted(set(named) - real)}"
+        for name, options in sorted(named.items()):
+            if name not in helps:
+                helps[name] = _help(name)
+            unknown = sorted({o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", helps[name])})
+            assert not unknown, f"{page} shows `rag {name}` with options its --help does not know: {unknown}"
+
+
+def test_docs_name_only_real_bench_scripts_and_options():
+    for page, text in documents().items():
+        for snippet in code_snippets(text):
+            for script, rest in re.findall(r"bench/(\w+)\.py([^|;&]*)", snippet):
+                path = ROOT / "bench" / f"{script}.py"
+                assert path.exists(), f"{page} names bench/{script}.py, which does not exist"
+                source = path.read_text(encoding="utf-8")
+                for option in re.findall(r"(?:^|\s)(--[a-z][\w-]*)", rest):
+                    assert f'"{option}"' in source, f"{page}: bench/{script}.py has no option {option}"
 
 
 def test_readme_has_python_examples():
