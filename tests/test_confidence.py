@@ -13,7 +13,7 @@ from unanswerable import ESPRESSO
 from rag import Retriever, build_index
 from rag.index import store
 from rag.index.confidence import (CALIBRATION_VERSION, FEATURES, Calibration, claim_question, fit_logistic, needs_refit,
-                                  offtopic_questions, pseudo_question, sentence_match)
+                                  offtopic_questions, sentence_match)
 from rag.search.retriever import found
 
 TOPICS = {
@@ -76,21 +76,6 @@ def test_needs_refit_when_missing_or_the_corpus_moved():
     assert needs_refit(None, 10) and not needs_refit(None, 0)
     assert not needs_refit(cal, 110) and not needs_refit(cal, 80)
     assert needs_refit(cal, 130) and needs_refit(cal, 70)
-
-
-def test_pseudo_question_is_shorter_and_drawn_from_the_sentence():
-    import random
-
-    s = "Register allocation maps virtual registers onto physical ones with graph colouring in the back end."
-    rng = random.Random(1)
-    qs = [pseudo_question(s, rng) for _ in range(20)]
-    assert all(q is not None for q in qs)
-    words = set(s.lower().replace(".", "").split())
-    for q in qs:
-        own = [w for w in q.lower().rstrip("?").split() if w in words]
-        assert 4 <= len(own) < len(s.split())
-    assert len(set(qs)) > 5  # varied
-    assert pseudo_question("Too short here.", rng) is None
 
 
 def test_claim_question_restates_the_sentence_nearly_whole():

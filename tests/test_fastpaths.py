@@ -3,7 +3,9 @@
 * bf16 document encoding (DocumentEncoder(precision="bf16")) vs fp32: vectors and rankings.
 * DocumentEncoder (sentence-transformers with its own batching) in fp32 vs plain sentence-transformers.
 * (The ONNX Runtime encoder vs the others: tests/test_embedding_paths.py and tests/test_onnx_encoder.py.)
-* The approximate dense index (DenseIndex kind="hnsw") vs exact search: recall@10.
+* The approximate dense search vs exact search, recall@10: the HNSW segments that answer every
+  search of a local index (LocalIndex.dense_positions, as the retriever calls it, with deleted rows
+  filtered out), and the HNSW index a Ray shard builds (DenseIndex kind="hnsw", rag.distributed.shards).
 """
 
 from __future__ import annotations
@@ -190,22 +192,59 @@ def _clustered(n: int, centers: np.ndarray, spread: float, rng) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def test_hnsw_recall_against_exact():
-    from rag.index.dense import DenseIndex
-
+@pytest.fixture(scope="module")
+def clustered() -> tuple[np.ndarray, np.ndarray]:
+    """20,000 passage vectors and 300 questions from the same clusters (not copies of points)."""
     rng = np.random.default_rng(0)
     centers = rng.standard_normal((N_CENTERS, 384)).astype(np.float32)
     centers /= np.linalg.norm(centers, axis=1, keepdims=True)
-    x = _clustered(20_000, centers, SPREAD, rng)
-    q = _clustered(300, centers, SPREAD, rng)  # same distribution, not copies of points
+    return _clustered(20_000, centers, SPREAD, rng), _clustered(300, centers, SPREAD, rng)
 
-    flat = DenseIndex.build(x, kind="flat")
-    hnsw = DenseIndex.build(x, kind="hnsw")
-    assert flat.kind == "flat" and hnsw.kind == "hnsw" and hnsw.size == flat.size == len(x)
-    _, exact = flat.search(q, 10)
+
+def _recall(approx: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx.tolist(), exact.tolist())]))
+
+
+def _exact_top10(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    exact = np.argsort(-(q @ x.T), axis=1, kind="stable")[:, :10]
     # Realistic neighbourhoods: nearest-neighbour cosines like MiniLM's (0.5-0.9), not duplicates.
-    top1 = (x[exact[:, 0]] * q).sum(1)
-    assert 0.5 < float(np.median(top1)) < 0.9
+    assert 0.5 < float(np.median((x[exact[:, 0]] * q).sum(1))) < 0.9
+    return exact
+
+
+def test_hnsw_segment_recall_against_exact(clustered, tmp_path):
+    """What serves: an index whose segment is HNSW (as any segment of APPROX_THRESHOLD rows or more;
+    the threshold is lowered so that 20,000 rows suffice), a tenth of its rows deleted by a later
+    commit, searched through LocalIndex.dense_positions against exact search over the live rows."""
+    from rag.index.backend import Record
+    from rag.index.local import LocalIndex
+
+    x, q = clustered
+    with LocalIndex.open(tmp_path / "idx", writable=True, dim=x.shape[1], hnsw_threshold=10_000) as w:
+        w.upsert(Record(f"p{i}", x[i], ["w"], {"i": i}) for i in range(len(x)))
+        w.commit()
+        w.delete(f"p{i}" for i in range(0, len(x), 10))
+        w.commit()
+    with LocalIndex.open(tmp_path / "idx") as r:
+        assert [(s["kind"], s["rows"], s["deleted"]) for s in r.segments()] == [("hnsw", 20_000, 2_000)]
+        live = np.array([r.payload_at(p)["i"] for p in range(r.count())])
+        assert len(live) == 18_000 and not np.any(live % 10 == 0)
+        _, pos = r.dense_positions(q, 10)
+    got = live[pos]  # positions back to rows of x
+    exact = live[_exact_top10(x[live], q)]
+    assert not np.any(got % 10 == 0)  # never a deleted row
+    recall = _recall(got, exact)
+    assert recall >= MIN_RECALL_HNSW, f"HNSW segment recall@10 {recall:.3f}"
+
+
+def test_shard_hnsw_recall_against_exact(clustered):
+    """What a Ray shard searches (rag.distributed.shards.Shard builds DenseIndex, HNSW from
+    APPROX_THRESHOLD rows)."""
+    from rag.index.dense import DenseIndex
+
+    x, q = clustered
+    hnsw = DenseIndex.build(x, kind="hnsw")
+    assert hnsw.kind == "hnsw" and hnsw.size == len(x)
     _, approx = hnsw.search(q, 10)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx.tolist(), exact.tolist())])
-    assert recall >= MIN_RECALL_HNSW, f"HNSW recall@10 {recall:.3f}"
+    recall = _recall(approx, _exact_top10(x, q))
+    assert recall >= MIN_RECALL_HNSW, f"DenseIndex HNSW recall@10 {recall:.3f}"

@@ -247,29 +247,6 @@ def offtopic_questions() -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def pseudo_question(sentence: str, rng: random.Random, extra: Sequence[str] = (), vocab: Sequence[str] = ()) -> str | None:
-    """A question-like query made from a sentence: a window of its words, some dropped, up to two of
-    ``extra`` (words from elsewhere) added, sometimes led by a question word. None when too short.
-    The generator of calibration version 1, kept for comparison (bench); a word salad that matches
-    its passage less well than real questions do (``vocab`` is unused)."""
-    ws = _WORD.findall(sentence)
-    if len(ws) < 6:
-        return None
-    span = min(len(ws), rng.randint(8, 16))
-    start = rng.randint(0, len(ws) - span)
-    ws = ws[start:start + span]
-    kept = [w for w in ws if rng.random() > 0.35]
-    if len(kept) < 4:
-        kept = ws[:4]
-    for _ in range(rng.randint(0, 2)):  # an asker's own words, which the passage need not hold
-        if extra:
-            kept.insert(rng.randint(0, len(kept)), rng.choice(extra))
-    q = " ".join(kept)
-    if rng.random() < 0.5:
-        q = f"{rng.choice(_WH)} {q[0].lower() + q[1:]}?"
-    return q
-
-
 def claim_question(sentence: str, rng: random.Random, extra: Sequence[str] = (), vocab: Sequence[str] = (),
                    swap: float = SWAP) -> str | None:
     """A question as people write them about a passage: its key sentence restated, nearly whole.
