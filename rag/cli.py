@@ -125,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("eval", help="evaluate retrieval on a BEIR-format data set")
     sp.add_argument("data_dir", metavar="DATA_DIR", nargs="?",
-                    help="a BEIR data set folder (corpus.jsonl, queries-SPLIT.jsonl, qrels-SPLIT.tsv)")
+                    help="a BEIR data set folder (corpus.jsonl, queries-SPLIT.jsonl, qrels-SPLIT.tsv), or a set of "
+                         "natural questions (questions.jsonl, conversation.jsonl, docs/ or docs.txt: bench/devsets/NAME)")
     sp.add_argument("--split", default="test", help="which split's questions and judgements to use (default test)")
     sp.add_argument("--mode", choices=("hybrid", "dense", "bm25", "all"), default="all",
                     help="which ranking to evaluate (default all three)")
@@ -686,6 +687,10 @@ def cmd_eval(args) -> int:
         from rag.evaluation.abstention import run_cli as run_abstention
 
         return run_abstention(args)
+    if (Path(args.data_dir) / "questions.jsonl").is_file():  # a development set of natural questions
+        from rag.evaluation.natural import run_cli as run_natural
+
+        return run_natural(args)
     if (Path(args.data_dir) / "conversations.jsonl").is_file():  # a conversational set: follow-ups
         from rag.evaluation.followups import run_cli as run_followups
 
