@@ -1,23 +1,30 @@
 # Two commands on a fresh machine: `make chat` (install, then open the UI on seeds/) and
-# `make test` (install, then run the tests). Everything installs into .venv from PyPI.
+# `make test` (install, then run the tests). Everything installs into .venv, exactly as pinned
+# (with hashes) in the lock files: requirements.lock (what rag needs to run) and
+# requirements-test.lock (that, plus the test tools and the Ray extra). `make lock` refreshes them.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# pip-tools writes the lock files. It runs in a venv of its own, pinned here.
+PIP_TOOLS := pip-tools==7.6.2
+COMPILE    = .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+             --no-emit-index-url --no-emit-find-links --no-header
 
-.PHONY: install chat ask index test bench eval clean
+.PHONY: install install-test install-ray chat ask index test test-fast test-latest lock bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# torch first and pinned: 2.13.0 is the CPU wheel; anything looser pulls a multi-GB CUDA build.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+# One stamp per lock file: an install is redone only when its lock changed.
+$(VENV)/.installed-%: requirements-%.lock
+	@bash .ci/install.sh "$(PYTHON)" "$(VENV)" $<
+	@touch $@
+$(VENV)/.installed-runtime: requirements.lock
+	@bash .ci/install.sh "$(PYTHON)" "$(VENV)" $<
+	@touch $@
 
-# Bytecode for rag and tui, written now: where PYTHONDONTWRITEBYTECODE is set, every import would
-# otherwise compile the source, also in background threads (workers, the server's update thread).
-install: $(STAMP)
-	$(BIN)/python -m compileall -q rag tui
+install: $(VENV)/.installed-runtime
+install-test: $(VENV)/.installed-test
+# The Ray extra (rag index --ray, sharded search, rag serve --ray) comes with the test lock.
+install-ray: install-test
 
 chat: install
 	$(BIN)/rag chat
@@ -28,11 +35,33 @@ ask: install
 index: install
 	$(BIN)/rag index
 
-test: install
+test: install-test
 	$(BIN)/python -m pytest
 
-bench: install
+# The unit tests (fake encoder, no real model, no servers): under a minute.
+test-fast: install-test
+	$(BIN)/python -m pytest -q -m "not e2e and not slow"
+
+# The newest versions pyproject.toml allows, in a venv of their own, tested before the lock moves:
+# `make test-latest`, then `make lock` when it passes.
+test-latest:
+	test -x .venv-latest/bin/python || $(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --upgrade torch==2.13.0
+	.venv-latest/bin/python -m pip install --upgrade --upgrade-strategy eager -e '.[test,ray]'
+	.venv-latest/bin/python -m pip list --format=freeze > .venv-latest/versions.txt
+	.venv-latest/bin/python -m pytest
+
+# Refresh both lock files from pyproject.toml's ranges (the newest versions they allow). The test
+# lock is resolved first; the runtime lock is constrained to it, so both pin the same versions.
+lock:
+	test -x .venv-lock/bin/pip-compile || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/python -m pip install --quiet $(PIP_TOOLS))
+	$(COMPILE) --upgrade --extra test --extra ray -o requirements-test.lock pyproject.toml
+	echo "-c ../requirements-test.lock" > .venv-lock/constraints.in
+	$(COMPILE) --upgrade -o requirements.lock pyproject.toml .venv-lock/constraints.in
+	sed -i 's|\.venv-lock/\.\./||' requirements.lock
+
+bench: install-test
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) indexes/*/ .pytest_cache
+	rm -rf $(VENV) .venv-latest .venv-lock indexes/*/ .pytest_cache
