@@ -182,7 +182,8 @@ def evaluate_natural(set_dir: str | Path, index: str | Path | None = None, mode:
     docs = docs_folder(root)
     if index is None:
         tag = hashlib.sha256(str(docs.resolve()).encode()).hexdigest()[:8]
-        index = Path("indexes") / f"natural-{docs.resolve().name}-{tag}"
+        where = docs.resolve()
+        index = Path("indexes") / f"natural-{where.parent.name if where.name == 'docs' else where.name}-{tag}"
     build_index(docs, index, encoder=encoder, progress=progress)
     r = Retriever.open(index, encoder=encoder)
     alone = r.search_many([q.question for q in questions], k=k, mode=mode)
