@@ -269,7 +269,28 @@ def test_dependent_dense_query_reads_the_conversation_as_one_text(topics, monkey
     monkeypatch.setattr(followup, "CONCAT_WEIGHT", 0.0)
     seen.clear()
     topics.search("Who leads them?", k=3, mode="dense", history=history)
-    assert "Is the Icelandic volcano monitored? Who leads them?" not in seen
+    # the search no longer reads them as one text; the confidence still judges the follow-up that way
+    assert seen.count("Is the Icelandic volcano monitored? Who leads them?") == 1
+
+
+def test_a_follow_ups_confidence_does_not_depend_on_the_conversations_length(topics):
+    """Judged as if asked right after the question it follows: unrelated turns before it change nothing."""
+    last = "Is the Icelandic volcano monitored?"
+    short = topics.search("Who leads them?", k=3, history=[last])
+    unrelated = ["Which football club won the league in spring?", "How is bread made?", "What do cats eat?"] * 3
+    long = topics.search("Who leads them?", k=3, history=[*unrelated, last])
+    conf = {h.row: h.confidence for h in short}
+    for h in long:
+        if h.row in conf:
+            assert h.confidence == pytest.approx(conf[h.row], abs=1e-6)
+    assert max(h.confidence for h in long) == pytest.approx(max(h.confidence for h in short), abs=1e-6)
+
+
+def test_a_short_question_that_names_something_specific_stands_alone(topics):
+    history = ["Is the Icelandic volcano monitored?"]
+    rare = next(t for t in ("icelandic", "volcano", "football") if topics.specific(t))
+    assert topics.follow_up(f"Who is {rare}?", history).reason == ""
+    assert topics.follow_up("Who is zanzibar?", history).reason == "few words"  # not in the documents: leans on it
 
 
 def test_demote_seen_lowers_only_the_passages_already_shown(monkeypatch):

@@ -166,14 +166,6 @@ class AppConfig:
         )
 
 
-def _reads_as_follow_up(exchange: Exchange) -> bool:
-    """Whether the retriever searched ``exchange`` with its conversation (the question leans on it)."""
-    from rag.search.followup import clean_history, dependence
-    from rag.search.retriever import clean_question
-
-    return bool(dependence(clean_question(exchange.question), clean_history(list(exchange.history))))
-
-
 def _one_line(error: BaseException) -> str:
     """The error as one line for the user: rag errors say it themselves; others get their type."""
     from rag.errors import RagError
@@ -324,7 +316,7 @@ class RagApp(App[int]):
         cache: dict[str, bool] = {}
         marks = [marks_for(h, cache) for h in hits]
         note = None
-        if hits and exchange.history and _reads_as_follow_up(exchange):
+        if hits and exchange.history and fresh.follow_up(exchange.question, list(exchange.history)).depends:
             shown = " and the last answer shown" if exchange.shown and exchange.shown[-1] else ""
             note = f"Read as a follow-up: searched with the earlier questions{shown}."
         elif only_common_words(exchange.question):

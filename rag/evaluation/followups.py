@@ -129,9 +129,7 @@ def evaluate_followups(data_dir: str | Path, distractors: str | Path | None = No
                 key = (half, t.group, name)
                 found[key] = found.get(key, 0) + any(h.source == gold for h in hits)
             if t.history:
-                from rag.search import followup
-
-                d = bool(followup.dependence(" ".join(t.question.split()), followup.clean_history(list(t.history))))
+                d = r.follow_up(t.question, list(t.history)).depends
                 depends[(half, t.group)] = depends.get((half, t.group), 0) + d
     out = {"dataset": root.name, "distractors": str(distractors) if distractors else None, "mode": mode, "k": k,
            "passages": len(passages), "turns": len(turns), "index": str(index_dir), "halves": {}}

@@ -74,6 +74,10 @@ CONCAT_TURNS = 2  # earlier questions (the most recent) in that text
 ANSWER_CHARS = 1600  # characters of the last answer shown (given by the caller) read with the question; 0: none
 SEEN_KEEPS_OWN = 1  # 1: a passage already shown that has one of the question's own content words is not demoted
 SEEN_FACTOR = 0.9  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
+# A short question names something specific, and so stands alone ("Who is Andrei Klimov?"), when one of
+# its words is in the index and about as rare there as a word can be: its idf at least this share of
+# the largest (a word of one passage). Chosen on bench/devsets (seed: tune half).
+SPECIFIC_IDF_SHARE = 0.5
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
@@ -142,8 +146,10 @@ def clean_history(history: Sequence[str] | None) -> list[str]:
     return out[-MAX_HISTORY:]
 
 
-def dependence(question: str, history: Sequence[str]) -> str:
-    """Why ``question`` depends on ``history`` ("anaphor", "ellipsis", "few words"), or "" if not."""
+def dependence(question: str, history: Sequence[str], specific: Callable[[str], bool] | None = None) -> str:
+    """Why ``question`` depends on ``history`` ("anaphor", "ellipsis", "few words"), or "" if not.
+    ``specific(term)``: whether a term names something specific in the documents (a short question
+    with one stands alone); without it every short question leans on the conversation."""
     if not history:
         return ""
     text = _EXPLETIVE.sub(" ", _THAT.sub(r"\1", question))
@@ -153,7 +159,8 @@ def dependence(question: str, history: Sequence[str]) -> str:
         return "anaphor"
     if _ELLIPSIS.match(question):
         return "ellipsis"
-    if len(set(query_terms(_REACTION.sub("", question)))) <= FEW_CONTENT_TERMS:
+    own = set(query_terms(_REACTION.sub("", question)))
+    if len(own) <= FEW_CONTENT_TERMS and not (specific is not None and any(specific(t) for t in own)):
         return "few words"
     return ""
 
@@ -166,13 +173,14 @@ def recency_weights(n: int) -> list[float]:
     return w
 
 
-def plan(question: str, history: Sequence[str], idf: Callable[[str], float]) -> FollowUp:
+def plan(question: str, history: Sequence[str], idf: Callable[[str], float],
+         specific: Callable[[str], bool] | None = None) -> FollowUp:
     """The :class:`FollowUp` for ``question`` after ``history`` (cleaned, oldest first): whether it
     depends on it, and the context its search may use (every question with a history gets one;
     :func:`expanded_weight` decides how much it counts)."""
     if not history:
         return FollowUp(False, "")
-    reason = dependence(question, history)
+    reason = dependence(question, history, specific)
     own = set(query_terms(question))
     rec = recency_weights(len(history))
     weights: dict[str, float] = {}

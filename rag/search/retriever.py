@@ -231,6 +231,21 @@ class Retriever:
             self._idf_cache[term] = v
         return v
 
+    def specific(self, term: str) -> bool:
+        """Whether ``term`` names something specific here: in the index, and nearly as rare as a word
+        can be (:data:`rag.search.followup.SPECIFIC_IDF_SHARE`)."""
+        n = max(len(self.passages), 1)
+        rarest = float(np.log(1.0 + (n - 1 + 0.5) / 1.5))
+        return self.idf(term) >= followup.SPECIFIC_IDF_SHARE * rarest > 0
+
+    def _plan(self, question: str, history: list[str]) -> "followup.FollowUp":
+        return followup.plan(question, history, self.idf, self.specific)
+
+    def follow_up(self, question: str, history: Sequence[str] | None) -> "followup.FollowUp":
+        """How :meth:`search` reads ``question`` after ``history``: whether it depends on the
+        conversation (``.depends``, ``.reason``), as the interfaces tell the user."""
+        return self._plan(clean_question(question), followup.clean_history(history))
+
     # ----------------------------------------------------------------- search
     def search(self, question: str, k: int = 5, mode: str = "hybrid", answers: bool = True,
                history: Sequence[str] | None = None, history_answers: Sequence[str | None] | None = None) -> list[Hit]:
@@ -269,7 +284,7 @@ class Retriever:
         hist = [followup.clean_history(h) for h in raw_hist]
         # each kept earlier question's answer (clean_history drops blanks and keeps the newest)
         given = [[a for q, a in zip(rh, g) if q.strip()][-len(h):] if h else [] for rh, g, h in zip(raw_hist, given, hist)]
-        plans = [followup.plan(q, h, self.idf) for q, h in zip(cleaned, hist)]
+        plans = [self._plan(q, h) for q, h in zip(cleaned, hist)]
         depth = max(self.fusion.depth, k)
         ndense = depth if mode != "bm25" else CONTEXT_DEPTH
         # every mode embeds the question (confidence has the same meaning in each); the earlier
@@ -291,7 +306,12 @@ class Retriever:
                 q, qvecs[qi], (dscores[qi], dids[qi]), hist[qi], hvecs[qi], given[qi], plans[qi], mode, depth, ndense, memo)
             hits = self._hits(top[:k], q, searched, qvec if mode != "bm25" else None, lex if mode != "dense" else None,
                               answers)
-            self._add_confidence(hits, qvec, searched, dense, lex, q)
+            if plans[qi].depends and hist[qi]:
+                # A follow-up is judged as if asked right after the question it follows, so that its
+                # confidence does not depend on how long the conversation is.
+                self._add_confidence(hits, *self._follow_up_view(q, hist[qi][-1]))
+            else:
+                self._add_confidence(hits, qvec, searched, dense, lex, q)
             results.append(hits)
         return results
 
@@ -321,7 +341,7 @@ class Retriever:
                 ds, di = self.index.dense_positions(np.asarray(hvecs[j])[None, :], ndense)
                 before = j if followup.ANSWERS_IN_CONTEXT else 0  # the earlier question alone, or in its conversation
                 t = self._search_one(history[j], hvecs[j], (ds[0], di[0]), history[:before], hvecs[:before],
-                                     given[:before], followup.plan(history[j], history[:before], self.idf), mode, depth,
+                                     given[:before], self._plan(history[j], history[:before]), mode, depth,
                                      ndense, memo)[0]
                 memo[j] = t[0][0] if t else None
             rows.append(memo[j])
@@ -353,6 +373,14 @@ class Retriever:
             keep = i2[0] >= 0
             top = ranked(fuse(self.fusion, (i2[0][keep].astype(np.int64), s2[0][keep]), lex_top), depth)
         return top
+
+    def _follow_up_view(self, question: str, previous: str) -> tuple[np.ndarray, list[str], None, tuple, str]:
+        """The query a follow-up's confidence is judged by: the previous question and the follow-up
+        read as one text, with both questions' terms (``_add_confidence``'s arguments after the hits)."""
+        text = f"{previous} {question}"
+        vec = np.asarray(self.encoder().encode([text])[0], np.float32)
+        terms = query_terms(text)
+        return vec, terms, None, self.index.lexical_positions(terms), text
 
     def _confidence_of(self, row: int, qvec, terms: list[str], dense, lex) -> float:
         """The calibrated confidence that the passage at ``row`` answers the query."""
