@@ -188,17 +188,24 @@ def evaluate_natural(set_dir: str | Path, index: str | Path | None = None, mode:
     r = Retriever.open(index, encoder=encoder)
     alone = r.search_many([q.question for q in questions], k=k, mode=mode)
     res = {"set": str(root), "split": root.parent.name, "name": root.name, "docs": str(docs), "index": str(index),
-           "mode": mode, "k": k, "questions": summarize([outcome(q, h) for q, h in zip(questions, alone)])}
+           "mode": mode, "k": k}
+    outs = [outcome(q, h) for q, h in zip(questions, alone)]
+    res["questions"] = {**summarize(outs), "items": items(outs)}
     if turns:
         in_chat = ask_conversation(r, turns, mode=mode, k=k)
         free = [t for t in turns if not t.depends]
         solo = dict(zip((t.id for t in free), r.search_many([t.question for t in free], k=k, mode=mode)))
         outs = [outcome(t, h, solo.get(t.id)) for t, h in zip(turns, in_chat)]
         res["conversation"] = summarize_conversation(outs)
-        res["conversation"]["turns"] = [{"id": o.question.id, "question": o.question.question, "depends": o.question.depends,
-                                         "verdict": o.verdict, "confidence": o.confidence, "top1": o.top1, "top3": o.top3,
-                                         "same_as_alone": o.same_as_alone} for o in outs]
+        res["conversation"]["turns"] = items(outs)
     return res
+
+
+def items(outs: Sequence[Outcome]) -> list[dict]:
+    """One record per question: what came back (for --json)."""
+    return [{"id": o.question.id, "question": o.question.question, "kind": o.question.kind, "depends": o.question.depends,
+             "verdict": o.verdict, "confidence": o.confidence, "top1": o.top1, "top3": o.top3,
+             "same_as_alone": o.same_as_alone, "top3_places": [list(p) for p in o.places]} for o in outs]
 
 
 def _pct(x: float | None) -> str:
