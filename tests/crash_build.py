@@ -1,8 +1,10 @@
 """Run a build that kills itself with SIGKILL at a chosen point (used by the atomicity tests).
 
-usage: python crash_build.py SEEDS INDEX POINT [DELAY]
-POINT: none | slow | hold | embedding | writing | rename | switch | cleanup | random
-(hold: embed only once the file INDEX.release exists, so the build holds its lock until then)
+usage: python crash_build.py SEEDS INDEX POINT [FRACTION]
+POINT: none | slow | hold | embedding | writing | rename | switch | cleanup | step
+(hold: embed only once the file INDEX.release exists, so the build holds its lock until then;
+step: count the build's durable steps on a copy of INDEX, then die just before the step at FRACTION
+of them, 0 <= FRACTION < 1: see kill_steps.py)
 
 Just before a planned kill it writes ``KILL <point> <detail>`` on stderr, so a test can check that
 the kill landed where it was meant to (and not, say, in an earlier step that the patch also hit).
@@ -11,24 +13,23 @@ the kill landed where it was meant to (and not, say, in an earlier step that the
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakes import FakeEncoder  # noqa: E402
+from kill_steps import run_killed_at  # noqa: E402
 
 import rag.indexing.build  # noqa: E402
 import rag.index.store as store  # noqa: E402
 import rag.index.local as local  # noqa: E402
 
 
-def die(point: str = "random", detail: str = "") -> None:
+def die(point: str, detail: str = "") -> None:
     sys.stderr.write(f"KILL {point} {detail}\n")
     sys.stderr.flush()
     os.kill(os.getpid(), signal.SIGKILL)
@@ -36,8 +37,8 @@ def die(point: str = "random", detail: str = "") -> None:
 
 def main() -> None:
     seeds, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
-    delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
-    enc = FakeEncoder(delay={"embedding": 0.002, "random": 0.01, "slow": 0.02}.get(point, 0.0))
+    fraction = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    enc = FakeEncoder(delay={"embedding": 0.002, "slow": 0.02}.get(point, 0.0))
     if point == "hold":
         orig_hold = enc.encode
         release = Path(index + ".release")
@@ -105,8 +106,8 @@ def main() -> None:
             return real_rmtree(path, *a, **k)
 
         local.shutil.rmtree = rmtree
-    elif point == "random":
-        threading.Timer(delay or random.uniform(0.0, 1.0), die).start()
+    elif point == "step":
+        run_killed_at(fraction, Path(index), lambda idx: rag.indexing.build.build_index(seeds, idx, encoder=enc), enc)
     rag.indexing.build.build_index(seeds, index, encoder=enc)
 
 

@@ -1,8 +1,10 @@
 """Apply one change to a segmented index (populated by test_index_backend.populate), killing the
 process with SIGKILL at a chosen point (used by the incremental crash tests).
 
-usage: python crash_index.py INDEX POINT [DELAY]
-POINT: none | segment | deletes | manifest | switch | collect | compact-switch | random
+usage: python crash_index.py INDEX POINT [FRACTION]
+POINT: none | segment | deletes | manifest | switch | collect | compact-switch | step
+(step: count the change's durable steps on a copy of INDEX, then die just before the step at
+FRACTION of them, 0 <= FRACTION < 1: see kill_steps.py)
 The change: upsert three passages (one replacing an existing key), delete two, commit; then compact
 every segment into one.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -21,6 +22,7 @@ import rag.index.local as local  # noqa: E402
 import rag.index.merge as merge  # noqa: E402
 import rag.index.segments as segments  # noqa: E402
 from index_records import rec  # noqa: E402
+from kill_steps import run_killed_at  # noqa: E402
 
 
 def die() -> None:
@@ -29,7 +31,7 @@ def die() -> None:
 
 def main() -> None:
     idx, point = Path(sys.argv[1]), sys.argv[2]
-    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    fraction = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     real_replace, real_rename = os.replace, os.rename
     if point == "segment":  # half-written segment file
         real_save = segments._save
@@ -61,8 +63,12 @@ def main() -> None:
             return real_replace(src, dst)
 
         local.os.replace = replace
-    elif point == "random":
-        threading.Timer(delay, die).start()
+    elif point == "step":
+        run_killed_at(fraction, idx, change)
+    change(idx)
+
+
+def change(idx: Path) -> None:
     with local.LocalIndex.open(idx, writable=True, hnsw_threshold=10_000) as w:
         w.upsert([rec(1, 3), rec(700), rec(701)])
         w.delete(["doc3.txt#0", "doc10.txt#2"])

@@ -16,9 +16,9 @@ from rag.index import store
 CRASH = Path(__file__).with_name("crash_build.py")
 
 
-def run_crash(seeds: Path, idx: Path, point: str, delay: float = 0.0) -> subprocess.CompletedProcess:
+def run_crash(seeds: Path, idx: Path, point: str, fraction: float = 0.0) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(CRASH), str(seeds), str(idx), point, str(delay)],
+        [sys.executable, str(CRASH), str(seeds), str(idx), point, str(fraction)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -80,31 +80,30 @@ def test_kill_at_each_stage_keeps_a_complete_index(seeds, tmp_path, point):
     assert leftovers == []
 
 
-def test_kill_at_random_moments(seeds, tmp_path):
+def test_kill_at_steps_spread_over_a_build(seeds, tmp_path):
+    """The same build killed again and again, each time at a later point of its durable steps
+    (tests/kill_steps.py), until a kill lands after the switch: until then the old index answers,
+    untouched; from then on the complete new one."""
     idx = tmp_path / "idx"
     build_index(seeds, idx, encoder=FakeEncoder())
     before = answers(idx)
     add_docs(seeds, 60)
     rng = random.Random(1234)
-    outcomes = []
-    for _ in range(8):
-        # The fake encoder sleeps 10 ms a passage (1.2 s for the 120 new ones): delays up to 2 s kill
-        # some builds while embedding and let others finish.
-        proc = run_crash(seeds, idx, "random", delay=rng.uniform(0.05, 2.0))
-        assert proc.returncode in (0, -9), proc.stderr[-2000:]
+    rounds, outcomes = 8, []
+    for round_ in range(rounds):
+        proc = run_crash(seeds, idx, "step", (round_ + rng.random()) / rounds)
+        assert proc.returncode == -9 and "KILL step " in proc.stderr, proc.stderr[-2000:]
         r = Retriever.open(idx, encoder=FakeEncoder())
         n = len(r.passages)
-        outcomes.append((proc.returncode, n))
+        outcomes.append(n)
         topic = r.search("topic", k=1, mode="bm25")
         if n == 6:  # the old index, untouched ("topic" is in none of its documents)
-            assert proc.returncode == -9
             assert answers(idx) == before and topic == []
         else:  # the complete new one, nothing in between
             assert n == 6 + 120, outcomes
             assert topic[0].source.startswith("gen")
-        if proc.returncode == 0:
-            assert n == 6 + 120
-            break  # a finished build: later runs would only reuse it
+            break  # published: later runs would only reuse it
+    assert outcomes[0] == 6 and outcomes[-1] == 6 + 120, outcomes  # both sides of the switch were hit
     stats = build_index(seeds, idx, encoder=FakeEncoder())
     assert stats.passages == 6 + 120
     assert not [p for p in idx.iterdir() if p.name.startswith(".tmp-")]

@@ -238,8 +238,8 @@ def _state(idx: Path) -> tuple[int, list, list]:
     return r.count(), r.search_lexical(QUERIES[0], 50), [k for k, _ in r.search_dense(vec_of(5)[None], 20)[0]]
 
 
-def _run_crash(idx: Path, point: str, delay: float = 0.0) -> int:
-    return subprocess.run([sys.executable, str(CRASH), str(idx), point, str(delay)],
+def _run_crash(idx: Path, point: str) -> int:
+    return subprocess.run([sys.executable, str(CRASH), str(idx), point],
                           capture_output=True, text=True, timeout=120).returncode
 
 
@@ -269,11 +269,21 @@ def test_kill_during_an_incremental_commit_keeps_old_or_new_index(tmp_path, old_
     assert not [p for p in idx.rglob(".tmp-*")]
 
 
-def test_kill_at_random_moments_keeps_a_complete_index(tmp_path, old_and_new):
+def test_kill_at_steps_spread_over_a_change_keeps_a_complete_index(tmp_path, old_and_new):
+    """The change (a commit, then a compaction) killed at six points spread over its durable steps
+    (tests/kill_steps.py): the old answers or the new ones, and the next writer completes it."""
     before, after = old_and_new
-    idx = tmp_path / "idx"
-    populate(idx)
     rng = random.Random(7)
-    for _ in range(4):
-        _run_crash(idx, "random", rng.uniform(0.0, 0.6))
-        assert _state(idx) in (before, after)
+    rounds, seen = 6, []
+    for round_ in range(rounds):
+        idx = tmp_path / f"idx{round_}"
+        populate(idx)
+        p = subprocess.run([sys.executable, str(CRASH), str(idx), "step", str((round_ + rng.random()) / rounds)],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == -9 and "KILL step " in p.stderr, p.stderr[-2000:]
+        now = _state(idx)
+        assert now in (before, after)
+        seen.append(now == after)
+        assert _run_crash(idx, "none") == 0
+        assert _state(idx) == after
+    assert set(seen) == {False, True}  # killed before the commit's switch and after it

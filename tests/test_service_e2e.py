@@ -55,6 +55,28 @@ def wait_ready(proc, url: str, headers: dict | None = None, timeout: float = 120
     raise AssertionError("server did not become ready")
 
 
+def wait_watching(pid: int, timeout: float = 120.0) -> None:
+    """Wait until process ``pid`` watches a folder (an inotify watch: watchfiles on Linux).
+
+    `rag index --watch` prints "watching" before its watcher has started, and `rag serve --watch`
+    starts it in a thread: a file saved before the watch exists is never reported. Elsewhere than
+    Linux there is nothing to look at, and a second's grace stands in."""
+    if not sys.platform.startswith("linux"):
+        time.sleep(1.0)
+        return
+    fdinfo = Path(f"/proc/{pid}/fdinfo")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for f in fdinfo.iterdir():
+            try:
+                if "inotify wd:" in f.read_text():
+                    return
+            except OSError:  # closed meanwhile
+                pass
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never started watching (no inotify watch)")
+
+
 def stop(proc) -> str:
     proc.terminate()
     try:
@@ -78,6 +100,7 @@ def served(tmp_path_factory):
     build_index(seeds, index)
     proc, url = start_server(index, seeds, "--watch")
     wait_ready(proc, url)
+    wait_watching(proc.pid)
     yield url, seeds, index
     err = stop(proc)
     assert "Traceback" not in err, err
@@ -229,7 +252,7 @@ def test_rag_index_watch_updates_after_saves(tmp_path):
     threading.Thread(target=read, daemon=True).start()
     try:
         assert watching.wait(120), lines
-        time.sleep(0.5)
+        wait_watching(proc.pid)
         (seeds / "owls.txt").write_text("Owls hunt at night with silent feathers.\n", encoding="utf-8")
         (seeds / "bad.txt").write_bytes(b"\x00\xff\x00" * 50)  # fails to read: tried again, then skipped
         deadline = time.monotonic() + 120
