@@ -13,6 +13,7 @@ from tui_support import (
     fake_app,
     notifications,
     run,
+    run_command,
     settle,
     small,  # noqa: F401  (fixture)
     until,
@@ -261,8 +262,11 @@ def test_no_seeds_folder_and_no_index_is_reported_and_the_app_keeps_running(tmp_
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             errors = [n.text for n in app.log_view.notes if n.severity == "error"]
-            assert any("seeds folder not found" in e for e in errors), errors
+            assert any(e.startswith("seeds folder not found") and "create it" in e for e in errors), errors
             assert any("seeds folder not found" in m for m in notifications(app))
+            titles = [n.title for n in app._notifications]
+            assert "Cannot build the index" in titles  # what to do, not "Rebuild failed"
+            assert "Rebuild failed" not in titles and not any("Rebuild failed" in e for e in errors)
             card = await ask(pilot, "anything at all?")
             assert "-failed" in card.classes
             assert "no index to search" in card.query_one(".card-error", Static).content.plain
@@ -339,11 +343,11 @@ def test_an_unexpected_error_becomes_a_notification(small, tmp_path):
     run(scenario())
 
 
-def test_options_screen_sets_mode_and_k(small, tmp_path):
+def test_options_screen_sets_mode_and_k_says_its_range_and_is_remembered(small, tmp_path):
     seeds, index, enc = small
-    app = fake_app(seeds, index, enc, tmp_path)
 
-    async def scenario():
+    async def first():
+        app = fake_app(seeds, index, enc, tmp_path)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("ctrl+o")
@@ -351,7 +355,16 @@ def test_options_screen_sets_mode_and_k(small, tmp_path):
             assert isinstance(app.screen, SettingsScreen)
             await pilot.press("down", "enter")  # choose "dense"; the focus moves on to k
             await pilot.pause()
-            await pilot.press("backspace", "2", "enter")
+            await pilot.press("backspace", "9", "9")
+            await pilot.pause()
+            assert "1 to 50" in app.screen.query_one("#settings-k-error", Static).content.plain
+            await pilot.press("enter")  # refused: still in the options
+            await pilot.pause()
+            assert isinstance(app.screen, SettingsScreen)
+            await pilot.press("backspace", "backspace", "2")
+            await pilot.pause()
+            assert app.screen.query_one("#settings-k-error", Static).content.plain == ""
+            await pilot.press("enter")
             await pilot.pause()
             assert not isinstance(app.screen, SettingsScreen)
             assert (app.mode, app.k) == ("dense", 2)
@@ -367,8 +380,17 @@ def test_options_screen_sets_mode_and_k(small, tmp_path):
             await pilot.pause()
             assert app.k == 3
             assert any("/k needs a whole number" in n.text for n in app.log_view.notes)
+            await settle(pilot)
 
-    run(scenario())
+    async def second():  # the next start has the options chosen last
+        app = fake_app(seeds, index, enc, tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert (app.mode, app.k) == ("dense", 3)
+            assert app.status_bar.query_one("#status-settings").content.plain == "dense · k 3"
+
+    run(first())
+    run(second())
 
 
 def test_passage_navigation_copy_and_export(small, tmp_path):
@@ -465,11 +487,7 @@ def test_command_palette_offers_the_app_commands(small, tmp_path):
             titles = [c.title for c in app.get_system_commands(app.screen)]
             for title in ("Rebuild index", "Export conversation", "Copy passage", "Open source", "Options", "Mode: bm25"):
                 assert title in titles
-            await pilot.press("ctrl+p")
-            await pilot.pause()
-            await pilot.press(*"Mode: bm25")
-            await pilot.pause(0.3)
-            await pilot.press("enter")
+            await run_command(pilot, "Mode: bm25")
             await settle(pilot)
             assert app.mode == "bm25"
             assert app.status_bar.query_one("#status-settings").content.plain == "bm25 · k 5"

@@ -17,6 +17,7 @@ from tui_support import (
     fake_app,
     notifications,
     run,
+    run_command,
     settle,
     small,  # noqa: F401  (fixture)
     until,
@@ -25,7 +26,6 @@ from tui_support import (
 from tui.transcript import quote_markdown
 from tui.widgets.build_progress import BuildProgress
 from tui.widgets.passage_view import PassageView
-from tui.widgets.settings_screen import SettingsScreen
 from tui.widgets.source_screen import SourceScreen
 
 
@@ -149,41 +149,6 @@ def test_copy_uses_a_system_clipboard_tool_when_there_is_one(small, tmp_path):
     run(scenario())
 
 
-# ----------------------------------------------------------------- item 13: options
-def test_options_say_the_range_of_k_and_are_remembered(small, tmp_path):
-    seeds, index, enc = small
-
-    async def first():
-        app = fake_app(seeds, index, enc, tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            await pilot.press("ctrl+o")
-            await pilot.pause()
-            await pilot.press("down", "enter", "backspace", "9", "9")
-            await pilot.pause()
-            error = app.screen.query_one("#settings-k-error", Static).content.plain
-            assert "1 to 50" in error
-            await pilot.press("enter")  # refused: still in the options
-            await pilot.pause()
-            assert isinstance(app.screen, SettingsScreen)
-            await pilot.press("backspace", "backspace", "7")
-            await pilot.pause()
-            assert app.screen.query_one("#settings-k-error", Static).content.plain == ""
-            await pilot.press("enter")
-            await settle(pilot)
-            assert (app.mode, app.k) == ("dense", 7)
-
-    async def second():
-        app = fake_app(seeds, index, enc, tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            assert (app.mode, app.k) == ("dense", 7)
-            assert app.status_bar.query_one("#status-settings").content.plain == "dense · k 7"
-
-    run(first())
-    run(second())
-
-
 # ----------------------------------------------------------------- item 13: toasts and paths
 def test_notifications_leave_the_status_bar_visible(small, tmp_path):
     seeds, index, enc = small
@@ -193,9 +158,8 @@ def test_notifications_leave_the_status_bar_visible(small, tmp_path):
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             await settle(pilot)
             app.notify("A long notification that would cover the search settings of the status line. " * 2)
-            await pilot.pause(0.2)
+            await until(pilot, lambda: any(t.region.area for t in app.screen.query(Toast)), what="the toast")
             toasts = list(app.screen.query(Toast))
-            assert toasts
             settings = app.status_bar.query_one("#status-settings").region
             for t in toasts:
                 assert not t.region.overlaps(settings), (t.region, settings)
@@ -217,11 +181,7 @@ def test_screenshot_from_the_palette_without_a_downloads_folder(small, tmp_path,
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            await pilot.press("ctrl+p")
-            await pilot.pause()
-            await pilot.press(*"Screenshot")
-            await pilot.pause(0.3)
-            await pilot.press("enter")
+            await run_command(pilot, "Screenshot")
             await until(pilot, lambda: list(here.glob("*.svg")), what="the screenshot file")
             await until(pilot, lambda: any("Saved screenshot" in m for m in notifications(app)), what="the note")
             saved = [m for m in notifications(app) if "Saved screenshot" in m][-1]
@@ -289,22 +249,6 @@ def test_source_view_follows_a_rebuild_and_counts_lines(small, tmp_path):
             assert "8 lines" in screen.query_one("#source-title", Static).content.plain
             assert not screen.query("#source-loading")  # no "changed … Rebuild with ctrl+r" warning
             assert screen.view.line_text(5) == "Cats sleep for most of the day."
-
-    run(scenario())
-
-
-# ----------------------------------------------------------------- item 13: first build without seeds
-def test_missing_seeds_folder_on_first_build_says_what_to_do(tmp_path):
-    app = fake_app(tmp_path / "missing", tmp_path / "indexes" / "default", GatedEncoder(), tmp_path)
-
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            errors = [n.text for n in app.log_view.notes if n.severity == "error"]
-            assert any(e.startswith("seeds folder not found") and "create it" in e for e in errors), errors
-            titles = [n.title for n in app._notifications]
-            assert "Rebuild failed" not in titles and not any("Rebuild failed" in e for e in errors)
-            assert "Cannot build the index" in titles
 
     run(scenario())
 

@@ -124,6 +124,27 @@ async def until(pilot, predicate, timeout: float = 30.0, what: str = "condition"
         await pilot.pause(0.02)
 
 
+async def run_command(pilot, name: str) -> None:
+    """Open the command palette, type ``name``, wait until the palette highlights that command
+    (its search runs in the background) and run it with Enter."""
+    from textual.command import CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the command palette")
+    await pilot.press(*name)
+
+    def offered() -> bool:
+        commands = app.screen.query_one(CommandList)
+        if commands.highlighted is None:
+            return False
+        prompt = commands.get_option_at_index(commands.highlighted).prompt
+        return name in getattr(prompt, "plain", str(prompt))
+
+    await until(pilot, offered, what=f"the palette to offer {name!r}")
+    await pilot.press("enter")
+
+
 async def ask(pilot, question: str) -> AnswerCard:
     """Type the question, press Enter and wait for its answer card to be filled."""
     app = pilot.app
