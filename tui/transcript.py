@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.search.verdict import found
+from rag.search.verdict import VERDICT_TEXT, best_confidence, verdict
 from rag.types import Citation, Hit
 
 
@@ -35,9 +35,10 @@ class Exchange:
 
 def shown_answer(exchange: Exchange) -> str | None:
     """The passage an exchange showed as its answer: its top hit's text when the documents seemed to
-    answer ("not in your documents" shows no answer), else None (also while it is still searching)."""
+    answer, weakly or not ("not in your documents" shows no answer), else None (also while it is still
+    searching)."""
     hits = exchange.hits
-    return hits[0].text if hits and found(hits) else None
+    return hits[0].text if hits and verdict(hits) != "not_found" else None
 
 
 def answer_citation(hit: Hit) -> Citation:
@@ -45,7 +46,14 @@ def answer_citation(hit: Hit) -> Citation:
     a = hit.answer
     if a is None:
         return hit.citation
-    return Citation(hit.source, a.line_start, a.line_end)
+    return Citation(hit.source, a.line_start, a.line_end, page=hit.page)
+
+
+def verdict_line(hits: list[Hit], confidence: bool = True) -> str:
+    """The verdict as the card's title says it, with its confidence: "Answer · confidence 0.87"."""
+    best = best_confidence(hits)
+    words = VERDICT_TEXT[verdict(hits)]
+    return words if best is None or not confidence else f"{words} · confidence {best:.2f}"
 
 
 def quote_lines(text: str) -> list[str]:
@@ -78,12 +86,12 @@ def conversation_markdown(exchanges: list[Exchange], index_label: str, index_sum
             out += ["_No passage matched._", ""]
             continue
         top = ex.hits[0]
-        if top.answer is not None:
-            out += [f"**Answer:** {top.answer.text} (`{answer_citation(top)}`)", ""]
+        out += [f"**{verdict_line(ex.hits)}**", ""]  # what the card said
+        if top.answer is not None and verdict(ex.hits) != "not_found":
+            out += [f"> {top.answer.text} (`{answer_citation(top)}`)", ""]
         out += [f"Passages ({ex.mode}, k = {ex.k}):", ""]
         for h in ex.hits:
-            shown = f"confidence {h.confidence:.2f}" if h.confidence is not None else f"score {h.score:.4f}"
-            out += [f"{h.rank}. `{h.citation}` · {shown}", ""]
+            out += [f"{h.rank}. `{h.citation}`", ""]
             out += ["   " + line for line in quote_lines(h.text)]
             out += [""]
     return "\n".join(out).rstrip() + "\n"

@@ -65,15 +65,26 @@ def test_quote_markdown_quotes_every_line_and_cites():
 
 
 def test_conversation_markdown_has_every_answer_and_citation(tmp_path):
-    done = Exchange(1, "When do cats hunt?", "hybrid", 5, hits=[make_hit(), make_hit("Dogs bark.", 2, 9, 9)])
+    hits = [make_hit(), make_hit("Dogs bark.", 2, 9, 9)]
+    hits[0].confidence, hits[1].confidence = 0.81, 0.3
+    done = Exchange(1, "When do cats hunt?", "hybrid", 5, hits=hits)
     failed = Exchange(2, "Anything?", "bm25", 3, error="no index to search")
     empty = Exchange(3, "the of", "bm25", 3, hits=[], note="Only common words")
-    md = conversation_markdown([done, failed, empty], "indexes/default", "1 file", "2026-01-01 10:00")
+    weak_hits, lost_hits = [make_hit()], [make_hit()]
+    weak_hits[0].confidence, lost_hits[0].confidence = 0.3, 0.05
+    weak = Exchange(4, "Do cats hunt rats?", "hybrid", 5, hits=weak_hits)
+    lost = Exchange(5, "Who won the match?", "hybrid", 5, hits=lost_hits)
+    md = conversation_markdown([done, failed, empty, weak, lost], "indexes/default", "1 file", "2026-01-01 10:00")
     assert md.startswith("# rag conversation\n")
     assert "## 1. When do cats hunt?" in md
-    assert "**Answer:** They hunt at dawn. (`notes/cats.txt:4`)" in md
-    assert "1. `notes/cats.txt:3-4` · score 0.5000" in md and "2. `notes/cats.txt:9`" in md
+    # what each card said: its verdict and its one confidence, then the answer sentence where shown
+    assert "**Answer · confidence 0.81**\n\n> They hunt at dawn. (`notes/cats.txt:4`)" in md
+    assert "1. `notes/cats.txt:3-4`\n" in md and "2. `notes/cats.txt:9`\n" in md
     assert "   > They hunt at dawn." in md
+    part4, part5 = md.split("## 4.")[1].split("## 5.")
+    assert "**May not answer this · confidence 0.30**" in part4 and "> They hunt at dawn. (" in part4
+    assert "**Not in your documents · confidence 0.05**" in part5 and "> They hunt at dawn. (" not in part5
+    assert "**Answer" not in part4 + part5
     assert "_No answer: no index to search_" in md and "_Only common words_" in md
     first = export_path(tmp_path, "20260101-100000")
     first.write_text(md)

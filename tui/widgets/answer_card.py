@@ -6,15 +6,16 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from rag.search.verdict import found
+from rag.search.verdict import verdict
 from rag.terminal_text import terminal_line, terminal_safe
 
 from ..highlight import Marks
-from ..transcript import Exchange, answer_citation
+from ..transcript import Exchange, answer_citation, verdict_line
 from .passage_view import PassageView
 
 
 NOT_FOUND = "Your documents do not seem to answer this question. The nearest passages:"
+WEAK = "The best passage is related but may not answer this question:"
 
 
 def answer_text(exchange: Exchange) -> Content | None:
@@ -65,12 +66,17 @@ class AnswerCard(Vertical):
         self.remove_class("-pending")
         widgets = []
         sentence = answer_text(ex)
-        not_found = bool(ex.hits) and not found(ex.hits)
-        if not_found:  # the best passage is not likely to answer: say so, and show the nearest dimmed
+        said = verdict(ex.hits) if ex.hits else None
+        if said is not None:  # the verdict and its one confidence (rag.search.verdict), as every interface says it
+            scores = getattr(getattr(self.app, "config", None), "show_scores", True)
+            self.border_title = verdict_line(ex.hits, confidence=scores)
+        if said == "not_found":  # nothing is likely to answer: say so, and show the nearest passages dimmed
             self.add_class("-not-found")
-            self.border_title = "Not in your documents"
             widgets.append(Static(Content(NOT_FOUND), classes="card-not-found"))
-        elif sentence is not None:
+        elif said == "weak":
+            self.add_class("-weak")
+            widgets.append(Static(Content(WEAK), classes="card-weak"))
+        if said != "not_found" and sentence is not None:
             widgets.append(Static(sentence, classes="answer-sentence"))
         if ex.note:
             widgets.append(Static(Content(terminal_safe(ex.note)), classes="card-note"))

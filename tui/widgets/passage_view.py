@@ -88,9 +88,9 @@ class PassageView(Widget, can_focus=True):
 
     def _meta(self) -> str:
         h = self.hit
-        if getattr(getattr(self.app, "config", None), "show_scores", True):
-            if h.confidence is not None:
-                return f"  ¶{h.paragraph} · confidence {h.confidence:.2f}"
+        # The card shows one confidence, its verdict's (AnswerCard): per-passage figures out of rank
+        # order read as a contradiction. The score orders the passages.
+        if getattr(getattr(self.app, "config", None), "show_scores", True) and h.confidence is None:
             return f"  ¶{h.paragraph} · score {h.score:.4f}"
         return f"  ¶{h.paragraph}"
 
