@@ -419,9 +419,6 @@ def cmd_ask(args) -> int:
     if warm is not None:
         warm.finish()
     hits = r.search(question, k=args.k, mode=args.mode, history=history, history_answers=shown)
-    from rag.search.retriever import found
-
-    answered = found(hits)
     if args.json:
         from rag.search.results import search_result
 
@@ -432,12 +429,18 @@ def cmd_ask(args) -> int:
     if not hits:
         print("no passage matches these words; try other words or --mode dense")
         return 0
-    if not answered:
+    from rag.search.verdict import VERDICT_TEXT, best_confidence, verdict
+
+    said, best = verdict(hits), best_confidence(hits)
+    # What a person reads first: the verdict and its one confidence, in the words every interface uses.
+    print(VERDICT_TEXT[said] + ("" if best is None else f" · confidence {best:.2f}")
+          + {"answer": "", "weak": ": the best passages may not answer it", "not_found": ": the nearest passages follow"}[said])
+    if said == "not_found":
         print(NOT_FOUND + "; the nearest passages follow", file=sys.stderr)
+    print()
     width = min(100, max(40, _term_width() - 6))
     for h in hits:
-        conf = f"confidence {h.confidence:.2f}" if h.confidence is not None else f"score {h.score:.4f}"
-        print(f"{h.rank}. {terminal_line(h.citation)}  ({conf})")
+        print(f"{h.rank}. {terminal_line(h.citation)}")
         if h.answer is not None:
             print(textwrap.fill(terminal_safe(h.answer.text), width, initial_indent="   > ", subsequent_indent="     "))
         print(textwrap.fill(" ".join(terminal_safe(h.text).split()), width, initial_indent="   ", subsequent_indent="   "))

@@ -148,7 +148,7 @@ def test_real_markdown_with_front_matter_cites_title_section_and_lines(tmp_path)
     )
     (seeds / SEED_ARTICLE.name).write_bytes(SEED_ARTICLE.read_bytes())
     build_index(seeds, tmp_path / "idx", export_query_encoder=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_CACHE_DIR"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k in ("RAG_CACHE_DIR", "RAG_DATA_DIR")}
     p = subprocess.run(
         [sys.executable, "-m", "rag", "ask", "how long should the vinegar stand in the kettle", "--json", "--index",
          str(tmp_path / "idx")],

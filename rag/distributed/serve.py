@@ -3,7 +3,7 @@
 :class:`SearchDeployment` is a plain class that a Ray Serve deployment wraps: every replica opens
 the index's manifest and query encoder, and all replicas share one set of shard actors (named
 ``rag-shards-<i>-of-<n>``, created by the first replica). Its ``__call__`` takes the JSON body
-``{"question": ..., "k": 5, "mode": "hybrid"}`` and returns ``{"found": ..., "hits": [Hit.to_dict(), ...]}``
+``{"question": ..., "k": 5, "mode": "hybrid"}`` and returns ``{"found", "verdict", "confidence", "hits": [Hit.to_dict(), ...]}`` (as rag.search.results)
 (with confidence and answer sentences, as ``rag ask --json``).
 :func:`deployment` builds the Serve application (``serve.run(deployment(...))``); it needs
 ``ray[serve]`` installed.
@@ -30,9 +30,11 @@ class SearchDeployment:
             hits = self.searcher.search(str(body.get("question", "")), k=k, mode=str(body.get("mode", "hybrid")))
         except (QuestionError, RagError) as exc:
             return {"error": str(exc)}
-        from rag.search.verdict import found
+        from rag.search.verdict import best_confidence, found, verdict
 
-        return {"found": found(hits), "hits": [h.to_dict() for h in hits]}
+        best = best_confidence(hits)
+        return {"found": found(hits), "verdict": verdict(hits), "confidence": None if best is None else round(best, 4),
+                "hits": [h.to_dict() for h in hits]}
 
     def authorized(self, header: str | None) -> bool:
         """Whether a request's ``Authorization`` header carries the token (always, without one)."""

@@ -99,7 +99,14 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
     async def _rag(request: Request, exc: RagError):
         return error(_status_of(exc), exc)
 
-    @app.post("/search", responses=_ERRORS, summary="the passages that best answer a question (as `rag ask --json`)")
+    @app.post("/search", responses=_ERRORS, summary="the passages that best answer a question (as `rag ask --json`)",
+              description="Returns `{question, mode, k, index, version, history, verdict, found, confidence, hits}`. "
+                          "Read `verdict` first: `answer` (the documents answer the question; `found` is true only "
+                          "then), `weak` (the best passage is related but may not answer it: show it as weak) or "
+                          "`not_found` (not in the documents: say so rather than answer from the hits). "
+                          "`confidence` (0-1) is the verdict's, the best hit's estimated probability of answering. "
+                          "`hits` are the nearest passages, best first, in every case; each has its `citation`, "
+                          "`text`, `confidence` and `answer` sentence.")
     async def search(req: SearchRequest) -> dict:
         return await run_in_threadpool(service.search, req.question, req.k, req.mode, req.history,
                                      req.history_answers)

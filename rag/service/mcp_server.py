@@ -14,7 +14,8 @@ This server searches a folder of the user's documents (offline) and returns pass
 citations. A citation names a file relative to the documents folder and its lines, e.g.
 "notes/ships.md:12-14" (lines 12 to 14), "report.txt:7:5-80" (line 7, characters 5-80) or
 "paper.pdf:p3:10-12" (page 3, lines 10-12 of that page). Call `search` with the user's question;
-quote the passages you rely on with their citations; to read more around a passage, call `get` with
+read the result's `verdict` first ("answer", "weak": may not answer, "not_found": not in the
+documents, so say so instead of answering); quote the passages you rely on with their citations; to read more around a passage, call `get` with
 its `source` and a line range around `line_start`..`line_end` (and `page` for PDFs)."""
 
 SEARCH_DOC = """\
@@ -27,10 +28,16 @@ oldest first, when the question refers back to them ("and in winter?"); `history
 passage text you showed as the answer to each of them (as many as `history`, null where none):
 "why?" then reads what that answer said.
 
-Returns {question, mode, k, index, version, hits}. Each hit has `text` (the passage, verbatim),
-`citation` (file:lines, quote it), `source`, `line_start`, `line_end`, `page`, `section` (heading
-path), `score` (comparable only within this result), and `answer`: the sentence that best answers,
-with its own citation. No hits means no passage shares words or meaning with the question."""
+Returns {question, mode, k, index, version, verdict, found, confidence, hits}. Read `verdict` first:
+"answer" (the documents answer the question; `found` is true only then), "weak" (the best passage is
+related but may not answer it: say so, and quote it as a possible lead, not as the answer) or
+"not_found" (not in the user's documents: tell the user their documents do not seem to answer it, and
+do not answer from these passages). `confidence` (0-1) is the verdict's: the estimated probability
+that the best passage answers the question. Hits come back in every case (the nearest passages), best
+first. Each hit has `text` (the passage, verbatim), `citation` (file:lines, quote it), `source`,
+`line_start`, `line_end`, `page`, `section` (heading path), its own `confidence`, `score` (comparable
+only within this result), and `answer`: the sentence that best answers, with its own citation. An
+empty `hits` list means the index has no passage to offer at all."""
 
 GET_DOC = """\
 Read lines of one document, to check a citation or read around it.
