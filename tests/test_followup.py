@@ -363,3 +363,20 @@ def test_an_answer_shown_that_is_a_passage_here_counts_as_seen(topics, monkeypat
     other_kept = [h.text for h in topics.search(q, k=5, mode="bm25", history=history,
                                                history_answers=["The football club won the league!"])]
     assert other == other_kept
+
+
+def test_a_bare_why_asks_about_the_answer_just_shown(topics, monkeypatch):
+    """"Why?" has no word of its own: the answer just shown is what it asks about, never demoted;
+    an older answer still is."""
+    history = ["Which football club won the league?"]
+    shown = "The football club won the league."
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    kept = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=history, history_answers=[shown])]
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 0.01)
+    why = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=history, history_answers=[shown])]
+    assert shown in kept and why == kept
+    older = ["Which football club won the league?", "Why?"]
+    again = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=older, history_answers=[shown, None])]
+    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    again_kept = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=older, history_answers=[shown, None])]
+    assert again.index(shown) > again_kept.index(shown)

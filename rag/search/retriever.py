@@ -309,7 +309,7 @@ class Retriever:
             if plans[qi].depends and hist[qi]:
                 # A follow-up is judged as if asked right after the question it follows, so that its
                 # confidence does not depend on how long the conversation is.
-                self._add_confidence(hits, *self._follow_up_view(q, hist[qi][-1]))
+                self._add_confidence(hits, *self._follow_up_view(q, hist[qi]))
             else:
                 self._add_confidence(hits, qvec, searched, dense, lex, q)
             results.append(hits)
@@ -351,7 +351,9 @@ class Retriever:
         lex = self.index.lexical_positions(terms, extra=context)
         ctx_top = self._ranking(dense, lex, mode, depth, qvec)
         fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=followup.FUSION_K, weights=[1.0, weight])
-        fused = followup.demote_seen(fused, rows, lambda row: followup.mentions(terms, _tokenize(self.passages[row].text)))
+        # A bare "Why?" / "When?" (no word of its own) asks about the answer just shown: that one is not demoted.
+        seen = rows if terms else rows[:-1]
+        fused = followup.demote_seen(fused, seen, lambda row: followup.mentions(terms, _tokenize(self.passages[row].text)))
         return ranked(fused, depth), qvec, terms + [t for t in context if t not in terms], dense, lex
 
     def _ranking(self, dense, lex, mode: str, depth: int, qvec=None) -> list[tuple[int, float]]:
@@ -374,9 +376,11 @@ class Retriever:
             top = ranked(fuse(self.fusion, (i2[0][keep].astype(np.int64), s2[0][keep]), lex_top), depth)
         return top
 
-    def _follow_up_view(self, question: str, previous: str) -> tuple[np.ndarray, list[str], None, tuple, str]:
-        """The query a follow-up's confidence is judged by: the previous question and the follow-up
+    def _follow_up_view(self, question: str, history: list[str]) -> tuple[np.ndarray, list[str], None, tuple, str]:
+        """The query a follow-up's confidence is judged by: the question it follows (the last earlier
+        one that names something: "When?" after "Why?" follows the question before) and the follow-up
         read as one text, with both questions' terms (``_add_confidence``'s arguments after the hits)."""
+        previous = next((h for h in reversed(history) if query_terms(h)), history[-1])
         text = f"{previous} {question}"
         vec = np.asarray(self.encoder().encode([text])[0], np.float32)
         terms = query_terms(text)
