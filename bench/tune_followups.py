@@ -1,5 +1,6 @@
-"""Choose the follow-up settings (rag/search/followup.py) on the "tune" half of a conversational
-set and show them on the "held" half. With ``--answers gold`` the history-aware search also gets
+"""Compare follow-up settings (rag/search/followup.py) on a conversational set, per half of its topics
+("even", "odd"; on CAsT 2022 both halves were read while the rules were written: development figures
+only, held-out ones come from `rag eval bench/heldout/NAME`). With ``--answers gold`` the history-aware search also gets
 the answer each earlier turn showed, its gold passage (the "+answers" column of `rag eval`); with
 ``--answers chat`` the answers the chat would have shown: each earlier question's own top hit,
 searched in its conversation with the answers before it, or none where its confidence is below 0.5
@@ -107,7 +108,7 @@ def main() -> None:
                 s[2] += found
                 s[3] += base[t][1]
         out = []
-        for half in ("tune", "held", "all"):
+        for half in ("even", "odd", "all"):
             n, a, h, w = stats[(half, "follow-up")]
             sn, sa, sh, _ = stats.get((half, "self-contained"), [1, 0, 0, 0])
             out.append(f"{half} fu {a/n:.3f}/{h/n:.3f}/{w/n:.3f} closed {(h-a)/max(w-a,1):.2f} sc {sa/sn:.2f}->{sh/sn:.2f}")

@@ -39,11 +39,7 @@ def test_lower_case_who_is_a_question_word():
     ("Woah. They\u2019re not all bad, right?", "anaphor"),  # a contraction with a typographic apostrophe
     ("Cool. Which one would you recommend for a student?", "anaphor"),
     ("Sounds yummy! Is there a third dish worth cooking?", "anaphor"),
-    ("I need more information about the first step", "anaphor"),  # an item of a list the answer gave
     ("Are the last two the same?", "anaphor"),
-    ("Deep. What do other philosophers think?", "anaphor"),  # "other" than those named before
-    ("Wait, why exhaust the fuel?", "few words"),  # an opening reaction names nothing
-    ("Interesting name. Where does it come from today?", "anaphor"),
 ])
 def test_dependent_questions(question, reason):
     assert followup.dependence(question, ["Tell me about the Kurds in Syria"]) == reason
@@ -56,7 +52,6 @@ def test_dependent_questions(question, reason):
     "Is it true that vitamin C prevents common colds in adults?",
     "What did the WHO guidelines say about masks in schools?",
     "When was the first vaccine against smallpox developed?",  # "the first" + a noun that is no list item
-    "Wow, what happens when corals die and the carbon falls into the ocean?",
 ])
 def test_self_contained_questions(question):
     assert followup.dependence(question, ["Tell me about the Kurds in Syria"]) == ""

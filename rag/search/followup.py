@@ -64,7 +64,7 @@ PASSAGE_VECTOR_WEIGHT = 0.0  # share of an earlier answer's vector in the dense 
 EXPANDED_WEIGHT = 100.0  # RRF weight of the context ranking for a dependent question (the question's own: 1,
 # so that it only breaks near-ties; weights 1-4 did worse: a dependent question's own ranking is mostly noise)
 SOFT_WEIGHT = 0.0  # RRF weight of the context ranking for an unsure, seemingly self-contained question; off:
-# on CAsT's tune half 2 gained nothing (held +1 turn) and it changes unsure self-contained questions' results
+# it changes unsure self-contained questions' results
 CONFIDENT = 0.5  # a question whose own best hit is at least this confident is searched on its own
 ANSWERS_IN_CONTEXT = False  # search an earlier question again in its own conversation (else alone) for its answer
 FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
@@ -83,20 +83,13 @@ SPECIFIC_IDF_SHARE = 0.5
 ANAPHORS = frozenset(
     """
     it its itself they them their theirs themselves he him his himself she her hers herself
-    this these those that such former latter there thereof same another else both either neither other
+    this these those that such former latter there thereof same another else both either neither
     """.split()
 )
 # "one" standing for something named before: "which one", "should I get one?" (not "one of", "one day").
 _ONE = re.compile(r"\b(which|get|buy|choose|pick|another|that|this|the other|a good|a better|the best)\s+one\b|"
                   r"\bone\s*[?.!,]|\b(tell me more|more about (it|that|this|them)|a second|a third|the second|the third|"
-                  r"the next|the last|the first one)\b|"
-                  # an item of a list the conversation gave: "the first step", "the last two", "the other ones"
-                  r"\bthe\s+(first|second|third|fourth|fifth|last|next|previous|final|other)\s+(one|ones|two|three|step|steps|"
-                  r"option|options|tip|tips|point|points|thing|things|item|items|idea|ideas|way|ways|method|methods|example|"
-                  r"examples|suggestion|suggestions|choice|choices|type|types|kind|kinds|reason|reasons)\b", re.IGNORECASE)
-# A reaction that opens a turn ("Wow,", "Deep.", "Interesting name.", "Wait,"): one or two words
-# before a comma, stop or exclamation mark. It replies to the conversation and names nothing searched.
-_REACTION = re.compile(r"^(\W*[A-Za-z'\u2019]+(\s+[A-Za-z'\u2019]+)?\s*[,.!]+\s+)+")
+                  r"the next|the last|the first one)\b", re.IGNORECASE)
 # Openings that continue the previous question ("what about X", "and the second?", "why?").
 _ELLIPSIS = re.compile(
     r"^\W*(what about|how about|and|also|but|so|why|why not|how so|what else|anything else|any other|"
@@ -159,7 +152,7 @@ def dependence(question: str, history: Sequence[str], specific: Callable[[str], 
         return "anaphor"
     if _ELLIPSIS.match(question):
         return "ellipsis"
-    own = set(query_terms(_REACTION.sub("", question)))
+    own = set(query_terms(question))
     if len(own) <= FEW_CONTENT_TERMS and not (specific is not None and any(specific(t) for t in own)):
         return "few words"
     return ""
