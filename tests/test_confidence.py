@@ -94,10 +94,10 @@ def test_claim_question_restates_the_sentence_nearly_whole():
         words = q.lower().rstrip("?").split()
         kept += sum(w in content for w in words)
         swapped += sum(w in vocab for w in words)
-    # most of the sentence's content words stay (a coherent restatement, not a word salad), and
-    # some are the asker's own words
-    assert kept >= 0.55 * 40 * len(content)
-    assert 0 < swapped < 0.3 * 40 * len(content)
+    # more of the sentence's content words stay than are replaced (a restatement, not a word salad),
+    # and a good share are the asker's own words (natural questions share few words with the answer)
+    assert kept >= 0.4 * 40 * len(content)
+    assert 0.15 * 40 * len(content) < swapped < kept
     assert claim_question("Too short here.", rng) is None
     assert claim_question("In 2001 12 of 340 and 7 of 98 (p 0.02).", rng) is None  # mostly numbers
 
@@ -150,6 +150,20 @@ def test_build_stores_calibration_and_hits_carry_confidence(topic_seeds, tmp_pat
     assert not found(off) and max(h.confidence for h in off) < 0.5
     d = on[0].to_dict()
     assert d["confidence"] == round(on[0].confidence, 4)
+
+
+def test_an_update_refits_a_model_fitted_by_an_older_calibration(topic_seeds, tmp_path, monkeypatch):
+    """A new calibration procedure reaches existing indexes at the next `rag index`, even when no file changed."""
+    from rag.index import confidence
+
+    idx = tmp_path / "idx"
+    enc = FakeEncoder()
+    build_index(topic_seeds, idx, encoder=enc)
+    assert not build_index(topic_seeds, idx, encoder=enc).changed  # nothing changed: nothing to do
+    monkeypatch.setattr(confidence, "CALIBRATION_VERSION", CALIBRATION_VERSION + 1)
+    assert build_index(topic_seeds, idx, encoder=enc).changed
+    assert _calibration(idx)["version"] == CALIBRATION_VERSION + 1
+    assert not build_index(topic_seeds, idx, encoder=enc).changed
 
 
 def test_confidence_of_a_passage_is_the_same_in_every_mode(topic_seeds, tmp_path):

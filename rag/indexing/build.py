@@ -169,7 +169,7 @@ def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_
 
     # The one change decision (rag.documents.changes): stamps decide what is hashed, hashes what changed.
     ch = detect_changes(files, walk_skipped, basis, load_stamps(index_dir) if basis else {})
-    if basis and not ch:
+    if basis and not ch and not _calibration_stale(prev_manifest):
         save_stamps(index_dir, ch.touched)  # touched files are not hashed again by the next check
         counts = prev_manifest.get("counts", {})
         stats.changed = False
@@ -497,6 +497,16 @@ def _embed_and_commit(
     writer.commit()
     if progress is not None:
         progress("writing", 1, 1)
+
+
+def _calibration_stale(manifest: dict) -> bool:
+    """Whether the confidence model stored in ``manifest`` was fitted by an older calibration (then an
+    update without changed files still publishes a version with a new fit)."""
+    from rag.index import confidence
+
+    passages = int(manifest.get("counts", {}).get("passages", 0))
+    cal = manifest.get("calibration")
+    return passages > 0 and (not isinstance(cal, dict) or cal.get("version") != confidence.CALIBRATION_VERSION)
 
 
 def calibrate_staged(writer, info: ModelInfo, encoder, loaded=None) -> None:
