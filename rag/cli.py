@@ -429,21 +429,22 @@ def cmd_ask(args) -> int:
     if not hits:
         print("no passage matches these words; try other words or --mode dense")
         return 0
-    from rag.search.verdict import VERDICT_TEXT, best_confidence, verdict
+    from rag.search.verdict import verdict, verdict_line
 
-    said, best = verdict(hits), best_confidence(hits)
+    said = verdict(hits)
     # What a person reads first: the verdict and its one confidence, in the words every interface uses.
-    print(VERDICT_TEXT[said] + ("" if best is None else f" · confidence {best:.2f}")
-          + {"answer": "", "weak": ": the best passages may not answer it", "not_found": ": the nearest passages follow"}[said])
+    print(verdict_line(hits) + {"answer": "", "weak": ": the best passages may not answer it",
+                                "not_found": ": the nearest passages follow"}[said])
     if said == "not_found":
         print(NOT_FOUND + "; the nearest passages follow", file=sys.stderr)
     print()
     width = min(100, max(40, _term_width() - 6))
     for h in hits:
-        print(f"{h.rank}. {terminal_line(h.citation)}")
-        if h.answer is not None:
+        print(f"{h.rank}. {terminal_line(h.citation)}" + (f"  § {terminal_line(h.section)}" if h.section else ""))
+        passage = " ".join(terminal_safe(h.text).split())
+        if h.answer is not None and " ".join(terminal_safe(h.answer.text).split()) != passage:  # a one-sentence passage once
             print(textwrap.fill(terminal_safe(h.answer.text), width, initial_indent="   > ", subsequent_indent="     "))
-        print(textwrap.fill(" ".join(terminal_safe(h.text).split()), width, initial_indent="   ", subsequent_indent="   "))
+        print(textwrap.fill(passage, width, initial_indent="   ", subsequent_indent="   "))
         print()
     return 0
 

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.search.verdict import VERDICT_TEXT, best_confidence, verdict
+from rag.search.verdict import verdict, verdict_line
 from rag.types import Citation, Hit
 
 
@@ -47,13 +47,6 @@ def answer_citation(hit: Hit) -> Citation:
     if a is None:
         return hit.citation
     return Citation(hit.source, a.line_start, a.line_end, page=hit.page)
-
-
-def verdict_line(hits: list[Hit], confidence: bool = True) -> str:
-    """The verdict as the card's title says it, with its confidence: "Answer · confidence 0.87"."""
-    best = best_confidence(hits)
-    words = VERDICT_TEXT[verdict(hits)]
-    return words if best is None or not confidence else f"{words} · confidence {best:.2f}"
 
 
 def quote_lines(text: str) -> list[str]:

@@ -28,6 +28,16 @@ VERDICT_TEXT: dict[str, str] = {
 }
 
 
+def verdict_line(hits: Iterable[Hit], confidence: bool = True) -> str:
+    """The verdict in words with its one confidence, as every interface says it first:
+    "Answer · confidence 0.87". The figure is cut, not rounded, to two places, so that it never
+    reads 0.50 under "May not answer this"."""
+    hits = list(hits)
+    best = best_confidence(hits)
+    words = VERDICT_TEXT[verdict(hits)]
+    return words if best is None or not confidence else f"{words} · confidence {int(best * 100) / 100:.2f}"
+
+
 def best_confidence(hits: Iterable[Hit]) -> float | None:
     """The highest confidence among ``hits`` (None when none was computed)."""
     values = [h.confidence for h in hits if h.confidence is not None]

@@ -6,11 +6,11 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from rag.search.verdict import verdict
+from rag.search.verdict import verdict, verdict_line
 from rag.terminal_text import terminal_line, terminal_safe
 
 from ..highlight import Marks
-from ..transcript import Exchange, answer_citation, verdict_line
+from ..transcript import Exchange, answer_citation
 from .passage_view import PassageView
 
 
