@@ -75,10 +75,10 @@ def test_expansion_weights_recent_questions_more_and_skips_own_terms():
     assert len(p.history_weights) == 2 and p.history_weights[1] >= p.history_weights[0] > 0
 
 
-def test_recency_weights_decay_but_keep_the_first_question():
+def test_recency_weights_decay_with_age():
     w = followup.recency_weights(4)
-    assert w[3] == 1.0 and w[3] > w[2] > w[1] > 0
-    assert w[0] == max(followup.DECAY ** 3, followup.FIRST_FLOOR)
+    assert w[3] == 1.0 and w[3] > w[2] > w[1] > w[0] > 0
+    assert w[0] == followup.DECAY ** 3  # the first question is one more of the older ones
     assert followup.recency_weights(0) == []
 
 
@@ -375,3 +375,19 @@ def test_a_bare_why_asks_about_the_answer_just_shown(topics, monkeypatch):
     monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
     again_kept = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=older, history_answers=[shown, None])]
     assert again.index(shown) > again_kept.index(shown)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_ten_unrelated_turns_before_change_nothing(topics, mode):
+    """A follow-up after ten unrelated turns ranks and judges as after its own question alone."""
+    last = "Is the Icelandic volcano monitored?"
+    unrelated = ["Which football club won the league?", "How does bread rise?", "Does the coach lead the club?",
+                 "Why does yeast make gas?", "Who won the football league?"] * 2
+    short = topics.search("Who leads them?", k=3, mode=mode, history=[last])
+    long = topics.search("Who leads them?", k=3, mode=mode, history=[*unrelated, last])
+    assert "director" in short[0].text and long[0].row == short[0].row  # the answer, first both times
+    assert long[0].confidence == pytest.approx(short[0].confidence, abs=1e-6)
+    # below it only passages shown for the unrelated turns may move down (a follow-up asks for something new)
+    seen = {h.row for q in unrelated for h in topics.search(q, k=1, mode=mode)}
+    rank = {h.row: h.rank for h in long}
+    assert all(h.row in rank and rank[h.row] <= h.rank for h in short if h.row not in seen)

@@ -8,8 +8,8 @@ A question *depends* on the conversation when it has an earlier question and eit
 history: naive concatenation of earlier questions hurts those.
 
 For a dependent question the context is carried two ways, both weighted by recency (the previous
-question weighs most, each older one ``DECAY`` times less, the first question of the conversation
-no less than ``FIRST_FLOOR`` of the previous one, since it usually names the topic):
+question weighs most, each older one ``DECAY`` times less, so that unrelated turns long before
+change nothing):
 
 - BM25: the earlier questions' content terms are added to the query with weight
   ``TERM_WEIGHT`` x recency (the question's own terms weigh 1), at most ``MAX_TERMS`` of them, the
@@ -56,7 +56,6 @@ FEW_CONTENT_TERMS = 2  # a question with at most this many content terms leans o
 TERM_WEIGHT = 0.5  # BM25 weight of the previous question's terms (the question's own weigh 1)
 VECTOR_WEIGHT = 0.3  # share of the previous question's vector in the dense query
 DECAY = 0.5  # each older question weighs this much of the next newer one
-FIRST_FLOOR = 1.0  # the conversation's first question weighs at least this much of the previous
 MAX_TERMS = 10  # expansion terms at most
 PASSAGE_TERMS = 5  # salient terms taken from each earlier answer passage
 PASSAGE_TERM_WEIGHT = 0.3  # BM25 weight of an earlier answer's salient terms (x recency)
@@ -160,10 +159,7 @@ def dependence(question: str, history: Sequence[str], specific: Callable[[str], 
 
 def recency_weights(n: int) -> list[float]:
     """Weight of each of ``n`` earlier questions, oldest first: the newest 1, older ones decaying."""
-    w = [DECAY ** (n - 1 - i) for i in range(n)]
-    if w:
-        w[0] = max(w[0], FIRST_FLOOR)
-    return w
+    return [DECAY ** (n - 1 - i) for i in range(n)]
 
 
 def plan(question: str, history: Sequence[str], idf: Callable[[str], float],
