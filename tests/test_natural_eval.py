@@ -166,3 +166,18 @@ def test_rag_eval_on_the_seed_set_reports_every_question(tmp_path, capsys):
     assert conv["depends"]["n"] == sum(bool(t.depends) for t in turns)
     assert conv["self_contained"]["n"] == sum(not t.depends for t in turns)
     assert {t["verdict"] for t in conv["turns"]} <= {"answer", "weak", "not_found"}
+
+
+def test_the_rewrite_gap_compares_bare_conversation_and_rewritten_top3():
+    class Canned:
+        """Answers the bare follow-ups wrong and the rewrites right."""
+
+        def search_many(self, questions, k=5, mode="hybrid"):
+            return [[hit("a.txt", 3, 4, 0.9)] if q.startswith("rewritten") else [hit("b.txt", 1, 1, 0.9)]
+                    for q in questions]
+
+    fus = [q(id=f"f{i}", question=f"and {i}?", depends=True, rewrite=f"rewritten {i}") for i in range(4)]
+    chat = {f"f{i}": [hit("a.txt", 3, 4, 0.9)] if i < 3 else [hit("b.txt", 1, 1, 0.9)] for i in range(4)}
+    g = natural.rewrite_gap(Canned(), fus, chat, "hybrid", 5)
+    assert (g["n"], g["raw"], g["chat"], g["rewrite"], g["closed"]) == (4, 0.0, 0.75, 1.0, 0.75)
+    assert natural.rewrite_gap(Canned(), [], {}, "hybrid", 5)["closed"] is None

@@ -197,8 +197,24 @@ def evaluate_natural(set_dir: str | Path, index: str | Path | None = None, mode:
         solo = dict(zip((t.id for t in free), r.search_many([t.question for t in free], k=k, mode=mode)))
         outs = [outcome(t, h, solo.get(t.id)) for t, h in zip(turns, in_chat)]
         res["conversation"] = summarize_conversation(outs)
+        res["conversation"]["gap"] = rewrite_gap(r, [t for t in turns if t.depends and t.rewrite and t.gold],
+                                                 {t.id: h for t, h in zip(turns, in_chat)}, mode, k)
         res["conversation"]["turns"] = items(outs)
     return res
+
+
+def rewrite_gap(retriever, follow_ups: Sequence[Question], in_chat: dict[str, Sequence[Hit]], mode: str, k: int) -> dict:
+    """Top-3 of the answerable follow-ups asked bare (no history), in the conversation, and as their
+    self-contained rewrite; ``closed``: the share of the bare -> rewrite gap the conversation closes."""
+    if not follow_ups:
+        return {"n": 0, "raw": None, "chat": None, "rewrite": None, "closed": None}
+    bare = retriever.search_many([t.question for t in follow_ups], k=k, mode=mode)
+    rew = retriever.search_many([t.rewrite for t in follow_ups], k=k, mode=mode)
+    top3 = lambda t, hits: any(is_right(h, t.gold) for h in hits[:3])  # noqa: E731
+    raw_, chat_, rew_ = (sum(top3(t, h) for t, h in zip(follow_ups, hs)) / len(follow_ups)
+                         for hs in (bare, [in_chat[t.id] for t in follow_ups], rew))
+    closed = round((chat_ - raw_) / (rew_ - raw_), 4) if rew_ > raw_ else None
+    return {"n": len(follow_ups), "raw": round(raw_, 4), "chat": round(chat_, 4), "rewrite": round(rew_, 4), "closed": closed}
 
 
 def items(outs: Sequence[Outcome]) -> list[dict]:
@@ -243,6 +259,12 @@ def format_report(res: dict) -> str:
                 f"top-1 {_pct(sc['top1']).strip()}%, not found {_pct(sc['not_found']).strip()}%",
                 f"  follow-ups {dp['n']}: top-1 {_pct(dp['top1']).strip()}%, top-3 {_pct(dp['top3']).strip()}%, "
                 f"answer {_pct(dp['answer']).strip()}%, not found {_pct(dp['not_found']).strip()}%"]
+        g = c.get("gap") or {}
+        if g.get("n"):
+            closed = "-" if g["closed"] is None else f"{100 * g['closed']:.0f}%"
+            out.append(f"  follow-ups with a rewrite {g['n']}: top-3 asked bare {_pct(g['raw']).strip()}%, in the "
+                       f"conversation {_pct(g['chat']).strip()}%, as rewritten {_pct(g['rewrite']).strip()}%: "
+                       f"gap closed {closed}")
     return "\n".join(out)
 
 
