@@ -14,6 +14,10 @@ SEED_ARTICLE = ROOT / "seeds" / "000_696ac6e15c916e66.txt"
 PARTICIPANTS_Q = "How many participants and observers are expected in Sochi?"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Keep the test modules' compiled (assertion-rewritten) bytecode in tests/__pycache__ (git-ignored)
+# even where PYTHONDONTWRITEBYTECODE is set, as `make install` compiles rag/ and tui/: otherwise
+# every run compiles every test module again, several seconds of a `make test-fast`.
+sys.dont_write_bytecode = False
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -45,6 +49,40 @@ def _rag_cache_dir(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture(autouse=True)
+def _real_model_only_in_e2e(request, monkeypatch):
+    """A test that runs the real model (sentence-transformers, an ONNX Runtime session on its
+    export, or the graph built from its weights) must be marked e2e: elsewhere such a load fails
+    the test, so that `-m "not e2e and not slow"` stays the fast unit tests on the fake encoder.
+    (Reading the model folder's config, tokenizer or word-vector table is allowed: it runs nothing.)"""
+    if request.node.get_closest_marker("e2e") is not None:
+        yield
+        return
+    import rag.embedding.bert_graph as bert_graph
+    import rag.embedding.document_encoder as document_encoder
+    import rag.embedding.onnx_encoder as onnx_encoder
+    from rag.embedding.model import default_model_dir
+
+    real = default_model_dir()
+    loads: list[str] = []
+
+    def guard(what: str, fn, model_dir_of):
+        def guarded(*args, **kwargs):
+            if Path(model_dir_of(*args, **kwargs)).resolve() == real:
+                loads.append(what)
+                raise AssertionError(f"{what} loads the real model: mark the test e2e")
+            return fn(*args, **kwargs)
+        return guarded
+
+    monkeypatch.setattr(document_encoder, "_load_sentence_transformer",
+                        guard("sentence-transformers", document_encoder._load_sentence_transformer, lambda d, *a, **k: d))
+    monkeypatch.setattr(bert_graph, "_load_weights", guard("the BERT graph", bert_graph._load_weights, lambda d: d))
+    monkeypatch.setattr(onnx_encoder.OnnxQueryEncoder, "__init__",
+                        guard("ONNX Runtime", onnx_encoder.OnnxQueryEncoder.__init__, lambda self, path, d, *a, **k: d))
+    yield
+    assert not loads, f"{request.node.nodeid} loads the real model ({', '.join(sorted(set(loads)))}): mark it e2e"
+
+
 @pytest.fixture
 def fake_encoder() -> FakeEncoder:
     return FakeEncoder()
@@ -53,8 +91,12 @@ def fake_encoder() -> FakeEncoder:
 @pytest.fixture
 def seeds(tmp_path: Path) -> Path:
     """A small seeds folder of three documents."""
-    d = tmp_path / "seeds"
-    d.mkdir()
+    return write_seeds(tmp_path / "seeds")
+
+
+def write_seeds(d: Path) -> Path:
+    """The three documents of the ``seeds`` fixture, written into the new folder ``d``."""
+    d.mkdir(parents=True)
     (d / "cats.txt").write_text(
         "All about cats.\n\nCats sleep for most of the day.\nThey hunt at dawn and dusk.\n\nA cat purrs when content.\n",
         encoding="utf-8",

@@ -15,6 +15,8 @@ from rag.index import store
 
 CRASH = Path(__file__).with_name("crash_build.py")
 
+pytestmark = pytest.mark.slow
+
 
 def run_crash(seeds: Path, idx: Path, point: str, fraction: float = 0.0) -> subprocess.CompletedProcess:
     return subprocess.run(

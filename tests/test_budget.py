@@ -35,6 +35,7 @@ def test_documents_make_the_round_trip_through_the_worker():
     assert doc.warning == "a warning" and doc.source == "e.bin"
 
 
+@pytest.mark.slow
 def test_a_parser_that_never_returns_is_stopped_at_the_deadline():
     with pytest.raises(SkipFile, match=r"longer than the 2 s budget"):
         hr.Sleepy().load("loop.bin", b"x")

@@ -187,12 +187,14 @@ def check_document(workdir, doc: Doc, max_tokens: int | None) -> None:
         assert x.char_end <= y.char_start
 
 
+@pytest.mark.slow
 @given(doc=documents(), max_tokens=st.one_of(st.none(), st.integers(1, 12)))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_passages_cite_their_lines(workdir, doc, max_tokens):
     check_document(workdir, doc, max_tokens)
 
 
+@pytest.mark.slow
 @given(doc=documents())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_passages_cite_their_lines_with_small_window(workdir, doc):
@@ -218,6 +220,7 @@ def long_line_documents(draw) -> Doc:
     return Doc((eol.join(lines) + eol).encode("utf-8"), lines, ranges)
 
 
+@pytest.mark.slow
 @given(doc=long_line_documents(), max_tokens=st.integers(1, 30))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_pieces_of_long_lines_cite_their_columns(workdir, doc, max_tokens):
@@ -440,6 +443,7 @@ def check_markdown(workdir, doc: MdDoc, max_tokens: int | None) -> None:
         seen.add(key)
 
 
+@pytest.mark.slow
 @given(doc=markdown_documents(), max_tokens=st.one_of(st.none(), st.integers(1, 12)))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_markdown_passages_cite_their_lines_and_sections(workdir, doc, max_tokens):

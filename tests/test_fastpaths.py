@@ -142,6 +142,8 @@ def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- (a) bf16 vs fp32
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_bf16_document_vectors_match_fp32(fp32_vectors, bf16_vectors, texts):
     assert bf16_vectors.shape == fp32_vectors.shape == (len(texts), 384)
     assert bf16_vectors.dtype == np.float32
@@ -153,6 +155,8 @@ def test_bf16_document_vectors_match_fp32(fp32_vectors, bf16_vectors, texts):
     assert not np.array_equal(bf16_vectors, fp32_vectors)
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_bf16_rankings_match_fp32(fp32_encoder, fp32_vectors, bf16_vectors):
     q = fp32_encoder.encode(QUERIES)
     for i, question in enumerate(QUERIES):
@@ -164,6 +168,8 @@ def test_bf16_rankings_match_fp32(fp32_encoder, fp32_vectors, bf16_vectors):
         assert got == ref[:5].tolist(), f"top-5 differ for {question!r}"
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_fp32_document_encoder_matches_sentence_transformers(fp32_encoder, fp32_vectors, texts):
     """DocumentEncoder wraps sentence-transformers; what it adds (longest-first order, chunks with
     progress and cancellation, autocast, re-normalizing, writing rows back in input order) must not
@@ -212,6 +218,7 @@ def _exact_top10(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     return exact
 
 
+@pytest.mark.slow
 def test_hnsw_segment_recall_against_exact(clustered, tmp_path):
     """What serves: an index whose segment is HNSW (as any segment of APPROX_THRESHOLD rows or more;
     the threshold is lowered so that 20,000 rows suffice), a tenth of its rows deleted by a later
@@ -237,6 +244,7 @@ def test_hnsw_segment_recall_against_exact(clustered, tmp_path):
     assert recall >= MIN_RECALL_HNSW, f"HNSW segment recall@10 {recall:.3f}"
 
 
+@pytest.mark.slow
 def test_shard_hnsw_recall_against_exact(clustered):
     """What a Ray shard searches (rag.distributed.shards.Shard builds DenseIndex, HNSW from
     APPROX_THRESHOLD rows)."""

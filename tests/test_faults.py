@@ -46,6 +46,7 @@ def add_docs(seeds: Path, n: int, tag: str = "gen") -> None:
 # --------------------------------------------------------------------------- kills
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_step_never_loses_the_index(seeds, tmp_path):
     """24 builds, each killed with SIGKILL at a different point of its durable steps (embedding,
     writing each file, publishing, switching, cleaning up: tests/kill_steps.py), spread over the
@@ -158,6 +159,7 @@ def _ask_json(cwd: Path, q: str) -> dict:
 # --------------------------------------------------------------------------- concurrency
 
 
+@pytest.mark.slow
 def test_queries_during_repeated_rebuilds_never_fail(seeds, tmp_path):
     idx = tmp_path / "idx"
     build_index(seeds, idx, encoder=FakeEncoder())
@@ -201,6 +203,7 @@ def test_queries_during_repeated_rebuilds_never_fail(seeds, tmp_path):
     assert len(r.refreshed().passages) == 6 + 500  # the newest passages are visible
 
 
+@pytest.mark.slow
 def test_two_builds_at_once_one_stops_clearly(seeds, tmp_path):
     idx = tmp_path / "idx"
     build_index(seeds, idx, encoder=FakeEncoder())
@@ -285,6 +288,7 @@ def test_damaged_index_is_one_line_in_the_cli(tmp_path, real_index, name):
 # --------------------------------------------------------------------------- hostile seeds
 
 
+@pytest.mark.slow
 def test_hostile_seeds_folder(tmp_path):
     # The fake encoder, for 20,000 files; test_real_builds.py runs a hostile set through the real model.
     seeds = tmp_path / "seeds"

@@ -390,6 +390,7 @@ def token_ends(text: str) -> list[int]:
     return [m.end() for m in re.finditer(r"\S+", text)]
 
 
+@pytest.mark.slow
 @given(case=html_pages(), max_tokens=st.one_of(st.none(), st.integers(2, 20)))
 @example(case=LIST_THEN_SAME_PARAGRAPH, max_tokens=None)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -468,6 +469,7 @@ def docx_documents(draw) -> DocxCase:
     return DocxCase(out.getvalue(), truth, headings)
 
 
+@pytest.mark.slow
 @given(case=docx_documents(), max_tokens=st.one_of(st.none(), st.integers(2, 20)))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 def test_docx_passages_cite_paragraphs_that_read_back(tmp_path, case, max_tokens):

@@ -253,6 +253,7 @@ def old_and_new(tmp_path_factory) -> tuple:
     return before, _state(ref)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["segment", "deletes", "manifest", "switch", "collect", "compact-switch"])
 def test_kill_during_an_incremental_commit_keeps_old_or_new_index(tmp_path, old_and_new, point):
     before, after = old_and_new
@@ -269,6 +270,7 @@ def test_kill_during_an_incremental_commit_keeps_old_or_new_index(tmp_path, old_
     assert not [p for p in idx.rglob(".tmp-*")]
 
 
+@pytest.mark.slow
 def test_kill_at_steps_spread_over_a_change_keeps_a_complete_index(tmp_path, old_and_new):
     """The change (a commit, then a compaction) killed at six points spread over its durable steps
     (tests/kill_steps.py): the old answers or the new ones, and the next writer completes it."""

@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
+from conftest import write_seeds
 from fakes import FakeEncoder
 from rag import Retriever, build_index
 from rag.index import store
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
 
-@pytest.fixture
-def built(seeds, tmp_path) -> Path:
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
     """An index of two commits: an HNSW segment (so that there is a FAISS file) with a deletion
-    array (cats.txt changed), and the changed file's own segment."""
-    idx = tmp_path / "idx"
+    array (cats.txt changed), and the changed file's own segment. Built once; never changed."""
+    seeds = write_seeds(tmp_path_factory.mktemp("store") / "seeds")
+    idx = seeds.parent / "idx"
     build_index(seeds, idx, encoder=FakeEncoder(), dense_kind="hnsw")
     f = seeds / "cats.txt"
     f.write_text(f.read_text(encoding="utf-8").replace("purrs", "purrs loudly"), encoding="utf-8")
     build_index(seeds, idx, encoder=FakeEncoder(), dense_kind="hnsw")
     return idx
+
+
+@pytest.fixture
+def built(pristine, tmp_path) -> Path:
+    """A copy of the pristine index for a test to damage."""
+    return Path(shutil.copytree(pristine, tmp_path / "idx", symlinks=True))
 
 
 def version(idx: Path) -> Path:

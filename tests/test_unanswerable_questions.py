@@ -8,6 +8,7 @@ model on its own training data. Every question written in the tests is compared 
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import unanswerable
@@ -23,8 +24,13 @@ def _norm(q: str) -> str:
 
 def _near(a: str, b: str) -> bool:
     """Most of the searched words (stemmed; stopwords and question words out) shared: a near copy."""
-    ta, tb = set(query_terms(a)), set(query_terms(b))
+    ta, tb = _terms(a), _terms(b)
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.5
+
+
+@functools.cache
+def _terms(q: str) -> frozenset[str]:
+    return frozenset(query_terms(q))
 
 
 def _questions_in_tests() -> dict[str, str]:
