@@ -49,6 +49,19 @@ def _rag_cache_dir(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _rag_data_dir(tmp_path_factory):
+    """A folder's own index (`rag ask --seeds DIR` without --index) goes under a temporary data
+    folder, never the user's ~/.local/share/rag; subprocesses inherit it."""
+    old = os.environ.get("RAG_DATA_DIR")
+    os.environ["RAG_DATA_DIR"] = str(tmp_path_factory.mktemp("rag-data"))
+    yield Path(os.environ["RAG_DATA_DIR"])
+    if old is None:
+        os.environ.pop("RAG_DATA_DIR", None)
+    else:
+        os.environ["RAG_DATA_DIR"] = old
+
+
 @pytest.fixture(autouse=True)
 def _real_model_only_in_e2e(request, monkeypatch):
     """A test that runs the real model (sentence-transformers, an ONNX Runtime session on its
