@@ -12,9 +12,7 @@ For each collection: nDCG@10 of dense, bm25, plain RRF (k=60), the previous defa
 dense, 300 per side), the default in the code, and every fusion setting of the grid. Passages are
 searched with their title header and questions are read by ``query_terms``, as the retriever does.
 The setting chosen is the one with the best mean nDCG@10 over the TUNING collections (SciFact train
-and CAsT) among those at or above plain RRF on each of them; SciFact test is only reported. A second
-stage tries dense Rocchio feedback (rag/search/feedback.py) on the best two settings; its column is
-the best such run, adopted only if its tuning mean beats the chosen fusion's (so far it does not).
+and CAsT) among those at or above plain RRF on each of them; SciFact test is only reported.
 Dense and BM25 run exactly as in :class:`rag.search.retriever.Retriever` (flat inner product over the
 index's vectors, the index's BM25 parameters) and fusion is :func:`rag.search.fusion.fuse`.
 """
@@ -37,7 +35,6 @@ from rag.evaluation import beir
 from rag.evaluation.metrics import ndcg_at
 from rag.index.lexical import BM25Index
 from rag.indexing.build import build_passages
-from rag.search.feedback import FeedbackParams, rocchio
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
 from rag.search.retriever import Retriever
 from rag.types import Passage
@@ -82,21 +79,16 @@ def ndcg(c: Collection, rankings: list[list[int]]) -> float:
     return float(np.mean([ndcg_at([c.pids[i] for i in r], rel, 10) for r, rel in zip(rankings, c.qrels)]))
 
 
-def run_mode(c: Collection, mode: str | FusionParams, fb: FeedbackParams | None = None) -> float:
+def run_mode(c: Collection, mode: str | FusionParams) -> float:
     out = []
-    for qi, ((di, ds), (li, ls)) in enumerate(zip(c.dense, c.lexical)):
+    for (di, ds), (li, ls) in zip(c.dense, c.lexical):
         if mode == "dense":
             out.append(di[:10].tolist())
         elif mode == "bm25":
             out.append(li[:10].tolist())
         else:
             d = mode.depth
-            top = [i for i, _ in ranked(fuse(mode, (di[:d], ds[:d]), (li[:d], ls[:d])), max(10, fb.docs if fb else 0))]
-            if fb is not None and fb.beta > 0:  # dense Rocchio from the fused first round, then fuse again
-                q2 = rocchio(c.qvecs[qi], c.vectors[top[: fb.docs]], fb.beta)
-                (di, ds), = dense_top(c.vectors, q2[None, :], d)
-                top = [i for i, _ in ranked(fuse(mode, (di, ds), (li[:d], ls[:d])), 10)]
-            out.append(top[:10])
+            out.append([i for i, _ in ranked(fuse(mode, (di[:d], ds[:d]), (li[:d], ls[:d])), 10)])
     return ndcg(c, out)
 
 
@@ -179,41 +171,26 @@ def main() -> int:
         scored.append((floor_ok, float(np.mean(list(s.values()))), p, s))
     scored.sort(key=lambda x: (not x[0], -x[1]))
     chosen = scored[0][2]
-    # Second stage: dense pseudo-relevance feedback on top of the best few fusion settings.
-    fb_scored = []
-    for _, _, p, _ in scored[:2]:
-        for fb in [FeedbackParams(b, n) for b in (0.5, 1.0) for n in (3, 5)]:
-            print("feedback", describe(p), fb, file=sys.stderr, flush=True)
-            s = {n: run_mode(cols[n], p, fb) for n in tuning}
-            fb_scored.append((all(s[n] >= base[n] for n in tuning), float(np.mean(list(s.values()))), p, fb, s))
-    fb_scored.sort(key=lambda x: (not x[0], -x[1]))
-    chosen_fb = fb_scored[0][3]
-    chosen_with_fb = fb_scored[0][2]
     table = {}
     for n, c in cols.items():
         table[n] = {"queries": len(c.queries), "passages": len(c.pids), "dense": run_mode(c, "dense"),
                     "bm25": run_mode(c, "bm25"), "rrf_k60": base[n], "previous_default": run_mode(c, PREVIOUS_DEFAULT), "current_default": run_mode(c, DEFAULT_FUSION),
-                    "chosen": run_mode(c, chosen), "chosen+feedback": run_mode(c, chosen_with_fb, chosen_fb)}
+                    "chosen": run_mode(c, chosen)}
     report = {"chosen": describe(chosen), "default_in_code": describe(DEFAULT_FUSION),
-              "chosen+feedback": f"{describe(chosen_with_fb)} + dense Rocchio beta={chosen_fb.beta:g} docs={chosen_fb.docs}",
               "ndcg@10": {n: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()} for n, row in table.items()},
               "top_on_tuning": [{"fusion": describe(p), "floor_ok": ok, "mean": round(m, 4),
                                  **{n: round(v, 4) for n, v in s.items()}} for ok, m, p, s in scored[:12]],
-              "top_with_feedback": [{"fusion": describe(p), "beta": fb.beta, "docs": fb.docs, "floor_ok": ok,
-                                     "mean": round(m, 4), **{n: round(v, 4) for n, v in s.items()}}
-                                    for ok, m, p, fb, s in fb_scored[:8]],
               "seconds": round(time.time() - t0)}
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     print(f"chosen on {' + '.join(tuning)}: {report['chosen']}   (code default: {report['default_in_code']})")
-    print(f"with feedback: {report['chosen+feedback']}")
-    cols_ = ("dense", "bm25", "rrf_k60", "previous_default", "current_default", "chosen", "chosen+feedback")
+    cols_ = ("dense", "bm25", "rrf_k60", "previous_default", "current_default", "chosen")
     print(f"{'nDCG@10':16}" + "".join(f"{c:>17}" for c in cols_))
     for n, row in report["ndcg@10"].items():
         print(f"{n:16}" + "".join(f"{row[c]:>17.4f}" for c in cols_))
     print("best settings on the tuning collections:")
-    for row in report["top_on_tuning"] + report["top_with_feedback"]:
+    for row in report["top_on_tuning"]:
         print("  ", row)
     print(f"{report['seconds']} s")
     return 0

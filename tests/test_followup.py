@@ -173,15 +173,6 @@ def test_who_in_capitals_matches_and_is_highlighted(tmp_path, fake_encoder):
 
 
 # ------------------------------------------------------------------ context ranking weight and earlier answers
-def test_expanded_weight_is_full_for_dependent_and_soft_for_unsure_questions(monkeypatch):
-    monkeypatch.setattr(followup, "SOFT_WEIGHT", 0.5)  # off by default (see its comment)
-    assert followup.expanded_weight(True, None) == followup.EXPANDED_WEIGHT
-    assert followup.expanded_weight(False, None) == 0.0
-    assert followup.expanded_weight(False, followup.CONFIDENT) == 0.0  # its own search is sure: left alone
-    low, lower = followup.expanded_weight(False, 0.3), followup.expanded_weight(False, 0.05)
-    assert 0 < low < lower <= followup.SOFT_WEIGHT
-
-
 def test_passage_terms_are_the_salient_new_terms_weighted_by_recency():
     idf = {"volcano": 3.0, "ash": 2.0, "erupt": 1.0, "icelandic": 2.5, "leads": 1.0}
     older, newer = ["volcano", "volcano", "erupt", "leads"], ["ash", "icelandic"]
@@ -218,17 +209,6 @@ def test_earlier_answers_must_match_the_history(topics):
         topics.search("Who leads them?", history=["a"], history_answers="not a list")
 
 
-def test_unsure_self_contained_question_gets_the_soft_context_weight(topics, monkeypatch):
-    q, history = "Which football club won the league in spring?", ["Is the Icelandic volcano monitored?"]
-    alone = topics.search(q, k=3, mode="hybrid", history=history)
-    monkeypatch.setattr(followup, "SOFT_WEIGHT", 0.5)
-    monkeypatch.setattr(followup, "CONFIDENT", 1.01)  # every search counts as unsure
-    soft = topics.search(q, k=3, mode="hybrid", history=history)
-    assert [h.score for h in soft] != [h.score for h in alone]  # fused with its context ranking
-    assert any("volcano" in t or "icelandic" in t for t in soft[0].terms)
-
-
-# ------------------------------------------------------------------ dense text and earlier answers shown
 def test_conversation_text_reads_the_recent_questions_before_the_question(monkeypatch):
     monkeypatch.setattr(followup, "CONCAT_TURNS", 2)
     assert followup.conversation_text("Who leads them?", ["a", "Tell me about the Kurds", "Where do they live?"]) == \

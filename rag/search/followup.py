@@ -19,22 +19,18 @@ change nothing):
 
 Context also comes from the passages that answered the earlier turns (the caller's answers, or the
 top passage of each earlier question searched again): their most salient terms (tf x idf) join the
-BM25 expansion with weight ``PASSAGE_TERM_WEIGHT`` x recency, and their vectors join the dense
-query with weight ``PASSAGE_VECTOR_WEIGHT`` x recency.
+BM25 expansion with weight ``PASSAGE_TERM_WEIGHT`` x recency.
 
 For the dense side, the recent questions and the question read as one text
 (:func:`conversation_text`, ``CONCAT_TURNS`` earlier ones) are encoded too and mixed in with weight
 ``CONCAT_WEIGHT``: the encoder sees the pronoun next to what it stands for. When the caller gives
 the answer it showed for the last earlier question, that text reads with them ("Why?" asks about
-what the answer said); an answer the retriever only found again for itself does not (measured on
-CAsT 2022's tuning half: 42% instead of 48% of the gap closed), since it may not be what the user saw.
+what the answer said); an answer the retriever only found again for itself does not, since it may
+not be what the user saw.
 
-The question is then searched twice, alone and with its context, and the two rankings are fused by
-reciprocal rank fusion (:func:`expanded_weight` gives the context ranking's weight): a question the
-detector finds dependent gets ``EXPANDED_WEIGHT``; any other question after the first gets
-``SOFT_WEIGHT`` scaled by how unsure its own search is (its best hit's confidence below
-``CONFIDENT``), and none when its own search is confident. ``SOFT_WEIGHT`` is 0 (measured: no
-gain), so a question the detector finds self-contained keeps exactly its results.
+A dependent question is then searched twice, alone and with its context, and the two rankings are
+fused by reciprocal rank fusion, the context ranking with weight ``EXPANDED_WEIGHT``. A question the
+detector finds self-contained is searched exactly as without history.
 
 A follow-up asks for something new: in the fused ranking, a passage that answered an earlier turn
 is scored ``SEEN_FACTOR`` times lower (a few places down), unless it has one of the question's own
@@ -59,13 +55,8 @@ DECAY = 0.5  # each older question weighs this much of the next newer one
 MAX_TERMS = 10  # expansion terms at most
 PASSAGE_TERMS = 5  # salient terms taken from each earlier answer passage
 PASSAGE_TERM_WEIGHT = 0.3  # BM25 weight of an earlier answer's salient terms (x recency)
-PASSAGE_VECTOR_WEIGHT = 0.0  # share of an earlier answer's vector in the dense query (x recency); 0.3 did worse
 EXPANDED_WEIGHT = 100.0  # RRF weight of the context ranking for a dependent question (the question's own: 1,
 # so that it only breaks near-ties; weights 1-4 did worse: a dependent question's own ranking is mostly noise)
-SOFT_WEIGHT = 0.0  # RRF weight of the context ranking for an unsure, seemingly self-contained question; off:
-# it changes unsure self-contained questions' results
-CONFIDENT = 0.5  # a question whose own best hit is at least this confident is searched on its own
-ANSWERS_IN_CONTEXT = False  # search an earlier question again in its own conversation (else alone) for its answer
 FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
 EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
 CONCAT_WEIGHT = 0.6  # share in the dense query of the vector of the recent questions and this one read as one text
@@ -165,8 +156,7 @@ def recency_weights(n: int) -> list[float]:
 def plan(question: str, history: Sequence[str], idf: Callable[[str], float],
          specific: Callable[[str], bool] | None = None) -> FollowUp:
     """The :class:`FollowUp` for ``question`` after ``history`` (cleaned, oldest first): whether it
-    depends on it, and the context its search may use (every question with a history gets one;
-    :func:`expanded_weight` decides how much it counts)."""
+    depends on it, and the context its search uses when it does."""
     if not history:
         return FollowUp(False, "")
     reason = dependence(question, history, specific)
@@ -191,17 +181,6 @@ def mix_vector(qvec: np.ndarray, history_vecs: np.ndarray, weights: Sequence[flo
         v = v + np.asarray(weights, dtype=np.float32) @ np.asarray(history_vecs, dtype=np.float32)
     n = float(np.linalg.norm(v))
     return (v / n).astype(np.float32) if n > 0 else np.asarray(qvec, dtype=np.float32)
-
-
-def expanded_weight(depends: bool, own_confidence: float | None) -> float:
-    """RRF weight of the context ranking: ``EXPANDED_WEIGHT`` for a dependent question; otherwise
-    ``SOFT_WEIGHT`` x how far the question's own best confidence falls below ``CONFIDENT`` (0 when
-    it reaches it, or is unknown)."""
-    if depends:
-        return EXPANDED_WEIGHT
-    if own_confidence is None or own_confidence >= CONFIDENT or CONFIDENT <= 0:
-        return 0.0
-    return SOFT_WEIGHT * (CONFIDENT - own_confidence) / CONFIDENT
 
 
 def passage_terms(texts: Sequence[list[str]], own: set[str], idf: Callable[[str], float],

@@ -25,11 +25,13 @@ class FusionParams:
     ``depth`` candidates are taken from each side.
     """
 
-    method: str = "rrf"
+    # the defaults are the retriever's: z-score, 0.6 dense, 1,000 candidates a side (chosen with
+    # bench/fusion_corpora.py on SciFact train and CAsT 2022)
+    method: str = "zscore"
     rrf_k: float = 60.0
     dense_weight: float = 1.0
-    alpha: float = 0.5
-    depth: int = 100
+    alpha: float = 0.6
+    depth: int = 1000
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -143,4 +145,4 @@ def ranked(fused: dict[int, float], k: int) -> list[tuple[int, float]]:
 # steadier, and a passage that one side ranks a few hundred deep keeps its own score instead of that
 # side's floor. 1,000 is the deepest tried (deeper costs query time on a large HNSW index).
 # Previous default (300 per side): train 0.732 / CAsT 0.698; see the README's table for the figures.
-DEFAULT_FUSION = FusionParams(method="zscore", alpha=0.6, depth=1000)
+DEFAULT_FUSION = FusionParams()

@@ -23,7 +23,6 @@ from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, Rag
 from rag.search import followup
 from rag.search.verdict import found  # noqa: F401  (part of this module's interface)
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked, rrf
-from rag.search.feedback import DEFAULT_FEEDBACK, FeedbackParams, rocchio
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.documents.tokens import tokenize as _tokenize
 from rag.embedding.model import default_model_dir, model_info, weights_stamp
@@ -97,7 +96,6 @@ class Retriever:
 
     def __init__(self, version_dir: Path, manifest: dict, index: LocalIndex, encoder=None) -> None:
         self.fusion: FusionParams = DEFAULT_FUSION
-        self.feedback: FeedbackParams = DEFAULT_FEEDBACK  # dense pseudo-relevance feedback in hybrid mode
         self.version_dir = version_dir
         self.manifest = manifest  # the build's metadata (model, seeds root, files, counts, ...)
         self.index = index
@@ -186,7 +184,6 @@ class Retriever:
             return self
         r = Retriever.open(self.version_dir.parent, encoder=self._encoder)
         r.fusion = self.fusion
-        r.feedback = self.feedback
         return r
 
     # ----------------------------------------------------------------- info
@@ -291,7 +288,7 @@ class Retriever:
         # questions are embedded apart (so that the question's own vector is the same as without
         # history), and only where the context may count (rag.search.followup)
         qvecs = self.encoder().encode(cleaned)
-        need = [bool(h) and (p.depends or followup.SOFT_WEIGHT > 0) for h, p in zip(hist, plans)]
+        need = [bool(h) and p.depends for h, p in zip(hist, plans)]
         flat = [q for h, n in zip(hist, need) if n for q in h]
         hv = self.encoder().encode(flat) if flat else np.empty((0, qvecs.shape[1]), np.float32)
         hvecs, at = [], 0
@@ -318,48 +315,40 @@ class Retriever:
     def _search_one(self, q: str, qvec, dense, history: list[str], hvecs, given: list[str | None], plan, mode: str,
                     depth: int, ndense: int, memo: dict[int, int | None]):
         """One question's ranking in its conversation: its own, fused with its context's when it
-        depends on the conversation or its own search is unsure. Returns ``(top, query vector,
-        searched terms, dense result, lexical result)``. ``memo`` keeps the best passage of each
-        earlier question (by its place in ``history``), searched in its own conversation."""
+        depends on the conversation. Returns ``(top, query vector, searched terms, dense result,
+        lexical result)``. ``memo`` keeps the best passage of each earlier question (by its place in
+        ``history``), searched alone."""
         terms = query_terms(q)
         lex = self.index.lexical_positions(terms)
-        top = self._ranking(dense, lex, mode, depth, qvec)
-        weight = 0.0
-        if history:  # its own search finding nothing is as unsure as can be
-            conf = (None if plan.depends or followup.SOFT_WEIGHT <= 0 else
-                    self._confidence_of(top[0][0], qvec, terms, dense, lex) if top else 0.0)
-            weight = followup.expanded_weight(plan.depends, conf)
-        if weight <= 0:
+        top = self._ranking(dense, lex, mode, depth)
+        if not (history and plan.depends):
             return top, qvec, terms, dense, lex
         rows: list[int | None] = []
-        given_rows, gvecs = self._given_rows(given)
+        given_rows = self._given_rows(given)
         for j in range(len(history)):
             if given[j]:
                 rows.append(given_rows[j])  # a passage of this index is demoted as seen, like one found below
                 continue
             if j not in memo:
                 ds, di = self.index.dense_positions(np.asarray(hvecs[j])[None, :], ndense)
-                before = j if followup.ANSWERS_IN_CONTEXT else 0  # the earlier question alone, or in its conversation
-                t = self._search_one(history[j], hvecs[j], (ds[0], di[0]), history[:before], hvecs[:before],
-                                     given[:before], self._plan(history[j], history[:before]), mode, depth,
-                                     ndense, memo)[0]
+                t = self._ranking((ds[0], di[0]), self.index.lexical_positions(query_terms(history[j])), mode, depth)
                 memo[j] = t[0][0] if t else None
             rows.append(memo[j])
-        qvec, context = self._context(q, qvec, history, hvecs, given, gvecs, rows, plan)
+        qvec, context = self._context(q, qvec, history, hvecs, given, rows, plan)
         ds, di = self.index.dense_positions(qvec[None, :], ndense)
         dense = (ds[0], di[0])
         lex = self.index.lexical_positions(terms, extra=context)
-        ctx_top = self._ranking(dense, lex, mode, depth, qvec)
-        fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=followup.FUSION_K, weights=[1.0, weight])
+        ctx_top = self._ranking(dense, lex, mode, depth)
+        fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=followup.FUSION_K,
+                    weights=[1.0, followup.EXPANDED_WEIGHT])
         # A bare "Why?" / "When?" (no word of its own) asks about the answer just shown: that one is not demoted.
         seen = rows if terms else rows[:-1]
         fused = followup.demote_seen(fused, seen, lambda row: followup.mentions(terms, _tokenize(self.passages[row].text)))
         return ranked(fused, depth), qvec, terms + [t for t in context if t not in terms], dense, lex
 
-    def _ranking(self, dense, lex, mode: str, depth: int, qvec=None) -> list[tuple[int, float]]:
+    def _ranking(self, dense, lex, mode: str, depth: int) -> list[tuple[int, float]]:
         """The ``depth`` best ``(position, score)`` of one query in ``mode``, from its dense
-        ``(scores, positions)`` and its lexical ``(positions, scores)``; in hybrid mode with
-        ``self.feedback`` on (off by default), dense Rocchio feedback from the fused first round."""
+        ``(scores, positions)`` and its lexical ``(positions, scores)``."""
         keep = dense[1] >= 0
         dense_ids, dense_sc = dense[1][keep].astype(np.int64), dense[0][keep]
         if mode == "dense":
@@ -367,14 +356,7 @@ class Retriever:
         if mode == "bm25":
             ids, sc = _top_positive(lex, depth)
             return list(zip(ids.tolist(), sc.tolist()))
-        lex_top = _top_positive(lex, depth)
-        top = ranked(fuse(self.fusion, (dense_ids, dense_sc), lex_top), depth)
-        if self.feedback.beta > 0 and top and qvec is not None:
-            q2 = rocchio(qvec, np.stack([self.index.vector_at(i) for i, _ in top[: self.feedback.docs]]), self.feedback.beta)
-            s2, i2 = self.index.dense_positions(q2[None, :], depth)
-            keep = i2[0] >= 0
-            top = ranked(fuse(self.fusion, (i2[0][keep].astype(np.int64), s2[0][keep]), lex_top), depth)
-        return top
+        return ranked(fuse(self.fusion, (dense_ids, dense_sc), _top_positive(lex, depth)), depth)
 
     def _follow_up_view(self, question: str, history: list[str]) -> tuple[np.ndarray, list[str], None, tuple, str]:
         """The query a follow-up's confidence is judged by: the question it follows (the last earlier
@@ -386,62 +368,44 @@ class Retriever:
         terms = query_terms(text)
         return vec, terms, None, self.index.lexical_positions(terms), text
 
-    def _confidence_of(self, row: int, qvec, terms: list[str], dense, lex) -> float:
-        """The calibrated confidence that the passage at ``row`` answers the query."""
-        from rag.documents.tokens import tokenize as _tok
-
-        ctx = query_context(self.index, qvec, terms, dense=dense, lex=lex, idf_cache=self._conf_idf)
-        x = pair_features(ctx, row, float(np.dot(self.index.vector_at(row), qvec)), set(_tok(self.passages[row].text)))
-        return float(self.calibration.probability(np.vstack([x]))[0])
-
-    def _given_rows(self, given: list[str | None]) -> tuple[list[int | None], list[np.ndarray | None]]:
+    def _given_rows(self, given: list[str | None]) -> list[int | None]:
         """For each given earlier answer: the position of the passage of this index whose text it is
-        (or None: an answer from elsewhere, or not given), and the answer's vector (None where it is
-        such a passage, or not given). The passage is looked up by the answer's own vector among its
-        nearest neighbours, and must have the very same text."""
+        (None for an answer from elsewhere, or none given). The passage is looked up by the answer's
+        own vector among its nearest neighbours, and must have the very same text."""
         have = [j for j, a in enumerate(given) if a]
         rows: list[int | None] = [None] * len(given)
-        vecs: list[np.ndarray | None] = [None] * len(given)
         if not have or not self.passages:
-            return rows, vecs
+            return rows
         texts = [str(given[j]) for j in have]
         enc = self.encoder().encode([t[: ANSWER_MAX_CHARS * 4] for t in texts])
         _, near = self.index.dense_positions(enc, min(GIVEN_LOOKUP, len(self.passages)))
-        for j, t, v, cand in zip(have, texts, enc, near):
-            row = next((int(c) for c in cand if c >= 0 and self.passages[int(c)].text == t), None)
-            rows[j], vecs[j] = row, (None if row is not None else np.asarray(v, np.float32))
-        return rows, vecs
+        for j, t, cand in zip(have, texts, near):
+            rows[j] = next((int(c) for c in cand if c >= 0 and self.passages[int(c)].text == t), None)
+        return rows
 
-    def _context(self, question: str, qvec, history: list[str], hvecs, given: list[str | None], gvecs,
+    def _context(self, question: str, qvec, history: list[str], hvecs, given: list[str | None],
                  rows: list[int | None], plan) -> tuple[np.ndarray, dict[str, float]]:
         """The dense query vector and BM25 expansion terms of ``question`` in its conversation: its
         earlier questions' (``plan``) and the passages that answered them (the passage at ``rows``,
-        else the ``given`` text with its vector in ``gvecs``)."""
-        from rag.documents.tokens import tokenize as _tok
-
+        else the ``given`` text)."""
         rec = followup.recency_weights(len(history))
-        texts, pvecs, pweights, prec = [], [], [], []
+        texts, prec = [], []
         for j in range(len(history)):
-            if rows[j] is None and given[j]:
-                text, vec = str(given[j]), gvecs[j]
-            elif rows[j] is not None:
-                text, vec = self.passages[rows[j]].text, self.index.vector_at(rows[j])
-            else:
-                continue
-            texts.append(_tok(text))
-            pvecs.append(np.asarray(vec, dtype=np.float32))
-            pweights.append(followup.PASSAGE_VECTOR_WEIGHT * rec[j])
-            prec.append(rec[j])
+            text = self.passages[rows[j]].text if rows[j] is not None else given[j]
+            if text:
+                texts.append(_tokenize(str(text)))
+                prec.append(rec[j])
         own = set(query_terms(question))
         context = followup.merge_terms(plan.terms, followup.passage_terms(texts, own, self.idf, prec), len(own))
+        vecs, weights = [np.asarray(hvecs, dtype=np.float32)], list(plan.history_weights)
         if followup.CONCAT_WEIGHT > 0:
             # the answer the caller showed for the last earlier question (not one found again here)
             shown = str(given[-1]) if given and given[-1] else ""
             conv = followup.conversation_text(question, history, shown)
-            pvecs.append(np.asarray(self.encoder().encode([conv])[0], np.float32))
-            pweights.append(followup.CONCAT_WEIGHT)
-        mixed = np.vstack([np.asarray(hvecs, dtype=np.float32)] + ([np.vstack(pvecs)] if pvecs else []))
-        return followup.mix_vector(qvec, mixed, list(plan.history_weights) + pweights), context
+            vecs.append(np.asarray(self.encoder().encode([conv]), np.float32))
+            weights.append(followup.CONCAT_WEIGHT)
+        mixed = np.vstack(vecs)
+        return followup.mix_vector(qvec, mixed, weights), context
 
     def _hits(self, top, question: str, terms: list[str], qvec, lex, answers: bool) -> list[Hit]:
         hits = []
