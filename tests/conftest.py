@@ -149,7 +149,7 @@ def real_retriever(real_index: Path):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print what the fault suite tried (quoted in the README's Reliability section)."""
+    """Print what the fault suite tried (quoted in docs/reliability.md)."""
     mod = sys.modules.get("test_faults")
     if mod is not None and getattr(mod, "COUNTS", None):
         counts = ", ".join(f"{k}={v}" for k, v in sorted(mod.COUNTS.items()))

@@ -1,7 +1,7 @@
 """The fault suite: kills, concurrent use, damaged indexes, hostile seeds and hostile questions.
 
 Counts of what is tried are printed at the end of the session (see conftest's summary hook) and
-quoted in the README's Reliability section.
+quoted in docs/reliability.md.
 """
 
 from __future__ import annotations

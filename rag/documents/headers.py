@@ -3,7 +3,7 @@ the passage's text for embedding and BM25 (never for display or citation).
 
 A passage such as "Run make." under "Setup > Install" of "Build guide" is embedded and searched
 as "Build guide > Setup > Install" followed by its text, so a question that names the document or
-the section finds it. Measured on SciFact (titles as headers): see README.
+the section finds it. Measured on SciFact (titles as headers): see docs/retrieval-quality.md.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Two checks on a BEIR-layout data set with claims and their gold documents (SciFa
   TREC CAsT 2022): the claims against the whole corpus, as many of those questions as negatives.
 
 For each mode: AUROC of the best hit's confidence (the maximum over the hits, which is what
-:func:`rag.search.retriever.found` thresholds), accuracy of the 0.5 threshold, and the expected
+:func:`rag.search.verdict.found` thresholds), accuracy of the 0.5 threshold, and the expected
 calibration error (10 bins).
 """
 

@@ -144,5 +144,5 @@ def ranked(fused: dict[int, float], k: int) -> list[tuple[int, float]]:
 # z-scored convex fusion over the top 1,000 of each side: the standard scores of a deeper list are
 # steadier, and a passage that one side ranks a few hundred deep keeps its own score instead of that
 # side's floor. 1,000 is the deepest tried (deeper costs query time on a large HNSW index).
-# Previous default (300 per side): train 0.732 / CAsT 0.698; see the README's table for the figures.
+# Previous default (300 per side): train 0.732 / CAsT 0.698; docs/retrieval-quality.md has the figures.
 DEFAULT_FUSION = FusionParams()

@@ -285,7 +285,7 @@ def test_scores_can_be_hidden_for_pictures(small, tmp_path):
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             card = await ask(pilot, "When do cats hunt at dawn?")
-            return card.passages[0].render().plain
+            return str(card.border_title) + "\n" + card.passages[0].render().plain
 
     with_scores, without = [], []
 
@@ -294,5 +294,5 @@ def test_scores_can_be_hidden_for_pictures(small, tmp_path):
         without.append(await shown(False))
 
     run(both())
-    assert "confidence 0." in with_scores[0] or "confidence 1." in with_scores[0]
-    assert "score" not in without[0] and "¶" in without[0]
+    assert "confidence 0." in with_scores[0] or "confidence 1." in with_scores[0]  # the card's one confidence
+    assert "confidence" not in without[0] and "score" not in without[0] and "¶" in without[0]
