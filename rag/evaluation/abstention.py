@@ -191,20 +191,8 @@ def format_table(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    import sys
-
-    from rag.progress import ProgressBar
-    from rag.terminal_text import terminal_safe
+    from rag.evaluation.report import run_and_print
 
     modes = ("hybrid", "dense", "bm25") if args.mode == "all" else (args.mode,)
-    bar = ProgressBar()
-    try:
-        res = evaluate_abstention(args.data_dir, split=args.split, modes=modes, index=args.index, ood=args.ood,
-                                  progress=bar)
-    finally:
-        bar.close()
-    if args.json:
-        sys.stdout.write(json.dumps(res) + "\n")
-    else:
-        print(terminal_safe(format_table(res)))
-    return 0
+    return run_and_print(lambda bar: evaluate_abstention(args.data_dir, split=args.split, modes=modes, index=args.index,
+                                                         ood=args.ood, progress=bar), args.json, format_table)

@@ -8,13 +8,11 @@ query is searched one at a time, so the per-query times are what a user waits fo
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 from rag.evaluation import beir
 from rag.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
-from rag.terminal_text import terminal_safe
 
 ALL_MODES = ("dense", "bm25", "hybrid")
 
@@ -145,16 +143,8 @@ def format_table(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from rag.progress import ProgressBar
+    from rag.evaluation.report import run_and_print
 
     modes = ALL_MODES if args.mode == "all" else (args.mode,)
-    bar = ProgressBar()
-    try:
-        res = evaluate(args.data_dir, split=args.split, modes=modes, k=args.k, index=args.index, progress=bar)
-    finally:
-        bar.close()
-    if args.json:
-        sys.stdout.write(json.dumps(res) + "\n")
-    else:
-        print(terminal_safe(format_table(res)))
-    return 0
+    return run_and_print(lambda bar: evaluate(args.data_dir, split=args.split, modes=modes, k=args.k, index=args.index,
+                                              progress=bar), args.json, format_table)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,20 +268,11 @@ def format_report(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from rag.progress import ProgressBar
-    from rag.terminal_text import terminal_safe
+    from rag.evaluation.report import run_and_print
 
     mode = "hybrid" if args.mode == "all" else args.mode
-    bar = ProgressBar()
-    try:
-        res = evaluate_natural(args.data_dir, index=args.index, mode=mode, progress=bar)
-    finally:
-        bar.close()
-    if args.json:
-        sys.stdout.write(json.dumps(res) + "\n")
-    else:
-        print(terminal_safe(format_report(res)))
-    return 0
+    return run_and_print(lambda bar: evaluate_natural(args.data_dir, index=args.index, mode=mode, progress=bar),
+                         args.json, format_report)
 
 
 __all__ = ["Gold", "Outcome", "Question", "evaluate_natural", "format_report", "is_right", "load_questions",
