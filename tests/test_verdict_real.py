@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rag.search.verdict import verdict
+from unanswerable import ESPRESSO
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +22,7 @@ CONVERSATION = [
     ("What is happening in Afrin?", {33, 39, 43}, False),
     ("Did the opposition groups accept the talks?", {17}, False),
     ("Why?", {17}, True),
-    ("How do I bake sourdough bread?", None, False),
+    (ESPRESSO, None, False),  # not a calibration question (tests/unanswerable.py)
 ]
 
 
