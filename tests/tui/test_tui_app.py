@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from textual.widgets import Static
 from tui_support import (
     SIZE,
@@ -25,6 +26,11 @@ from tui.widgets.passage_view import PassageView
 from tui.widgets.seeds_banner import SeedsBanner
 from tui.widgets.settings_screen import SettingsScreen
 from tui.widgets.source_screen import SourceScreen
+
+# Each scenario drives the whole Textual app (about a second of CPU each): the full run has them;
+# `make test-fast` keeps the UI's units and a few pilot scenarios (test_tui_confidence, _followup,
+# _logview, _pdf) to stay under a minute.
+pytestmark = pytest.mark.slow
 
 
 def test_question_is_answered_with_citations(small, tmp_path):

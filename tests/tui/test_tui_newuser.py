@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey
 from textual.widgets._toast import Toast
@@ -27,6 +28,11 @@ from tui.transcript import quote_markdown
 from tui.widgets.build_progress import BuildProgress
 from tui.widgets.passage_view import PassageView
 from tui.widgets.source_screen import SourceScreen
+
+# Each scenario drives the whole Textual app (about a second of CPU each): the full run has them;
+# `make test-fast` keeps the UI's units and a few pilot scenarios (test_tui_confidence, _followup,
+# _logview, _pdf) to stay under a minute.
+pytestmark = pytest.mark.slow
 
 
 def notes(app) -> list[str]:
