@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--mode", default="hybrid")
     ap.add_argument("--index")
     ap.add_argument("--fusion-depth", type=int, help="hybrid fusion candidates per side (default: the retriever's)")
-    ap.add_argument("--grid", default="", help="NAME=v1,v2;NAME=v1 (followup settings)")
+    ap.add_argument("--grid", default="", help="name=v1,v2;name=v1 (fields of rag.search.followup.FollowUpSettings)")
     ap.add_argument("--answers", choices=("gold", "chat"),
                     help="also pass the answers shown: each earlier turn's gold passage, or the chat's own top hit")
     args = ap.parse_args()
@@ -89,10 +89,10 @@ def main() -> None:
     grid = {}
     for part in filter(None, args.grid.split(";")):
         k, v = part.split("=")
-        grid[k.strip()] = [float(x) for x in v.split(",")]
+        kind = type(getattr(followup.DEFAULT_FOLLOWUP, k.strip()))  # an unknown name fails here, by name
+        grid[k.strip()] = [kind(float(x)) if kind is not bool else x.strip().lower() in ("1", "true") for x in v.split(",")]
     for values in itertools.product(*grid.values()):
-        for k, v in zip(grid, values):
-            setattr(followup, k, v)
+        r.followup = dataclasses.replace(followup.DEFAULT_FOLLOWUP, **dict(zip(grid, values)))
         stats: dict[tuple[str, str], list[int]] = {}
         chain: dict[tuple, str | None] = {}
         for t in turns:

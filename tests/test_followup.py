@@ -3,12 +3,15 @@ with the fake encoder."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from rag.documents.tokens import query_terms, tokenize
 from rag.errors import QuestionError
 from rag.search import followup
+from rag.search.followup import FollowUpSettings
 
 
 # ------------------------------------------------------------------ question words
@@ -71,21 +74,21 @@ def test_expansion_weights_recent_questions_more_and_skips_own_terms():
     assert "lead" not in p.terms  # the question's own term keeps weight 1
     assert set(p.terms) == set(tokenize("volcano iceland eruption ash flights"))
     assert p.terms[tokenize("ash")[0]] >= p.terms[tokenize("volcano")[0]] > 0
-    assert max(p.terms.values()) <= followup.TERM_WEIGHT
+    assert max(p.terms.values()) <= followup.DEFAULT_FOLLOWUP.term_weight
     assert len(p.history_weights) == 2 and p.history_weights[1] >= p.history_weights[0] > 0
 
 
 def test_recency_weights_decay_with_age():
     w = followup.recency_weights(4)
     assert w[3] == 1.0 and w[3] > w[2] > w[1] > w[0] > 0
-    assert w[0] == followup.DECAY ** 3  # the first question is one more of the older ones
+    assert w[0] == followup.DEFAULT_FOLLOWUP.decay ** 3  # the first question is one more of the older ones
     assert followup.recency_weights(0) == []
 
 
 def test_expansion_skips_terms_absent_from_the_corpus_and_is_capped():
     many = " ".join(f"word{i}x" for i in range(30))
     p = followup.plan("And them?", [many], lambda t: 0.0 if t.startswith("word1") else 1.0)
-    assert len(p.terms) == followup.MAX_TERMS
+    assert len(p.terms) == followup.DEFAULT_FOLLOWUP.max_terms
     assert not any(t.startswith("word1") for t in p.terms)
 
 
@@ -178,8 +181,8 @@ def test_passage_terms_are_the_salient_new_terms_weighted_by_recency():
     older, newer = ["volcano", "volcano", "erupt", "leads"], ["ash", "icelandic"]
     out = followup.passage_terms([older, newer], {"leads"}, lambda t: idf.get(t, 0.0), [0.5, 1.0])
     assert "leads" not in out  # the question's own term
-    assert out["ash"] == out["icelandic"] == followup.PASSAGE_TERM_WEIGHT
-    assert out["volcano"] == followup.PASSAGE_TERM_WEIGHT * 0.5
+    assert out["ash"] == out["icelandic"] == followup.DEFAULT_FOLLOWUP.passage_term_weight
+    assert out["volcano"] == followup.DEFAULT_FOLLOWUP.passage_term_weight * 0.5
     assert followup.passage_terms([["x"] * 3], set(), lambda t: 0.0, [1.0]) == {}  # absent from the corpus
 
 
@@ -187,12 +190,12 @@ def test_merged_expansion_keeps_the_larger_weight_and_is_capped():
     out = followup.merge_terms({"a": 0.5, "b": 0.2}, {"b": 0.4, "c": 0.3}, n_own=5)
     assert out == {"a": 0.5, "b": 0.4, "c": 0.3}
     capped = followup.merge_terms({f"t{i}": 1.0 for i in range(20)}, {}, n_own=1)
-    assert abs(sum(capped.values()) - followup.EXPANSION_MASS) < 1e-9
+    assert abs(sum(capped.values()) - followup.DEFAULT_FOLLOWUP.expansion_mass) < 1e-9
 
 
 def test_earlier_answer_carries_what_the_question_points_to(topics, monkeypatch):
     # neither passage says "appoints": what "them" are comes from the answer to the earlier question
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)  # here the passage already shown is the answer again
+    topics.followup = replace(topics.followup, seen_factor=1.0)  # here the passage already shown is the answer again
     q, history = "Who appoints them?", ["Who leads the team?"]
     assert topics.search(q, k=3, mode="bm25") == []
     searched_again = topics.search(q, k=3, mode="bm25", history=history)
@@ -209,14 +212,14 @@ def test_earlier_answers_must_match_the_history(topics):
         topics.search("Who leads them?", history=["a"], history_answers="not a list")
 
 
-def test_conversation_text_reads_the_recent_questions_before_the_question(monkeypatch):
-    monkeypatch.setattr(followup, "CONCAT_TURNS", 2)
-    assert followup.conversation_text("Who leads them?", ["a", "Tell me about the Kurds", "Where do they live?"]) == \
+def test_conversation_text_reads_the_recent_questions_before_the_question():
+    two = FollowUpSettings(concat_turns=2)
+    assert followup.conversation_text("Who leads them?", ["a", "Tell me about the Kurds", "Where do they live?"], s=two) == \
         "Tell me about the Kurds Where do they live? Who leads them?"
-    assert followup.conversation_text("Who leads them?", ["Tell me about the Kurds"]) == \
+    assert followup.conversation_text("Who leads them?", ["Tell me about the Kurds"], s=two) == \
         "Tell me about the Kurds Who leads them?"
-    monkeypatch.setattr(followup, "CONCAT_TURNS", 0)
-    assert followup.conversation_text("Who leads them?", ["Tell me about the Kurds"]) == "Who leads them?"
+    assert followup.conversation_text("Who leads them?", ["Tell me about the Kurds"],
+                                      s=FollowUpSettings(concat_turns=0)) == "Who leads them?"
 
 
 def encoded_texts(retriever, monkeypatch) -> list[str]:
@@ -241,7 +244,7 @@ def test_dependent_dense_query_reads_the_conversation_as_one_text(topics, monkey
     seen.clear()
     topics.search("Which football club won the league in spring?", k=3, mode="dense", history=history)
     assert not any("volcano" in t for t in seen)  # a self-contained question never encodes its history
-    monkeypatch.setattr(followup, "CONCAT_WEIGHT", 0.0)
+    topics.followup = replace(topics.followup, concat_weight=0.0)
     seen.clear()
     topics.search("Who leads them?", k=3, mode="dense", history=history)
     # the search no longer reads them as one text; the confidence still judges the follow-up that way
@@ -268,14 +271,13 @@ def test_a_short_question_that_names_something_specific_stands_alone(topics):
     assert topics.follow_up("Who is zanzibar?", history).reason == "few words"  # not in the documents: leans on it
 
 
-def test_demote_seen_lowers_only_the_passages_already_shown(monkeypatch):
+def test_demote_seen_lowers_only_the_passages_already_shown():
     fused = {1: 1.0, 2: 0.9, 3: 0.5}
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 0.5)
-    assert followup.demote_seen(fused, [1, None]) == {1: 0.5, 2: 0.9, 3: 0.5}
+    half = FollowUpSettings(seen_factor=0.5)
+    assert followup.demote_seen(fused, [1, None], s=half) == {1: 0.5, 2: 0.9, 3: 0.5}
     assert fused == {1: 1.0, 2: 0.9, 3: 0.5}  # not changed in place
-    assert followup.demote_seen(fused, [1, 2], answers_own=lambda row: row == 1) == {1: 1.0, 2: 0.45, 3: 0.5}
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
-    assert followup.demote_seen(fused, [1, 2]) == fused
+    assert followup.demote_seen(fused, [1, 2], answers_own=lambda row: row == 1, s=half) == {1: 1.0, 2: 0.45, 3: 0.5}
+    assert followup.demote_seen(fused, [1, 2], s=FollowUpSettings(seen_factor=1.0)) == fused
 
 
 def test_mentions_matches_own_terms_and_words_built_on_them():
@@ -291,9 +293,9 @@ def test_follow_up_prefers_a_passage_the_conversation_has_not_shown(topics, monk
     # question ("The football club won the league.") is pushed below the new one once seen counts
     q, history = "What about the coach?", ["Which football club won the league?"]
     earlier = topics.search(history[0], k=1, mode="bm25")[0]
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    topics.followup = replace(topics.followup, seen_factor=1.0)
     kept = [h.row for h in topics.search(q, k=5, mode="bm25", history=history)]
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 0.01)
+    topics.followup = replace(topics.followup, seen_factor=0.01)
     demoted = [h.row for h in topics.search(q, k=5, mode="bm25", history=history)]
     assert earlier.row in kept and earlier.row in demoted
     assert demoted.index(earlier.row) > kept.index(earlier.row)
@@ -301,13 +303,11 @@ def test_follow_up_prefers_a_passage_the_conversation_has_not_shown(topics, monk
 
 # ------------------------------------------------------------------ the answers the caller showed
 def test_conversation_text_with_the_answer_shown_puts_the_question_first(monkeypatch):
-    monkeypatch.setattr(followup, "CONCAT_TURNS", 1)
-    monkeypatch.setattr(followup, "ANSWER_CHARS", 12)
-    text = followup.conversation_text("Why?", ["Old question", "Did Trump leave the accord?"], "Trump said he would leave.")
+    s = FollowUpSettings(concat_turns=1, answer_chars=12)
+    text = followup.conversation_text("Why?", ["Old question", "Did Trump leave the accord?"], "Trump said he would leave.", s)
     assert text == "Why? Did Trump leave the accord? Trump said h"  # the answer is what a length limit cuts
-    monkeypatch.setattr(followup, "ANSWER_CHARS", 0)
-    assert followup.conversation_text("Why?", ["Did Trump leave the accord?"], "Trump said.") == \
-        "Did Trump leave the accord? Why?"
+    assert followup.conversation_text("Why?", ["Did Trump leave the accord?"], "Trump said.",
+                                      replace(s, answer_chars=0)) == "Did Trump leave the accord? Why?"
 
 
 def test_the_answer_shown_is_read_with_the_question_but_one_found_again_is_not(topics, monkeypatch):
@@ -325,16 +325,16 @@ def test_the_answer_shown_is_read_with_the_question_but_one_found_again_is_not(t
 def test_an_answer_shown_that_is_a_passage_here_counts_as_seen(topics, monkeypatch):
     q, history = "What about the coach?", ["Which football club won the league?"]
     shown = "The football club won the league."  # a passage of the index, word for word
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    topics.followup = replace(topics.followup, seen_factor=1.0)
     kept = [h.text for h in topics.search(q, k=5, mode="bm25", history=history, history_answers=[shown])]
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 0.01)
+    topics.followup = replace(topics.followup, seen_factor=0.01)
     demoted = [h.text for h in topics.search(q, k=5, mode="bm25", history=history, history_answers=[shown])]
     assert shown in kept and shown in demoted
     assert demoted.index(shown) > kept.index(shown)
     # an answer from elsewhere (not a passage here) demotes nothing, even when it is close to one
     other = [h.text for h in topics.search(q, k=5, mode="bm25", history=history,
                                           history_answers=["The football club won the league!"])]
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    topics.followup = replace(topics.followup, seen_factor=1.0)
     other_kept = [h.text for h in topics.search(q, k=5, mode="bm25", history=history,
                                                history_answers=["The football club won the league!"])]
     assert other == other_kept
@@ -345,14 +345,14 @@ def test_a_bare_why_asks_about_the_answer_just_shown(topics, monkeypatch):
     an older answer still is."""
     history = ["Which football club won the league?"]
     shown = "The football club won the league."
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    topics.followup = replace(topics.followup, seen_factor=1.0)
     kept = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=history, history_answers=[shown])]
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 0.01)
+    topics.followup = replace(topics.followup, seen_factor=0.01)
     why = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=history, history_answers=[shown])]
     assert shown in kept and why == kept
     older = ["Which football club won the league?", "Why?"]
     again = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=older, history_answers=[shown, None])]
-    monkeypatch.setattr(followup, "SEEN_FACTOR", 1.0)
+    topics.followup = replace(topics.followup, seen_factor=1.0)
     again_kept = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=older, history_answers=[shown, None])]
     assert again.index(shown) > again_kept.index(shown)
 

@@ -4,36 +4,36 @@ their context is carried into the search.
 A question *depends* on the conversation when it has an earlier question and either refers back
 (a pronoun or demonstrative such as "it", "they", "these"), opens elliptically ("what about ...",
 "and ...", "why?"), or names too few things to be searched on its own (at most
-``FEW_CONTENT_TERMS`` content words). A self-contained question is searched exactly as without
+``few_content_terms`` content words). A self-contained question is searched exactly as without
 history: naive concatenation of earlier questions hurts those.
 
 For a dependent question the context is carried two ways, both weighted by recency (the previous
-question weighs most, each older one ``DECAY`` times less, so that unrelated turns long before
+question weighs most, each older one ``decay`` times less, so that unrelated turns long before
 change nothing):
 
 - BM25: the earlier questions' content terms are added to the query with weight
-  ``TERM_WEIGHT`` x recency (the question's own terms weigh 1), at most ``MAX_TERMS`` of them, the
-  rarest first, and together at most ``EXPANSION_MASS`` times the question's own terms.
-- dense: the question's vector plus ``VECTOR_WEIGHT`` x recency x each earlier question's vector,
+  ``term_weight`` x recency (the question's own terms weigh 1), at most ``max_terms`` of them, the
+  rarest first, and together at most ``expansion_mass`` times the question's own terms.
+- dense: the question's vector plus ``vector_weight`` x recency x each earlier question's vector,
   renormalized.
 
 Context also comes from the passages that answered the earlier turns (the caller's answers, or the
 top passage of each earlier question searched again): their most salient terms (tf x idf) join the
-BM25 expansion with weight ``PASSAGE_TERM_WEIGHT`` x recency.
+BM25 expansion with weight ``passage_term_weight`` x recency.
 
 For the dense side, the recent questions and the question read as one text
-(:func:`conversation_text`, ``CONCAT_TURNS`` earlier ones) are encoded too and mixed in with weight
-``CONCAT_WEIGHT``: the encoder sees the pronoun next to what it stands for. When the caller gives
+(:func:`conversation_text`, ``concat_turns`` earlier ones) are encoded too and mixed in with weight
+``concat_weight``: the encoder sees the pronoun next to what it stands for. When the caller gives
 the answer it showed for the last earlier question, that text reads with them ("Why?" asks about
 what the answer said); an answer the retriever only found again for itself does not, since it may
 not be what the user saw.
 
 A dependent question is then searched twice, alone and with its context, and the two rankings are
-fused by reciprocal rank fusion, the context ranking with weight ``EXPANDED_WEIGHT``. A question the
+fused by reciprocal rank fusion, the context ranking with weight ``expanded_weight``. A question the
 detector finds self-contained is searched exactly as without history.
 
 A follow-up asks for something new: in the fused ranking, a passage that answered an earlier turn
-is scored ``SEEN_FACTOR`` times lower (a few places down), unless it has one of the question's own
+is scored ``seen_factor`` times lower (a few places down), unless it has one of the question's own
 words (:func:`mentions`: "Who leads them?" after the passage that names the leader).
 """
 
@@ -47,27 +47,6 @@ import numpy as np
 
 from rag.documents.tokens import query_terms
 
-MAX_HISTORY = 8  # earlier questions looked at (the most recent ones)
-FEW_CONTENT_TERMS = 2  # a question with at most this many content terms leans on the context
-TERM_WEIGHT = 0.5  # BM25 weight of the previous question's terms (the question's own weigh 1)
-VECTOR_WEIGHT = 0.3  # share of the previous question's vector in the dense query
-DECAY = 0.5  # each older question weighs this much of the next newer one
-MAX_TERMS = 10  # expansion terms at most
-PASSAGE_TERMS = 5  # salient terms taken from each earlier answer passage
-PASSAGE_TERM_WEIGHT = 0.3  # BM25 weight of an earlier answer's salient terms (x recency)
-EXPANDED_WEIGHT = 100.0  # RRF weight of the context ranking for a dependent question (the question's own: 1,
-# so that it only breaks near-ties; weights 1-4 did worse: a dependent question's own ranking is mostly noise)
-FUSION_K = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
-EXPANSION_MASS = 3.0  # the expansion terms together weigh at most this many of the question's own terms
-CONCAT_WEIGHT = 0.6  # share in the dense query of the vector of the recent questions and this one read as one text
-CONCAT_TURNS = 2  # earlier questions (the most recent) in that text
-ANSWER_CHARS = 1600  # characters of the last answer shown (given by the caller) read with the question; 0: none
-SEEN_KEEPS_OWN = 1  # 1: a passage already shown that has one of the question's own content words is not demoted
-SEEN_FACTOR = 0.9  # a dependent question's fused score of a passage that answered an earlier turn is multiplied by this
-# A short question names something specific, and so stands alone ("Who is Andrei Klimov?"), when one of
-# its words is in the index and about as rare there as a word can be: its idf at least this share of
-# the largest (a word of one passage). Chosen on bench/devsets (seed: tune half).
-SPECIFIC_IDF_SHARE = 0.5
 
 # Words that point back to something named earlier.
 ANAPHORS = frozenset(
@@ -102,6 +81,38 @@ _THAT = re.compile(r"\b(true|possible|say|says|said|think|believe|know|claim|cla
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUpSettings:
+    """How follow-up questions are read and searched; the retriever holds one (``Retriever.followup``),
+    benchmarks pass their own (``dataclasses.replace``)."""
+
+    max_history: int = 8  # earlier questions looked at (the most recent ones)
+    few_content_terms: int = 2  # a question with at most this many content terms leans on the context
+    term_weight: float = 0.5  # BM25 weight of the previous question's terms (the question's own weigh 1)
+    vector_weight: float = 0.3  # share of the previous question's vector in the dense query
+    decay: float = 0.5  # each older question weighs this much of the next newer one
+    max_terms: int = 10  # expansion terms at most
+    passage_terms: int = 5  # salient terms taken from each earlier answer passage
+    passage_term_weight: float = 0.3  # BM25 weight of an earlier answer's salient terms (x recency)
+    # RRF weight of the context ranking for a dependent question (the question's own: 1, so that it
+    # only breaks near-ties; weights 1-4 did worse: a dependent question's own ranking is mostly noise)
+    expanded_weight: float = 100.0
+    fusion_k: float = 60.0  # RRF constant for fusing the question's own ranking with the context ranking
+    expansion_mass: float = 3.0  # the expansion terms together weigh at most this many of the question's own terms
+    concat_weight: float = 0.6  # share in the dense query of the vector of the recent questions and this one as one text
+    concat_turns: int = 2  # earlier questions (the most recent) in that text
+    answer_chars: int = 1600  # characters of the last answer shown (given by the caller) read with the question; 0: none
+    seen_keeps_own: bool = True  # a passage already shown that has one of the question's own content words is not demoted
+    seen_factor: float = 0.9  # a dependent question's fused score of a passage that answered an earlier turn x this
+    # A short question names something specific, and so stands alone ("Who is Andrei Klimov?"), when one
+    # of its words is in the index and about as rare there as a word can be: its idf at least this share
+    # of the largest (a word of one passage). Chosen on bench/devsets (seed: tune half).
+    specific_idf_share: float = 0.5
+
+
+DEFAULT_FOLLOWUP = FollowUpSettings()
+
+
+@dataclass(frozen=True, slots=True)
 class FollowUp:
     """How one question is searched in its conversation."""
 
@@ -111,7 +122,7 @@ class FollowUp:
     history_weights: tuple[float, ...] = ()  # dense mixing weight of each earlier question (oldest first)
 
 
-def clean_history(history: Sequence[str] | None) -> list[str]:
+def clean_history(history: Sequence[str] | None, s: FollowUpSettings = DEFAULT_FOLLOWUP) -> list[str]:
     """The earlier questions worth looking at: text only, blanks dropped, the most recent few."""
     from rag.errors import QuestionError
     from rag.search.retriever import clean_question
@@ -126,10 +137,11 @@ def clean_history(history: Sequence[str] | None) -> list[str]:
             raise QuestionError(f"each earlier question must be text, not {type(h).__name__}")
         if h.strip():
             out.append(clean_question(h))
-    return out[-MAX_HISTORY:]
+    return out[-s.max_history:]
 
 
-def dependence(question: str, history: Sequence[str], specific: Callable[[str], bool] | None = None) -> str:
+def dependence(question: str, history: Sequence[str], specific: Callable[[str], bool] | None = None,
+               s: FollowUpSettings = DEFAULT_FOLLOWUP) -> str:
     """Why ``question`` depends on ``history`` ("anaphor", "ellipsis", "few words"), or "" if not.
     ``specific(term)``: whether a term names something specific in the documents (a short question
     with one stands alone); without it every short question leans on the conversation."""
@@ -143,35 +155,35 @@ def dependence(question: str, history: Sequence[str], specific: Callable[[str], 
     if _ELLIPSIS.match(question):
         return "ellipsis"
     own = set(query_terms(question))
-    if len(own) <= FEW_CONTENT_TERMS and not (specific is not None and any(specific(t) for t in own)):
+    if len(own) <= s.few_content_terms and not (specific is not None and any(specific(t) for t in own)):
         return "few words"
     return ""
 
 
-def recency_weights(n: int) -> list[float]:
+def recency_weights(n: int, s: FollowUpSettings = DEFAULT_FOLLOWUP) -> list[float]:
     """Weight of each of ``n`` earlier questions, oldest first: the newest 1, older ones decaying."""
-    return [DECAY ** (n - 1 - i) for i in range(n)]
+    return [s.decay ** (n - 1 - i) for i in range(n)]
 
 
 def plan(question: str, history: Sequence[str], idf: Callable[[str], float],
-         specific: Callable[[str], bool] | None = None) -> FollowUp:
+         specific: Callable[[str], bool] | None = None, s: FollowUpSettings = DEFAULT_FOLLOWUP) -> FollowUp:
     """The :class:`FollowUp` for ``question`` after ``history`` (cleaned, oldest first): whether it
     depends on it, and the context its search uses when it does."""
     if not history:
         return FollowUp(False, "")
-    reason = dependence(question, history, specific)
+    reason = dependence(question, history, specific, s)
     own = set(query_terms(question))
-    rec = recency_weights(len(history))
+    rec = recency_weights(len(history), s)
     weights: dict[str, float] = {}
     for h, r in zip(history, rec):
         for t in set(query_terms(h)):
             if t not in own and idf(t) > 0:
-                weights[t] = max(weights.get(t, 0.0), TERM_WEIGHT * r)
-    best = sorted(weights, key=lambda t: (-weights[t] * idf(t), t))[: int(MAX_TERMS)]
+                weights[t] = max(weights.get(t, 0.0), s.term_weight * r)
+    best = sorted(weights, key=lambda t: (-weights[t] * idf(t), t))[: s.max_terms]
     total = sum(weights[t] for t in best)
-    cap = EXPANSION_MASS * max(len(own), 1)
+    cap = s.expansion_mass * max(len(own), 1)
     scale = cap / total if total > cap else 1.0  # the context never outweighs the question itself
-    return FollowUp(bool(reason), reason, {t: weights[t] * scale for t in best}, tuple(VECTOR_WEIGHT * r for r in rec))
+    return FollowUp(bool(reason), reason, {t: weights[t] * scale for t in best}, tuple(s.vector_weight * r for r in rec))
 
 
 def mix_vector(qvec: np.ndarray, history_vecs: np.ndarray, weights: Sequence[float]) -> np.ndarray:
@@ -184,9 +196,9 @@ def mix_vector(qvec: np.ndarray, history_vecs: np.ndarray, weights: Sequence[flo
 
 
 def passage_terms(texts: Sequence[list[str]], own: set[str], idf: Callable[[str], float],
-                  recency: Sequence[float]) -> dict[str, float]:
-    """BM25 expansion from earlier answers: each passage's (given as its terms) ``PASSAGE_TERMS``
-    most salient terms (tf x idf) not among ``own``, weighted ``PASSAGE_TERM_WEIGHT`` x recency."""
+                  recency: Sequence[float], s: FollowUpSettings = DEFAULT_FOLLOWUP) -> dict[str, float]:
+    """BM25 expansion from earlier answers: each passage's (given as its terms) ``passage_terms``
+    most salient terms (tf x idf) not among ``own``, weighted ``passage_term_weight`` x recency."""
     out: dict[str, float] = {}
     for terms, r in zip(texts, recency):
         tf: dict[str, int] = {}
@@ -194,49 +206,52 @@ def passage_terms(texts: Sequence[list[str]], own: set[str], idf: Callable[[str]
             if t not in own:
                 tf[t] = tf.get(t, 0) + 1
         sal = sorted(((n * idf(t), t) for t, n in tf.items() if idf(t) > 0), key=lambda x: (-x[0], x[1]))
-        for _, t in sal[: int(PASSAGE_TERMS)]:
-            out[t] = max(out.get(t, 0.0), PASSAGE_TERM_WEIGHT * r)
+        for _, t in sal[: s.passage_terms]:
+            out[t] = max(out.get(t, 0.0), s.passage_term_weight * r)
     return out
 
 
-def merge_terms(question_terms: dict[str, float], passage: dict[str, float], n_own: int) -> dict[str, float]:
-    """The expansion of both sources (the larger weight of a term), capped at ``EXPANSION_MASS``
+def merge_terms(question_terms: dict[str, float], passage: dict[str, float], n_own: int,
+                s: FollowUpSettings = DEFAULT_FOLLOWUP) -> dict[str, float]:
+    """The expansion of both sources (the larger weight of a term), capped at ``expansion_mass``
     times the question's own terms in all."""
     out = dict(question_terms)
     for t, w in passage.items():
         out[t] = max(out.get(t, 0.0), w)
     total = sum(out.values())
-    cap = EXPANSION_MASS * max(n_own, 1)
+    cap = s.expansion_mass * max(n_own, 1)
     return {t: w * cap / total for t, w in out.items()} if total > cap else out
 
 
 def demote_seen(fused: dict[int, float], seen: Sequence[int | None],
-                answers_own: Callable[[int], bool] = lambda row: False) -> dict[int, float]:
+                answers_own: Callable[[int], bool] = lambda row: False,
+                s: FollowUpSettings = DEFAULT_FOLLOWUP) -> dict[int, float]:
     """``fused`` with the passages in ``seen`` (those that answered earlier turns) scored
-    ``SEEN_FACTOR`` times lower: a follow-up asks for something the conversation has not shown yet,
+    ``seen_factor`` times lower: a follow-up asks for something the conversation has not shown yet,
     unless the question's own words are in that passage (``answers_own(row)``: "Who leads them?"
     after a passage that names the leader)."""
-    if SEEN_FACTOR >= 1.0:
+    if s.seen_factor >= 1.0:
         return fused
     out = dict(fused)
     for row in set(r for r in seen if r is not None):
-        if row in out and not (SEEN_KEEPS_OWN and answers_own(row)):
-            out[row] *= SEEN_FACTOR
+        if row in out and not (s.seen_keeps_own and answers_own(row)):
+            out[row] *= s.seen_factor
     return out
 
 
-def conversation_text(question: str, history: Sequence[str], answer: str = "") -> str:
-    """The recent questions and ``question`` as one text (``CONCAT_TURNS`` earlier ones), for the
+def conversation_text(question: str, history: Sequence[str], answer: str = "",
+                      s: FollowUpSettings = DEFAULT_FOLLOWUP) -> str:
+    """The recent questions and ``question`` as one text (``concat_turns`` earlier ones), for the
     dense side of a dependent question: the encoder reads the pronoun next to what it stands for.
 
     ``answer``: the passage the caller showed as the answer to the last earlier question ("Why?"
     asks about what it says). Then the text is the question, the recent questions and the start of
-    that answer (``ANSWER_CHARS``), in that order, so that the encoder's length limit cuts the
+    that answer (``answer_chars``), in that order, so that the encoder's length limit cuts the
     answer, never the question."""
-    n = int(CONCAT_TURNS)
+    n = s.concat_turns
     recent = list(history[-n:]) if n > 0 else []
-    if answer and ANSWER_CHARS > 0:
-        return " ".join([question, *recent, answer[: int(ANSWER_CHARS)]])
+    if answer and s.answer_chars > 0:
+        return " ".join([question, *recent, answer[: s.answer_chars]])
     return " ".join([*recent, question])
 
 

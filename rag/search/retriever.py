@@ -96,6 +96,7 @@ class Retriever:
 
     def __init__(self, version_dir: Path, manifest: dict, index: LocalIndex, encoder=None) -> None:
         self.fusion: FusionParams = DEFAULT_FUSION
+        self.followup: followup.FollowUpSettings = followup.DEFAULT_FOLLOWUP  # how follow-ups are read
         self.version_dir = version_dir
         self.manifest = manifest  # the build's metadata (model, seeds root, files, counts, ...)
         self.index = index
@@ -184,6 +185,7 @@ class Retriever:
             return self
         r = Retriever.open(self.version_dir.parent, encoder=self._encoder)
         r.fusion = self.fusion
+        r.followup = self.followup
         return r
 
     # ----------------------------------------------------------------- info
@@ -230,18 +232,18 @@ class Retriever:
 
     def specific(self, term: str) -> bool:
         """Whether ``term`` names something specific here: in the index, and nearly as rare as a word
-        can be (:data:`rag.search.followup.SPECIFIC_IDF_SHARE`)."""
+        can be (``FollowUpSettings.specific_idf_share``)."""
         n = max(len(self.passages), 1)
         rarest = float(np.log(1.0 + (n - 1 + 0.5) / 1.5))
-        return self.idf(term) >= followup.SPECIFIC_IDF_SHARE * rarest > 0
+        return self.idf(term) >= self.followup.specific_idf_share * rarest > 0
 
     def _plan(self, question: str, history: list[str]) -> "followup.FollowUp":
-        return followup.plan(question, history, self.idf, self.specific)
+        return followup.plan(question, history, self.idf, self.specific, self.followup)
 
     def follow_up(self, question: str, history: Sequence[str] | None) -> "followup.FollowUp":
         """How :meth:`search` reads ``question`` after ``history``: whether it depends on the
         conversation (``.depends``, ``.reason``), as the interfaces tell the user."""
-        return self._plan(clean_question(question), followup.clean_history(history))
+        return self._plan(clean_question(question), followup.clean_history(history, self.followup))
 
     # ----------------------------------------------------------------- search
     def search(self, question: str, k: int = 5, mode: str = "hybrid", answers: bool = True,
@@ -278,7 +280,7 @@ class Retriever:
             raise QuestionError("give one history (list of earlier questions) per question")
         raw_hist = [list(h) if h is not None else [] for h in histories] if histories is not None else [[] for _ in cleaned]
         given = _given_answers(history_answers, raw_hist)
-        hist = [followup.clean_history(h) for h in raw_hist]
+        hist = [followup.clean_history(h, self.followup) for h in raw_hist]
         # each kept earlier question's answer (clean_history drops blanks and keeps the newest)
         given = [[a for q, a in zip(rh, g) if q.strip()][-len(h):] if h else [] for rh, g, h in zip(raw_hist, given, hist)]
         plans = [self._plan(q, h) for q, h in zip(cleaned, hist)]
@@ -339,11 +341,12 @@ class Retriever:
         dense = (ds[0], di[0])
         lex = self.index.lexical_positions(terms, extra=context)
         ctx_top = self._ranking(dense, lex, mode, depth)
-        fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=followup.FUSION_K,
-                    weights=[1.0, followup.EXPANDED_WEIGHT])
+        fused = rrf([[i for i, _ in top], [i for i, _ in ctx_top]], k=self.followup.fusion_k,
+                    weights=[1.0, self.followup.expanded_weight])
         # A bare "Why?" / "When?" (no word of its own) asks about the answer just shown: that one is not demoted.
         seen = rows if terms else rows[:-1]
-        fused = followup.demote_seen(fused, seen, lambda row: followup.mentions(terms, _tokenize(self.passages[row].text)))
+        fused = followup.demote_seen(fused, seen, lambda row: followup.mentions(terms, _tokenize(self.passages[row].text)),
+                                     self.followup)
         return ranked(fused, depth), qvec, terms + [t for t in context if t not in terms], dense, lex
 
     def _ranking(self, dense, lex, mode: str, depth: int) -> list[tuple[int, float]]:
@@ -388,7 +391,7 @@ class Retriever:
         """The dense query vector and BM25 expansion terms of ``question`` in its conversation: its
         earlier questions' (``plan``) and the passages that answered them (the passage at ``rows``,
         else the ``given`` text)."""
-        rec = followup.recency_weights(len(history))
+        rec = followup.recency_weights(len(history), self.followup)
         texts, prec = [], []
         for j in range(len(history)):
             text = self.passages[rows[j]].text if rows[j] is not None else given[j]
@@ -396,14 +399,15 @@ class Retriever:
                 texts.append(_tokenize(str(text)))
                 prec.append(rec[j])
         own = set(query_terms(question))
-        context = followup.merge_terms(plan.terms, followup.passage_terms(texts, own, self.idf, prec), len(own))
+        s = self.followup
+        context = followup.merge_terms(plan.terms, followup.passage_terms(texts, own, self.idf, prec, s), len(own), s)
         vecs, weights = [np.asarray(hvecs, dtype=np.float32)], list(plan.history_weights)
-        if followup.CONCAT_WEIGHT > 0:
+        if s.concat_weight > 0:
             # the answer the caller showed for the last earlier question (not one found again here)
             shown = str(given[-1]) if given and given[-1] else ""
-            conv = followup.conversation_text(question, history, shown)
+            conv = followup.conversation_text(question, history, shown, s)
             vecs.append(np.asarray(self.encoder().encode([conv]), np.float32))
-            weights.append(followup.CONCAT_WEIGHT)
+            weights.append(s.concat_weight)
         mixed = np.vstack(vecs)
         return followup.mix_vector(qvec, mixed, weights), context
 
