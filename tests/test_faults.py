@@ -438,6 +438,7 @@ def test_ask_json_always_parses(real_index, q):
     one JSON object; exit 1 with one line for an empty question; exit 2 with one line when the word
     looks like an option (a known option then lacks its question or value, an unknown one is an error)."""
     from rag.cli import main
+    from rag.search.verdict import VERDICT_TEXT
 
     import contextlib
     import io
@@ -454,7 +455,8 @@ def test_ask_json_always_parses(real_index, q):
     if q in ("-h", "--help"):
         assert rc == 0 and out.getvalue().startswith("usage: rag ask")
     elif q == "--":  # ends the options: "--json -k 3" is the question, answered as text (no --json)
-        assert rc == 0 and out.getvalue().startswith("1. ") and "(confidence " in out.getvalue()
+        text = out.getvalue()  # the verdict with its confidence first, then the ranked passages
+        assert rc == 0 and text.split(" · confidence ")[0] in VERDICT_TEXT.values() and "\n\n1. " in text
     elif OPTION_LIKE.fullmatch(q):
         assert rc == 2 and err.getvalue().count("\n") == 1 and err.getvalue().startswith("rag ask: "), err.getvalue()
         assert out.getvalue() == ""
