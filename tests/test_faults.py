@@ -187,17 +187,20 @@ def test_queries_during_repeated_rebuilds_never_fail(seeds, tmp_path):
     try:
         for round_ in range(5):
             add_docs(seeds, 50, tag=f"c{round_}x")
+            before = served[0]
             p = subprocess.run([sys.executable, str(CRASH), str(seeds), str(idx), "none"],
                                capture_output=True, text=True, timeout=120)
             assert p.returncode == 0, p.stderr
             count("rebuilds_under_load")
+            deadline = time.monotonic() + 60  # each round is searched, however slow the machine
+            while served[0] <= before and not failures and time.monotonic() < deadline:
+                time.sleep(0.01)
     finally:
-        time.sleep(0.2)
         stop.set()
         t.join()
     count("queries_during_rebuilds", served[0])
     assert failures == []
-    assert served[0] > 20
+    assert served[0] >= 5
     # every answer came from a complete index: its size was one of the published sizes
     assert set(sizes) <= {6 + 100 * i for i in range(6)}
     assert len(r.refreshed().passages) == 6 + 500  # the newest passages are visible
