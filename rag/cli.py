@@ -394,9 +394,11 @@ NOT_FOUND = "your documents do not seem to answer this question"
 
 
 def cmd_ask(args) -> int:
-    question = " ".join(args.question)
-    history = list(args.history or [])
-    shown = None if args.history_answer is None else [a if a.strip() else None for a in args.history_answer]
+    from rag.search.limits import clean_text  # bytes that are not UTF-8 reach argv as lone surrogates
+
+    question = clean_text(" ".join(args.question))
+    history = [clean_text(h) for h in args.history or []]
+    shown = None if args.history_answer is None else [clean_text(a) if a.strip() else None for a in args.history_answer]
     explicit = args.seeds is not None
     seeds = args.seeds if explicit else DEFAULT_SEEDS
     no_seeds = explicit and not Path(seeds).is_dir()

@@ -93,5 +93,7 @@ def test_serve_deployment_answers_like_rag_ask_json(tmp_path):
     assert [h["confidence"] for h in out["hits"]] == [round(h.confidence, 4) for h in want]  # JSON keeps 4 places
     assert [h["answer"]["text"] for h in out["hits"]] == [h.answer.text for h in want]
     assert set(d.query({"question": "   "})) == {"error"}
+    assert "from 1 to 100" in d.query({"question": "harbour", "k": 1000})["error"]  # the limits HTTP and MCP apply
+    assert "longer than" in d.query({"question": "x" * 5000})["error"]
     d.searcher.close()
     single.index.close()

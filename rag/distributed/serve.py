@@ -25,9 +25,11 @@ class SearchDeployment:
 
     def query(self, body: dict) -> dict:
         """Answer one request body; errors are ``{"error": one line}``."""
-        try:
-            k = body.get("k", 5)
-            hits = self.searcher.search(str(body.get("question", "")), k=k, mode=str(body.get("mode", "hybrid")))
+        from rag.search.limits import checked_request
+
+        try:  # the limits HTTP and MCP share
+            r = checked_request(body.get("question", ""), body.get("k", 5), body.get("mode", "hybrid"))
+            hits = self.searcher.search(r.question, k=r.k, mode=r.mode)
         except (QuestionError, RagError) as exc:
             return {"error": str(exc)}
         from rag.search.verdict import best_confidence, found, verdict

@@ -23,6 +23,7 @@ from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, Rag
 from rag.search import followup
 from rag.search.verdict import found  # noqa: F401  (part of this module's interface)
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked, rrf
+from rag.search.limits import clean_text
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.documents.tokens import tokenize as _tokenize
 from rag.embedding.model import default_model_dir, model_info, weights_stamp
@@ -41,10 +42,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean_question(question: str) -> str:
-    """The question with control characters removed and length capped; raises when nothing is left."""
+    """The question with control characters removed, lone surrogates replaced (rag.search.limits) and
+    length capped; raises when nothing is left."""
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    q = _CONTROL.sub(" ", question)
+    q = _CONTROL.sub(" ", clean_text(question))
     q = " ".join(q[: MAX_QUERY_CHARS * 2].split())[:MAX_QUERY_CHARS]
     if not q:
         raise QuestionError("the question is empty: type a few words to search for")
@@ -499,7 +501,7 @@ def _given_answers(history_answers, histories: list[list]) -> list[list[str | No
             raise QuestionError("give one earlier answer (or None) per earlier question")
         if any(x is not None and not isinstance(x, str) for x in a):
             raise QuestionError("each earlier answer must be text or None")
-        out.append([x if x and x.strip() else None for x in a])
+        out.append([clean_text(x) if x and x.strip() else None for x in a])
     return out
 
 

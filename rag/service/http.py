@@ -20,24 +20,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError, RagError
 from rag.service.documents import DocumentNotFound, DocumentPathError, read_lines
+from rag.search.limits import LIMITS, checked_request
 from rag.service.guard import Guard, one_line
 from rag.version import __version__
 
-MAX_K = 100  # passages one request may ask for
-MAX_QUESTION_CHARS = 2000
-MAX_HISTORY = 20
 
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question, in plain words")
-    k: int = Field(5, ge=1, le=MAX_K, description="how many passages")
+    question: str = Field(min_length=1, max_length=LIMITS.max_question_chars, description="the question, in plain words")
+    k: int = Field(5, ge=1, le=LIMITS.max_k, description="how many passages")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="hybrid: meaning and words; dense; bm25")
-    history: list[str] = Field(default_factory=list, max_length=MAX_HISTORY,
-                               description="earlier questions of the conversation, oldest first (optional)")
+    history: list[str] = Field(default_factory=list,
+                               description=f"earlier questions of the conversation, oldest first (optional; the "
+                                           f"{LIMITS.max_history} most recent are read)")
     history_answers: list[str | None] | None = Field(
-        None, max_length=MAX_HISTORY,
+        None,
         description="the passage text shown as the answer to each earlier question, null where none (optional; "
                     "as many as history)")
 
@@ -108,8 +107,9 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
                           "`hits` are the nearest passages, best first, in every case; each has its `citation`, "
                           "`text`, `confidence` and `answer` sentence.")
     async def search(req: SearchRequest) -> dict:
-        return await run_in_threadpool(service.search, req.question, req.k, req.mode, req.history,
-                                     req.history_answers)
+        r = checked_request(req.question, req.k, req.mode, req.history, req.history_answers)  # the limits MCP and Ray share
+        return await run_in_threadpool(service.search, r.question, r.k, r.mode, list(r.history),
+                                       None if r.history_answers is None else list(r.history_answers))
 
     @app.get("/documents/{source:path}", responses={**_ERRORS, 404: {"model": ErrorBody}},
              summary="lines of a cited document, read as the index read them")

@@ -67,6 +67,7 @@ def build_mcp(service, *, write: bool = False):
     from mcp.server.mcpserver.exceptions import ToolError
     from starlette.concurrency import run_in_threadpool
 
+    from rag.search.limits import checked_request
     from rag.service.documents import read_lines
     from rag.version import __version__
 
@@ -82,13 +83,12 @@ def build_mcp(service, *, write: bool = False):
     async def search(question: str, k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
                      history: list[str] | None = None,
                      history_answers: list[str | None] | None = None) -> dict[str, Any]:
-        if not 1 <= k <= 100:
-            raise ToolError("k must be between 1 and 100")
-        h, a = list(history or []), None if history_answers is None else list(history_answers)
-        if a is not None and len(a) != len(h):
-            raise ToolError("give history_answers as many entries as history (null where none was shown)")
-        # the 20 most recent earlier questions (and their answers) at most
-        return await _call(service.search, question, k, mode, h[-20:], None if a is None else a[-20:])
+        try:
+            r = checked_request(question, k, mode, history, history_answers)  # the limits HTTP and Ray share
+        except RagError as exc:
+            raise ToolError(str(exc)) from None
+        return await _call(service.search, r.question, r.k, r.mode, list(r.history),
+                           None if r.history_answers is None else list(r.history_answers))
 
     @server.tool(description=GET_DOC)
     async def get(source: str, start: int = 1, end: int | None = None, page: int | None = None) -> dict[str, Any]:
