@@ -420,14 +420,11 @@ def cmd_ask(args) -> int:
     _warn_if_stale(r, seeds)
     if warm is not None:
         warm.finish()
-    hits = r.search(question, k=args.k, mode=args.mode, history=history, history_answers=shown)
+    result = r.ask(question, k=args.k, mode=args.mode, history=history, history_answers=shown)
     if args.json:
-        from rag.search.results import search_result
-
-        out = search_result(question, args.mode, args.k, str(r.version_dir.parent), hits, history=history,
-                            history_answers=shown)
-        sys.stdout.write(json_dumps(out) + "\n")
+        sys.stdout.write(json_dumps(result.to_dict()) + "\n")
         return 0
+    hits = result.hits
     if not hits:
         print("no passage matches these words; try other words or --mode dense")
         return 0

@@ -126,7 +126,6 @@ print(json.dumps({"rc": rc, "answer": json.loads(out.getvalue()), "sessions": ma
 @pytest.mark.e2e
 def test_cold_ask_loads_the_encoder_once_in_the_warmup_thread_and_answers_as_before(real_index):
     from rag import Retriever
-    from rag.search.results import search_result
 
     p = subprocess.run([sys.executable, "-c", COUNTING_ASK, PARTICIPANTS_Q, str(real_index)], capture_output=True,
                        text=True, timeout=300)
@@ -137,8 +136,7 @@ def test_cold_ask_loads_the_encoder_once_in_the_warmup_thread_and_answers_as_bef
     assert len(got["parses"]) == 1  # the tokenizer: one parse, shared by the encoder and the static vectors
     # the same answer as a retriever that loads its encoder itself (default threads, no warm-up)
     r = Retriever.open(real_index)
-    hits = r.search(PARTICIPANTS_Q, k=3)
-    want = json.loads(json.dumps(search_result(PARTICIPANTS_Q, "hybrid", 3, str(r.version_dir.parent), hits, history=[])))
+    want = json.loads(json.dumps(r.ask(PARTICIPANTS_Q, k=3, history=[]).to_dict()))
     assert got["answer"] == want
 
 

@@ -311,12 +311,13 @@ class RagApp(App[int]):
             if fresh is not base:
                 self._newest = fresh
                 self.post_message(IndexOpened(fresh))
-        hits = fresh.search(exchange.question, k=exchange.k, mode=exchange.mode, history=list(exchange.history),
-                            history_answers=list(exchange.shown) if exchange.shown else None)
+        result = fresh.ask(exchange.question, k=exchange.k, mode=exchange.mode, history=list(exchange.history),
+                           history_answers=list(exchange.shown) if exchange.shown else None)
+        hits = result.hits
         cache: dict[str, bool] = {}
         marks = [marks_for(h, cache) for h in hits]
         note = None
-        if hits and exchange.history and fresh.follow_up(exchange.question, list(exchange.history)).depends:
+        if hits and exchange.history and result.follow_up.depends:
             shown = " and the last answer shown" if exchange.shown and exchange.shown[-1] else ""
             note = f"Read as a follow-up: searched with the earlier questions{shown}."
         elif only_common_words(exchange.question):

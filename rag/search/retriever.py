@@ -24,6 +24,7 @@ from rag.search import followup
 from rag.search.verdict import found  # noqa: F401  (part of this module's interface)
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked, rrf
 from rag.search.limits import clean_text
+from rag.search.results import SearchResult
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.documents.tokens import tokenize as _tokenize
 from rag.embedding.model import default_model_dir, model_info, weights_stamp
@@ -263,6 +264,15 @@ class Retriever:
                                 histories=None if history is None else [history],
                                 history_answers=None if history_answers is None else [history_answers])[0]
 
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", history: Sequence[str] | None = None,
+            history_answers: Sequence[str | None] | None = None) -> SearchResult:
+        """:meth:`search` as every interface renders it: the hits, the verdict, how the question was
+        read (a follow-up or not) and the version that answered (:class:`SearchResult`)."""
+        hits, plans = self._search_batch([question], k, mode, True, None if history is None else [history],
+                                         None if history_answers is None else [history_answers])
+        return SearchResult(question, mode, k, str(self.version_dir.parent), self.version_dir.name, hits[0], plans[0],
+                            tuple(history or ()), None if history_answers is None else tuple(history_answers))
+
     def search_many(
         self, questions: list[str], k: int = 5, mode: str = "hybrid", answers: bool = True,
         histories: Sequence[Sequence[str] | None] | None = None,
@@ -270,6 +280,10 @@ class Retriever:
     ) -> list[list[Hit]]:
         """Batched :meth:`search`: the questions are encoded together; ``histories`` gives each
         question's earlier questions and ``history_answers`` their answers (see :meth:`search`)."""
+        return self._search_batch(questions, k, mode, answers, histories, history_answers)[0]
+
+    def _search_batch(self, questions, k, mode, answers, histories, history_answers):
+        """:meth:`search_many`'s hits, and how each question was read (its follow-up plan)."""
         if mode not in MODES:
             raise QuestionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -277,7 +291,7 @@ class Retriever:
         k = min(k, MAX_K, len(self.passages))
         cleaned = [clean_question(q) for q in questions]
         if not cleaned:
-            return []
+            return [], []
         if histories is not None and len(histories) != len(cleaned):
             raise QuestionError("give one history (list of earlier questions) per question")
         raw_hist = [list(h) if h is not None else [] for h in histories] if histories is not None else [[] for _ in cleaned]
@@ -314,7 +328,7 @@ class Retriever:
             else:
                 self._add_confidence(hits, qvec, searched, dense, lex, q)
             results.append(hits)
-        return results
+        return results, plans
 
     def _search_one(self, q: str, qvec, dense, history: list[str], hvecs, given: list[str | None], plan, mode: str,
                     depth: int, ndense: int, memo: dict[int, int | None]):

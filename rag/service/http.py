@@ -99,7 +99,7 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         return error(_status_of(exc), exc)
 
     @app.post("/search", responses=_ERRORS, summary="the passages that best answer a question (as `rag ask --json`)",
-              description="Returns `{question, mode, k, index, version, history, verdict, found, confidence, hits}`. "
+              description="Returns `{question, mode, k, index, version, history, verdict, found, confidence, follow_up, hits}`. "
                           "Read `verdict` first: `answer` (the documents answer the question; `found` is true only "
                           "then), `weak` (the best passage is related but may not answer it: show it as weak) or "
                           "`not_found` (not in the documents: say so rather than answer from the hits). "

@@ -28,7 +28,7 @@ oldest first, when the question refers back to them ("and in winter?"); `history
 passage text you showed as the answer to each of them (as many as `history`, null where none):
 "why?" then reads what that answer said.
 
-Returns {question, mode, k, index, version, verdict, found, confidence, hits}. Read `verdict` first:
+Returns {question, mode, k, index, version, history, verdict, found, confidence, follow_up, hits}. Read `verdict` first:
 "answer" (the documents answer the question; `found` is true only then), "weak" (the best passage is
 related but may not answer it: say so, and quote it as a possible lead, not as the answer) or
 "not_found" (not in the user's documents: tell the user their documents do not seem to answer it, and

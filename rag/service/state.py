@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from rag.errors import IndexMissingError, RagError
-from rag.search.results import search_result
 from rag.service.memory import release_memory
 from rag.types import BuildStats
 
@@ -110,20 +109,12 @@ class IndexService:
         ``history_answers``: the answer shown for each earlier question (see :meth:`Retriever.search`)."""
         r = self._retriever
         try:
-            hits = self._search(r, question, k, mode, history, history_answers)
-        except (OSError, RagError) as exc:
+            return r.ask(question, k, mode, history or [], history_answers).to_dict()
+        except (OSError, RagError):
             if r is self._retriever:
                 raise
-            r = self._retriever  # the version was retired under this request: answer from the new one
-            hits = self._search(r, question, k, mode, history, history_answers)
-        out = search_result(question, mode, k, str(r.version_dir.parent), hits, history=history or (),
-                            history_answers=history_answers)
-        out["version"] = r.version_dir.name
-        return out
-
-    def _search(self, r, question, k, mode, history, history_answers=None):
-        return r.search(question, k=k, mode=mode, history=list(history or []),
-                        history_answers=None if history_answers is None else list(history_answers))
+            # the version was retired under this request: answer from the new one
+            return self._retriever.ask(question, k, mode, history or [], history_answers).to_dict()
 
     def status(self) -> dict:
         """What is indexed, what changed in the seeds folder since, which encoder, the update's progress."""

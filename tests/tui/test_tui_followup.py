@@ -15,13 +15,13 @@ def test_second_question_is_searched_with_the_first(small, tmp_path, monkeypatch
     seeds, index, enc = small
     app = fake_app(seeds, index, enc, tmp_path)
     given: list = []
-    real_search = Retriever.search
+    real_ask = Retriever.ask
 
     def spy(self, question, *args, **kwargs):
         given.append(kwargs.get("history_answers"))
-        return real_search(self, question, *args, **kwargs)
+        return real_ask(self, question, *args, **kwargs)
 
-    monkeypatch.setattr(Retriever, "search", spy)
+    monkeypatch.setattr(Retriever, "ask", spy)
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
