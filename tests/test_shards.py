@@ -89,6 +89,8 @@ def test_serve_deployment_answers_like_rag_ask_json(tmp_path):
     single = Retriever.open(index, encoder=FakeEncoder())
     out = d.query({"question": "harbour ship in winter", "k": 3})
     want = single.search("harbour ship in winter", k=3)
+    assert set(single.ask("harbour ship in winter", k=3).to_dict()) == set(out)  # the same object as rag ask --json
+    assert out["version"] == single.version_dir.name
     assert out["found"] == any(h.confidence >= 0.5 for h in want)
     assert [h["confidence"] for h in out["hits"]] == [round(h.confidence, 4) for h in want]  # JSON keeps 4 places
     assert [h["answer"]["text"] for h in out["hits"]] == [h.answer.text for h in want]

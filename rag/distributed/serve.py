@@ -3,7 +3,7 @@
 :class:`SearchDeployment` is a plain class that a Ray Serve deployment wraps: every replica opens
 the index's manifest and query encoder, and all replicas share one set of shard actors (named
 ``rag-shards-<i>-of-<n>``, created by the first replica). Its ``__call__`` takes the JSON body
-``{"question": ..., "k": 5, "mode": "hybrid"}`` and returns ``{"found", "verdict", "confidence", "hits": [Hit.to_dict(), ...]}`` (as rag.search.results)
+``{"question": ..., "k": 5, "mode": "hybrid"}`` and returns the object `rag ask --json` prints (:class:`rag.search.results.SearchResult`)
 (with confidence and answer sentences, as ``rag ask --json``).
 :func:`deployment` builds the Serve application (``serve.run(deployment(...))``); it needs
 ``ray[serve]`` installed.
@@ -26,17 +26,15 @@ class SearchDeployment:
     def query(self, body: dict) -> dict:
         """Answer one request body; errors are ``{"error": one line}``."""
         from rag.search.limits import checked_request
+        from rag.search.results import SearchResult
 
         try:  # the limits HTTP and MCP share
             r = checked_request(body.get("question", ""), body.get("k", 5), body.get("mode", "hybrid"))
             hits = self.searcher.search(r.question, k=r.k, mode=r.mode)
         except (QuestionError, RagError) as exc:
             return {"error": str(exc)}
-        from rag.search.verdict import best_confidence, found, verdict
-
-        best = best_confidence(hits)
-        return {"found": found(hits), "verdict": verdict(hits), "confidence": None if best is None else round(best, 4),
-                "hits": [h.to_dict() for h in hits]}
+        version = self.searcher.retriever.version_dir  # the version every shard holds (checked when they start)
+        return SearchResult(r.question, r.mode, r.k, str(version.parent), version.name, hits).to_dict()
 
     def authorized(self, header: str | None) -> bool:
         """Whether a request's ``Authorization`` header carries the token (always, without one)."""
