@@ -5,7 +5,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip --disable-pip-version-check
 # pip-tools writes the lock files. It runs in a venv of its own, pinned here.
 PIP_TOOLS := pip-tools==7.6.2
 COMPILE    = .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
