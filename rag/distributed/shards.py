@@ -28,7 +28,7 @@ import numpy as np
 from rag.documents.headers import with_header
 from rag.documents.tokens import query_terms, tokenize
 from rag.errors import QuestionError
-from rag.index.lexical import BM25_B, BM25_K1
+from rag.index.lexical import BM25_B, BM25_K1, term_weights
 from rag.index.passages_io import passage_from_payload
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
 from rag.types import Hit
@@ -96,10 +96,8 @@ class Shard:
                 continue
             df = self.df.get(t, 0)
             idf = math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
-            tf = tf.astype(np.float64)
-            norm = k1 * (1 - b + b * self.doclen[rows] / self.avgdl)
             rows_parts.append(rows)
-            vals.append(w * idf * tf / (tf + norm))
+            vals.append(w * term_weights(tf, self.doclen[rows], self.avgdl, idf, k1, b))
         if not rows_parts:
             return np.empty(0, np.int64), np.empty(0, np.float64)
         uniq, inv = np.unique(np.concatenate(rows_parts), return_inverse=True)

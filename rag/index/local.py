@@ -37,7 +37,7 @@ import numpy as np
 
 from rag.index.dense import APPROX_THRESHOLD
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
-from rag.index.lexical import BM25_B, BM25_K1
+from rag.index.lexical import BM25_B, BM25_K1, term_weights
 from rag.index.store import FORMAT, FORMAT_VERSION, BuildLock, _fsync_dir, current_version, sha256_file
 from rag.index.store import read_manifest as store_read_manifest
 from rag.index.backend import Hit, IndexBackend, Record
@@ -519,10 +519,8 @@ class LocalIndex(IndexBackend):
             doclen = np.asarray(s.segment.doclen)
             all_rows, all_vals = [], []
             for t, (rows, tf) in per.items():
-                tf = tf.astype(np.float64)
-                norm = k1 * (1 - b + b * doclen[rows] / avgdl)
                 all_rows.append(rows)
-                all_vals.append(weights[t] * idf[t] * tf / (tf + norm))
+                all_vals.append(weights[t] * term_weights(tf, doclen[rows], avgdl, idf[t], k1, b))
             rows = np.concatenate(all_rows)
             uniq, inv = np.unique(rows, return_inverse=True)
             out.append((si, (uniq, np.bincount(inv, weights=np.concatenate(all_vals), minlength=len(uniq)))))
