@@ -31,9 +31,8 @@ from rag.errors import QuestionError
 from rag.index.lexical import BM25_B, BM25_K1, term_weights
 from rag.index.passages_io import passage_from_payload
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
+from rag.search.limits import MODES
 from rag.types import Hit
-
-MODES = ("hybrid", "dense", "bm25")
 
 
 class Shard:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rag.errors import QuestionError
 
-MODES = ("hybrid", "dense", "bm25")
+MODES = ("hybrid", "dense", "bm25")  # the search modes, named once for every interface
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

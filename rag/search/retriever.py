@@ -23,7 +23,7 @@ from rag.errors import IndexCorruptError, IndexMismatchError, QuestionError, Rag
 from rag.search import followup
 from rag.search.verdict import found  # noqa: F401  (part of this module's interface)
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked, rrf
-from rag.search.limits import clean_text
+from rag.search.limits import MODES, clean_text
 from rag.search.results import SearchResult
 from rag.documents.tokens import MAX_QUERY_CHARS, query_terms
 from rag.documents.tokens import tokenize as _tokenize
@@ -34,7 +34,6 @@ from rag.index.local import LocalIndex
 from rag.index.passages_io import passage_from_payload
 from rag.types import Hit, Passage
 
-MODES = ("hybrid", "dense", "bm25")
 MAX_K = 1000
 ANSWER_DENSE_WEIGHT = 0.3  # share of the embedding similarity in the answer-sentence score
 GIVEN_LOOKUP = 5  # nearest passages searched for the one whose text a given earlier answer is

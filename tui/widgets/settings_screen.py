@@ -11,7 +11,8 @@ from textual.screen import ModalScreen
 from textual.validation import Integer
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
-MODES = ("hybrid", "dense", "bm25")
+from rag.search.limits import MODES
+
 MODE_HELP = {
     "hybrid": "meaning and words, fused (best overall)",
     "dense": "meaning only (finds paraphrases)",
