@@ -501,7 +501,9 @@ def _embed_and_commit(
 
 def _calibration_stale(manifest: dict) -> bool:
     """Whether the confidence model stored in ``manifest`` was fitted by an older calibration (then an
-    update without changed files still publishes a version with a new fit)."""
+    update without changed files still publishes a version with a new fit). Only the version counts
+    here, not :func:`rag.index.confidence.needs_refit`'s corpus movement: a corpus too small to fit keeps
+    the default model, and would otherwise publish a new version at every update."""
     from rag.index import confidence
 
     passages = int(manifest.get("counts", {}).get("passages", 0))
