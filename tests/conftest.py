@@ -37,16 +37,13 @@ def _rag_cache_dir(tmp_path_factory):
     """Exports of the query encoder go to a temporary user cache, never the real home folder. One
     cache for the session (subprocesses inherit it), so the real model is exported once; tests
     that damage an export point RAG_CACHE_DIR at their own copy."""
-    old = {k: os.environ.get(k) for k in ("RAG_CACHE_DIR", "RAG_DATA_DIR")}
+    old = os.environ.get("RAG_CACHE_DIR")
     os.environ["RAG_CACHE_DIR"] = str(tmp_path_factory.mktemp("rag-cache"))
-    # Indexes of folders given without --index go to the user's data folder: a temporary one here.
-    os.environ["RAG_DATA_DIR"] = str(tmp_path_factory.mktemp("rag-data"))
     yield Path(os.environ["RAG_CACHE_DIR"])
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    if old is None:
+        os.environ.pop("RAG_CACHE_DIR", None)
+    else:
+        os.environ["RAG_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session", autouse=True)
