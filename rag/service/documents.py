@@ -2,16 +2,22 @@
 
 ``source`` is a path relative to the seeds folder, as a citation names it (``notes/ships.md``). It
 may not be absolute, name ``..``, a hidden file or folder, or lead (through a link) outside the
-folder; the file is read by the reader the index used, so the lines are the lines a citation counts.
+folder. The file is opened once, inside the folder at the moment of opening
+(:mod:`rag.service.open_beneath`), and its reader parses the bytes read from that handle: the
+reader the index used, so the lines are the lines a citation counts.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from rag.documents.decoding import MAX_FILE_BYTES, SkipFile, human_size
+from rag.documents.document import Document
 from rag.documents.readers import find_reader, unsupported_reason
-from rag.errors import RagError
+from rag.errors import RagError, SeedsError
+from rag.service.open_beneath import LeavesFolder, NotAFile, open_beneath
 
 MAX_LINES = 2000  # one request returns at most this many lines
 
@@ -47,9 +53,8 @@ class DocumentLines:
         }
 
 
-def confined_path(seeds_root: Path, source: str) -> Path:
-    """The file ``source`` names inside ``seeds_root``; raises :class:`DocumentPathError` or
-    :class:`DocumentNotFound`."""
+def _checked_parts(source: str) -> tuple[str, ...]:
+    """The names of ``source`` below the seeds folder; raises :class:`DocumentPathError`."""
     if not isinstance(source, str) or not source or "\x00" in source or "\\" in source or len(source) > 4096:
         raise DocumentPathError("the source must be a path relative to the seeds folder, as a citation names it")
     pp = PurePosixPath(source)
@@ -57,23 +62,35 @@ def confined_path(seeds_root: Path, source: str) -> Path:
         raise DocumentPathError(f"{source!r} is absolute: give the path relative to the seeds folder, as cited")
     if any(part in ("..", ".", "") or part.startswith(".") for part in source.split("/")):
         raise DocumentPathError(f"{source!r} names '..', '.' or a hidden file: give the path as a citation names it")
-    root = Path(seeds_root).resolve()
-    p = root.joinpath(*pp.parts)
+    return pp.parts
+
+
+def read_document(seeds_root: Path, source: str) -> Document:
+    """The document ``source`` of the seeds folder, read by its reader from one handle opened inside
+    the folder (:func:`~rag.service.open_beneath.open_beneath`); raises :class:`DocumentPathError`
+    or :class:`DocumentNotFound`."""
+    parts = _checked_parts(source)
     try:
-        real = p.resolve(strict=True)
+        fd = open_beneath(seeds_root, parts)
+    except LeavesFolder:
+        raise DocumentPathError(f"{source!r} leads outside the seeds folder") from None
     except (FileNotFoundError, NotADirectoryError):
         raise DocumentNotFound(f"no document {source} in the seeds folder") from None
-    except (OSError, RuntimeError):
-        raise DocumentPathError(f"{source!r} cannot be resolved inside the seeds folder") from None
+    except NotAFile:
+        raise DocumentNotFound(f"no document {source} in the seeds folder (not a file)") from None
+    except OSError as exc:
+        raise DocumentPathError(f"{source} cannot be read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        reader = find_reader(parts[-1])
+        if reader is None:
+            raise DocumentPathError(f"{source}: {unsupported_reason(parts[-1])}")
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise DocumentPathError(f"{source} is larger than {human_size(MAX_FILE_BYTES)}; run `rag index` to bring the index up to date")
     try:
-        real.relative_to(root)
-    except ValueError:
-        raise DocumentPathError(f"{source!r} leads outside the seeds folder") from None
-    if not real.is_file():
-        raise DocumentNotFound(f"no document {source} in the seeds folder (not a file)")
-    if find_reader(p.name) is None:
-        raise DocumentPathError(f"{source}: {unsupported_reason(p.name)}")
-    return p
+        return reader.load(source, data)
+    except SkipFile as exc:
+        raise SeedsError(f"{source}: {exc}; run `rag index` to bring the index up to date") from None
 
 
 def read_lines(seeds_root: Path, source: str, start: int = 1, end: int | None = None, page: int | None = None) -> DocumentLines:
@@ -81,21 +98,25 @@ def read_lines(seeds_root: Path, source: str, start: int = 1, end: int | None = 
 
     ``end`` defaults to ``start + 49``; a range past the end is cut to the document's last line.
     """
-    path = confined_path(seeds_root, source)
-    if start < 1 or (end is not None and end < start):
-        raise DocumentPathError(f"lines {start}-{end} are not a range: start at 1 or more, end at start or more")
-    reader = find_reader(path.name)
-    assert reader is not None
-    doc = reader.read(path, source)
-    try:
-        lines = doc.lines(page)
-    except ValueError as exc:
-        raise DocumentPathError(str(exc)) from None
+    if start < 1:
+        raise DocumentPathError(f"start must be a line number of 1 or more, not {start}")
+    if end is not None and end < start:
+        raise DocumentPathError(f"end ({end}) comes before start ({start}): give an end at or after start")
+    doc = read_document(seeds_root, source)
+    pages = doc.pages
+    if pages and page is None:
+        raise DocumentPathError(f"{source} has {pages} pages: give a page from 1 to {pages} (lines count within a page)")
+    if not pages and page is not None:
+        raise DocumentPathError(f"{source} has no pages: leave page out")
+    if pages and not 1 <= page <= pages:
+        raise DocumentPathError(f"{source} has {pages} pages: give a page from 1 to {pages}, not {page}")
+    lines = doc.lines(page)
     total = len(lines)
     end = start + 49 if end is None else end
     end = min(end, total, start + MAX_LINES - 1)
     if start > total:
-        raise DocumentPathError(f"{source} has {total} lines (asked for line {start})")
+        where = f"page {page} of {source}" if page else source
+        raise DocumentPathError(f"{where} has {total} lines: give a start from 1 to {total}, not {start}")
     return DocumentLines(source, start, end, total, page, doc.pages, lines[start - 1 : end])
 
 
