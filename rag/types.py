@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-# Below this calibrated confidence (rag.index.confidence), a hit does not seem to answer its question.
+# Below this calibrated confidence (rag.search.confidence), a hit does not seem to answer its question.
 CONFIDENCE_THRESHOLD = 0.5
 # Below this, nothing in the documents seems to answer ("Not in your documents"); between the two the
 # best passage is shown as a weak answer ("May not answer this"). See rag.search.verdict. Chosen on the
@@ -156,7 +156,7 @@ class Hit:
     section: str | None = None  # heading path, where the format has headings
     title: str | None = None  # the document's title, where the reader found one
     # the probability that the passage answers the question, the same in every mode and corpus
-    # (rag.index.confidence); None only when it was not computed
+    # (rag.search.confidence); None only when it was not computed
     confidence: float | None = None
 
     @property

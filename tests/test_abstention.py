@@ -12,7 +12,7 @@ from unanswerable import OUT_OF_CORPUS
 from rag.evaluation.abstention import evaluate_abstention, ood_questions, remove_and_recalibrate, split_claims
 from rag.evaluation.metrics import accuracy_at, auroc, expected_calibration_error, oracle_accuracy
 from rag.index import store
-from rag.index.confidence import Calibration
+from rag.search.confidence import Calibration
 from rag.index.local import LocalIndex
 
 

@@ -12,6 +12,7 @@ from rag.documents.tokens import query_terms, tokenize
 from rag.errors import QuestionError
 from rag.search import followup
 from rag.search.followup import FollowUpSettings
+from rag.search.query import clean_history
 
 
 # ------------------------------------------------------------------ question words
@@ -102,13 +103,18 @@ def test_mix_vector_leans_towards_history_and_stays_unit_length():
 
 def test_history_must_be_a_list_of_text():
     with pytest.raises(QuestionError):
-        followup.clean_history("just one string")
+        clean_history("just one string", 8)
     with pytest.raises(QuestionError):
-        followup.clean_history(["ok", 3])
-    assert followup.clean_history(["  ", "a\x00b"]) == ["a b"]
+        clean_history(["ok", 3], 8)
+    assert clean_history(["  ", "a\x00b"], 8) == ["a b"]
 
 
 # ------------------------------------------------------------------ retriever
+def tuned(r, **followup_settings):
+    """``r`` searching with other follow-up settings."""
+    return r.with_settings(replace(r.settings, followup=replace(r.settings.followup, **followup_settings)))
+
+
 @pytest.fixture
 def topics(tmp_path, fake_encoder):
     from rag import build_index
@@ -195,7 +201,7 @@ def test_merged_expansion_keeps_the_larger_weight_and_is_capped():
 
 def test_earlier_answer_carries_what_the_question_points_to(topics, monkeypatch):
     # neither passage says "appoints": what "them" are comes from the answer to the earlier question
-    topics.followup = replace(topics.followup, seen_factor=1.0)  # here the passage already shown is the answer again
+    topics = tuned(topics, seen_factor=1.0)  # here the passage already shown is the answer again
     q, history = "Who appoints them?", ["Who leads the team?"]
     assert topics.search(q, k=3, mode="bm25") == []
     searched_again = topics.search(q, k=3, mode="bm25", history=history)
@@ -244,7 +250,7 @@ def test_dependent_dense_query_reads_the_conversation_as_one_text(topics, monkey
     seen.clear()
     topics.search("Which football club won the league in spring?", k=3, mode="dense", history=history)
     assert not any("volcano" in t for t in seen)  # a self-contained question never encodes its history
-    topics.followup = replace(topics.followup, concat_weight=0.0)
+    topics = tuned(topics, concat_weight=0.0)
     seen.clear()
     topics.search("Who leads them?", k=3, mode="dense", history=history)
     # the search no longer reads them as one text; the confidence still judges the follow-up that way
@@ -266,7 +272,7 @@ def test_a_follow_ups_confidence_does_not_depend_on_the_conversations_length(top
 
 def test_a_short_question_that_names_something_specific_stands_alone(topics):
     history = ["Is the Icelandic volcano monitored?"]
-    rare = next(t for t in ("icelandic", "volcano", "football") if topics.specific(t))
+    rare = next(t for t in ("icelandic", "volcano", "football") if topics.view.stats.specific(t))
     assert topics.follow_up(f"Who is {rare}?", history).reason == ""
     assert topics.follow_up("Who is zanzibar?", history).reason == "few words"  # not in the documents: leans on it
 
@@ -293,9 +299,9 @@ def test_follow_up_prefers_a_passage_the_conversation_has_not_shown(topics, monk
     # question ("The football club won the league.") is pushed below the new one once seen counts
     q, history = "What about the coach?", ["Which football club won the league?"]
     earlier = topics.search(history[0], k=1, mode="bm25")[0]
-    topics.followup = replace(topics.followup, seen_factor=1.0)
+    topics = tuned(topics, seen_factor=1.0)
     kept = [h.row for h in topics.search(q, k=5, mode="bm25", history=history)]
-    topics.followup = replace(topics.followup, seen_factor=0.01)
+    topics = tuned(topics, seen_factor=0.01)
     demoted = [h.row for h in topics.search(q, k=5, mode="bm25", history=history)]
     assert earlier.row in kept and earlier.row in demoted
     assert demoted.index(earlier.row) > kept.index(earlier.row)
@@ -325,16 +331,16 @@ def test_the_answer_shown_is_read_with_the_question_but_one_found_again_is_not(t
 def test_an_answer_shown_that_is_a_passage_here_counts_as_seen(topics, monkeypatch):
     q, history = "What about the coach?", ["Which football club won the league?"]
     shown = "The football club won the league."  # a passage of the index, word for word
-    topics.followup = replace(topics.followup, seen_factor=1.0)
+    topics = tuned(topics, seen_factor=1.0)
     kept = [h.text for h in topics.search(q, k=5, mode="bm25", history=history, history_answers=[shown])]
-    topics.followup = replace(topics.followup, seen_factor=0.01)
+    topics = tuned(topics, seen_factor=0.01)
     demoted = [h.text for h in topics.search(q, k=5, mode="bm25", history=history, history_answers=[shown])]
     assert shown in kept and shown in demoted
     assert demoted.index(shown) > kept.index(shown)
     # an answer from elsewhere (not a passage here) demotes nothing, even when it is close to one
     other = [h.text for h in topics.search(q, k=5, mode="bm25", history=history,
                                           history_answers=["The football club won the league!"])]
-    topics.followup = replace(topics.followup, seen_factor=1.0)
+    topics = tuned(topics, seen_factor=1.0)
     other_kept = [h.text for h in topics.search(q, k=5, mode="bm25", history=history,
                                                history_answers=["The football club won the league!"])]
     assert other == other_kept
@@ -345,14 +351,14 @@ def test_a_bare_why_asks_about_the_answer_just_shown(topics, monkeypatch):
     an older answer still is."""
     history = ["Which football club won the league?"]
     shown = "The football club won the league."
-    topics.followup = replace(topics.followup, seen_factor=1.0)
+    topics = tuned(topics, seen_factor=1.0)
     kept = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=history, history_answers=[shown])]
-    topics.followup = replace(topics.followup, seen_factor=0.01)
+    topics = tuned(topics, seen_factor=0.01)
     why = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=history, history_answers=[shown])]
     assert shown in kept and why == kept
     older = ["Which football club won the league?", "Why?"]
     again = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=older, history_answers=[shown, None])]
-    topics.followup = replace(topics.followup, seen_factor=1.0)
+    topics = tuned(topics, seen_factor=1.0)
     again_kept = [h.text for h in topics.search("Why?", k=5, mode="bm25", history=older, history_answers=[shown, None])]
     assert again.index(shown) > again_kept.index(shown)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import unanswerable
 from rag.documents.tokens import query_terms
-from rag.index.confidence import offtopic_questions
+from rag.indexing.calibration import offtopic_questions
 
 TESTS = Path(__file__).resolve().parent
 

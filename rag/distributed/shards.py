@@ -5,7 +5,7 @@ Shard ``s`` of ``n`` holds the live passages at positions ``s, s+n, s+2n, ...`` 
 as the single index chooses by size) and an inverted index of their BM25 terms. A search
 *scatters* the question (its vector and its terms) to every shard, *gathers* each shard's top
 ``depth`` dense and BM25 lists, merges each side by ``(score desc, position asc)`` (the single
-index's order) and fuses them with :func:`rag.search.fusion.fuse` as :class:`Retriever` does.
+index's order) and fuses them with :func:`rag.search.fusion.rank` as :class:`Retriever` does.
 
 **BM25 statistics are global.** When the searcher starts, each shard reports its passage count,
 total length and per-term document frequencies; the searcher sums them and gives every shard the
@@ -30,8 +30,12 @@ from rag.documents.tokens import query_terms, tokenize
 from rag.errors import QuestionError
 from rag.index.lexical import BM25_B, BM25_K1, term_weights
 from rag.index.passages_io import passage_from_payload
-from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
-from rag.search.limits import MODES
+from rag.search.confidence import CONTEXT_DEPTH, hit_confidences
+from rag.search.fusion import rank
+from rag.search.hits import hit_of
+from rag.search.limits import MAX_K, MODES
+from rag.search.query import clean_question
+from rag.search.view import TermStats
 from rag.types import Hit
 
 
@@ -81,7 +85,7 @@ class Shard:
 
     def bm25(self, terms: list[str], k1: float = BM25_K1, b: float = BM25_B) -> tuple[np.ndarray, np.ndarray]:
         """(local rows, scores) with a nonzero score, by the formula and summation order of
-        :meth:`rag.index.local.LocalIndex.search_lexical`, with the global N, avgdl and df."""
+        :meth:`rag.index.local.LocalIndex.lexical_positions`, with the global N, avgdl and df."""
         weights: dict[str, int] = {}
         for t in terms:
             if t:
@@ -142,20 +146,6 @@ def global_stats(stats: list[tuple[int, int, dict[str, int]]]) -> tuple[int, int
     return sum(s[0] for s in stats), sum(s[1] for s in stats), dict(df)
 
 
-class _GlobalStats:
-    """What confidence reads of the whole index (its size and document frequencies), from the
-    shards' summed statistics."""
-
-    def __init__(self, n: int, df: dict[str, int]) -> None:
-        self.n, self.df = n, df
-
-    def count(self) -> int:
-        return self.n
-
-    def doc_freq(self, term: str) -> int:
-        return self.df.get(term, 0)
-
-
 class ShardedSearcher:
     """Search over ``n_shards`` shard actors of the index at ``index_dir`` (see the module doc).
 
@@ -173,7 +163,6 @@ class ShardedSearcher:
         if n_shards < 1:
             raise ValueError(f"n_shards must be at least 1, not {n_shards}")
         self.retriever = Retriever.open(index_dir, encoder=encoder)  # manifest, model check, query encoder
-        self.fusion: FusionParams = DEFAULT_FUSION
         self.seeds_root = Path(self.retriever.manifest.get("seeds_root", "."))
         self.n_passages = len(self.retriever.passages)
         self.n_shards = n_shards
@@ -193,8 +182,8 @@ class ShardedSearcher:
                            .remote(args[0], s, n_shards, dense_kind) for s in range(n_shards)]
         self.named = bool(name)
         totals = global_stats(self._all("local_stats"))
-        self._stats = _GlobalStats(totals[0], totals[2])
-        self._conf_idf: dict[str, float] = {}
+        # what confidence and answer sentences read of the whole index: the shards' summed statistics
+        self._stats = TermStats(totals[2].get, totals[0], self.retriever.settings.followup.specific_idf_share)
         versions = set(self._all("set_global_stats", *totals))
         if versions != {self.retriever.index.version}:
             raise QuestionError(f"the shards hold versions {sorted(versions)}, not {self.retriever.index.version}: "
@@ -218,49 +207,31 @@ class ShardedSearcher:
     def search(self, question: str, k: int = 5, mode: str = "hybrid", answers: bool = True) -> list[Hit]:
         """The ``k`` best passages, as :meth:`Retriever.search` ranks them, with their confidence
         and (``answers``) their answer sentences."""
-        from rag.index.confidence import CONTEXT_DEPTH
-        from rag.search.retriever import MAX_K, clean_question
-
         if mode not in MODES:
             raise QuestionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise QuestionError(f"k must be a positive whole number, not {k!r}")
         k = min(k, MAX_K, self.n_passages)
+        r = self.retriever
         q = clean_question(question)
-        depth = max(self.fusion.depth, k, CONTEXT_DEPTH)
-        qvec = self.retriever.encoder().encode([q])[0]  # every mode: confidence reads the question's vector
+        depth = max(r.settings.fusion.depth, k, CONTEXT_DEPTH)
+        qvec = r.encoder().encode([q])[0]  # every mode: confidence reads the question's vector
         terms = query_terms(q)
         parts = self._all("search", qvec, terms, depth)
         dense = top_list(np.concatenate([p["dense"][0] for p in parts]),
                          np.concatenate([p["dense"][1] for p in parts]).astype(np.float32), depth)
         lex = top_list(np.concatenate([p["bm25"][0] for p in parts]),
                        np.concatenate([p["bm25"][1] for p in parts]).astype(np.float64), depth)
-        if mode == "dense":
-            top = list(zip(dense[0].tolist(), dense[1].tolist()))[:k]
-        elif mode == "bm25":
-            top = list(zip(lex[0][:k].tolist(), lex[1][:k].tolist()))
-        else:
-            top = ranked(fuse(self.fusion, dense, lex), k)
+        top = rank((dense[1], dense[0]), lex, mode, depth, r.settings.fusion)[:k]
         hits, vectors = self._hits(top, qvec if mode != "bm25" else None, terms if mode != "dense" else None,
                                    tuple(sorted(set(terms))))
-        self._add_confidence(hits, [vectors[h.row] for h in hits], qvec, terms, (dense[1], dense[0]), lex, q)
-        if answers and hits:
-            self.retriever.add_answers(hits, q, terms)
-        return hits
-
-    def _add_confidence(self, hits: list[Hit], vectors: list[np.ndarray], qvec, terms: list[str], dense, lex,
-                        question: str) -> None:
-        """``hit.confidence`` as :class:`Retriever` computes it, from the hits' ``vectors``, the
-        gathered lists and the global statistics (``dense``: ``(scores, positions)``; ``lex``:
-        ``(positions, scores)``)."""
-        from rag.index.confidence import hit_confidences
-
-        r = self.retriever
-        probs = hit_confidences(r.calibration, self._stats, qvec, terms, question, [h.row for h in hits], vectors,
-                                [h.text for h in hits], dense=dense, lex=lex,
-                                static=getattr(r.encoder(), "static_vectors", None), idf_cache=self._conf_idf)
+        probs = hit_confidences(r.calibration, qvec, terms, [vectors[h.row] for h in hits], [h.text for h in hits],
+                                self._stats.confidence_idf)
         for h, p in zip(hits, probs):
             h.confidence = p
+        if answers and hits:
+            r.add_answers(hits, q, terms)
+        return hits
 
     def _hits(self, top, qvec, terms, term_set) -> tuple[list[Hit], dict[int, np.ndarray]]:
         """The hits of ``top`` (fetched from the shards that hold them) and each one's vector by position."""
@@ -270,17 +241,11 @@ class ShardedSearcher:
         got = self._some({s: (sorted(ps), terms) for s, ps in calls.items()})
         by_pos = {p: v for s, ps in calls.items() for p, v in zip(sorted(ps), got[s])}
         hits = []
-        for rank, (pos, score) in enumerate(top, start=1):
+        for rank_, (pos, score) in enumerate(top, start=1):
             payload, vec, bm25 = by_pos[int(pos)]
-            p = passage_from_payload(payload)
-            hits.append(Hit(
-                row=int(pos), rank=rank, score=float(score), text=p.text, source=p.source,
-                path=str(self.seeds_root / p.source), line_start=p.line_start, line_end=p.line_end,
-                paragraph=p.paragraph, char_start=p.char_start, char_end=p.char_end,
-                col_start=p.col_start if p.col_end is not None else None, col_end=p.col_end, page=p.page,
-                section=p.section, dense_score=float(np.dot(vec, qvec)) if qvec is not None else None,
-                bm25_score=bm25, terms=term_set,
-            ))
+            hits.append(hit_of(passage_from_payload(payload), row=int(pos), rank=rank_, score=score,
+                               seeds_root=self.seeds_root, dense_score=float(np.dot(vec, qvec)) if qvec is not None else None,
+                               bm25_score=bm25, terms=term_set))
         return hits, {int(pos): by_pos[int(pos)][1] for pos, _ in top}
 
     def close(self) -> None:

@@ -28,10 +28,12 @@ from rag.documents.changes import clear_stamps, detect_changes, load_stamps, sav
 from rag.errors import IndexCorruptError, RagError, SeedsError
 from rag.documents.files import iter_seed_files
 from rag.documents.ingest import INGEST_VERSION, MAX_FILE_BYTES
+from rag.indexing.calibration import calibrate, needs_refit
 from rag.indexing.reading import read_all
 from rag.index.lexical import BM25_B, BM25_K1
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
 from rag.index.passages_io import key_text_hash, passage_key, passage_payload, source_prefix
+from rag.search import confidence
 from rag.types import BuildStats, Passage, Skipped
 
 
@@ -472,10 +474,8 @@ def _embed_and_commit(
     writer.delete(deletes)
     writer.upsert(Record(k, vectors[i], tokens[i], passage_payload(p)) for i, (k, p) in enumerate(upserts))
     prev_meta = writer.meta
-    from rag.index import confidence
-
     calibration = prev_meta.get("calibration") if _same_model(prev_meta, info) else None
-    refit = confidence.needs_refit(calibration, total)
+    refit = needs_refit(calibration, total)
     if calibration is not None and not refit:
         meta = {**meta, "calibration": calibration}  # the corpus changed little: the fit still holds
     writer.set_meta({
@@ -502,26 +502,22 @@ def _embed_and_commit(
 def _calibration_stale(manifest: dict) -> bool:
     """Whether the confidence model stored in ``manifest`` was fitted by an older calibration (then an
     update without changed files still publishes a version with a new fit). Only the version counts
-    here, not :func:`rag.index.confidence.needs_refit`'s corpus movement: a corpus too small to fit keeps
+    here, not :func:`rag.indexing.calibration.needs_refit`'s corpus movement: a corpus too small to fit keeps
     the default model, and would otherwise publish a new version at every update."""
-    from rag.index import confidence
-
     passages = int(manifest.get("counts", {}).get("passages", 0))
     cal = manifest.get("calibration")
     return passages > 0 and (not isinstance(cal, dict) or cal.get("version") != confidence.CALIBRATION_VERSION)
 
 
 def calibrate_staged(writer, info: ModelInfo, encoder, loaded=None) -> None:
-    """Fit the confidence model (rag.index.confidence) on the version the build is about to publish
+    """Fit the confidence model (rag.indexing.calibration) on the version the build is about to publish
     (the writer's staged view: the first fit, or the corpus moved enough) and record it in that
     version's metadata, so that one build publishes one version."""
-    from rag.index import confidence
-
     enc = encoder if encoder is not None else loaded if loaded is not None else _document_encoder(info, 1)
     encode = getattr(enc, "encode_queries", None) or enc.encode
     view = writer.staged()
     try:
-        cal = confidence.calibrate(view, lambda texts: encode(texts), static=getattr(enc, "static_vectors", None))
+        cal = calibrate(view, lambda texts: encode(texts))
     finally:
         view.close()
     writer.set_meta({**view.meta, "calibration": cal.to_json()})

@@ -122,24 +122,6 @@ class FollowUp:
     history_weights: tuple[float, ...] = ()  # dense mixing weight of each earlier question (oldest first)
 
 
-def clean_history(history: Sequence[str] | None, s: FollowUpSettings = DEFAULT_FOLLOWUP) -> list[str]:
-    """The earlier questions worth looking at: text only, blanks dropped, the most recent few."""
-    from rag.errors import QuestionError
-    from rag.search.retriever import clean_question
-
-    if history is None:
-        return []
-    if isinstance(history, str) or not isinstance(history, Sequence):
-        raise QuestionError("history must be a list of earlier questions, oldest first")
-    out = []
-    for h in history:
-        if not isinstance(h, str):
-            raise QuestionError(f"each earlier question must be text, not {type(h).__name__}")
-        if h.strip():
-            out.append(clean_question(h))
-    return out[-s.max_history:]
-
-
 def dependence(question: str, history: Sequence[str], specific: Callable[[str], bool] | None = None,
                s: FollowUpSettings = DEFAULT_FOLLOWUP) -> str:
     """Why ``question`` depends on ``history`` ("anaphor", "ellipsis", "few words"), or "" if not.

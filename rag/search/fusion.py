@@ -1,6 +1,8 @@
-"""Fusing ranked lists: pure functions, no I/O.
+"""From each side's candidates to one ranking: pure functions, no I/O.
 
-Reciprocal rank fusion needs no score calibration; the weighted form lets one list count more.
+:func:`rank` is the stage: a question's dense ``(scores, positions)`` and BM25 ``(positions,
+scores)`` become its ranking in the search mode asked for. Reciprocal rank fusion needs no score
+calibration; the weighted forms combine normalized scores.
 """
 
 from __future__ import annotations
@@ -146,3 +148,28 @@ def ranked(fused: dict[int, float], k: int) -> list[tuple[int, float]]:
 # side's floor. 1,000 is the deepest tried (deeper costs query time on a large HNSW index).
 # Previous default (300 per side): train 0.732 / CAsT 0.698; docs/retrieval-quality.md has the figures.
 DEFAULT_FUSION = FusionParams()
+
+
+def rank(dense: tuple[np.ndarray, np.ndarray], lex: tuple[np.ndarray, np.ndarray], mode: str, depth: int,
+         params: FusionParams = DEFAULT_FUSION) -> list[tuple[int, float]]:
+    """The ``depth`` best ``(position, score)`` of one query in ``mode`` ("dense", "bm25" or "hybrid"),
+    from its dense ``(scores, positions)`` (-1: no passage) and its lexical ``(positions, scores)``."""
+    keep = dense[1] >= 0
+    dense_ids, dense_sc = dense[1][keep].astype(np.int64), dense[0][keep]
+    if mode == "dense":
+        return list(zip(dense_ids.tolist(), dense_sc.tolist()))[:depth]
+    if mode == "bm25":
+        ids, sc = top_positive(lex, depth)
+        return list(zip(ids.tolist(), sc.tolist()))
+    return ranked(fuse(params, (dense_ids, dense_sc), top_positive(lex, depth)), depth)
+
+
+def top_positive(lex: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` best ``(positions, scores)`` of a lexical result, best first (ties by position)."""
+    ids, sc = lex
+    if n < len(ids):
+        part = np.argpartition(-sc, n - 1)[:n]
+        keep = sc >= sc[part].min()  # every tie at the cut, so that ties there also go by position
+        ids, sc = ids[keep], sc[keep]
+    order = np.lexsort((ids, -sc))[:n]
+    return ids[order].astype(np.int64), sc[order]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rag.errors import QuestionError
 
 MODES = ("hybrid", "dense", "bm25")  # the search modes, named once for every interface
+MAX_K = 1000  # the most hits one search returns (a request over HTTP, MCP or Ray Serve: RequestLimits.max_k)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

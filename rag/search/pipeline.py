@@ -1,0 +1,71 @@
+"""The search, top to bottom. Each stage is one module:
+
+1. parse (:mod:`rag.search.query`): the question cleaned, its terms, its vector, its follow-up plan;
+2. candidates and fusion (:mod:`rag.search.fusion`): the nearest passages by vector and by BM25,
+   fused into one ranking in the mode asked for;
+3. conversation (:mod:`rag.search.conversation`): a follow-up searched again with its context and
+   fused with its own ranking;
+4. hits and answer sentences (:mod:`rag.search.hits`, :mod:`rag.search.answer`);
+5. confidence (:mod:`rag.search.confidence`), from which the verdict is read
+   (:mod:`rag.search.verdict`, :class:`rag.search.results.SearchResult`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.errors import QuestionError
+from rag.search.confidence import CONTEXT_DEPTH, hit_confidences
+from rag.search.conversation import follow_up_view, search_in_conversation
+from rag.search.followup import FollowUp
+from rag.search.fusion import rank
+from rag.search.hits import add_answers, make_hits
+from rag.search.limits import MAX_K, MODES
+from rag.search.query import Query, parse
+from rag.search.view import SearchView
+from rag.types import Hit
+
+
+def search(view: SearchView, questions: Sequence[str], k: int = 5, mode: str = "hybrid", answers: bool = True,
+           histories: Sequence[Sequence[str] | None] | None = None,
+           history_answers: Sequence[Sequence[str | None] | None] | None = None) -> list[tuple[list[Hit], FollowUp]]:
+    """Each question's ``k`` best hits, best first, and how it was read (its follow-up plan)."""
+    if mode not in MODES:
+        raise QuestionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise QuestionError(f"k must be a positive whole number, not {k!r}")
+    k = min(k, MAX_K, len(view.passages))
+    stats = view.stats
+    queries = parse(questions, histories, history_answers, view.encode, stats.idf, stats.specific,
+                    view.settings.followup)
+    if not queries:
+        return []
+    depth = max(view.settings.fusion.depth, k)
+    ndense = depth if mode != "bm25" else CONTEXT_DEPTH
+    dscores, dids = view.index.dense_positions(np.vstack([q.vector for q in queries]), ndense)
+    return [(search_one(view, q, (dscores[i], dids[i]), k, mode, depth, ndense, answers), q.plan)
+            for i, q in enumerate(queries)]
+
+
+def search_one(view: SearchView, q: Query, dense, k: int, mode: str, depth: int, ndense: int,
+               answers: bool) -> list[Hit]:
+    """One parsed question's hits, from its nearest passages by vector (``dense``: scores, positions)."""
+    terms = list(q.terms)
+    lex = view.index.lexical_positions(terms)
+    top = rank(dense, lex, mode, depth, view.settings.fusion)
+    qvec = q.vector
+    if q.in_conversation:
+        top, qvec, terms, dense, lex = search_in_conversation(view, q, top, mode, depth, ndense)
+    hits = make_hits(view, top[:k], terms, qvec if mode != "bm25" else None, lex if mode != "dense" else None)
+    if answers:
+        add_answers(view, hits, q.text, terms)
+    # A follow-up is judged as if asked right after the question it follows, so that its confidence
+    # does not depend on how long the conversation is; any other question by itself, in every mode.
+    jvec, jterms = follow_up_view(view, q) if q.in_conversation else (q.vector, list(q.terms))
+    probs = hit_confidences(view.calibration, jvec, jterms, [view.index.vector_at(h.row) for h in hits],
+                            [h.text for h in hits], view.stats.confidence_idf)
+    for h, p in zip(hits, probs):
+        h.confidence = p
+    return hits
