@@ -315,7 +315,7 @@ def test_only_stopwords_and_empty_questions(small, tmp_path):
             assert "Only common words" in note and "meaning alone" in note
             app.question_box.value = "/mode bm25"
             await pilot.press("enter")
-            assert app.mode == "bm25"
+            assert app.options.mode == "bm25"
             card = await ask(pilot, "the of and is")
             assert card.passages == []
             assert "bm25 has nothing to match" in card.query_one(".card-note", Static).content.plain
@@ -349,6 +349,47 @@ def test_an_unexpected_error_becomes_a_notification(small, tmp_path):
     run(scenario())
 
 
+def test_failed_warm_up_and_history_writes_are_said_once_and_questions_still_answered(small, tmp_path):
+    """Each worker's failure reaches the part of the app that started it: a model that did not
+    warm up marks the status bar, a history file that cannot be written is said once."""
+    seeds, index, enc = small
+
+    class ColdModel:
+        def __init__(self, retriever):
+            self.retriever = retriever
+
+        def search(self, *args, **kwargs):
+            raise RuntimeError("model weights missing")
+
+        def __getattr__(self, name):
+            return getattr(self.retriever, name)
+
+    def open_cold(index, previous):
+        from rag.search.retriever import Retriever
+
+        return ColdModel(Retriever.open(index, encoder=enc))
+
+    unwritable = tmp_path / "a-folder"
+    unwritable.mkdir()
+    app = fake_app(seeds, index, enc, tmp_path, open_retriever=open_cold, history_path=unwritable)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            state = app.status_bar.query_one("#status-state").content.plain
+            assert "Model not loaded" in state
+            for question in ("When do cats hunt at dawn?", "Where are the ships in winter?"):
+                card = await ask(pilot, question)
+                assert card.passages  # asking does not need the warm-up
+                await settle(pilot)
+            titles = [n.title for n in app._notifications]
+            assert titles.count("The embedding model did not load") == 1
+            assert titles.count("History not saved") == 1, titles
+            assert app.is_running
+
+    run(scenario())
+
+
 def test_options_screen_sets_mode_and_k_says_its_range_and_is_remembered(small, tmp_path):
     seeds, index, enc = small
 
@@ -373,18 +414,18 @@ def test_options_screen_sets_mode_and_k_says_its_range_and_is_remembered(small, 
             await pilot.press("enter")
             await pilot.pause()
             assert not isinstance(app.screen, SettingsScreen)
-            assert (app.mode, app.k) == ("dense", 2)
+            assert (app.options.mode, app.options.k) == ("dense", 2)
             assert app.status_bar.query_one("#status-settings").content.plain == "dense · k 2"
             card = await ask(pilot, "When do cats hunt at dawn?")
             assert len(card.passages) == 2 and card.border_subtitle == "dense · k 2"
             await pilot.press("ctrl+o", "escape")  # escape changes nothing
-            assert (app.mode, app.k) == ("dense", 2)
+            assert (app.options.mode, app.options.k) == ("dense", 2)
             app.question_box.value = "/k 3"
             await pilot.press("enter")
             app.question_box.value = "/k lots"
             await pilot.press("enter")
             await pilot.pause()
-            assert app.k == 3
+            assert app.options.k == 3
             assert any("/k needs a whole number" in n.text for n in app.log_view.notes)
             await settle(pilot)
 
@@ -392,7 +433,7 @@ def test_options_screen_sets_mode_and_k_says_its_range_and_is_remembered(small, 
         app = fake_app(seeds, index, enc, tmp_path)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            assert (app.mode, app.k) == ("dense", 3)
+            assert (app.options.mode, app.options.k) == ("dense", 3)
             assert app.status_bar.query_one("#status-settings").content.plain == "dense · k 3"
 
     run(first())
@@ -495,7 +536,7 @@ def test_command_palette_offers_the_app_commands(small, tmp_path):
                 assert title in titles
             await run_command(pilot, "Mode: bm25")
             await settle(pilot)
-            assert app.mode == "bm25"
+            assert app.options.mode == "bm25"
             assert app.status_bar.query_one("#status-settings").content.plain == "bm25 · k 5"
 
     run(scenario())
@@ -510,8 +551,8 @@ def test_watch_mode_updates_the_index_after_a_burst_of_saves(small, tmp_path):
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             first = app.retriever
-            real_start = app._start_build
-            app._start_build = lambda title: builds.append(title) or real_start(title)
+            real_start = app.builder.start
+            app.builder.start = lambda title: builds.append(title) or real_start(title)
             for i in range(4):  # a burst of saves
                 (seeds / "zebras.txt").write_text("Zebras migrate across the savanna. " * (i + 1) + "\n", encoding="utf-8")
                 await pilot.pause(0.05)

@@ -67,7 +67,7 @@ def test_every_mode_answers_the_participants_question(real_index):
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             for mode in ("hybrid", "dense", "bm25"):
-                app.set_mode(mode)
+                app.options.set_mode(mode)
                 card = await ask(pilot, PARTICIPANTS_Q)
                 assert citations(card)[0] == f"{SEED_NAME}:49", mode
                 assert card.border_subtitle == f"{mode} · k 5"

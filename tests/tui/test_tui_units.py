@@ -1,10 +1,15 @@
-"""The UI's pure parts: history file, Markdown forms, highlights, display paths, import cost."""
+"""The UI's pure parts: history file, Markdown forms, highlights, display paths, the app's
+configuration, the remarks on a search, import cost."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +19,8 @@ from rag.types import Answer, Hit
 from tui.highlight import Marks, marks_for, matched_words
 from tui.history import History
 from tui.transcript import Exchange, conversation_markdown, export_path, quote_markdown, short_path
+from tui.config import AppConfig
+from tui.controllers.chat import search_note
 from tui.widgets.source_view import visible_text
 
 
@@ -136,6 +143,35 @@ def test_settings_file_round_trip_and_damage(tmp_path):
     assert load_settings(path, default, ("hybrid", "dense"), 50) == default
     path.write_bytes(b"\xff not json")
     assert load_settings(path, default, ("hybrid", "dense"), 50) == default
+
+
+def test_config_fills_in_paths_and_labels_from_the_index_and_is_frozen(tmp_path):
+    index, seeds = tmp_path / "indexes" / "default", tmp_path / "notes"
+    c = AppConfig(index, seeds)
+    assert (c.history_path, c.export_dir, c.settings_path) == (
+        index / "history.jsonl", index / "exports", index / "settings.json")
+    assert c.index_label.endswith("indexes/default") and c.seeds_label.endswith("notes/")
+    assert c.where == f"{c.seeds_label} → {c.index_label}"
+    assert AppConfig(str(index), str(seeds), remember_settings=False).settings_path is None
+    given_ = AppConfig(index, seeds, history_path=tmp_path / "h.jsonl", index_label="", seeds_label="s/")
+    assert (given_.history_path, given_.index_label, given_.seeds_label) == (tmp_path / "h.jsonl", "", "s/")
+    assert isinstance(AppConfig(str(index), str(seeds)).index, Path)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.watch = True
+
+
+def test_search_note_says_how_a_question_was_read_or_why_passages_may_not_fit():
+    first = Exchange(1, "who leads them", "hybrid", 5)
+    follow = Exchange(2, "who leads them", "hybrid", 5, history=("the team?",), shown=("The team is led by Ann.",))
+    unshown = dataclasses.replace(follow, shown=(None,))
+    assert search_note(follow, True, True, False) == (
+        "Read as a follow-up: searched with the earlier questions and the last answer shown.")
+    assert search_note(unshown, True, True, True) == "Read as a follow-up: searched with the earlier questions."
+    assert search_note(first, True, True, False) is None  # nothing earlier to read it with
+    assert "meaning alone" in search_note(follow, False, True, True)  # nothing found: not read as a follow-up
+    assert "bm25 has nothing to match" in search_note(dataclasses.replace(first, mode="bm25"), False, False, True)
+    assert search_note(first, False, False, False).startswith("No passage contains these words.")
+    assert search_note(first, True, False, False) is None
 
 
 def test_importing_the_app_is_cheap():

@@ -7,6 +7,8 @@ The passage text is seed text: it is only ever shown as literal :class:`Content`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import events
 from textual.binding import Binding
 from textual.content import Content
@@ -51,24 +53,21 @@ class PassageView(Widget, can_focus=True):
         Binding("tab,shift+tab", "app.focus_question", "Question", show=False),
     ]
 
+    @dataclass
     class Selected(Message):
         """A passage got the focus: it is the one that copy and open act on."""
 
-        def __init__(self, hit: Hit) -> None:
-            super().__init__()
-            self.hit = hit
+        hit: Hit
 
+    @dataclass
     class Typed(Message):
         """A printable key was typed on a passage: it belongs in the question box."""
 
-        def __init__(self, character: str) -> None:
-            super().__init__()
-            self.character = character
+        character: str
 
+    @dataclass
     class OpenRequested(Message):
-        def __init__(self, hit: Hit) -> None:
-            super().__init__()
-            self.hit = hit
+        hit: Hit
 
     def __init__(self, hit: Hit, marks: Marks | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)

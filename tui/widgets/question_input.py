@@ -39,10 +39,6 @@ class QuestionInput(Input):
         self._pos: int | None = None  # index into _history while walking it
         self._draft = ""
 
-    @property
-    def history(self) -> list[str]:
-        return list(self._history)
-
     def set_history(self, questions: list[str]) -> None:
         """Questions loaded from disk go before the ones asked in this run."""
         asked = self._history

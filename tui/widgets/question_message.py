@@ -15,4 +15,3 @@ class QuestionMessage(Static):
 
     def __init__(self, question: str) -> None:
         super().__init__(Content.assemble(("You  ", ".question--who"), terminal_safe(question)))
-        self.question = question

@@ -5,6 +5,8 @@ The app reads the file in a worker and posts :class:`~tui.messages.SourceLoaded`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
@@ -16,6 +18,7 @@ from rag.types import Hit
 
 from ..messages import SourceLoaded
 from ..transcript import answer_citation, plural
+from ..viewer import open_file
 from .source_view import SourceView
 
 
@@ -106,12 +109,7 @@ class SourceScreen(Screen):
         self.run_worker(lambda: self._open_original(h), thread=True, group="open-original", exit_on_error=False)
 
     def _open_original(self, h: Hit) -> None:
-        from pathlib import Path
-
-        from ..viewer import open_file
-
-        message = open_file(Path(h.path), h.source, h.page)
-        self.app.call_from_thread(self.app.notify, terminal_line(message))
+        self.app.notify(terminal_line(open_file(Path(h.path), h.source, h.page)), markup=False)  # thread-safe
 
     def action_recenter(self) -> None:
         if self.view is not None:
