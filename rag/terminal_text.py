@@ -47,7 +47,9 @@ _TABLE.update({c: _REPLACEMENT for c in range(0xD800, 0xE000)})
 # The characters replaced, as a regular-expression class (also used by json_dumps).
 _UNSAFE_CLASS = "\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff"
 _UNSAFE = re.compile(f"[{_UNSAFE_CLASS}]")
-_UNSAFE_IN_JSON = re.compile("[\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]")
+# JSON also escapes the bidi marks (LRM, RLM, ALM) that the terminal keeps: a JSON string written
+# as \uXXXX means the same text, and no viewer of the raw bytes reorders around them.
+_UNSAFE_IN_JSON = re.compile("[\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]")
 
 KEEP_LAYOUT = "\n\t"
 _TABLE_KEEP_LAYOUT = {c: v for c, v in _TABLE.items() if chr(c) not in KEEP_LAYOUT}
@@ -80,7 +82,8 @@ def json_dumps(obj: object) -> str:
     """``json.dumps(obj, ensure_ascii=False)`` with no character a terminal could act on.
 
     ``json`` already escapes U+0000-U+001F; this also escapes DEL, the C1 controls, the bidi
-    controls and lone surrogates as ``\\uXXXX``, so the parsed value is exactly ``obj`` while the
+    controls and marks (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) and lone surrogates
+    as ``\\uXXXX``, so the parsed value is exactly ``obj`` while the
     bytes written are plain printable UTF-8.
     """
     out = json.dumps(obj, ensure_ascii=False)

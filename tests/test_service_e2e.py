@@ -143,6 +143,42 @@ def test_status_health_openapi(served):
     assert httpx.get(url + "/health", headers={"host": "attacker.example"}, timeout=10).status_code == 403
 
 
+def test_cross_site_requests_are_refused_by_a_real_server(served):
+    """A web page of another site posting a "simple" request (no CORS preflight) starts nothing."""
+    url, _, _ = served
+    before = httpx.get(url + "/status", timeout=30).json()["update"]["updates"]
+    evil = httpx.post(url + "/index", content=b"go", timeout=10,
+                      headers={"Origin": "https://evil.example", "Content-Type": "text/plain"})
+    text = httpx.post(url + "/index", content=b"go", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert evil.status_code == 403 and text.status_code == 415
+    assert httpx.get(url + "/status", timeout=30).json()["update"]["updates"] == before
+
+
+def test_a_server_bound_to_another_loopback_address_answers_there(served):
+    from mcp import Client
+
+    _, seeds, index = served
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--index", str(index), "--seeds", str(seeds),
+                             "--host", "127.0.0.2", "--port", str(port)],
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.2:{port}"
+    try:
+        wait_ready(proc, url)
+
+        async def tools():
+            async with Client(url + "/mcp") as c:
+                return {t.name for t in (await c.list_tools()).tools}
+
+        assert httpx.get(url + "/health", timeout=10).status_code == 200
+        assert httpx.post(url + "/search", json={"question": "Sochi", "k": 1}, timeout=60).json()["hits"]
+        assert asyncio.run(tools()) == {"search", "get", "status"}
+        assert httpx.get(url + "/health", headers={"host": "attacker.example"}, timeout=10).status_code == 403
+    finally:
+        err = stop(proc)
+    assert "Traceback" not in err, err
+
+
 def test_watch_turns_a_new_file_into_an_update(served):
     url, seeds, _ = served
     before = httpx.get(url + "/status", timeout=30).json()["version"]

@@ -13,7 +13,6 @@ from typing import Literal
 
 from fastapi import FastAPI, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError, RagError
 from rag.service.documents import DocumentNotFound, DocumentPathError, read_lines
 from rag.search.limits import LIMITS, checked_request
-from rag.service.guard import Guard, one_line
+from rag.service.guard import Guard, origin_key
+from rag.service.responses import SafeJSONResponse, error_response
 from rag.version import __version__
 
 
@@ -59,16 +59,16 @@ def _status_of(exc: RagError) -> int:
     return 400
 
 
-def error(status: int, message: object) -> JSONResponse:
-    return JSONResponse({"error": one_line(message)}, status_code=status)
-
-
 def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | None = None, cors: list[str] | None = None,
                mcp=None, max_body: int = 64 * 1024, bind_host: str = "127.0.0.1") -> FastAPI:
     """The API over ``service``. ``token``: every request must send ``Authorization: Bearer TOKEN``.
-    ``allowed_hosts``: the Host header values accepted (None: any). ``cors``: origins allowed to
-    call from a browser (none by default). ``mcp``: an ``MCPServer`` served at ``/mcp``; ``bind_host``:
-    the address the server binds (on loopback the SDK also checks Host and Origin at ``/mcp``)."""
+    ``allowed_hosts``: the Host header values accepted besides ``bind_host`` (None: any).
+    ``cors``: origins of web pages allowed to call (none by default: a request from a page of another
+    site is refused). ``mcp``: an ``MCPServer`` served at ``/mcp``; ``bind_host``: the address the
+    server binds. :mod:`rag.service.guard` says what every request is checked for."""
+    if allowed_hosts is not None:
+        allowed_hosts = [*allowed_hosts, bind_host, f"[{bind_host}]"] if ":" in bind_host else [*allowed_hosts, bind_host]
+    origins = [origin_key(o) for o in cors or []]  # as browsers send them: lower case, no default port
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -78,7 +78,10 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
             async with mcp.session_manager.run():
                 yield
 
-    app = FastAPI(title="rag", version=__version__, lifespan=lifespan,
+    # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, and this tool works
+    # offline (no package here ships their files). /openapi.json is the contract.
+    app = FastAPI(title="rag", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  default_response_class=SafeJSONResponse,
                   description="Ask questions about a folder of documents; every answer cites file and lines.")
 
     @app.exception_handler(RequestValidationError)
@@ -87,16 +90,16 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         if errs:
             e = errs[0]
             where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body",)) or "request"
-            return error(422, f"{where}: {e.get('msg', 'invalid')}")
-        return error(422, "invalid request")
+            return error_response(422, f"{where}: {e.get('msg', 'invalid')}")
+        return error_response(422, "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return error(exc.status_code, exc.detail)
+        return error_response(exc.status_code, exc.detail)
 
     @app.exception_handler(RagError)
     async def _rag(request: Request, exc: RagError):
-        return error(_status_of(exc), exc)
+        return error_response(_status_of(exc), exc)
 
     @app.post("/search", responses=_ERRORS, summary="the passages that best answer a question (as `rag ask --json`)",
               description="Returns `{question, mode, k, index, version, history, verdict, found, confidence, follow_up, hits}`. "
@@ -126,9 +129,14 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
     async def status() -> dict:
         return await run_in_threadpool(service.status)
 
-    @app.get("/health", summary="200 while the server answers")
+    @app.get("/health", responses={503: {"model": ErrorBody}},
+             summary="200 while the server can search; 503 with the reason when it cannot (a damaged index)")
     async def health() -> dict:
-        return {"ok": True, "version": service.retriever.version_dir.name}
+        version = service.retriever.version_dir.name
+        problem = await run_in_threadpool(service.health)
+        if problem is not None:
+            return error_response(503, f"this server cannot search: {problem}")
+        return {"ok": True, "version": version}
 
     @app.post("/index", status_code=202, summary="start an incremental update (returns at once; see /status)")
     async def index() -> dict:
@@ -136,13 +144,22 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         return {"started": started, "queued": not started}
 
     if mcp is not None:
-        mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=bind_host)
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        # The guard checks Host and Origin on /mcp as on every path (the same rule, --cors included);
+        # the SDK's own check would refuse the origins that --cors allows.
+        mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=bind_host,
+                                          transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
         app.router.routes.extend(mcp_app.routes)  # not in the OpenAPI document: MCP has its own schema
 
-    if cors:
+    # Added first, so inside CORS: a preflight from an allowed origin is answered before the guard
+    # asks for the token, and the guard's errors carry the CORS headers.
+    app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, allowed_origins=origins, max_body=max_body)
+    if origins:
         from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version"])
-    app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, max_body=max_body)
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version",
+                                          "Last-Event-ID"],
+                           expose_headers=["Mcp-Session-Id", "WWW-Authenticate"])
     return app

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rag.errors import IndexMissingError, RagError
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
+from rag.index.passages_io import passage_from_payload
 from rag.service.memory import release_memory
 from rag.types import BuildStats
 
@@ -80,6 +81,7 @@ class IndexService:
         self._pending = False
         self._idle = threading.Event()
         self._idle.set()
+        self._search_failure: tuple[object, str] | None = None  # (retriever, why) of the last failed search
         try:
             self._retriever = Retriever.open(self.index, encoder=encoder)
         except IndexMissingError:
@@ -109,12 +111,37 @@ class IndexService:
         ``history_answers``: the answer shown for each earlier question (see :meth:`Retriever.search`)."""
         r = self._retriever
         try:
-            return r.ask(question, k, mode, history or [], history_answers).to_dict()
-        except (OSError, RagError):
+            out = r.ask(question, k, mode, history or [], history_answers).to_dict()
+        except (OSError, RagError) as exc:
             if r is self._retriever:
+                if isinstance(exc, (OSError, IndexCorruptError, IndexMismatchError, IndexMissingError)):
+                    self._search_failure = (r, str(exc))  # the index's fault, not the question's: /health says so
                 raise
             # the version was retired under this request: answer from the new one
             return self._retriever.ask(question, k, mode, history or [], history_answers).to_dict()
+        failure = self._search_failure
+        if failure is not None and failure[0] is r:
+            self._search_failure = None
+        return out
+
+    def health(self) -> str | None:
+        """None when the current version can be searched; else why not, in one line.
+
+        Unhealthy when the last search of this version failed for the index's fault (a damaged
+        file), or when the first and last passages cannot be read back: a cheap look, not
+        `rag status --verify`, which reads every file.
+        """
+        r = self._retriever
+        failure = self._search_failure
+        if failure is not None and failure[0] is r:
+            return failure[1]
+        n = len(r.passages)
+        try:
+            for pos in sorted({0, n - 1}) if n else ():
+                passage_from_payload(r.index.payload_at(pos), str(r.version_dir))
+        except (OSError, RagError) as exc:
+            return str(exc)
+        return None
 
     def status(self) -> dict:
         """What is indexed, what changed in the seeds folder since, which encoder, the update's progress."""
