@@ -150,12 +150,15 @@ def _write_corpus(d: Path, n_files: int = 12) -> Path:
 
 
 def _by_key(index: Path) -> dict[str, tuple[dict, np.ndarray]]:
-    """Every passage of the index's current version: key -> (payload, vector)."""
+    """Every passage of the index's current version: key -> (payload, vector), by key."""
     from rag.index.local import LocalIndex
+    from rag.index.passages_io import passage_from_payload, passage_key
 
     with LocalIndex.open(index) as ix:
-        keys = sorted(ix.keys_with_prefix(""))
-        return dict(zip(keys, zip(ix.get(keys), ix.vectors_of(keys))))
+        out = {passage_key(passage_from_payload(p)): (p, ix.vector_at(i))
+               for i, p in ((i, ix.payload_at(i)) for i in range(ix.count()))}
+        assert sorted(out) == sorted(ix.keys_with_prefix(""))  # the stored keys are the passages' keys
+        return dict(sorted(out.items()))
 
 
 def _assert_same_index(local: Path, dist: Path) -> None:

@@ -1,2 +1,3 @@
-"""The index side: versioned storage of passages behind :class:`backend.IndexBackend`, with a local
-segment-based implementation (:mod:`rag.index.local`)."""
+"""The index side: versioned storage of passages behind the protocols of :mod:`rag.index.backend`
+(:class:`~rag.index.backend.IndexWriter` for the build, :class:`~rag.index.backend.IndexReader` for
+the search), with a local segment-based implementation (:mod:`rag.index.local`)."""

@@ -29,8 +29,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterable, Sequence
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, 
 from rag.index.lexical import BM25_B, BM25_K1, term_weights
 from rag.index.store import FORMAT, FORMAT_VERSION, BuildLock, _fsync_dir, current_version, sha256_file
 from rag.index.store import read_manifest as store_read_manifest
-from rag.index.backend import Hit, IndexBackend, Record
+from rag.index.backend import IndexReader, IndexWriter, Record
 from rag.index.segments import HINT, Segment, SegmentData, data_from_tokens, encode_key, write_segment
 
 CURRENT = "CURRENT"
@@ -188,8 +187,9 @@ class _Live:
         return self._mask
 
 
-class LocalIndex(IndexBackend):
-    """The local segmented backend. ``open(path)`` reads; ``open(path, writable=True)`` writes."""
+class LocalIndex(IndexReader, IndexWriter):
+    """The local segmented backend (both sides of :mod:`rag.index.backend`). ``open(path)`` reads;
+    ``open(path, writable=True)`` writes."""
 
     def __init__(self, root: Path, manifest: dict | None, lock: BuildLock | None, dim: int | None,
                  hnsw_threshold: int, owns_lock: bool = True, generation: int = 0) -> None:
@@ -276,6 +276,12 @@ class LocalIndex(IndexBackend):
         if self._lock is not None and self._owns_lock:
             self._lock.__exit__(None, None, None)
             self._lock = None
+
+    def __enter__(self) -> "LocalIndex":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def verify(self) -> int:
         """Full check: every file of the open version against its recorded sha256; returns how many."""
@@ -440,43 +446,6 @@ class LocalIndex(IndexBackend):
                 return s, row
         return None
 
-    def get(self, keys: Sequence[str]) -> list[dict | None]:
-        out = []
-        for key in keys:
-            found = self._find(key)
-            out.append(found[0].segment.payload(found[1]) if found else None)
-        return out
-
-    def search_dense(self, query_vectors: np.ndarray, n: int) -> list[list[Hit]]:
-        q = np.ascontiguousarray(np.atleast_2d(query_vectors), dtype=np.float32)
-        cands: list[list[tuple[float, int, int]]] = [[] for _ in range(len(q))]
-        for si, s in enumerate(self._segs):
-            scores, rows = s.segment.search_dense(q, n, s.deleted)
-            for qi in range(len(q)):
-                cands[qi].extend((float(sc), si, int(r)) for sc, r in zip(scores[qi], rows[qi]) if r >= 0)
-        out = []
-        for c in cands:
-            c.sort(key=lambda t: (-t[0], t[1], t[2]))
-            out.append([(self._segs[si].segment.keys[r].decode("utf-8"), sc) for sc, si, r in c[:n]])
-        return out
-
-    def search_lexical(self, query_tokens: Sequence[str], n: int, k1: float = BM25_K1,
-                       b: float = BM25_B) -> list[Hit]:
-        """Exact BM25 (Lucene idf, bm25s's term-frequency part) over the live passages of all segments.
-
-        N, document frequencies and the average length count live passages only; a term repeated in
-        the question counts once per occurrence, as in bm25s.
-        """
-        if n <= 0:
-            return []
-        cands: list[tuple[float, int, int]] = []
-        for si, (uniq, scores) in self._bm25_by_segment(query_tokens, k1, b):
-            m = min(n, len(uniq))
-            top = np.argpartition(-scores, m - 1)[:m] if m < len(uniq) else np.arange(len(uniq))
-            cands.extend((float(scores[i]), si, int(uniq[i])) for i in top if scores[i] > 0)
-        cands.sort(key=lambda t: (-t[0], t[1], t[2]))
-        return [(self._segs[si].segment.keys[r].decode("utf-8"), sc) for sc, si, r in cands[:n]]
-
     def doc_freq(self, term: str) -> int:
         """How many live passages hold ``term``."""
         df = 0
@@ -581,10 +550,14 @@ class LocalIndex(IndexBackend):
         pos[~np.isfinite(sc)] = -1
         return sc, pos
 
-    def lexical_positions(self, query_tokens: Sequence[str], k1: float = BM25_K1,
-                          b: float = BM25_B, extra: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_positions(self, query_tokens: Sequence[str], extra: Mapping[str, float] | None = None, *,
+                          k1: float = BM25_K1, b: float = BM25_B) -> tuple[np.ndarray, np.ndarray]:
         """``(positions, scores)`` of every live passage with a positive BM25 score (unordered);
-        ``extra`` adds weighted terms (term -> weight; each of ``query_tokens`` weighs 1)."""
+        ``extra`` adds weighted terms (term -> weight; each of ``query_tokens`` weighs 1).
+
+        Exact BM25 (Lucene idf, bm25s's term-frequency part) over the live passages of all
+        segments: N, document frequencies and the average length count live passages only. ``k1``
+        and ``b`` are for a benchmark's grid (bench/tune_fusion.py); rag searches with the defaults."""
         ids, scores = [], []
         for si, (uniq, sc) in self._bm25_by_segment(query_tokens, k1, b, extra):
             keep = sc > 0
