@@ -20,7 +20,6 @@ computed once, when the segment is written, and carried by every manifest that l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -312,7 +311,3 @@ class Segment:
     def close(self) -> None:
         if "_payload_file" in self.__dict__:
             self._payload_file.close()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
