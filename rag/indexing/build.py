@@ -23,6 +23,7 @@ import numpy as np
 
 from rag.version import __version__
 from rag.index import store
+from rag.index.backend import IndexWriter
 from rag.index.local import collect_garbage
 from rag.documents.changes import clear_stamps, detect_changes, load_stamps, save_stamps
 from rag.errors import IndexCorruptError, RagError, SeedsError
@@ -133,7 +134,7 @@ def build_index(
     return stats
 
 
-def _open_current(index_dir: Path, lock, dense_kind: str):
+def _open_current(index_dir: Path, lock, dense_kind: str) -> tuple[IndexWriter | None, str | None]:
     """The current version opened for writing under the build's lock, or ``(None, why)``."""
     from rag.index.local import LocalIndex
 
@@ -146,8 +147,8 @@ def _open_current(index_dir: Path, lock, dense_kind: str):
     return w, None
 
 
-def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_skipped, t0: float, *, encoder,
-                  model_dir, progress, cancel, max_file_bytes: int, dense_kind: str,
+def _build_locked(seeds: Path, index_dir: Path, lock, current: IndexWriter | None, why, files, walk_skipped,
+                  t0: float, *, encoder, model_dir, progress, cancel, max_file_bytes: int, dense_kind: str,
                   export_query_encoder: bool | str, embedder=None, reader=None) -> tuple[BuildStats, bool]:
     """build_index under the lock; returns the stats and whether the merge policy asks to compact."""
     collect_garbage(index_dir, sweep=False)  # what dead builds left at the top; the commit sweeps the rest
@@ -210,7 +211,8 @@ def _build_locked(seeds: Path, index_dir: Path, lock, current, why, files, walk_
     return stats, compact_after
 
 
-def _open_writer(index_dir: Path, lock, info: ModelInfo, current, stats: BuildStats, dense_kind: str):
+def _open_writer(index_dir: Path, lock, info: ModelInfo, current: IndexWriter | None, stats: BuildStats,
+                 dense_kind: str) -> IndexWriter:
     """The backend to write: the current version when its model is this build's, else an empty one
     (``fresh``: the commit replaces everything)."""
     from rag.index.local import LocalIndex
@@ -245,8 +247,8 @@ def _compact(index_dir: Path, stats: BuildStats, dense_kind: str) -> None:
         stats.warnings.append(f"segments not merged this time ({exc})")
 
 
-def _read_and_commit(seeds, index_dir, writer, files, walk_skipped, ch, unchanged, to_read, prev_files, prev_skipped,
-                     old_indexed: dict, info: ModelInfo, encoder, stats: BuildStats, *, progress, cancel,
+def _read_and_commit(seeds, index_dir, writer: IndexWriter, files, walk_skipped, ch, unchanged, to_read, prev_files,
+                     prev_skipped, old_indexed: dict, info: ModelInfo, encoder, stats: BuildStats, *, progress, cancel,
                      max_file_bytes: int, t0: float, embedder=None, reader=None):
     """Read the new and changed files, send their passages' differences to ``writer`` and commit.
     Returns (the document encoder this build loaded or None, whether the merge policy asks to compact)."""
@@ -321,7 +323,7 @@ def _read_and_commit(seeds, index_dir, writer, files, walk_skipped, ch, unchange
     return _wants_compaction(writer)
 
 
-def _wants_compaction(writer) -> bool:
+def _wants_compaction(writer: IndexWriter) -> bool:
     from rag.index.merge import MergePolicy, plan
 
     return bool(plan(writer.segments(), MergePolicy()))
@@ -387,7 +389,7 @@ def build_passages(
 
 
 def _embed_and_commit(
-    writer,
+    writer: IndexWriter,
     by_source: dict[str, list[Passage]],
     gone: list[str],
     total: int,
@@ -509,7 +511,7 @@ def _calibration_stale(manifest: dict) -> bool:
     return passages > 0 and (not isinstance(cal, dict) or cal.get("version") != confidence.CALIBRATION_VERSION)
 
 
-def calibrate_staged(writer, info: ModelInfo, encoder, loaded=None) -> None:
+def calibrate_staged(writer: IndexWriter, info: ModelInfo, encoder, loaded=None) -> None:
     """Fit the confidence model (rag.indexing.calibration) on the version the build is about to publish
     (the writer's staged view: the first fit, or the corpus moved enough) and record it in that
     version's metadata, so that one build publishes one version."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from rag.documents.sentences import sentence_spans
 from rag.documents.tokens import STOPWORDS_EN, query_terms
+from rag.index.backend import IndexReader
 from rag.search import confidence
 from rag.search.confidence import (CONTEXT_DEPTH, DEFAULT_CALIBRATION, FEATURES, Calibration,
                                    features, question_idf, term_idf)
@@ -137,8 +138,9 @@ class CalibrationSet:
     passages: int
 
 
-def calibrate(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0, max_pseudo: int = MAX_PSEUDO,
-              bank: list[str] | None = None, settings: FitSettings = DEFAULT_SETTINGS) -> Calibration:
+def calibrate(index: IndexReader, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0,
+              max_pseudo: int = MAX_PSEUDO, bank: list[str] | None = None,
+              settings: FitSettings = DEFAULT_SETTINGS) -> Calibration:
     """Fit the confidence model on ``index`` (a read view: :class:`rag.index.backend.IndexReader`),
     without labels. ``encode`` embeds a list of queries (normalized vectors). At most ``max_pseudo``
     + the bank + 50 queries are embedded, in one batch."""
@@ -162,8 +164,8 @@ def fit_calibration(cs: CalibrationSet, settings: FitSettings = DEFAULT_SETTINGS
                        cs.passages, int(np.count_nonzero(y == 1)), int(np.count_nonzero(y == 0)))
 
 
-def calibration_set(index, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0, max_pseudo: int = MAX_PSEUDO,
-                    bank: list[str] | None = None,
+def calibration_set(index: IndexReader, encode: Callable[[list[str]], np.ndarray], *, seed: int = 0,
+                    max_pseudo: int = MAX_PSEUDO, bank: list[str] | None = None,
                     make_question: Callable[..., str | None] | None = None) -> CalibrationSet | None:
     """The label-free training pairs of ``index`` (see :func:`calibrate`); None when it has none."""
     rng = random.Random(seed)

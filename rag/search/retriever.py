@@ -22,6 +22,7 @@ import numpy as np
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.embedding.model import default_model_dir, model_info, weights_stamp
 from rag.index import store
+from rag.index.backend import IndexReader
 from rag.index.local import LocalIndex
 from rag.index.passages_io import passage_from_payload
 from rag.search import followup, pipeline
@@ -55,7 +56,7 @@ class IndexInfo:
 class _Passages(Sequence):
     """The live passages of one version by position, decoded from their payloads when used (a bounded cache)."""
 
-    def __init__(self, index: LocalIndex, where: Path) -> None:
+    def __init__(self, index: IndexReader, where: Path) -> None:
         self._n = index.count()
         self._get = lru_cache(maxsize=PASSAGE_CACHE)(lambda i: passage_from_payload(index.payload_at(i), str(where)))
 
@@ -76,7 +77,7 @@ class _Passages(Sequence):
 class Retriever:
     """Search one index version. Thread-safe for concurrent searches."""
 
-    def __init__(self, version_dir: Path, manifest: dict, index: LocalIndex, encoder=None,
+    def __init__(self, version_dir: Path, manifest: dict, index: IndexReader, encoder=None,
                  settings: SearchSettings = DEFAULT_SETTINGS) -> None:
         self.version_dir = version_dir
         self.manifest = manifest  # the build's metadata (model, seeds root, files, counts, ...)
@@ -140,7 +141,7 @@ class Retriever:
         raise last
 
     @classmethod
-    def _load(cls, version: Path, index: LocalIndex, encoder, model_dir, verify: bool,
+    def _load(cls, version: Path, index: IndexReader, encoder, model_dir, verify: bool,
               settings: SearchSettings) -> "Retriever":
         manifest = index.meta
         try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from rag.index.backend import IndexReader
 from rag.search.confidence import Calibration, term_idf
 from rag.search.followup import DEFAULT_FOLLOWUP, FollowUpSettings
 from rag.search.fusion import DEFAULT_FUSION, FusionParams
@@ -60,7 +61,7 @@ class TermStats:
 class SearchView:
     """One open index version as the search stages see it."""
 
-    index: object  # the backend's read view (rag.index.backend.IndexReader)
+    index: IndexReader  # the backend's read view of the version
     passages: Sequence[Passage]  # by position
     encoder: Callable[[], object]  # the query encoder, loaded on first use
     calibration: Calibration
