@@ -83,10 +83,17 @@ def json_dumps(obj: object) -> str:
 
     ``json`` already escapes U+0000-U+001F; this also escapes DEL, the C1 controls, the bidi
     controls and marks (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) and lone surrogates
-    as ``\\uXXXX``, so the parsed value is exactly ``obj`` while the
-    bytes written are plain printable UTF-8.
+    as ``\\uXXXX``, so the parsed value is exactly ``obj`` while the bytes written are plain
+    printable UTF-8.
     """
-    out = json.dumps(obj, ensure_ascii=False)
-    # These characters can only occur inside JSON strings, where \\uXXXX means the same character.
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+    return json_escaped(json.dumps(obj, ensure_ascii=False))
+
+
+def json_escaped(json_text: str) -> str:
+    """JSON text (another serializer's) with the characters :func:`json_dumps` escapes as ``\\uXXXX``.
+
+    These characters can only occur inside JSON strings (never in its syntax), where ``\\uXXXX``
+    means the same character: the parsed value is unchanged.
+    """
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
 

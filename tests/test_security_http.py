@@ -164,6 +164,31 @@ def test_json_leaving_the_server_escapes_control_and_bidi_characters(seeds, tmp_
     assert error.status_code == 404
 
 
+def test_json_leaving_mcp_over_http_escapes_control_and_bidi_characters(seeds, tmp_path, fake_encoder):
+    """The raw bytes of the MCP SDK's answers at /mcp (its own JSON, in server-sent events)."""
+    from rag.service.mcp_server import build_mcp
+
+    (seeds / "hostile.txt").write_text(f"lighthouse keepers {HOSTILE}\n", encoding="utf-8")
+    idx = tmp_path / "idx"
+    build_index(seeds, idx, encoder=fake_encoder)
+    service = IndexService(idx, seeds, encoder=fake_encoder)
+    accept = {"Accept": "application/json, text/event-stream"}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    with serving(create_app(service, allowed_hosts=LOOPBACK, mcp=build_mcp(service))) as url, \
+            httpx.Client(base_url=url, timeout=30, headers=accept) as c:
+        first = c.post("/mcp", json=init)
+        session = {"Mcp-Session-Id": first.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
+        c.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        got = c.post("/mcp", headers=session, json={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                                                     "params": {"name": "get", "arguments": {"source": "hostile.txt"}}})
+    assert got.status_code == 200
+    raw = got.content.decode("utf-8").replace("\r\n", "\n")  # the event stream's own line ends
+    assert not UNSAFE_BYTES.search(raw), raw
+    data = [json.loads(line[5:]) for line in raw.splitlines() if line.startswith("data:") and line[5:].strip()]
+    assert HOSTILE in data[-1]["result"]["structuredContent"]["text"]  # the exact text, once parsed
+
+
 def test_api_documentation_needs_no_network(service):
     with serving(create_app(service, allowed_hosts=LOOPBACK)) as url, httpx.Client(base_url=url, timeout=30) as c:
         pages = [c.get(p) for p in ("/docs", "/redoc", "/docs/oauth2-redirect")]

@@ -2,8 +2,10 @@
 
 Endpoints: ``POST /search``, ``GET /documents/{source}``, ``GET /status``, ``GET /health``,
 ``POST /index``; the OpenAPI document at ``/openapi.json``; the MCP server at ``/mcp`` when given.
-Every error is ``{"error": "one line"}`` with its status code. :mod:`rag.service.guard` applies the
-token, the Host check and the body limit to every request, ``/mcp`` included.
+Every error is ``{"error": "one line"}`` with its status code; every body is written by
+:class:`~rag.service.responses.SafeJSONResponse`. :mod:`rag.service.guard` applies the Host, Origin,
+media type, token and body-size checks to every request, ``/mcp`` included, inside Starlette's
+``CORSMiddleware`` when ``--cors`` names origins.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError, RagError
 from rag.service.documents import DocumentNotFound, DocumentPathError, read_lines
 from rag.search.limits import LIMITS, checked_request
 from rag.service.guard import Guard, origin_key
-from rag.service.responses import SafeJSONResponse, error_response
+from rag.service.responses import EscapedJSONBodies, SafeJSONResponse, error_response
 from rag.version import __version__
-
 
 
 class SearchRequest(BaseModel):
@@ -144,20 +147,21 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         return {"started": started, "queued": not started}
 
     if mcp is not None:
-        from mcp.server.transport_security import TransportSecuritySettings
+        from mcp.server.transport_security import TransportSecuritySettings  # the SDK: only when MCP is served
 
         # The guard checks Host and Origin on /mcp as on every path (the same rule, --cors included);
         # the SDK's own check would refuse the origins that --cors allows.
         mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=bind_host,
                                           transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
-        app.router.routes.extend(mcp_app.routes)  # not in the OpenAPI document: MCP has its own schema
+        for route in mcp_app.routes:  # not in the OpenAPI document: MCP has its own schema
+            if isinstance(route, Route) and route.path == "/mcp":  # its JSON escaped as the API's
+                route = Route("/mcp", endpoint=EscapedJSONBodies(route.endpoint))
+            app.router.routes.append(route)
 
     # Added first, so inside CORS: a preflight from an allowed origin is answered before the guard
     # asks for the token, and the guard's errors carry the CORS headers.
     app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, allowed_origins=origins, max_body=max_body)
     if origins:
-        from starlette.middleware.cors import CORSMiddleware
-
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version",
                                           "Last-Event-ID"],

@@ -9,9 +9,11 @@ exactly the text, the bytes hold none of those characters (they are ``\\uXXXX`` 
 
 from __future__ import annotations
 
+import codecs
+
 from starlette.responses import JSONResponse
 
-from rag.terminal_text import json_dumps, terminal_line
+from rag.terminal_text import json_dumps, json_escaped, terminal_line
 
 
 class SafeJSONResponse(JSONResponse):
@@ -30,3 +32,36 @@ def one_line(message: object) -> str:
 def error_response(status: int, message: object, headers: dict[str, str] | None = None) -> SafeJSONResponse:
     """``{"error": "one line"}`` with ``status``."""
     return SafeJSONResponse({"error": one_line(message)}, status_code=status, headers=headers)
+
+
+class EscapedJSONBodies:
+    """ASGI: the wrapped app's JSON and server-sent-event bodies written as :class:`SafeJSONResponse`
+    writes its own (:func:`~rag.terminal_text.json_escaped`), chunk by chunk, for the MCP SDK's
+    ``/mcp``, whose JSON the SDK serializes itself. The length of a body changes: its
+    ``Content-Length`` is dropped (the server sends it chunked)."""
+
+    _TYPES = (b"application/json", b"text/event-stream")
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        decoder = None
+
+        async def escaping_send(message):
+            nonlocal decoder
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if ctype.split(b";", 1)[0].strip().lower() in self._TYPES:
+                    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two chunks
+                    message = {**message, "headers": [(k, v) for k, v in headers if k.lower() != b"content-length"]}
+            elif message["type"] == "http.response.body" and decoder is not None:
+                text = decoder.decode(message.get("body", b""), final=not message.get("more_body", False))
+                message = {**message, "body": json_escaped(text).encode("utf-8")}
+            await send(message)
+
+        await self.app(scope, receive, escaping_send)
