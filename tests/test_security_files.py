@@ -186,3 +186,17 @@ def test_what_is_not_a_readable_file_is_refused_at_once(seeds):
     with pytest.raises(DocumentNotFound):
         read_lines(seeds, "plain.txt/more.txt")  # a file named as a folder
     assert time.monotonic() - t0 < 5
+
+
+def test_a_pdf_is_parsed_from_the_handle_that_was_checked(seeds):
+    """A binary format goes to its parser (a worker process) as the bytes read from the handle."""
+    from pdfs import paper
+
+    (seeds / "paper.pdf").write_bytes(paper([[["The lighthouse keeper rows out at dawn."]],
+                                             [["Gulls follow the boat home."]]]))
+    os.symlink("paper.pdf", seeds / "alias.pdf")
+    assert "Gulls follow the boat home." in read_lines(seeds, "alias.pdf", page=2).lines
+    with pytest.raises(DocumentPathError, match="paper.pdf has 2 pages: give a page from 1 to 2"):
+        read_lines(seeds, "paper.pdf")
+    with pytest.raises(DocumentPathError, match="give a page from 1 to 2, not 3"):
+        read_lines(seeds, "paper.pdf", page=3)
