@@ -26,10 +26,9 @@ import json
 import random
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from rag.documents.chunking import text_hash
 from rag.documents.sentences import sentence_spans
@@ -38,7 +37,7 @@ from rag.embedding.model import default_model_dir, model_info
 from rag.embedding.onnx_encoder import load_query_encoder
 from rag.evaluation import beir
 from rag.search import answer as answer_mod
-from rag.search.retriever import ANSWER_DENSE_WEIGHT, ANSWER_MAX_CHARS
+from rag.search.view import DEFAULT_SETTINGS, TermStats
 from rag.types import Passage
 
 EXTRA_STOP = STOPWORDS_EN | frozenset("which were has have had been its from also than more most can may".split())
@@ -116,12 +115,12 @@ def human(ds: beir.Dataset, split: str) -> list[Item]:
     return out
 
 
-def score(items: list[Item], enc, idf, with_type: bool, dense_weight: float = ANSWER_DENSE_WEIGHT) -> float:
+def score(items: list[Item], enc, idf, with_type: bool, dense_weight: float = DEFAULT_SETTINGS.answer_dense_weight) -> float:
     hits = 0
     for it in items:
         p = it.passage
         spans = answer_mod.sentence_candidates(p)
-        vecs = enc.static_vectors([it.question] + [p.text[a:b][:ANSWER_MAX_CHARS] for a, b in spans])
+        vecs = enc.static_vectors([it.question] + [p.text[a:b][:DEFAULT_SETTINGS.answer_max_chars] for a, b in spans])
         dense = (vecs[1:] @ vecs[0]).tolist()
         ans = answer_mod.best_sentence(tokenize(it.question), p, idf, spans=spans, dense=dense, dense_weight=dense_weight,
                                        question=it.question if with_type else None)
@@ -131,12 +130,9 @@ def score(items: list[Item], enc, idf, with_type: bool, dense_weight: float = AN
 
 
 def idf_of(texts: list[str]):
-    n = len(texts)
-    df: dict[str, int] = {}
-    for toks in tokenize_many(texts):
-        for t in set(toks):
-            df[t] = df.get(t, 0) + 1
-    return lambda t: float(np.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5))) if t in df else 0.0
+    """BM25's idf of a term in ``texts``, by the formula the retriever's answer sentences use."""
+    df = Counter(t for toks in tokenize_many(texts) for t in set(toks))
+    return TermStats(lambda t: df.get(t, 0), len(texts), specific_idf_share=1.0).idf
 
 
 def main() -> int:

@@ -26,71 +26,18 @@ the same commands with it first on ``PYTHONPATH`` (the indexes are the same file
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
-import io
 import time
 from pathlib import Path
 
-import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from rag import build_index  # noqa: E402
-from rag.embedding.model import default_model_dir, model_info  # noqa: E402
-
-QUESTION = "How many participants and observers are expected in Sochi?"
-SEED_ARTICLE = REPO / "seeds" / "000_696ac6e15c916e66.txt"
-WORDS = (
-    "talks delegation ceasefire observers participants congress region government opposition city "
-    "agreement council report meeting border river harbour market school winter spring summer road "
-    "bridge station museum library garden factory village mountain forest valley island coast"
-).split()
-
-
-class SyntheticEncoder:
-    """The real model's identity with cheap deterministic vectors (see the module docstring)."""
-
-    path_name = "synthetic"
-
-    def __init__(self, info) -> None:
-        self.info = info
-        from rag.embedding.model import word_pieces
-
-        self._pieces = word_pieces(str(info.path))
-
-    def token_ends(self, text: str) -> list[int]:
-        return self._pieces.token_ends(text)
-
-    def encode(self, texts, progress=None, cancel=None) -> np.ndarray:
-        texts = list(texts)
-        out = np.empty((len(texts), self.info.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            seed = int.from_bytes(hashlib.sha256(t.encode("utf-8")).digest()[:8], "little")
-            v = np.random.default_rng(seed).standard_normal(self.info.dim).astype(np.float32)
-            out[i] = v / np.linalg.norm(v)
-            if progress is not None and (i + 1) % 1000 == 0:
-                progress(i + 1, len(texts))
-        if progress is not None:
-            progress(len(texts), len(texts))
-        return out
-
-
-def write_many(seeds: Path, n: int) -> None:
-    rng = np.random.default_rng(7)
-    seeds.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        sub = seeds / f"d{i // 1000:02d}"
-        sub.mkdir(exist_ok=True)
-        words = [WORDS[j] for j in rng.integers(0, len(WORDS), 30)]
-        text = f"Note {i}. " + " ".join(words).capitalize() + ".\n"
-        (sub / f"note{i:05d}.txt").write_text(text, encoding="utf-8")
+from harness import BENCH, QUESTION, REPO, SEED_ARTICLE, code_env, extract, markdown_table
+from rag import build_index
+from rag.embedding.model import default_model_dir, model_info, word_pieces
+from synthetic import SyntheticEncoder, write_notes
 
 
 def prepare(work: Path) -> tuple[tuple[Path, Path], tuple[Path, Path]]:
@@ -105,28 +52,17 @@ def prepare(work: Path) -> tuple[tuple[Path, Path], tuple[Path, Path]]:
     if not (big_index / "CURRENT").exists():
         if not big_seeds.is_dir():
             t = time.perf_counter()
-            write_many(big_seeds, 20_000)
+            write_notes(big_seeds, 20_000)
             print(f"wrote 20,000 seed files in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         t = time.perf_counter()
-        enc = SyntheticEncoder(model_info(default_model_dir()))
-        stats = build_index(big_seeds, big_index, encoder=enc)
+        info = model_info(default_model_dir())
+        stats = build_index(big_seeds, big_index, encoder=SyntheticEncoder(info, word_pieces(str(info.path))))
         print(f"built the 20k index ({stats.passages} passages) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     return (art_seeds, art_index), (big_seeds, big_index)
 
 
-def extract(ref: str, dest: Path, paths: tuple[str, ...] = ("rag",)) -> Path:
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    data = subprocess.run(["git", "-C", str(REPO), "archive", ref, *paths], capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
-
-
 def time_ask(code_root: Path, seeds: Path, index: Path) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env["PYTHONPATH"] = str(code_root)
+    env = code_env(code_root, base=dict(os.environ))
     cmd = [sys.executable, "-m", "rag", "ask", QUESTION, "--seeds", str(seeds), "--index", str(index), "--json"]
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=seeds.parent)
@@ -138,7 +74,7 @@ def time_ask(code_root: Path, seeds: Path, index: Path) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "ask_scale", help="where the indexes are kept")
+    ap.add_argument("--work", type=Path, default=BENCH / "out" / "ask_scale", help="where the indexes are kept")
     ap.add_argument("--runs", type=int, default=7, help="fresh processes per configuration (default 7)")
     ap.add_argument("--before", metavar="REF", help="also time rag/ as of this git commit")
     args = ap.parse_args()
@@ -155,11 +91,12 @@ def main() -> int:
             for name, (s, i) in (("article", art), ("20k", big)):
                 times.setdefault((label, name), []).append(time_ask(root, s, i))
     print(f"cold `rag ask` (hybrid, --json), median of {args.runs} fresh processes")
-    print(f"{'code':<28}{'seed article':>14}{'20,000 files':>14}{'difference':>12}")
+    rows = []
     for label, _ in codes:
         a = statistics.median(times[(label, "article")])
         b = statistics.median(times[(label, "20k")])
-        print(f"{label:<28}{a:>12.3f} s{b:>12.3f} s{b - a:>10.3f} s")
+        rows.append((label, f"{a:.3f} s", f"{b:.3f} s", f"{b - a:+.3f} s"))
+    print(markdown_table(("code", "seed article", "20,000 files", "difference"), rows))
     return 0
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import rag.documents.chunking as chunking
@@ -31,13 +33,25 @@ QUESTIONS = [
 ]
 
 
+@contextmanager
+def boilerplate_rule(on: bool) -> Iterator[None]:
+    """Chunking with its boilerplate rule on (as shipped) or off, for this block only: chunking has
+    no setting for it, so "off" swaps the rule in rag.documents.chunking and puts it back after."""
+    shipped = chunking.is_boilerplate
+    chunking.is_boilerplate = shipped if on else (lambda text: False)
+    try:
+        yield
+    finally:
+        chunking.is_boilerplate = shipped
+
+
 def main() -> None:
     seeds = Path(sys.argv[1] if len(sys.argv) > 1 else "seeds")
     out = {}
     for variant in ("without rule", "with rule"):
-        chunking.is_boilerplate = (lambda text: False) if variant == "without rule" else is_boilerplate
         with tempfile.TemporaryDirectory() as tmp:
-            build_index(seeds, Path(tmp) / "idx", export_query_encoder=False)
+            with boilerplate_rule(on=variant == "with rule"):
+                build_index(seeds, Path(tmp) / "idx", export_query_encoder=False)
             r = Retriever.open(Path(tmp) / "idx")
             row = {"passages": len(r.passages)}
             for mode in ("hybrid", "dense", "bm25"):

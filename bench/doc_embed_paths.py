@@ -25,22 +25,22 @@ import tempfile
 import time
 from pathlib import Path
 
-SCIFACT = Path(os.environ.get("RAG_BENCH_SCIFACT", "/work/shared/data/scifact"))
+from harness import SCIFACT
+from rag.documents.sentences import split_sentences
+from rag.evaluation import beir
+
 PATHS = ("onnx-fp32", "torch-auto", "torch-fp32")
 
 
 def texts(kind: str, n: int) -> list[str]:
-    from rag.documents.sentences import split_sentences
-
-    rows = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
-    rng = random.Random(7)
-    rng.shuffle(rows)
+    abstracts = [p.text for p in beir.load(SCIFACT, "test").passages]
+    random.Random(7).shuffle(abstracts)
     out: list[str] = []
-    for r in rows:
+    for text in abstracts:
         if kind == "long":
-            out.append(r["text"])
+            out.append(text)
         else:
-            sents = split_sentences(r["text"])
+            sents = split_sentences(text)
             for i in range(0, len(sents), 2):
                 out.append(" ".join(sents[i : i + 2]))
         if len(out) >= n:
@@ -50,7 +50,7 @@ def texts(kind: str, n: int) -> list[str]:
 
 def child(path: str, kind: str, n: int) -> None:
     data = texts(kind, n)
-    if path == "onnx-fp32":
+    if path == "onnx-fp32":  # each child imports only the path it measures (torch stays out of ONNX's)
         from rag.embedding.model import model_info
         from rag.embedding.onnx_encoder import export_without_torch, load_export
 

@@ -28,21 +28,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "seeds" / "000_696ac6e15c916e66.txt"
-QUESTION = "How many participants and observers are expected in Sochi?"
+from harness import QUESTION, REPO, SEED_ARTICLE
 
 
 def fresh_clone(base: Path) -> tuple[Path, Path, Path]:
     seeds = base / "seeds"
     seeds.mkdir(parents=True)
-    shutil.copy(SEED, seeds / SEED.name)
+    shutil.copy(SEED_ARTICLE, seeds / SEED_ARTICLE.name)
     return seeds, base / "index", base / "cache"
 
 
 def ui_child(seeds: str, index: str) -> None:
     """Runs in its own process: the UI on a fresh clone, headless."""
-    import asyncio
+    import asyncio  # the UI child's imports: timed as part of its start, not the parent's
 
     from textual import events
 
@@ -72,8 +70,6 @@ def ui_child(seeds: str, index: str) -> None:
                 await asyncio.sleep(0.005)
             ex = app.exchanges[-1]
             top = ex.hits[0] if ex.hits else None
-            import resource
-
             ru = resource.getrusage(resource.RUSAGE_SELF)
             t0 = stamp["ready"]
             sys.stdout.write(json.dumps({
@@ -132,7 +128,7 @@ def run_ask(runs: int, fresh: bool) -> list[dict]:
         seeds, index, cache = fresh_clone(Path(tmp))
         # `python -m` puts its working folder first on sys.path: run in the temporary folder, so that
         # PYTHONPATH (the checkout under test; this one by default) decides which rag answers.
-        env = {**os.environ, "RAG_CACHE_DIR": str(cache), "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)}
+        env = {**os.environ, "RAG_CACHE_DIR": str(cache), "PYTHONPATH": os.environ.get("PYTHONPATH") or str(REPO)}
         cmd = [sys.executable, "-m", "rag", "ask", QUESTION, "--index", str(index), "--seeds", str(seeds), "-k", "3"]
         if not fresh:  # build and export first, and warm the page cache
             subprocess.run([sys.executable, "-m", "rag", "index", "--index", str(index), "--seeds", str(seeds)],

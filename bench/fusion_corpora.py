@@ -13,27 +13,30 @@ dense, 300 per side), the default in the code, and every fusion setting of the g
 searched with their title header and questions are read by ``query_terms``, as the retriever does.
 The setting chosen is the one with the best mean nDCG@10 over the TUNING collections (SciFact train
 and CAsT) among those at or above plain RRF on each of them; SciFact test is only reported.
-Dense and BM25 run exactly as in :class:`rag.search.retriever.Retriever` (flat inner product over the
-index's vectors, the index's BM25 parameters) and fusion is :func:`rag.search.fusion.fuse`.
+Dense and BM25 run exactly as in :class:`rag.search.retriever.Retriever` (rag's index of each
+collection: flat inner product over its vectors, BM25 with the index's parameters; bench/corpus_index.py)
+and fusion is :func:`rag.search.fusion.fuse`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from corpus_index import CorpusIndex, write
 from rag.documents.chunking import text_hash
 from rag.documents.headers import indexed_text
 from rag.documents.tokens import query_terms, tokenize_many
 from rag.evaluation import beir
 from rag.evaluation.metrics import ndcg_at
-from rag.index.lexical import BM25Index
 from rag.indexing.build import build_passages
 from rag.search.fusion import DEFAULT_FUSION, FusionParams, fuse, ranked
 from rag.search.retriever import Retriever
@@ -57,22 +60,17 @@ class Collection:
     vectors: np.ndarray
 
 
-def dense_top(vectors: np.ndarray, qvecs: np.ndarray, depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    out = []
-    sims = qvecs @ vectors.T
-    for s in sims:
-        n = min(depth, s.size)
-        idx = np.argpartition(-s, n - 1)[:n]
-        idx = idx[np.lexsort((idx, -s[idx]))]
-        out.append((idx.astype(np.int64), s[idx].astype(np.float32)))
-    return out
-
-
 def collection(name, pids, texts, vectors, encoder, queries, qrels) -> Collection:
+    """The collection's texts and vectors in an index of rag's (exact dense search, BM25 over the
+    texts), each question's DEPTH best of each side."""
     qvecs = encoder.encode(queries)
-    bm = BM25Index.build(tokenize_many(texts))
-    lex = [bm.top(query_terms(q), DEPTH) for q in queries]  # questions read as the retriever reads them
-    return Collection(name, pids, qvecs, queries, qrels, dense_top(vectors, qvecs, DEPTH), lex, vectors)
+    with tempfile.TemporaryDirectory() as tmp:
+        write(Path(tmp), tokenize_many(texts), vectors)
+        index = CorpusIndex(Path(tmp))
+        dense = index.dense(qvecs, DEPTH)
+        lex = [index.lexical(query_terms(q), DEPTH) for q in queries]  # questions read as the retriever reads them
+        index.close()
+    return Collection(name, pids, qvecs, queries, qrels, dense, lex, vectors)
 
 
 def ndcg(c: Collection, rankings: list[list[int]]) -> float:
@@ -122,8 +120,6 @@ def load_collections(scifact: Path, cast: Path, index_root: Path) -> dict[str, C
             text = beir.record_text(rec)
             cast_passages.append(Passage(text, "cast:" + rec["_id"], n, n, 1, 0, len(text), text_hash(text)))
     cast_index = index_root / "cast2022-responses"
-    import hashlib
-
     build_passages(cast_index, cast_passages,
                    {"corpus.jsonl": {"sha256": hashlib.sha256((cast / "corpus.jsonl").read_bytes()).hexdigest()}})
     rc = Retriever.open(cast_index, encoder=enc)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import re
 import statistics
 import sys
 import time
@@ -23,24 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import BENCH, SCIFACT, markdown_table, median_of
+from rag.documents.sentences import split_sentences
+from rag.documents.tokens import tokenize
+from rag.evaluation import beir
+from rag.index.backend import Record
+from rag.index.local import LocalIndex
+from rag.search.fusion import top_positive
 
-from rag.index.backend import Record  # noqa: E402
-from rag.index.local import LocalIndex  # noqa: E402
-from rag.documents.tokens import tokenize  # noqa: E402
-
-CORPUS = Path("/work/shared/data/scifact/corpus.jsonl")
 DIM = 384
-SENT = re.compile(r"(?<=[.!?])\s+")
 
 
 def sentences() -> list[str]:
-    out = []
-    with open(CORPUS, encoding="utf-8") as f:
-        for line in f:
-            out.extend(s for s in SENT.split(json.loads(line)["text"]) if len(s) > 20)
-    return out
+    """SciFact's sentences (longer than 20 characters), as rag splits them."""
+    return [s for p in beir.load(SCIFACT, "test").passages for s in split_sentences(p.text) if len(s) > 20]
 
 
 def unit(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -74,19 +68,10 @@ def build(idx: Path, n: int) -> dict:
     return stats
 
 
-def median_of(fn, reps: int = 5) -> float:
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of the figures (for bench/run.py)")
     args = ap.parse_args()
     idx = args.out / f"incremental-{args.n}"
@@ -131,8 +116,8 @@ def main() -> None:
     open_s = time.perf_counter() - t
     q = unit(rng, 1)
     qt = tokenize("vitamin D supplementation and respiratory infection risk in older adults")
-    dense_s = median_of(lambda: reader.search_dense(q, 10))
-    lex_s = median_of(lambda: reader.search_lexical(qt, 10))
+    dense_s = median_of(lambda: reader.dense_positions(q, 10))
+    lex_s = median_of(lambda: top_positive(reader.lexical_positions(qt), 10))  # as the retriever ranks BM25
     rebuild = built["queue_s"] + built["commit_s"]
     rows = [
         ("full rebuild of the index (baseline: HNSW + BM25 + write + hash)", rebuild),
@@ -142,10 +127,8 @@ def main() -> None:
         ("dense query, k=10", dense_s),
         ("lexical (BM25) query, k=10", lex_s),
     ]
-    print(f"\n{args.n:,} passages, {DIM}-d; segments: {[ (s['kind'], s['rows']) for s in reader.segments()]}")
-    print("| operation | seconds |\n|---|---:|")
-    for name, s in rows:
-        print(f"| {name} | {s:.4f} |")
+    print(f"\n{args.n:,} passages, {DIM}-d; segments: {[(s['kind'], s['rows']) for s in reader.segments()]}")
+    print(markdown_table(("operation", "seconds"), [(name, f"{s:.4f}") for name, s in rows]))
     print(f"adds: {[round(x, 3) for x in adds]}  removes: {[round(x, 3) for x in removes]}")
     print(f"speed-up of add vs rebuild: {rebuild / statistics.median(adds):,.0f}x")
     if args.json:

@@ -2,9 +2,9 @@
 
     PYTHONPATH=$PWD .venv/bin/python bench/incremental_real.py [--before REF] [--runs 5]
 
-The 20,000 seed files (one short paragraph each) and the synthetic encoder are bench/ask_scale.py's
-(real model identity and word pieces, deterministic pseudo-random vectors: embedding cost is not
-what is measured). Each code version gets its own index under ``--work`` (formats differ), built
+The 20,000 seed files (one short paragraph each; ``--files`` for fewer) and the synthetic encoder
+are bench/synthetic.py's (real model identity and word pieces, deterministic pseudo-random vectors:
+embedding cost is not what is measured). Each code version gets its own index under ``--work`` (formats differ), built
 once. Then, per run: write one 3-paragraph file, time ``build_index`` (add), delete it, time
 ``build_index`` again (remove). The timed call is the whole library path: walk and change detection
 of 20,000 files, reading the new file, embedding 3 passages, the index update and its atomic switch.
@@ -17,12 +17,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import BENCH, REPO, code_env, extract, markdown_table, run_child
+from synthetic import SyntheticEncoder, write_notes
+
 NOTE = (
     "# Harbour report\n\nThe delegation met the harbour council on Tuesday to discuss winter access.\n\n"
     "Observers from the region said the ceasefire held along the river border.\n\n"
@@ -30,17 +31,20 @@ NOTE = (
 )
 
 
-def worker(seeds: Path, index: Path, runs: int) -> dict:
-    import rag  # the code under test: first on PYTHONPATH, imported before ask_scale touches sys.path
-
-    sys.path.insert(0, str(REPO / "bench"))
-    from ask_scale import SyntheticEncoder, write_many  # noqa: E402
+def worker(seeds: Path, index: Path, runs: int, files: int) -> dict:
+    """In a process with the code under test first on PYTHONPATH."""
+    import rag
     from rag import build_index
-    from rag.embedding.model import default_model_dir, model_info
+
+    try:
+        from rag.embedding import model
+    except ImportError:  # the layout before rag/ had subpackages (e.g. 49e74e6)
+        from rag import model
 
     if not seeds.is_dir():
-        write_many(seeds, 20_000)
-    enc = SyntheticEncoder(model_info(default_model_dir()))
+        write_notes(seeds, files)
+    info = model.model_info(model.default_model_dir())
+    enc = SyntheticEncoder(info, model.word_pieces(str(info.path)))
     if not (index / "CURRENT").exists():
         t = time.perf_counter()
         s = build_index(seeds, index, encoder=enc)
@@ -54,7 +58,8 @@ def worker(seeds: Path, index: Path, runs: int) -> dict:
         t = time.perf_counter()
         s = build_index(seeds, index, encoder=enc)
         adds.append(time.perf_counter() - t)
-        assert s.embedded in (3, 4), s  # three paragraphs (and, before issue 11, the heading as a passage)
+        if s.embedded not in (3, 4):  # three paragraphs (and, before issue 11, the heading as a passage)
+            raise RuntimeError(f"adding the note embedded {s.embedded} passages, not 3: {s}")
         note.unlink()
         t = time.perf_counter()
         build_index(seeds, index, encoder=enc)
@@ -64,37 +69,34 @@ def worker(seeds: Path, index: Path, runs: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "incremental_real")
+    ap.add_argument("--work", type=Path, default=BENCH / "out" / "incremental_real")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--files", type=int, default=20_000, help="seed files when --work has none yet (default 20,000)")
     ap.add_argument("--before", metavar="REF", help="also time rag/ as of this git commit")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of the figures (for bench/run.py)")
     ap.add_argument("--worker", nargs=2, metavar=("SEEDS", "INDEX"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(Path(args.worker[0]), Path(args.worker[1]), args.runs)))
+        print(json.dumps(worker(Path(args.worker[0]), Path(args.worker[1]), args.runs, args.files)))
         return 0
-    sys.path.insert(0, str(REPO / "bench"))
-    from ask_scale import extract
-
     seeds = args.work / "seeds"
     codes = [("after (this checkout)", REPO, args.work / "index-after")]
     if args.before:
         codes.insert(0, (f"before ({args.before})", extract(args.before, args.work / "before-code"),
                          args.work / "index-before"))
-    print(f"one 3-paragraph file added to / removed from a 20,000-file index via build_index, median of {args.runs}")
-    print(f"{'code':<30}{'add':>10}{'remove':>10}")
-    results = {}
+    results, rows = {}, []
     for label, root, index in codes:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-        env["PYTHONPATH"] = str(root)
-        p = subprocess.run([sys.executable, __file__, "--worker", str(seeds), str(index), "--runs", str(args.runs)],
-                           capture_output=True, text=True, env=env)
-        if p.returncode != 0:
-            raise SystemExit(p.stderr)
-        r = json.loads(p.stdout.strip().splitlines()[-1])
-        results["before" if label.startswith("before") else "after"] = r
-        print(f"{label:<30}{statistics.median(r['add_s']):>8.3f} s{statistics.median(r['remove_s']):>8.3f} s"
-              f"   adds {[round(x, 3) for x in r['add_s']]} ({r['rag']})")
+        r = run_child([sys.executable, __file__, "--worker", str(seeds), str(index), "--runs", str(args.runs),
+                       "--files", str(args.files)], env=code_env(root, base=dict(os.environ)))
+        if r["rc"] != 0:
+            raise SystemExit(r["stderr"])
+        res = json.loads(r["stdout"].strip().splitlines()[-1])
+        results["before" if label.startswith("before") else "after"] = res
+        rows.append((label, f"{statistics.median(res['add_s']):.3f} s", f"{statistics.median(res['remove_s']):.3f} s",
+                     ", ".join(f"{x:.3f}" for x in res["add_s"]), res["rag"]))
+    files = sum(1 for _ in seeds.rglob("*.txt"))
+    print(f"one 3-paragraph file added to / removed from a {files:,}-file index via build_index, median of {args.runs}")
+    print(markdown_table(("code", "add", "remove", "adds (s)", "rag"), rows))
     if args.json:
         print(json.dumps(results))
     return 0

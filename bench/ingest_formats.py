@@ -16,20 +16,16 @@ The issue's target is at least 20 pages/s.
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import random
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import pypdfium2 as pdfium
+from fpdf import FPDF
 
-from fpdf import FPDF  # noqa: E402
-
-from rag.documents.chunking import chunk  # noqa: E402
-from rag.documents.readers.pdf import PdfReader  # noqa: E402
+from harness import best_of, load_line
+from rag.documents.chunking import chunk
+from rag.documents.readers.pdf import PdfReader
 
 WORDS = (
     "the harbour holds forty ships in winter while gulls circle above quiet water and old "
@@ -57,22 +53,6 @@ def make_pdf(pages: int, seed: int = 7) -> bytes:
     return bytes(pdf.output())
 
 
-def best(fn, repeat: int, clock=time.perf_counter) -> float:
-    times = []
-    for _ in range(repeat):
-        t = clock()
-        fn()
-        times.append(clock() - t)
-    return min(times)
-
-
-def load() -> str:
-    try:
-        return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
-    except OSError:
-        return "load average unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pages", type=int, default=200)
@@ -85,16 +65,15 @@ def main() -> None:
     chars = len(doc.text)
     print(f"{args.pages} pages, {len(data) / 1e6:.1f} MB, {chars / args.pages:,.0f} characters a page, "
           f"{len(chunk(doc))} passages")
-    print(load())
+    print(load_line())
     reader.load("warm.pdf", make_pdf(1))  # start the worker: once per build
-    t = best(lambda: reader.load("bench.pdf", data), args.repeat)
+    t = best_of(lambda: reader.load("bench.pdf", data), args.repeat)
     print(f"pypdfium2, in the budget's worker (as a build reads): {args.pages / t:.1f} pages/s ({t:.2f} s)")
-    t = best(lambda: reader.parse("bench.pdf", data), args.repeat)
+    t = best_of(lambda: reader.parse("bench.pdf", data), args.repeat)
     print(f"pypdfium2, in process:                          {args.pages / t:.1f} pages/s ({t:.2f} s)")
-    t = best(lambda: reader.parse("bench.pdf", data), args.repeat, clock=time.process_time)
+    t = best_of(lambda: reader.parse("bench.pdf", data), args.repeat, clock=time.process_time)
     print(f"pypdfium2, in process, CPU time:                {args.pages / t:.1f} pages per CPU second")
-    print(load())
-    import pypdfium2 as pdfium
+    print(load_line())
 
     def raw_text() -> None:
         pdf = pdfium.PdfDocument(data)
@@ -103,13 +82,11 @@ def main() -> None:
             tp.get_text_range()
         pdf.close()
 
-    t = best(raw_text, args.repeat)
+    t = best_of(raw_text, args.repeat)
     print(f"pypdfium2, text only (no boxes, no layout): {args.pages / t:.1f} pages/s ({t:.2f} s)")
     if args.pypdf:
         try:
-            import io
-
-            import pypdf
+            import pypdf  # not a dependency: only with --pypdf, where someone put it on PYTHONPATH
         except ImportError:
             print("pypdf: not importable (install it into a scratch folder on PYTHONPATH)")
             return
@@ -118,10 +95,9 @@ def main() -> None:
             for page in pypdf.PdfReader(io.BytesIO(data)).pages:
                 page.extract_text()
 
-        t = best(with_pypdf, args.repeat)
+        t = best_of(with_pypdf, args.repeat)
         print(f"pypdf {pypdf.__version__}, extract_text (no layout analysis): {args.pages / t:.1f} pages/s ({t:.2f} s)")
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory():
-        main()
+    main()

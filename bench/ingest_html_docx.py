@@ -16,12 +16,14 @@ it, through the budget's worker process (``Reader.load``; wall clock only).
 from __future__ import annotations
 
 import io
-import os
 import random
 import sys
 import time
 from pathlib import Path
 
+import docx
+
+from harness import best_of, load_line
 from rag.documents.chunking import chunk
 from rag.documents.readers.docx import DocxReader
 from rag.documents.readers.html import HtmlReader
@@ -65,8 +67,6 @@ def page(rng: random.Random, sections: int) -> bytes:
 
 
 def docx_report(rng: random.Random, sections: int) -> tuple[bytes, int]:
-    import docx
-
     d = docx.Document()
     n = 0
     for s in range(sections):
@@ -89,22 +89,6 @@ def docx_report(rng: random.Random, sections: int) -> tuple[bytes, int]:
     return out.getvalue(), n
 
 
-def timed(fn, rounds: int = 3, clock=time.perf_counter) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t = clock()
-        fn()
-        best = min(best, clock() - t)
-    return best
-
-
-def load() -> str:
-    try:
-        return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
-    except OSError:
-        return "load average unknown"
-
-
 def main(argv: list[str]) -> None:
     rng = random.Random(7)
     html_reader, docx_reader = HtmlReader(), DocxReader()
@@ -116,11 +100,11 @@ def main(argv: list[str]) -> None:
         for i, p in enumerate(pages):
             chunk(html_reader.parse(f"p{i}.html", p))
 
-    print(load())
-    t = timed(read_pages)
+    print(load_line())
+    t = best_of(read_pages)
     print(f"HTML: {len(pages)} pages, {size / 1e6:.2f} MB in {t:.3f} s: {size / 1e6 / t:.2f} MB/s "
           f"(sizes {', '.join(f'{len(p) // 1024} KB' for p in pages)})")
-    t = timed(read_pages, clock=time.process_time)
+    t = best_of(read_pages, clock=time.process_time)
     print(f"HTML, CPU time of this process: {size / 1e6 / t:.2f} MB per CPU second")
     html_reader.load("warm.html", pages[0])  # start the worker: once per build
 
@@ -128,7 +112,7 @@ def main(argv: list[str]) -> None:
         for i, p in enumerate(pages):
             chunk(html_reader.load(f"p{i}.html", p))
 
-    t = timed(load_pages)
+    t = best_of(load_pages)
     print(f"HTML in the budget's worker (as a build reads): {size / 1e6 / t:.2f} MB/s")
 
     docs = [docx_report(rng, n) for n in (10, 40, 120)]
@@ -139,11 +123,11 @@ def main(argv: list[str]) -> None:
         for i, (b, _) in enumerate(docs):
             chunk(docx_reader.parse(f"d{i}.docx", b))
 
-    t = timed(read_docs)
+    t = best_of(read_docs)
     print(f"DOCX: {len(docs)} files, {paras} paragraphs ({dsize / 1e6:.2f} MB) in {t:.3f} s: {paras / t:.0f} paragraphs/s")
-    t = timed(read_docs, clock=time.process_time)
+    t = best_of(read_docs, clock=time.process_time)
     print(f"DOCX, CPU time of this process: {paras / t:.0f} paragraphs per CPU second")
-    print(load())
+    print(load_line())
 
 
 if __name__ == "__main__":

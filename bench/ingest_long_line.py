@@ -27,13 +27,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from rag.documents.chunking import passages_of  # noqa: E402
-from rag.documents.files import SeedFile  # noqa: E402
-from rag.documents.ingest import read_seed  # noqa: E402
-from rag.embedding.model import default_model_dir, model_info, word_pieces  # noqa: E402
+from rag.documents.chunking import passages_of
+from rag.documents.files import SeedFile
+from rag.documents.ingest import read_seed
+from rag.embedding.model import default_model_dir, model_info, word_pieces
 
 WORDS = (
     "the harbour holds forty ships in winter while gulls circle above quiet water and old "

@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from harness import REPO as ROOT, free_port
+
+sys.path.insert(0, str(ROOT / "tests"))  # tests/fakes.py: the fake encoder of the synthetic index
 
 
 def machine() -> str:
@@ -96,9 +96,7 @@ def main() -> None:
     out["local_encoder"] = enc.path_name
 
     tmp = tempfile.mkdtemp(prefix="rb", dir="/tmp")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--port", str(port),
                              "--num-cpus", "4", "--temp-dir", tmp, "--object-store-memory", str(200 * 2**20),

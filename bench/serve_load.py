@@ -25,18 +25,16 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path("/work/shared/data/scifact")
-PY = sys.executable
+from harness import BENCH, PY, REPO, SCIFACT, free_port, proc_status_mb
+from rag.evaluation import beir
+from rag.evaluation.metrics import percentile
 
 
 def env() -> dict:
@@ -47,26 +45,13 @@ def env() -> dict:
 
 
 def questions() -> list[str]:
-    with open(DATA / "queries-test.jsonl", encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line in f]
+    """SciFact's test questions."""
+    return list(beir.load(SCIFACT, "test").queries.values())
 
 
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def ms(seconds: list[float], p: float) -> float:
+    """The p-th percentile of ``seconds``, in milliseconds."""
+    return percentile(seconds, p) * 1e3 if seconds else float("nan")
 
 
 # ----------------------------------------------------------------------------- workers
@@ -81,7 +66,7 @@ def inproc_worker(index: str) -> None:
         t = time.perf_counter()
         r.search(q, k=10, mode="hybrid")
         lat.append(time.perf_counter() - t)
-    print(json.dumps({"n": len(lat), "p50_ms": pct(lat, 50) * 1e3, "p99_ms": pct(lat, 99) * 1e3,
+    print(json.dumps({"n": len(lat), "p50_ms": ms(lat, 50), "p99_ms": ms(lat, 99),
                       "per_s_one_thread": len(lat) / sum(lat)}))
 
 
@@ -122,7 +107,7 @@ async def _load(url: str, clients: int, seconds: float, record: str | None, stop
     if record:
         Path(record).write_text(json.dumps(records))
     return {"clients": clients, "requests": len(lat), "failed": len(failures), "rps": len(lat) / wall,
-            "p50_ms": pct(lat, 50) * 1e3, "p99_ms": pct(lat, 99) * 1e3, "failures_sample": failures[:3]}
+            "p50_ms": ms(lat, 50), "p99_ms": ms(lat, 99), "failures_sample": failures[:3]}
 
 
 def load_worker(url: str, clients: int, seconds: float, record: str | None, stop_file: str | None) -> None:
@@ -137,7 +122,7 @@ def prepare(work: Path, docs: int) -> tuple[Path, Path]:
     seeds, index = work / "seeds", work / "index"
     seeds.mkdir(parents=True, exist_ok=True)
     want = {}
-    with open(DATA / "corpus.jsonl", encoding="utf-8") as f:
+    with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as f:
         for i, line in enumerate(f):
             if i >= docs:
                 break
@@ -212,7 +197,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=10**9)
     ap.add_argument("--seconds", type=float, default=15.0)
-    ap.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "serve_load")
+    ap.add_argument("--work", type=Path, default=BENCH / "out" / "serve_load")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
     import httpx
@@ -227,13 +212,13 @@ def main() -> None:
     proc, url = start_server(seeds, index, port)
     res["server_ready_s"] = wait_ready(url)
     httpx.post(url + "/search", json={"question": "warm up", "k": 10}, timeout=120)
-    res["rss_start_mb"] = rss_mb(proc.pid)
+    res["rss_start_mb"] = proc_status_mb("VmRSS", proc.pid)
     res["load"] = []
     for c in (1, 8, 32):
         r = run_load(url, c, a.seconds)
         res["load"].append(r)
         print("load:", r, file=sys.stderr)
-    res["rss_after_load_mb"] = rss_mb(proc.pid)
+    res["rss_after_load_mb"] = proc_status_mb("VmRSS", proc.pid)
 
     # 10 updates in a row under 8-client load
     record, stop_file = str(a.work / "records.json"), str(a.work / "stop")
@@ -280,7 +265,7 @@ def main() -> None:
         "inconsistent": inconsistent, "unchecked_versions_gone": unknown, "failures_sample": during["failures_sample"],
     }
     print("updates under load:", res["updates_under_load"], file=sys.stderr)
-    res["rss_after_updates_mb"] = rss_mb(proc.pid)
+    res["rss_after_updates_mb"] = proc_status_mb("VmRSS", proc.pid)
 
     # kill -9 during an update
     for i in range(200):

@@ -27,13 +27,12 @@ import numpy as np
 from rag.evaluation.followups import load_turns
 from rag.search import followup
 from rag.search.retriever import Retriever
+from rag.search.verdict import found
 
 
 def chat_answers(r, t, mode: str, chain: dict) -> list[str | None]:
     """The answers the chat would have shown before turn ``t``: each earlier question's top hit
     searched with its own conversation and the answers before it; None where it was not found."""
-    from rag.search.verdict import found
-
     out: list[str | None] = []
     for i, q in enumerate(t.history):
         key = (t.topic, t.history[: i + 1])
@@ -74,10 +73,11 @@ def main() -> None:
                     help="also pass the answers shown: each earlier turn's gold passage, or the chat's own top hit")
     args = ap.parse_args()
     name = f"conv-{Path(args.data_dir).name}" + (f"+{Path(args.distractors).name}" if args.distractors else "")
-    r = Retriever.open(args.index or Path("indexes") / name)
-    r._encoder = _Cached(r.encoder())
+    index = args.index or Path("indexes") / name
+    r = Retriever.open(index, encoder=_Cached(Retriever.open(index).encoder()))
     if args.fusion_depth:
-        r.fusion = dataclasses.replace(r.fusion, depth=args.fusion_depth)
+        r = r.with_settings(dataclasses.replace(r.settings, fusion=dataclasses.replace(r.settings.fusion,
+                                                                                       depth=args.fusion_depth)))
     turns = [t for t in load_turns(Path(args.data_dir)) if t.history]
     base, shown = {}, {}
     text_of = {p.source: p.text for p in r.passages}
@@ -92,20 +92,21 @@ def main() -> None:
         kind = type(getattr(followup.DEFAULT_FOLLOWUP, k.strip()))  # an unknown name fails here, by name
         grid[k.strip()] = [kind(float(x)) if kind is not bool else x.strip().lower() in ("1", "true") for x in v.split(",")]
     for values in itertools.product(*grid.values()):
-        r.followup = dataclasses.replace(followup.DEFAULT_FOLLOWUP, **dict(zip(grid, values)))
+        setting = dataclasses.replace(followup.DEFAULT_FOLLOWUP, **dict(zip(grid, values)))
+        tried = r.with_settings(dataclasses.replace(r.settings, followup=setting))
         stats: dict[tuple[str, str], list[int]] = {}
         chain: dict[tuple, str | None] = {}
         for t in turns:
             if args.answers == "chat":
-                shown[t] = chat_answers(r, t, args.mode, chain)
-            (hist,) = r.search_many([t.question], k=3, mode=args.mode, answers=False, histories=[list(t.history)],
-                                     history_answers=[shown[t]])
-            found = any(h.source == f"c:{t.gold}" for h in hist)
+                shown[t] = chat_answers(tried, t, args.mode, chain)
+            (hist,) = tried.search_many([t.question], k=3, mode=args.mode, answers=False,
+                                        histories=[list(t.history)], history_answers=[shown[t]])
+            got = any(h.source == f"c:{t.gold}" for h in hist)
             for half in (t.half, "all"):
                 s = stats.setdefault((half, t.group), [0, 0, 0, 0])
                 s[0] += 1
                 s[1] += base[t][0]
-                s[2] += found
+                s[2] += got
                 s[3] += base[t][1]
         out = []
         for half in ("even", "odd", "all"):

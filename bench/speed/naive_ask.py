@@ -1,10 +1,11 @@
-"""The naive one-shot query that `rag ask --json` is compared with (bench/run.py, item 3).
+"""The naive one-shot query that `rag ask --json` is compared with (bench/run.py --only cold).
 
 What a script written straight from the sentence-transformers and FAISS docs does: import
 sentence-transformers, load the model, load the FAISS index file, encode the question, search, and
-print the hits (their texts read from the index's passages.jsonl) as one JSON object.
+print the hits (their texts read from the index's passages.jsonl) as one JSON object. The cold
+section writes that folder from indexes/beir-scifact (the same vectors and texts).
 
-    python bench/naive_ask.py --index-dir indexes/beir-scifact/v-... --model MODEL_DIR "question"
+    python bench/speed/naive_ask.py --index-dir FOLDER --model MODEL_DIR "question"
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Time to the terminal UI's first frame, headless (bench/run.py, UI item).
+"""Time to the terminal UI's first frame, headless (bench/run.py --only ui).
 
 Does what ``python -m tui --index INDEX --seeds SEEDS`` does, but runs the app with
 ``App.run_test`` (a headless driver) and prints, as JSON, the wall-clock time (``time.time()``) at
