@@ -105,7 +105,7 @@ def main() -> None:
                 die(point, f"removing {p.name} while CURRENT={current}")
             return real_rmtree(path, *a, **k)
 
-        local.shutil.rmtree = rmtree
+        store.shutil.rmtree = rmtree
     elif point == "step":
         run_killed_at(fraction, Path(index), lambda idx: rag.indexing.build.build_index(seeds, idx, encoder=enc), enc)
     rag.indexing.build.build_index(seeds, index, encoder=enc)

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rag.index.local as local  # noqa: E402
 import rag.index.merge as merge  # noqa: E402
 import rag.index.segments as segments  # noqa: E402
+import rag.index.store as store  # noqa: E402
 from index_records import rec  # noqa: E402
 from kill_steps import run_killed_at  # noqa: E402
 
@@ -49,14 +50,14 @@ def main() -> None:
     elif point == "manifest":
         local.os.rename = lambda src, dst: die() if Path(dst).name.startswith("v-") else real_rename(src, dst)
     elif point == "switch":
-        local.os.replace = lambda src, dst: die() if Path(dst).name == local.CURRENT else real_replace(src, dst)
+        local.os.replace = lambda src, dst: die() if Path(dst).name == store.CURRENT else real_replace(src, dst)
     elif point == "collect":
         local.collect_garbage = lambda *a, **k: die()
     elif point == "compact-switch":
         calls = []
 
         def replace(src, dst):
-            if Path(dst).name == local.CURRENT:
+            if Path(dst).name == store.CURRENT:
                 calls.append(dst)
                 if len(calls) == 2:
                     die()

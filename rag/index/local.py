@@ -1,190 +1,41 @@
 """The local backend: Lucene-style immutable segments, per-version deletion arrays, an atomic switch.
 
-Layout of an index folder::
-
-    CURRENT                   the name of the complete version readers use (replaced atomically)
-    .previous                 the version before it (kept for readers that opened it a moment ago)
-    v-<time>-<id>/manifest.json
-                              a version: its live segments, each with its deletion array and counts,
-                              the sizes and checksums of every file (carried over, never recomputed),
-                              and "meta": the writer's record (for rag: model identity, seeds root,
-                              per-file stamps and hashes, skipped files), carried over by commits
-                              and compactions that do not set it
-    segments/<seg-id>/        immutable segments (see :mod:`rag.index.segments`)
-    deletes/<seg-id>.g<N>.npy sorted int32 rows of a segment deleted as of generation N (written
-                              once by the commit that deleted them; later versions refer to it)
-    merging/                  a compaction's segment under construction (and its own lock)
-    .lock                     the single writer's lock (:class:`rag.index.store.BuildLock`)
-
-A commit writes only the new segment (its pending upserts), the deletion arrays of segments that
-lost rows and a manifest, then replaces ``CURRENT``. Garbage collection keeps what the current and
-the previous version refer to. A kill at any moment leaves ``CURRENT`` naming a complete version.
+An index folder (its layout: :mod:`rag.index.store`) holds immutable segments
+(:mod:`rag.index.segments`) and versions, each a manifest that lists its live segments with their
+deletion arrays. A commit writes only the new segment (its pending upserts), the deletion arrays of
+segments that lost rows and a manifest, then replaces ``CURRENT``. Garbage collection keeps what the
+current and the previous version refer to. A kill at any moment leaves ``CURRENT`` naming a complete
+version. Compaction (:mod:`rag.index.merge`) merges small segments beside readers.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import secrets
-import shutil
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from rag.index.dense import APPROX_THRESHOLD
-from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
-from rag.index.lexical import BM25_B, BM25_K1, term_weights
-from rag.index.store import FORMAT, FORMAT_VERSION, BuildLock, _fsync_dir, current_version, sha256_file
-from rag.index.store import read_manifest as store_read_manifest
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from rag.index.lexical import BM25_B, BM25_K1, bm25_by_segment
+from rag.index.store import (DELETES, FORMAT, FORMAT_VERSION, SEGMENTS, TMP_PREFIX, BuildLock, _fsync_dir,
+                             collect_garbage, current_version, publish_manifest, read_manifest, sha256_file,
+                             unique_token)
 from rag.index.backend import IndexReader, IndexWriter, Record
-from rag.index.segments import HINT, Segment, SegmentData, data_from_tokens, encode_key, write_segment
-
-CURRENT = "CURRENT"
-PREVIOUS = ".previous"
-MANIFEST = "manifest.json"
-SEGMENTS = "segments"
-DELETES = "deletes"
-MERGING = "merging"
-TMP = ".tmp-"
-
-
-def _token() -> str:
-    return f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+from rag.index.segments import (HINT, LiveSegment, Segment, SegmentData, data_from_tokens, encode_key,
+                                write_segment)
 
 
 def _write_npy_durably(path: Path, arr: np.ndarray) -> dict:
-    tmp = path.with_name(TMP + path.name)
+    tmp = path.with_name(TMP_PREFIX + path.name)
     with open(tmp, "wb") as f:
         np.save(f, arr, allow_pickle=False)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return {"size": path.stat().st_size, "sha256": sha256_file(path)}
-
-
-def read_manifest(version_dir: Path) -> dict:
-    return store_read_manifest(version_dir)
-
-
-def publish_manifest(root: Path, manifest: dict) -> str:
-    """Write ``v-*/manifest.json`` durably and switch ``CURRENT`` to it (call holding the lock)."""
-    token = _token()
-    tmp = root / f"{TMP}{token}"
-    tmp.mkdir()
-    with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
-        # compact: the C encoder (indent would take the pure-Python one, 10x slower on 20k files' records)
-        f.write(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")))
-        f.flush()
-        os.fsync(f.fileno())
-    _fsync_dir(tmp)
-    final = root / f"v-{token}"
-    os.rename(tmp, final)
-    _fsync_dir(root)
-    try:
-        old = current_version(root)
-    except IndexCorruptError:
-        old = None
-    pointer = root / f"{CURRENT}.{token}"
-    with open(pointer, "w", encoding="utf-8") as f:
-        f.write(final.name + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(pointer, root / CURRENT)
-    _fsync_dir(root)
-    if old is not None:
-        prev = root / f"{PREVIOUS}.{token}"
-        prev.write_text(old.name + "\n", encoding="utf-8")
-        os.replace(prev, root / PREVIOUS)
-    return final.name
-
-
-def collect_garbage(root: Path, known: dict[str, dict] | None = None, *, sweep: bool = True) -> None:
-    """Remove versions, segments and deletion arrays that neither the current nor the previous
-    version refers to, and what dead writers left. Call holding the writer's lock. ``known``:
-    manifests the caller already holds, by version name (not read again). Without ``sweep`` only
-    the top level is cleaned (no manifest is read; segments and deletion arrays wait for a commit)."""
-    keep_versions, keep_segments, keep_deletes = set(), set(), set()
-    try:
-        cur = current_version(root)
-    except IndexCorruptError:
-        return  # never delete anything when the pointer cannot be read
-    names = [cur.name] if cur else []
-    try:
-        prev = (root / PREVIOUS).read_text(encoding="utf-8").strip()
-        if prev:
-            names.append(prev)
-    except OSError:
-        pass
-    for name in names:
-        keep_versions.add(name)  # even one this rag cannot read: it stays until a newer one replaces it
-        if not sweep:
-            continue
-        try:
-            m = (known or {}).get(name) or read_manifest(root / name)
-        except (IndexCorruptError, IndexMismatchError):
-            continue
-        for s in m["segments"]:
-            keep_segments.add(s["id"])
-            if s.get("deletes"):
-                keep_deletes.add(Path(s["deletes"]["path"]).name)
-    for p in root.iterdir():
-        if p.name.startswith(TMP) or (p.name.startswith("v-") and p.name not in keep_versions):
-            shutil.rmtree(p, ignore_errors=True)
-        elif p.name.startswith((CURRENT + ".", PREVIOUS + ".")):
-            p.unlink(missing_ok=True)
-    if not sweep:
-        return
-    for sub, keep in ((SEGMENTS, keep_segments), (DELETES, keep_deletes)):
-        d = root / sub
-        if d.is_dir():
-            for p in d.iterdir():
-                if p.name not in keep:
-                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-    merging = root / MERGING
-    if merging.is_dir():  # a compaction's leftovers, unless one is running now
-        try:
-            with BuildLock(merging):
-                for p in merging.iterdir():
-                    if p.name != ".lock":
-                        shutil.rmtree(p, ignore_errors=True)
-        except IndexLockedError:
-            pass
-
-
-class _Live:
-    """A segment as a version sees it: the segment and its deleted rows."""
-
-    def __init__(self, root: Path, entry: dict) -> None:
-        self.entry = entry
-        self.segment = Segment(root / SEGMENTS / entry["id"], entry)
-        d = entry.get("deletes")
-        if d:
-            path = root / d["path"]
-            try:
-                if path.stat().st_size != d["size"]:
-                    raise IndexCorruptError(f"deletion array {path} has the wrong size; {HINT}")
-                self.deleted = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise IndexCorruptError(f"deletion array {path} is unreadable ({exc}); {HINT}") from None
-            if len(self.deleted) != d["count"]:
-                raise IndexCorruptError(f"deletion array {path} is inconsistent; {HINT}")
-        else:
-            self.deleted = np.empty(0, dtype=np.int32)
-        self.live = self.segment.rows - len(self.deleted)
-        self.live_len = self.segment.doclen_total - (d["deleted_len"] if d else 0)
-        self._mask: np.ndarray | None = None
-
-    @property
-    def mask(self) -> np.ndarray:
-        """True for deleted rows."""
-        if self._mask is None:
-            m = np.zeros(self.segment.rows, dtype=bool)
-            m[self.deleted] = True
-            self._mask = m
-        return self._mask
 
 
 class LocalIndex(IndexReader, IndexWriter):
@@ -202,7 +53,7 @@ class LocalIndex(IndexReader, IndexWriter):
         self.hnsw_threshold = hnsw_threshold
         self._version = manifest.get("_name") if manifest else None
         self._generation = manifest["generation"] if manifest else generation
-        self._segs = [_Live(root, e) for e in manifest["segments"]] if manifest else []
+        self._segs = [LiveSegment(root, e) for e in manifest["segments"]] if manifest else []
         self._pending: dict[str, Record] = {}
         self._pending_deletes: set[str] = set()
         self._pending_meta: dict | None = None
@@ -400,8 +251,8 @@ class LocalIndex(IndexReader, IndexWriter):
                 "deleted_len": int(np.asarray(segment.doclen)[deleted].sum()), **meta}
 
     def _write_new_segment(self, data: SegmentData) -> dict:
-        seg_id = f"s-{_token()}"
-        tmp = self.root / SEGMENTS / f"{TMP}{seg_id}"
+        seg_id = f"s-{unique_token()}"
+        tmp = self.root / SEGMENTS / f"{TMP_PREFIX}{seg_id}"
         entry = write_segment(tmp, data, self.hnsw_threshold)
         os.rename(tmp, self.root / SEGMENTS / seg_id)
         _fsync_dir(self.root / SEGMENTS)
@@ -425,7 +276,7 @@ class LocalIndex(IndexReader, IndexWriter):
         self._manifest = manifest
         self._version = name
         self._generation = generation
-        self._segs = [_Live(self.root, e) for e in entries]
+        self._segs = [LiveSegment(self.root, e) for e in entries]
         self._bases = None
         return name
 
@@ -438,7 +289,7 @@ class LocalIndex(IndexReader, IndexWriter):
         return [{"id": s.segment.id, "kind": s.segment.kind, "rows": s.segment.rows, "deleted": len(s.deleted)}
                 for s in self._segs]
 
-    def _find(self, key: str) -> tuple[_Live, int] | None:
+    def _find(self, key: str) -> tuple[LiveSegment, int] | None:
         k = encode_key(key)
         for s in self._segs:
             row = int(s.segment.locate([k])[0])
@@ -454,47 +305,6 @@ class LocalIndex(IndexReader, IndexWriter):
             df += int(np.count_nonzero(~s.mask[rows])) if len(rows) and len(s.deleted) else len(rows)
         return df
 
-    def _bm25_by_segment(self, query_tokens: Sequence[str], k1: float, b: float,
-                         extra: Mapping[str, float] | None = None):
-        weights: dict[str, float] = {}
-        for t in query_tokens:
-            if t:
-                weights[t] = weights.get(t, 0) + 1
-        for t, w in (extra or {}).items():  # weighted terms (a follow-up's context), added
-            if t and w > 0:
-                weights[t] = weights.get(t, 0) + float(w)
-        n_docs = self.count()
-        if not weights or n_docs == 0:
-            return []
-        avgdl = sum(s.live_len for s in self._segs) / n_docs
-        post: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
-        df = dict.fromkeys(weights, 0)
-        for s in self._segs:
-            per = {}
-            for t in weights:
-                rows, tf = s.segment.postings(t)
-                if len(rows) and len(s.deleted):
-                    keep = ~s.mask[rows]
-                    rows, tf = rows[keep], tf[keep]
-                if len(rows):
-                    per[t] = (rows, tf)
-                    df[t] += len(rows)
-            post.append(per)
-        idf = {t: math.log(1 + (n_docs - df[t] + 0.5) / (df[t] + 0.5)) for t in weights}
-        out = []
-        for si, (s, per) in enumerate(zip(self._segs, post)):
-            if not per:
-                continue
-            doclen = np.asarray(s.segment.doclen)
-            all_rows, all_vals = [], []
-            for t, (rows, tf) in per.items():
-                all_rows.append(rows)
-                all_vals.append(weights[t] * term_weights(tf, doclen[rows], avgdl, idf[t], k1, b))
-            rows = np.concatenate(all_rows)
-            uniq, inv = np.unique(rows, return_inverse=True)
-            out.append((si, (uniq, np.bincount(inv, weights=np.concatenate(all_vals), minlength=len(uniq)))))
-        return out
-
     # -- positions: the live passages numbered 0..count()-1 in segment order (one open version) ---
     def _live_bases(self) -> np.ndarray:
         if self._bases is None:
@@ -506,7 +316,7 @@ class LocalIndex(IndexReader, IndexWriter):
         rows = np.asarray(rows, dtype=np.int64)
         return self._live_bases()[si] + rows - (np.searchsorted(s.deleted, rows) if len(s.deleted) else 0)
 
-    def _row_of(self, pos: int) -> tuple[_Live, int]:
+    def _row_of(self, pos: int) -> tuple[LiveSegment, int]:
         bases = self._live_bases()
         if not 0 <= pos < bases[-1]:
             raise IndexError(pos)
@@ -552,14 +362,11 @@ class LocalIndex(IndexReader, IndexWriter):
 
     def lexical_positions(self, query_tokens: Sequence[str], extra: Mapping[str, float] | None = None, *,
                           k1: float = BM25_K1, b: float = BM25_B) -> tuple[np.ndarray, np.ndarray]:
-        """``(positions, scores)`` of every live passage with a positive BM25 score (unordered);
-        ``extra`` adds weighted terms (term -> weight; each of ``query_tokens`` weighs 1).
-
-        Exact BM25 (Lucene idf, bm25s's term-frequency part) over the live passages of all
-        segments: N, document frequencies and the average length count live passages only. ``k1``
-        and ``b`` are for a benchmark's grid (bench/tune_fusion.py); rag searches with the defaults."""
+        """``(positions, scores)`` of every live passage with a positive BM25 score (unordered; exact:
+        :func:`rag.index.lexical.bm25_by_segment`); ``extra`` adds weighted terms (term -> weight; each
+        of ``query_tokens`` weighs 1). ``k1`` and ``b``: a benchmark's grid (bench/tune_fusion.py)."""
         ids, scores = [], []
-        for si, (uniq, sc) in self._bm25_by_segment(query_tokens, k1, b, extra):
+        for si, (uniq, sc) in bm25_by_segment(self._segs, query_tokens, k1, b, extra):
             keep = sc > 0
             ids.append(self._positions(si, uniq[keep]))
             scores.append(sc[keep])
@@ -571,20 +378,8 @@ class LocalIndex(IndexReader, IndexWriter):
     def keys_with_prefix(self, prefix: str) -> list[str]:
         """The live keys that start with ``prefix`` (a bisection in each segment's sorted keys)."""
         p = prefix.encode("utf-8")
-        out = []
-        for s in self._segs:
-            srt, order = s.segment._sorted
-            if not len(srt) or len(p) > srt.dtype.itemsize:
-                continue
-            lo = int(np.searchsorted(srt, np.array(p, dtype=srt.dtype)))
-            hi = lo
-            while hi < len(srt) and bytes(srt[hi]).startswith(p):
-                hi += 1
-            for j in range(lo, hi):
-                row = int(order[j])
-                if not s.mask[row]:
-                    out.append(bytes(srt[j]).decode("utf-8"))
-        return out
+        return [key.decode("utf-8") for s in self._segs for row, key in s.segment.keys_with_prefix(p)
+                if not s.mask[row]]
 
     def vectors_of(self, keys: Sequence[str]) -> list[np.ndarray | None]:
         """The stored vector of each key in the open version (None for an unknown key)."""

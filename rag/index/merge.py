@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from rag.index.dense import APPROX_THRESHOLD
-from rag.index.store import BuildLock, _fsync_dir
-from rag.index.local import DELETES, MERGING, SEGMENTS, LocalIndex, _Live, _token
-from rag.index.segments import SegmentData, write_segment
+from rag.index.store import DELETES, MERGING, SEGMENTS, BuildLock, _fsync_dir, unique_token
+from rag.index.local import LocalIndex
+from rag.index.segments import LiveSegment, SegmentData, write_segment
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def plan(segments: list[dict], policy: MergePolicy) -> list[str]:
     return [s["id"] for s in segments if s["id"] in chosen]
 
 
-def _merged_data(sources: list[_Live]) -> tuple[SegmentData, list[np.ndarray]]:
+def _merged_data(sources: list[LiveSegment]) -> tuple[SegmentData, list[np.ndarray]]:
     keys, vectors, lines, doclens = [], [], [], []
     vocab: dict[str, int] = {}
     p_terms, p_rows, p_tf, rowmaps = [], [], [], []
@@ -85,7 +85,7 @@ def compact(location: str | Path, policy: MergePolicy = MergePolicy(), *, hnsw_t
             if len(sources) < 1 or (len(sources) == 1 and not len(sources[0].deleted)):
                 return None
             data, rowmaps = _merged_data(sources)
-            seg_id = f"s-{_token()}"
+            seg_id = f"s-{unique_token()}"
             building = root / MERGING / seg_id
             entry = {"id": seg_id, **write_segment(building, data, hnsw_threshold)}
             snap_deleted = {s.segment.id: s.deleted for s in sources}
@@ -105,7 +105,7 @@ def compact(location: str | Path, policy: MergePolicy = MergePolicy(), *, hnsw_t
                 _fsync_dir(root / MERGING)
                 generation = cur._manifest["generation"] + 1
                 if len(later_rows):
-                    merged = _Live(root, entry)
+                    merged = LiveSegment(root, entry)
                     entry["deletes"] = cur._write_deletes(merged.segment, later_rows.astype(np.int32), generation)
                     merged.segment.close()
                 entries, placed = [], False

@@ -31,7 +31,7 @@ import numpy as np
 
 from rag.index.dense import APPROX_THRESHOLD, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from rag.errors import IndexCorruptError
-from rag.index.store import _fsync_dir, sha256_file
+from rag.index.store import SEGMENTS, _fsync_dir, sha256_file
 
 HINT = "run `rag index --rebuild`"
 META = "meta.json"
@@ -191,6 +191,17 @@ class Segment:
     def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
         return self._load("keys_sorted.npy"), self._load("keys_order.npy")
 
+    def keys_with_prefix(self, prefix: bytes) -> list[tuple[int, bytes]]:
+        """``(row, key)`` of every key that starts with ``prefix``, in key order (a bisection)."""
+        srt, order = self._sorted
+        if not len(srt) or len(prefix) > srt.dtype.itemsize:
+            return []
+        lo = int(np.searchsorted(srt, np.array(prefix, dtype=srt.dtype)))
+        hi = lo
+        while hi < len(srt) and bytes(srt[hi]).startswith(prefix):
+            hi += 1
+        return [(int(order[j]), bytes(srt[j])) for j in range(lo, hi)]
+
     def locate(self, keys: Sequence[bytes]) -> np.ndarray:
         """The row of each key (-1 where the segment does not hold it)."""
         srt, order = self._sorted
@@ -311,3 +322,37 @@ class Segment:
     def close(self) -> None:
         if "_payload_file" in self.__dict__:
             self._payload_file.close()
+
+
+class LiveSegment:
+    """A segment as a version lists it: the segment and its deleted rows (read from the version's
+    deletion array, checked against the size and count the manifest records)."""
+
+    def __init__(self, root: Path, entry: dict) -> None:
+        self.entry = entry
+        self.segment = Segment(root / SEGMENTS / entry["id"], entry)
+        d = entry.get("deletes")
+        if d:
+            path = root / d["path"]
+            try:
+                if path.stat().st_size != d["size"]:
+                    raise IndexCorruptError(f"deletion array {path} has the wrong size; {HINT}")
+                self.deleted = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise IndexCorruptError(f"deletion array {path} is unreadable ({exc}); {HINT}") from None
+            if len(self.deleted) != d["count"]:
+                raise IndexCorruptError(f"deletion array {path} is inconsistent; {HINT}")
+        else:
+            self.deleted = np.empty(0, dtype=np.int32)
+        self.live = self.segment.rows - len(self.deleted)
+        self.live_len = self.segment.doclen_total - (d["deleted_len"] if d else 0)
+        self._mask: np.ndarray | None = None
+
+    @property
+    def mask(self) -> np.ndarray:
+        """True for deleted rows."""
+        if self._mask is None:
+            m = np.zeros(self.segment.rows, dtype=bool)
+            m[self.deleted] = True
+            self._mask = m
+        return self._mask

@@ -1,15 +1,27 @@
-"""The index folder's versioning: the ``CURRENT`` pointer, the manifest format, the writer's lock.
+"""The index folder's versioning: the ``CURRENT`` pointer, the manifest format, the writer's lock,
+publishing a version and collecting what no version refers to.
 
 Layout of ``indexes/NAME/`` (the local backend's, :mod:`rag.index.local`)::
 
-    CURRENT              the name of the complete version that readers use (replaced atomically)
-    v-<time>-<id>/       a version: manifest.json (its segments, their deletions, the build's
-                         metadata under "meta"); the data lives in segments/ and deletes/
-    .tmp-<id>            something being written (removed by the next writer if one died)
-    .lock                held by the writer that is running
+    CURRENT                   the name of the complete version readers use (replaced atomically)
+    .previous                 the version before it (kept for readers that opened it a moment ago)
+    v-<time>-<id>/manifest.json
+                              a version: its live segments, each with its deletion array and counts,
+                              the sizes and checksums of every file (carried over, never recomputed),
+                              and "meta": the writer's record (for rag: model identity, seeds root,
+                              per-file stamps and hashes, skipped files), carried over by commits
+                              and compactions that do not set it
+    segments/<seg-id>/        immutable segments (see :mod:`rag.index.segments`)
+    deletes/<seg-id>.g<N>.npy sorted int32 rows of a segment deleted as of generation N (written
+                              once by the commit that deleted them; later versions refer to it)
+    merging/                  a compaction's segment under construction (and its own lock)
+    .tmp-<id>                 something being written (removed by the next writer if one died)
+    .lock                     the single writer's lock (:class:`BuildLock`)
 
 A commit writes its new files, syncs them, writes ``v-*/manifest.json`` and then replaces
-``CURRENT``. A crash at any moment leaves ``CURRENT`` naming a complete version.
+``CURRENT`` (:func:`publish_manifest`). Garbage collection keeps what the current and the previous
+version refer to (:func:`collect_garbage`). A crash at any moment leaves ``CURRENT`` naming a
+complete version.
 """
 
 from __future__ import annotations
@@ -18,6 +30,8 @@ import errno
 import fcntl
 import json
 import os
+import secrets
+import shutil
 import time
 from pathlib import Path
 
@@ -28,10 +42,14 @@ FORMAT = "rag-segments"
 FORMAT_VERSION = 2  # 1 was "rag-index": one folder per version, rebuilt whole by every build
 OLD_FORMAT = "rag-index"
 CURRENT = "CURRENT"
+PREVIOUS = ".previous"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
 VERSION_PREFIX = "v-"
+SEGMENTS = "segments"
+DELETES = "deletes"
+MERGING = "merging"
 REBUILD_HINT = "run `rag index --rebuild`"
 
 
@@ -184,3 +202,93 @@ class BuildLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def unique_token() -> str:
+    """A new name part, unique and ordered by time (versions, segments, temporary files)."""
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+
+
+def publish_manifest(root: Path, manifest: dict) -> str:
+    """Write ``v-*/manifest.json`` durably and switch ``CURRENT`` to it (call holding the lock)."""
+    token = unique_token()
+    tmp = root / f"{TMP_PREFIX}{token}"
+    tmp.mkdir()
+    with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
+        # compact: the C encoder (indent would take the pure-Python one, 10x slower on 20k files' records)
+        f.write(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")))
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_dir(tmp)
+    final = root / f"{VERSION_PREFIX}{token}"
+    os.rename(tmp, final)
+    _fsync_dir(root)
+    try:
+        old = current_version(root)
+    except IndexCorruptError:
+        old = None
+    pointer = root / f"{CURRENT}.{token}"
+    with open(pointer, "w", encoding="utf-8") as f:
+        f.write(final.name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(pointer, root / CURRENT)
+    _fsync_dir(root)
+    if old is not None:
+        prev = root / f"{PREVIOUS}.{token}"
+        prev.write_text(old.name + "\n", encoding="utf-8")
+        os.replace(prev, root / PREVIOUS)
+    return final.name
+
+
+def collect_garbage(root: Path, known: dict[str, dict] | None = None, *, sweep: bool = True) -> None:
+    """Remove versions, segments and deletion arrays that neither the current nor the previous
+    version refers to, and what dead writers left. Call holding the writer's lock. ``known``:
+    manifests the caller already holds, by version name (not read again). Without ``sweep`` only
+    the top level is cleaned (no manifest is read; segments and deletion arrays wait for a commit)."""
+    keep_versions, keep_segments, keep_deletes = set(), set(), set()
+    try:
+        cur = current_version(root)
+    except IndexCorruptError:
+        return  # never delete anything when the pointer cannot be read
+    names = [cur.name] if cur else []
+    try:
+        prev = (root / PREVIOUS).read_text(encoding="utf-8").strip()
+        if prev:
+            names.append(prev)
+    except OSError:
+        pass
+    for name in names:
+        keep_versions.add(name)  # even one this rag cannot read: it stays until a newer one replaces it
+        if not sweep:
+            continue
+        try:
+            m = (known or {}).get(name) or read_manifest(root / name)
+        except (IndexCorruptError, IndexMismatchError):
+            continue
+        for s in m["segments"]:
+            keep_segments.add(s["id"])
+            if s.get("deletes"):
+                keep_deletes.add(Path(s["deletes"]["path"]).name)
+    for p in root.iterdir():
+        if p.name.startswith(TMP_PREFIX) or (p.name.startswith(VERSION_PREFIX) and p.name not in keep_versions):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.name.startswith((CURRENT + ".", PREVIOUS + ".")):
+            p.unlink(missing_ok=True)
+    if not sweep:
+        return
+    for sub, keep in ((SEGMENTS, keep_segments), (DELETES, keep_deletes)):
+        d = root / sub
+        if d.is_dir():
+            for p in d.iterdir():
+                if p.name not in keep:
+                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    merging = root / MERGING
+    if merging.is_dir():  # a compaction's leftovers, unless one is running now
+        try:
+            with BuildLock(merging):
+                for p in merging.iterdir():
+                    if p.name != LOCK:
+                        shutil.rmtree(p, ignore_errors=True)
+        except IndexLockedError:
+            pass
