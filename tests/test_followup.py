@@ -377,3 +377,29 @@ def test_ten_unrelated_turns_before_change_nothing(topics, mode):
     seen = {h.row for q in unrelated for h in topics.search(q, k=1, mode=mode)}
     rank = {h.row: h.rank for h in long}
     assert all(h.row in rank and rank[h.row] <= h.rank for h in short if h.row not in seen)
+
+
+@pytest.mark.parametrize("alone_better", [True, False])
+def test_a_short_question_reads_the_way_the_documents_answer_better(topics, monkeypatch, alone_better):
+    """ "few words" is a weak sign of a follow-up: the search keeps whichever reading (alone, or in the
+    conversation) has the more confident best passage, and says which it kept."""
+    from rag.search import pipeline
+
+    q, history = "Who trains?", ["Is the Icelandic volcano monitored?"]  # "trains": in no passage
+    assert followup.dependence(q, history) == "few words"
+    judged = []
+
+    def best(view, reading):
+        judged.append(reading.plan.depends)
+        return 1.0 if reading.plan.depends != alone_better else 0.0
+
+    monkeypatch.setattr(pipeline, "_best", best)
+    got = topics.ask(q, k=3, history=history)
+    assert sorted(judged) == [False, True]
+    assert got.follow_up.depends is (not alone_better)
+    alone = topics.ask(q, k=3)
+    if alone_better:
+        assert [h.row for h in got.hits] == [h.row for h in alone.hits]
+        assert [h.confidence for h in got.hits] == [h.confidence for h in alone.hits]
+    else:
+        assert got.follow_up.reason == "few words"

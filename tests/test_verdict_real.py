@@ -54,3 +54,15 @@ def test_a_follow_ups_verdict_does_not_fade_with_the_conversation(real_retriever
     assert short[0].line_start == long[0].line_start == 37
     assert long[0].confidence == pytest.approx(short[0].confidence, abs=1e-6)
     assert verdict(long) == verdict(short) == "answer"
+
+
+def test_a_short_self_contained_question_reads_as_alone_late_in_a_conversation(real_retriever):
+    """ "Who wrote the article?" (two words of its own, none pointing back) after turns about Klimov: the
+    documents answer it better alone, so it gets the hits and the verdict it gets alone; a bare "When?"
+    still leans on the conversation."""
+    history = ["Who is Andrei Klimov?", "What did he say about the American media?", "Which outlets did he mean?"]
+    alone = real_retriever.ask("Who wrote the article?", k=5)
+    in_chat = real_retriever.ask("Who wrote the article?", k=5, history=history)
+    assert [h.row for h in in_chat.hits] == [h.row for h in alone.hits]
+    assert not in_chat.follow_up.depends and in_chat.verdict == alone.verdict
+    assert real_retriever.ask("When?", k=5, history=["Did the opposition groups accept the talks?"]).follow_up.depends

@@ -29,7 +29,7 @@ from rag.search import followup, pipeline
 from rag.search.confidence import DEFAULT_CALIBRATION, Calibration
 from rag.search.hits import add_answers
 from rag.search.limits import MAX_K  # noqa: F401  (part of this module's interface)
-from rag.search.query import clean_question, read
+from rag.search.query import clean_question
 from rag.search.results import SearchResult
 from rag.search.verdict import found  # noqa: F401  (part of this module's interface)
 from rag.search.view import DEFAULT_SETTINGS, SearchSettings, SearchView
@@ -213,9 +213,9 @@ class Retriever:
 
     def follow_up(self, question: str, history: Sequence[str] | None) -> followup.FollowUp:
         """How :meth:`search` reads ``question`` after ``history``: whether it depends on the
-        conversation (``.depends``, ``.reason``), as the interfaces tell the user."""
-        stats = self.view.stats
-        return read(question, history, stats.idf, stats.specific, self.settings.followup)[3]
+        conversation (``.depends``, ``.reason``), as the interfaces tell the user (searched: for a
+        short question, the documents decide; see :mod:`rag.search.pipeline`)."""
+        return self.ask(question, k=1, history=history).follow_up
 
     # ----------------------------------------------------------------- search
     def search(self, question: str, k: int = 5, mode: str = "hybrid", answers: bool = True,
