@@ -77,16 +77,22 @@ def all_words(text: str) -> list[str] | list[bytes]:
     return _WORD_RUN.findall(text.lower())
 
 
+def _term(w: str | bytes) -> str | None:
+    """The stem of a word, or None for a stopword or a one-letter word."""
+    s = w.decode() if isinstance(w, bytes) else w
+    return None if len(s) < 2 or s in _stopwords() else _stemmer().stemWord(s)
+
+
 class _Terms(dict[str | bytes, str | None]):
-    """word (str, or ASCII bytes) -> its stem, or None for a stopword or a one-letter word.
+    """word (str, or ASCII bytes) -> :func:`_term`, for the words of documents.
 
     A dict (not a function) so that a text's words are looked up by ``map`` at C speed; a miss asks
-    the stemmer (and is kept while there is room).
+    the stemmer (and is kept while there is room). Questions do not add to it (:func:`query_terms`):
+    what a server keeps does not grow with the questions it is asked.
     """
 
     def __missing__(self, w: str | bytes) -> str | None:
-        s = w.decode() if isinstance(w, bytes) else w
-        t = None if len(s) < 2 or s in _stopwords() else _stemmer().stemWord(s)
+        t = _term(w)
         if len(self) < 500_000:
             self[w] = t
         return t
@@ -109,7 +115,7 @@ def query_terms(text: str) -> list[str]:
     """Stemmed search terms of a question: :func:`tokenize` without :data:`QUERY_STOPWORDS`
     (unless written in capitals, as "WHO" or "US"), in order."""
     kept = " ".join(w for w in TOKEN_RE.findall(text) if _query_word_ok(w))
-    return tokenize(kept)
+    return [t for t in (_TERMS[w] if w in _TERMS else _term(w) for w in words(kept)) if t is not None]
 
 
 def tokenize_spans(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
