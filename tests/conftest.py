@@ -70,7 +70,7 @@ def _real_model_only_in_e2e(request, monkeypatch):
         return
     import rag.embedding.bert_graph as bert_graph
     import rag.embedding.document_encoder as document_encoder
-    import rag.embedding.onnx_encoder as onnx_encoder
+    import rag.embedding.onnx_session as onnx_session
     from rag.embedding.model import default_model_dir
 
     real = default_model_dir()
@@ -87,8 +87,8 @@ def _real_model_only_in_e2e(request, monkeypatch):
     monkeypatch.setattr(document_encoder, "_load_sentence_transformer",
                         guard("sentence-transformers", document_encoder._load_sentence_transformer, lambda d, *a, **k: d))
     monkeypatch.setattr(bert_graph, "_load_weights", guard("the BERT graph", bert_graph._load_weights, lambda d: d))
-    monkeypatch.setattr(onnx_encoder.OnnxQueryEncoder, "__init__",
-                        guard("ONNX Runtime", onnx_encoder.OnnxQueryEncoder.__init__, lambda self, path, d, *a, **k: d))
+    monkeypatch.setattr(onnx_session.OnnxQueryEncoder, "__init__",
+                        guard("ONNX Runtime", onnx_session.OnnxQueryEncoder.__init__, lambda self, path, d, *a, **k: d))
     yield
     assert not loads, f"{request.node.nodeid} loads the real model ({', '.join(sorted(set(loads)))}): mark it e2e"
 

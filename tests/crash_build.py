@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes import FakeEncoder  # noqa: E402
 from kill_steps import run_killed_at  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 import rag.indexing.build  # noqa: E402
 import rag.index.store as store  # noqa: E402
 import rag.index.local as local  # noqa: E402
@@ -62,7 +64,7 @@ def main() -> None:
 
         enc.encode = encode
     elif point == "writing":
-        orig_save = rag.indexing.build.np.save
+        orig_save = np.save
 
         def save(file, arr, **kw):  # np.save(open file or path): the index's arrays are written through it
             orig_save(file, arr, **kw)
@@ -73,7 +75,7 @@ def main() -> None:
                 f.truncate(os.path.getsize(path) // 2)
             die(point, Path(path).name)
 
-        rag.indexing.build.np.save = save
+        np.save = save
     elif point == "rename":
         real_rename = os.rename
 

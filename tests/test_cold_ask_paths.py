@@ -46,7 +46,7 @@ LONG = " ".join(["mitochondrial dysfunction in aged neurons drives inflammation"
 def test_query_truncation_equals_the_tokenizers_own(text):
     from tokenizers import Tokenizer
 
-    from rag.embedding.onnx_encoder import OnnxQueryEncoder
+    from rag.embedding.onnx_session import OnnxQueryEncoder
 
     d = default_model_dir()
     info = model_info(d)
@@ -57,7 +57,7 @@ def test_query_truncation_equals_the_tokenizers_own(text):
     enc.info = info
     enc._tokenizer = word_pieces(str(d)).tokenizer
     enc._specials = enc._tokenizer.num_special_tokens_to_add(False)
-    got, want = enc._encode_one(text), ref.encode(text)
+    got, want = enc.tokenize(text), ref.encode(text)
     assert got.ids == want.ids and got.attention_mask == want.attention_mask
     assert len(got.ids) <= info.max_tokens
 

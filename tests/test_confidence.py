@@ -212,18 +212,18 @@ def test_a_build_that_refits_publishes_one_version(topic_seeds, tmp_path):
 
 def test_calibration_sees_the_staged_changes(topic_seeds, tmp_path, monkeypatch):
     """The model is fitted on what the build publishes: removed passages are gone, added ones there."""
-    from rag.indexing import build
+    from rag.indexing import commit
 
     idx = tmp_path / "idx"
     build_index(topic_seeds, idx, encoder=FakeEncoder())
     seen = {}
-    real = build.calibrate
+    real = commit.calibrate
 
     def spy(index, encode, **kw):
         seen["sources"] = {index.payload_at(p)["source"] for p in range(index.count())}
         return real(index, encode, **kw)
 
-    monkeypatch.setattr(build, "calibrate", spy)
+    monkeypatch.setattr(commit, "calibrate", spy)
     (topic_seeds / "volcano.txt").unlink()
     for i in range(6):
         (topic_seeds / f"more{i}.txt").write_text(f"Note {i} on tides.\n\nNote {i} on moons.\n", encoding="utf-8")
@@ -233,7 +233,7 @@ def test_calibration_sees_the_staged_changes(topic_seeds, tmp_path, monkeypatch)
 
 
 def test_a_failed_calibration_publishes_nothing_and_the_next_build_completes(topic_seeds, tmp_path, monkeypatch):
-    from rag.indexing import build
+    from rag.indexing import commit
 
     idx = tmp_path / "idx"
     build_index(topic_seeds, idx, encoder=FakeEncoder())
@@ -244,7 +244,7 @@ def test_a_failed_calibration_publishes_nothing_and_the_next_build_completes(top
     def boom(*a, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(build, "calibrate", boom)
+    monkeypatch.setattr(commit, "calibrate", boom)
     with pytest.raises(KeyboardInterrupt):
         build_index(topic_seeds, idx, encoder=FakeEncoder())
     assert (idx / "CURRENT").read_text(encoding="utf-8") == before

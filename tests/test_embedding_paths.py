@@ -1,7 +1,7 @@
 """One document-embedding path (issue 10, item 5): a passage's vector does not depend on which
 encoder embedded it, nor on how many passages were embedded with it.
 
-The paths a build or a search can take for one index (rag.indexing.build._document_encoder,
+The paths a build or a search can take for one index (rag.indexing.encoders.passage_encoder,
 rag.embedding.onnx_encoder.load_query_encoder):
 * the ONNX Runtime export (fp32, its graph built from the weights by rag.embedding.bert_graph) --
   every build's passages and every question, whatever their number;
@@ -24,7 +24,8 @@ from embedding_texts import MIN_COSINE, TEXTS
 from rag import Retriever
 from rag.embedding.document_encoder import DocumentEncoder, TorchQueryEncoder, cpu_has_bf16
 from rag.embedding.model import default_model_dir, model_info
-from rag.embedding.onnx_encoder import OnnxQueryEncoder, load_export
+from rag.embedding.onnx_encoder import load_export
+from rag.embedding.onnx_session import OnnxQueryEncoder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -21,7 +21,8 @@ from rag.errors import IndexLockedError, IndexMissingError
 from rag.index.backend import IndexReader, IndexWriter, Record
 from rag.index.lexical import BM25_B, BM25_K1
 from rag.index.local import LocalIndex
-from rag.indexing.build import _embed_and_commit, build_index
+from rag.indexing.build import build_index
+from rag.indexing.commit import embed_and_commit
 from rag.indexing.reading import read_all
 from rag.search.retriever import Retriever
 from rag.types import BuildStats
@@ -282,8 +283,8 @@ def _build_in_memory(w: MemoryIndex, seeds: Path, sources: set[str] | None, gone
     stats = BuildStats(index_dir=Path("memory"))
     meta = {k: manifest[k] for k in ("seeds_root", "ingest", "files", "skipped_files")}
     total = sum(m["passages"] for m in manifest["files"].values())
-    _embed_and_commit(w, by_source, gone, total, encoder.info, encoder, stats, progress=None, cancel=None,
-                      t0=time.perf_counter(), meta=meta, index_dir=Path("memory"))
+    embed_and_commit(w, by_source, gone, total, encoder.info, encoder, stats, progress=None, cancel=None,
+                     t0=time.perf_counter(), meta=meta)
     return stats
 
 

@@ -18,8 +18,10 @@ from rag import Retriever, build_index
 from rag.errors import ModelError
 from rag.embedding.model import default_model_dir, model_info
 from rag.embedding.document_encoder import TorchQueryEncoder
-from rag.embedding.encoder_cache import ExportLock, cache_dir, encoder_paths, start_background_export
-from rag.embedding.onnx_encoder import OnnxQueryEncoder, data_path, export_is_current, load_export
+from rag.embedding.encoder_cache import (ExportLock, cache_dir, data_path, encoder_paths, export_is_current,
+                                         start_background_export)
+from rag.embedding.onnx_encoder import load_export
+from rag.embedding.onnx_session import OnnxQueryEncoder
 from embedding_texts import DOCS, MIN_COSINE, QUERIES, TEXTS, st_encode
 
 pytestmark = pytest.mark.e2e

@@ -138,7 +138,8 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
     from sentence_transformers import SentenceTransformer
 
     from rag.embedding import document_encoder as embed
-    from rag.embedding.onnx_encoder import export, load_query_encoder
+    from rag.embedding.onnx_encoder import load_query_encoder
+    from rag.embedding.onnx_export import export
 
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     variant = make_variant(tmp_path / "m", pooling=legacy(mode))
@@ -152,7 +153,7 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
 
     if mode == "cls":  # the torch exporter (models bert_graph does not build) checks against sentence-transformers
         from rag.embedding.encoder_cache import ExportLock
-        from rag.embedding.onnx_encoder import _export_torch_locked
+        from rag.embedding.onnx_export import _export_torch_locked
 
         real_pool = embed.pool
         monkeypatch.setattr(embed, "pool", lambda m, i, a, p: real_pool(m, i, a, type(p)("mean")))
@@ -167,7 +168,7 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
     assert cos.min() >= MIN_COSINE, f"onnx, {mode}: min cosine {cos.min():.6f}"
 
     # the folder's pooling changes (same weights): the export is no longer trusted
-    from rag.embedding.onnx_encoder import export_is_current
+    from rag.embedding.encoder_cache import export_is_current
 
     assert export_is_current(info)
     (variant / "1_Pooling" / "config.json").write_text(json.dumps(legacy("mean")), encoding="utf-8")
@@ -177,13 +178,13 @@ def test_fast_encoders_equal_sentence_transformers(tmp_path: Path, mode: str, mo
 
 def test_a_pooling_change_is_a_model_change(tmp_path: Path) -> None:
     """Same weights, other pooling: the build must not reuse vectors pooled the old way."""
-    from rag.indexing.build import _same_model
+    from rag.indexing.manifest import same_model
 
     mean, cls = model_info(default_model_dir()), model_info(make_variant(tmp_path / "m", pooling=legacy("cls")))
     assert (mean.pooling, cls.pooling) == ("mean", "cls") and mean.weights_sha256 == cls.weights_sha256
     manifest = {"model": {**mean.to_json(), "name": cls.name}}
-    assert _same_model(manifest, mean.__class__(**{**mean.to_json(), "name": cls.name}))
-    assert not _same_model(manifest, cls)
+    assert same_model(manifest, mean.__class__(**{**mean.to_json(), "name": cls.name}))
+    assert not same_model(manifest, cls)
 
 
 def test_an_index_refuses_questions_when_the_folder_pooling_changed(tmp_path: Path, seeds: Path, fake_encoder) -> None:

@@ -27,7 +27,7 @@ def test_progress_bar_says_the_query_encoder_is_being_prepared():
 
 
 def test_summary_and_cli_line_do_not_contradict_each_other(capsys):
-    from rag.cli import _print_build
+    from rag.cli.index import print_build as _print_build
 
     stats = BuildStats(files=1, passages=47, embedded=47, encoder="onnxruntime", exported_query_encoder=True)
     _print_build(stats)
@@ -39,7 +39,7 @@ def test_summary_and_cli_line_do_not_contradict_each_other(capsys):
 def test_build_reports_the_export_as_a_stage(tmp_path: Path, monkeypatch):
     """build_index calls progress("exporting", ...) around the export, and only when it exports."""
     import rag.embedding.document_encoder
-    from rag.embedding import onnx_encoder
+    from rag.embedding import encoder_cache, onnx_encoder, onnx_export
     from rag.indexing.build import build_index
 
     import numpy as np
@@ -64,9 +64,9 @@ def test_build_reports_the_export_as_a_stage(tmp_path: Path, monkeypatch):
             return v
 
     monkeypatch.setattr(onnx_encoder, "load_export", lambda model_dir, info: None)
-    monkeypatch.setattr(onnx_encoder, "export_is_current", lambda info: bool(exported))
+    monkeypatch.setattr(encoder_cache, "export_is_current", lambda info: bool(exported))
     monkeypatch.setattr(onnx_encoder, "export_without_torch", lambda info: None)  # as for a model bert_graph does not build
-    monkeypatch.setattr(onnx_encoder, "export", lambda info, model=None: exported.append(info))
+    monkeypatch.setattr(onnx_export, "export", lambda info, model=None: exported.append(info))
     monkeypatch.setattr(rag.embedding.document_encoder, "shared_document_encoder", NoTorch)
     seeds = tmp_path / "seeds"
     seeds.mkdir()

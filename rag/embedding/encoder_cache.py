@@ -1,7 +1,8 @@
 """Where the exported query encoders live: one folder per user, shared by every index.
 
 ``RAG_CACHE_DIR`` names the folder; otherwise ``$XDG_CACHE_HOME/rag``, else ``~/.cache/rag``. An
-export is ``encoders/<weights sha256[:16]>-<pooling>.onnx`` with its sidecar ``.json`` (see
+export is ``encoders/<weights sha256[:16]>-<pooling>.onnx``, its weights in ``.onnx.data`` beside
+it and its sidecar ``.json`` (written by :mod:`rag.embedding.onnx_export`, read by
 :mod:`rag.embedding.onnx_encoder`); ``.lock`` serializes exporters of one model across processes.
 Nothing here imports torch or onnxruntime.
 """
@@ -9,12 +10,14 @@ Nothing here imports torch or onnxruntime.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from rag.embedding.model import ModelInfo
+from rag.embedding.pooling import read_pooling
 from rag.errors import ModelError
 
 ENCODERS_DIR = "encoders"
@@ -37,6 +40,29 @@ def encoder_paths(info: ModelInfo) -> tuple[Path, Path]:
     """(model.onnx, sidecar.json) of this model's export in the user cache."""
     base = cache_dir() / ENCODERS_DIR / encoder_key(info)
     return base.with_name(base.name + ".onnx"), base.with_name(base.name + ".json")
+
+
+def data_path(onnx_path: Path) -> Path:
+    """The weights file beside an export (``<key>.onnx.data``), named inside the graph."""
+    return onnx_path.with_name(onnx_path.name + ".data")
+
+
+def export_is_current(info: ModelInfo) -> bool:
+    """True when the export for this model exists with the size and mtime its sidecar recorded
+    (cheap enough for a no-change build; the loader's probe check catches damaged content)."""
+    onnx_path, meta_path = encoder_paths(info)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        st = onnx_path.stat()
+        if "data_bytes" in meta:
+            ds = data_path(onnx_path).stat()
+            if (ds.st_size, ds.st_mtime_ns) != (int(meta["data_bytes"]), int(meta["data_mtime_ns"])):
+                return False
+        return (meta.get("weights_sha256") == info.weights_sha256
+                and meta.get("pooling", "mean") == read_pooling(Path(info.path)).mode
+                and (st.st_size, st.st_mtime_ns) == (int(meta["onnx_bytes"]), int(meta["onnx_mtime_ns"])))
+    except (OSError, ValueError, KeyError, TypeError, ModelError):
+        return False
 
 
 class ExportLock:

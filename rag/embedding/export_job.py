@@ -1,5 +1,5 @@
 """``python -m rag.embedding.export_job MODEL_DIR``: export the model's query encoder into the user
-cache (:func:`rag.embedding.onnx_encoder.export`) at low priority, then exit. Started detached by
+cache (:func:`rag.embedding.onnx_export.export`) at low priority, then exit. Started detached by
 :func:`rag.embedding.encoder_cache.start_background_export` after a first build, so that the first
 answer never waits for the export. Exit status 0 when the export is there afterwards, 1 if not (the
 reason, one line, on stderr)."""
@@ -22,9 +22,9 @@ def main(argv: list[str]) -> int:
     except OSError:
         pass
     try:
-        from rag.embedding.encoder_cache import ExportLock
+        from rag.embedding.encoder_cache import ExportLock, export_is_current
         from rag.embedding.model import model_info
-        from rag.embedding.onnx_encoder import export_is_current, export_locked
+        from rag.embedding.onnx_export import export_locked
 
         info = model_info(Path(argv[0]))
         with ExportLock(info, wait=False) as lock:  # taken before torch loads: one job at a time

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,14 +68,8 @@ class ModelInfo:
     pooling: str = "mean"  # as the folder declares (rag.embedding.pooling): vectors pooled otherwise differ
 
     def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "path": self.path,
-            "dim": self.dim,
-            "max_tokens": self.max_tokens,
-            "weights_sha256": self.weights_sha256,
-            "pooling": self.pooling,
-        }
+        """Every field by name, as the manifest records it."""
+        return asdict(self)
 
 
 def _weights_file(model_dir: Path) -> Path:

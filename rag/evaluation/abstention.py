@@ -4,7 +4,7 @@ Two checks on a BEIR-layout data set with claims and their gold documents (SciFa
 
 - **removed gold**: the claims of the split are halved at random (seeded); the gold documents of one
   half are deleted from a copy of the index through the backend, and the copy is calibrated again
-  as a user's build would (:func:`rag.indexing.build.calibrate_staged`). The kept half is answerable,
+  as a user's build would (:func:`rag.indexing.commit.calibrate_staged`). The kept half is answerable,
   the other half asks about what the corpus no longer holds (claims that share a gold document with
   the other half are left out, so that each label is clean).
 - **out of corpus** (with ``ood``: a file of questions on other topics, e.g. the manual rewrites of
@@ -55,7 +55,8 @@ def remove_and_recalibrate(src: str | Path, dst: str | Path, sources: list[str],
     Returns the passages left."""
     from rag.index.local import LocalIndex
     from rag.index.passages_io import source_prefix
-    from rag.indexing.build import _model_info_for, calibrate_staged
+    from rag.indexing.commit import calibrate_staged
+    from rag.indexing.manifest import model_info_for
 
     src, dst = Path(src), Path(dst)
     if dst.exists():
@@ -71,7 +72,7 @@ def remove_and_recalibrate(src: str | Path, dst: str | Path, sources: list[str],
             view.close()
         meta = w.meta
         w.set_meta({**meta, "counts": {**meta.get("counts", {}), "passages": left}, "removed_sources": len(sources)})
-        info = _model_info_for(encoder, None, w.meta)
+        info = model_info_for(encoder, None, w.meta)
         calibrate_staged(w, info, encoder)
         w.commit()
         return left
