@@ -1,4 +1,4 @@
-"""The per-format evaluation (rag/evaluation/formats.py): its corpus and gold locations are sound,
+"""The per-format evaluation (rag/evaluation/formats*.py): its corpus and gold locations are sound,
 and, with the real model, every hit of every format cites lines that read back to its text and the
 answers are found well above chance."""
 
@@ -11,15 +11,17 @@ import pytest
 from rag.cli import main
 from rag.documents.readers import reader_for
 from rag.evaluation import formats as F
+from rag.evaluation import formats_corpus as C
+from rag.evaluation import formats_render as R
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    docs, questions = F.load_corpus()
+    docs, questions = C.load_corpus()
     folder = tmp_path_factory.mktemp("formats")
-    gold = F.write_corpus(folder, docs)
+    gold = R.write_corpus(folder, docs)
     written = {k: g.lines for k, g in gold.items()}
-    F.resolve(gold, folder)
+    C.resolve(gold, folder)
     return folder, docs, questions, gold, written
 
 
@@ -29,7 +31,7 @@ def read(folder: Path, name: str):
 
 def test_every_format_has_documents_and_enough_questions(corpus):
     _, docs, questions, gold, _ = corpus
-    for fmt in F.FORMATS:
+    for fmt in C.FORMATS:
         assert any(d.format == fmt for d in docs), fmt
         assert 8 <= sum(q.file.endswith("." + fmt) for q in questions) <= 15, fmt
     assert all(q.block in gold and gold[q.block].file == q.file for q in questions)
@@ -43,7 +45,7 @@ def test_gold_lines_written_agree_with_the_readers_text(corpus):
     for block, g in gold.items():
         if written[block] is None:
             continue
-        assert F.find_lines(read(folder, g.file).lines(), g.words) == written[block], block
+        assert C.find_lines(read(folder, g.file).lines(), g.words) == written[block], block
         checked += 1
     assert checked >= 25
 
@@ -54,7 +56,7 @@ def test_every_gold_block_is_found_on_its_page_or_in_its_section(corpus):
         assert g.lines is not None, f"{block}: not in the reader's text of {g.file} p.{g.page}"
         doc = read(folder, g.file)
         lines = doc.lines(g.page)[g.lines[0] - 1 : g.lines[1]]
-        assert F.find_lines(lines, g.words) is not None
+        assert C.find_lines(lines, g.words) is not None
 
 
 def test_pdf_has_a_two_column_page_and_running_headers_left_out(corpus):
@@ -90,18 +92,18 @@ def test_markdown_and_docx_carry_their_structure(corpus):
 
 
 def test_a_hit_is_at_the_gold_location_only_on_the_same_file_page_and_lines():
-    g = F.Gold("a.pdf", "w", page=2, lines=(5, 8))
+    g = C.Gold("a.pdf", "w", page=2, lines=(5, 8))
     assert F.at_gold("a.pdf", 2, 8, 9, g) and F.at_gold("a.pdf", 2, 1, 5, g)
     assert not F.at_gold("a.pdf", 3, 5, 8, g)  # another page
     assert not F.at_gold("a.pdf", 2, 9, 12, g)  # after
     assert not F.at_gold("b.pdf", 2, 5, 8, g)  # another file
-    assert not F.at_gold("a.pdf", 2, 5, 8, F.Gold("a.pdf", "w", page=2))  # gold not found: a miss
+    assert not F.at_gold("a.pdf", 2, 5, 8, C.Gold("a.pdf", "w", page=2))  # gold not found: a miss
 
 
 def test_find_lines_needs_the_words_in_order():
     lines = ["Intro", "The quick brown fox jumps over", "the lazy dog today.", "", "Other words here"]
-    assert F.find_lines(lines, "The quick brown fox jumps over the lazy dog today.") == (2, 3)
-    assert F.find_lines(lines, "lazy dog today the quick brown fox") is None
+    assert C.find_lines(lines, "The quick brown fox jumps over the lazy dog today.") == (2, 3)
+    assert C.find_lines(lines, "lazy dog today the quick brown fox") is None
 
 
 def test_rag_eval_without_a_data_set_or_formats_is_a_usage_error(capsys):
@@ -126,6 +128,6 @@ def test_every_hit_of_every_format_cites_text_that_reads_back_and_answers_are_fo
 def test_the_corpus_is_the_same_bytes_every_time(corpus, tmp_path):
     """So that evaluating a second ranking finds the index up to date."""
     folder, docs, *_ = corpus
-    F.write_corpus(tmp_path, docs)
+    R.write_corpus(tmp_path, docs)
     for d in docs:
         assert (tmp_path / d.file).read_bytes() == (folder / d.file).read_bytes(), d.file

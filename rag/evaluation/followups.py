@@ -20,8 +20,6 @@ development figures. Report held-out follow-up figures on a set that was never r
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -171,21 +169,11 @@ def format_followups(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from rag.progress import ProgressBar
-    from rag.terminal_text import terminal_safe
+    from rag.evaluation.report import print_per_mode
 
     modes = ("dense", "bm25", "hybrid") if args.mode == "all" else (args.mode,)
-    bar = ProgressBar()
-    results = []
-    try:
-        for mode in modes:
-            results.append(evaluate_followups(args.data_dir, distractors=args.distractors,
-                                              distractor_limit=getattr(args, "distractor_limit", None), mode=mode, index=args.index,
-                                              progress=bar))
-    finally:
-        bar.close()
-    if args.json:
-        sys.stdout.write(json.dumps(results if len(results) > 1 else results[0]) + "\n")
-    else:
-        print(terminal_safe("\n\n".join(format_followups(res) for res in results)))
-    return 0
+    return print_per_mode(
+        lambda mode, bar: evaluate_followups(args.data_dir, distractors=args.distractors,
+                                             distractor_limit=getattr(args, "distractor_limit", None), mode=mode,
+                                             index=args.index, progress=bar),
+        modes, args.json, format_followups)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def run_and_print(compute: Callable[[object], dict | list], as_json: bool, text: Callable[[dict | list], str]) -> int:
@@ -23,3 +23,15 @@ def run_and_print(compute: Callable[[object], dict | list], as_json: bool, text:
     else:
         print(terminal_safe(text(res)))
     return 0
+
+
+def print_per_mode(compute: Callable[[str, object], dict], modes: Sequence[str], as_json: bool,
+                   text: Callable[[dict], str]) -> int:
+    """:func:`run_and_print` of ``compute(mode, progress_bar)`` for each of ``modes``, one bar for all:
+    one JSON object for one mode, a list for several; the text reports a blank line apart."""
+
+    def each(bar) -> dict | list:
+        results = [compute(mode, bar) for mode in modes]
+        return results if len(results) > 1 else results[0]
+
+    return run_and_print(each, as_json, lambda res: "\n\n".join(map(text, res if isinstance(res, list) else [res])))
