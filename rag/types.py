@@ -34,30 +34,34 @@ class Location:
     section: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Citation:
-    """Where a passage (or a sentence of it) lives: a file relative to the seeds folder and its lines.
+    """Where a passage (or a sentence of it) lives: a file relative to the seeds folder and its
+    :class:`Location` in it, whose fields it also answers by name (``citation.line_start``...).
 
-    ``col_start``/``col_end`` (1-based, ``col_end`` inclusive, in characters of the decoded line)
-    are set, both, only for a passage that does not hold its lines whole: a piece of a very long
-    line, say. Then ``str()`` reads ``file:LINE:COL-COL`` on one line, ``file:LINE:COL-LINE:COL``
-    across lines; otherwise ``file:LINE`` or ``file:START-END``. ``page`` (1-based, paged formats
-    such as PDF; lines then count within the page) reads ``file:pPAGE:LINES``; ``section`` (the
-    heading path) is carried for display and JSON and leaves ``str()`` as it is, so that a Markdown
-    citation stays ``file:LINE`` for editors.
+    Made as ``Citation(source, line_start, line_end, col_start=None, col_end=None, page=None,
+    section=None)``. ``col_start``/``col_end`` are set, both, only for a passage that does not hold
+    its lines whole: a piece of a very long line, say. Then ``str()`` reads ``file:LINE:COL-COL`` on
+    one line, ``file:LINE:COL-LINE:COL`` across lines; otherwise ``file:LINE`` or
+    ``file:START-END``. ``page`` (paged formats such as PDF; lines then count within the page) reads
+    ``file:pPAGE:LINES``; ``section`` (the heading path) is carried for display and JSON and leaves
+    ``str()`` as it is, so that a Markdown citation stays ``file:LINE`` for editors.
     """
 
     source: str
-    line_start: int
-    line_end: int
-    col_start: int | None = None
-    col_end: int | None = None
-    page: int | None = None
-    section: str | None = None
+    location: Location
 
-    @property
-    def location(self) -> Location:
-        return Location(self.line_start, self.line_end, self.col_start, self.col_end, self.page, self.section)
+    def __init__(self, source: str, line_start: int, line_end: int, col_start: int | None = None,
+                 col_end: int | None = None, page: int | None = None, section: str | None = None) -> None:
+        object.__setattr__(self, "source", source)  # frozen: set once, here
+        object.__setattr__(self, "location", Location(line_start, line_end, col_start, col_end, page, section))
+
+    line_start = property(lambda self: self.location.line_start)
+    line_end = property(lambda self: self.location.line_end)
+    col_start = property(lambda self: self.location.col_start)
+    col_end = property(lambda self: self.location.col_end)
+    page = property(lambda self: self.location.page)
+    section = property(lambda self: self.location.section)
 
     def __str__(self) -> str:
         where = self.source if self.page is None else f"{self.source}:p{self.page}"
