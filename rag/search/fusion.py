@@ -76,28 +76,31 @@ def minmax(scores: np.ndarray) -> np.ndarray:
 
 def zscore(scores: np.ndarray) -> np.ndarray:
     """Standard scores ``(s - mean) / sd``; a constant list becomes all zeros."""
-    if scores.size == 0:
-        return scores.astype(np.float32)
-    s = scores.astype(np.float64)
-    sd = float(s.std())
-    if sd < 1e-12:
-        return np.zeros_like(s, dtype=np.float32)
-    return ((s - s.mean()) / sd).astype(np.float32)
+    z = _standard(scores)
+    return np.zeros(scores.shape, dtype=np.float32) if z is None else z.astype(np.float32)
 
 
 def dbsf(scores: np.ndarray) -> np.ndarray:
-    """Distribution-based normalization: ``mean - 3 sd`` maps to 0, ``mean + 3 sd`` to 1, clipped.
+    """Distribution-based normalization: ``mean - 3 sd`` maps to 0, ``mean + 3 sd`` to 1, clipped
+    (the standard score ``z`` becomes ``(z + 3) / 6``).
 
     Unlike min-max, one outlying score does not squash the rest; a constant list becomes all ones.
     """
+    z = _standard(scores)
+    if z is None:
+        return np.ones(scores.shape, dtype=np.float32)
+    return np.clip((z + 3.0) / 6.0, 0.0, 1.0).astype(np.float32)
+
+
+def _standard(scores: np.ndarray) -> np.ndarray | None:
+    """Standard scores in float64; None for an empty or constant list (no spread to divide by)."""
     if scores.size == 0:
-        return scores.astype(np.float32)
+        return None
     s = scores.astype(np.float64)
     sd = float(s.std())
     if sd < 1e-12:
-        return np.ones_like(s, dtype=np.float32)
-    lo = s.mean() - 3.0 * sd
-    return np.clip((s - lo) / (6.0 * sd), 0.0, 1.0).astype(np.float32)
+        return None
+    return (s - s.mean()) / sd
 
 
 NORMS = {"weighted": minmax, "zscore": zscore, "dbsf": dbsf}
