@@ -188,10 +188,10 @@ class RagApp(App[int]):
         await self.chat.submitted(event.value)
 
     def on_passage_view_selected(self, message: PassageView.Selected) -> None:
-        self.passages.chosen(message)
+        self.passages.selected = message.hit
 
     def on_passage_view_typed(self, message: PassageView.Typed) -> None:
-        self.passages.typed(message)
+        self.passages.typed(message.character)
 
     def on_passage_view_open_requested(self, message: PassageView.OpenRequested) -> None:
         self.passages.open(message.hit)

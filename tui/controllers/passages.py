@@ -15,7 +15,6 @@ from rag.types import Hit
 from ..clipboard import Delivery, deliver
 from ..messages import PassageCopied, SourceLoaded
 from ..transcript import quote_markdown, relocate_hit, short_path
-from ..widgets.passage_view import PassageView
 from ..widgets.source_screen import SourceScreen
 from .base import Controller
 
@@ -34,15 +33,11 @@ class Passages(Controller):
         ex = self.app.chat.latest_answered()
         return ex.hits[0] if ex is not None and ex.hits else None
 
-    # ----------------------------------------------------------------- a passage's messages
-    def chosen(self, message: PassageView.Selected) -> None:
-        self.selected = message.hit
-
-    def typed(self, message: PassageView.Typed) -> None:
+    def typed(self, character: str) -> None:
         """Typing on a passage goes on in the question box."""
         box = self.app.question_box
         box.focus()
-        box.insert_text_at_cursor(message.character)
+        box.insert_text_at_cursor(character)
 
     # ----------------------------------------------------------------- the source view
     def open_current(self) -> None:
