@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 PY = sys.executable

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import BENCH, REPO, code_env, extract, markdown_table, run_child
+from harness import BENCH, REPO, code_env, extract, markdown_table, ratio, run_child
 from synthetic import SyntheticEncoder, write_notes
 
 NOTE = (
@@ -33,7 +33,7 @@ NOTE = (
 
 def worker(seeds: Path, index: Path, runs: int, files: int) -> dict:
     """In a process with the code under test first on PYTHONPATH."""
-    import rag
+    import rag  # here, not at the top: main() runs without importing rag at all
     from rag import build_index
 
     try:
@@ -97,6 +97,10 @@ def main() -> int:
     files = sum(1 for _ in seeds.rglob("*.txt"))
     print(f"one 3-paragraph file added to / removed from a {files:,}-file index via build_index, median of {args.runs}")
     print(markdown_table(("code", "add", "remove", "adds (s)", "rag"), rows))
+    if "before" in results:
+        b, a = results["before"], results["after"]
+        print(f"before / after, medians: add {ratio(statistics.median(b['add_s']), statistics.median(a['add_s']))}, "
+              f"remove {ratio(statistics.median(b['remove_s']), statistics.median(a['remove_s']))}")
     if args.json:
         print(json.dumps(results))
     return 0

@@ -29,8 +29,15 @@ from pathlib import Path
 import numpy as np
 
 from harness import REPO as ROOT, free_port
+from rag.documents.chunking import chunk
+from rag.documents.files import iter_seed_files
+from rag.documents.ingest import read_seed
+from rag.embedding.document_encoder import DocumentEncoder
+from rag.embedding.model import default_model_dir, word_pieces
+from rag.indexing.build import build_index
 
 sys.path.insert(0, str(ROOT / "tests"))  # tests/fakes.py: the fake encoder of the synthetic index
+from fakes import FakeEncoder  # noqa: E402
 
 
 def machine() -> str:
@@ -45,11 +52,6 @@ def machine() -> str:
 
 
 def texts(n: int) -> list[str]:
-    from rag.documents.chunking import chunk
-    from rag.documents.files import iter_seed_files
-    from rag.documents.ingest import read_seed
-    from rag.embedding.model import default_model_dir, word_pieces
-
     files, _ = iter_seed_files(ROOT / "seeds")
     pieces = word_pieces(str(default_model_dir()))
     base = [p.text for f in files for p in chunk(read_seed(f).document, token_ends=pieces.token_ends, max_tokens=254)]
@@ -57,9 +59,6 @@ def texts(n: int) -> list[str]:
 
 
 def synthetic_index(folder: Path, n: int) -> Path:
-    from fakes import FakeEncoder
-    from rag.indexing.build import build_index
-
     words = [f"w{i}" for i in range(2000)]
     rng = np.random.default_rng(1)
     seeds = folder / "seeds"
@@ -79,12 +78,10 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=50)
     a = ap.parse_args()
 
-    import ray
+    import ray  # rag's optional extra (pip install -e '.[ray]'): --help works without it
 
-    from fakes import FakeEncoder
     from rag.distributed.embedding import RayEmbedder
     from rag.distributed.shards import ShardedSearcher
-    from rag.embedding.document_encoder import DocumentEncoder
 
     out: dict = {"machine": machine(), "passages": a.passages}
     tx = texts(a.passages)

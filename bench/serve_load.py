@@ -32,7 +32,10 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from harness import BENCH, PY, REPO, SCIFACT, free_port, proc_status_mb
+from rag import Retriever
 from rag.evaluation import beir
 from rag.evaluation.metrics import percentile
 
@@ -56,8 +59,6 @@ def ms(seconds: list[float], p: float) -> float:
 
 # ----------------------------------------------------------------------------- workers
 def inproc_worker(index: str) -> None:
-    from rag import Retriever
-
     r = Retriever.open(index)
     qs = questions()
     r.search(qs[0], k=10)
@@ -71,8 +72,6 @@ def inproc_worker(index: str) -> None:
 
 
 async def _load(url: str, clients: int, seconds: float, record: str | None, stop_file: str | None) -> dict:
-    import httpx
-
     qs = questions()
     lat: list[float] = []
     failures: list[str] = []
@@ -148,8 +147,6 @@ def start_server(seeds: Path, index: Path, port: int):
 
 
 def wait_ready(url: str, timeout: float = 300) -> float:
-    import httpx
-
     t = time.perf_counter()
     while time.perf_counter() - t < timeout:
         try:
@@ -161,8 +158,6 @@ def wait_ready(url: str, timeout: float = 300) -> float:
 
 
 def wait_update(url: str, before: str, timeout: float = 600) -> str:
-    import httpx
-
     t = time.perf_counter()
     while time.perf_counter() - t < timeout:
         st = httpx.get(url + "/status", timeout=30).json()
@@ -200,8 +195,6 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=BENCH / "out" / "serve_load")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
-    import httpx
-
     seeds, index = prepare(a.work, a.docs)
     res: dict = {"docs": len(list(seeds.glob("*.txt"))), "cpus": os.cpu_count()}
     res["in_process"] = json.loads(subprocess.run([PY, __file__, "--inproc", str(index)], env=env(), capture_output=True,

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     question = " ".join(args.question)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    import faiss
+    import faiss  # after HF_HUB_OFFLINE is set: sentence-transformers reads it when imported
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(args.model, device="cpu")
