@@ -183,7 +183,8 @@ class ShardedSearcher:
         self.named = bool(name)
         totals = global_stats(self._all("local_stats"))
         # what confidence and answer sentences read of the whole index: the shards' summed statistics
-        self._stats = TermStats(totals[2].get, totals[0], self.retriever.settings.followup.specific_idf_share)
+        df = totals[2]
+        self._stats = TermStats(lambda t: df.get(t, 0), totals[0], self.retriever.settings.followup.specific_idf_share)
         versions = set(self._all("set_global_stats", *totals))
         if versions != {self.retriever.index.version}:
             raise QuestionError(f"the shards hold versions {sorted(versions)}, not {self.retriever.index.version}: "
