@@ -25,19 +25,22 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform.start
 
 SECRET = "TOP SECRET root:x:0:0"
 SWAP_SECONDS = 3.0
+MIN_SWAPS = 2000
 
 # Run as its own process: replaces seeds/race.txt by a regular file, then by a link to the secret,
 # as fast as it can; each is prepared beside it and renamed over it (atomic, as `mv -T`).
 SWAPPER = """
 import os, sys, time
-target, secret, work, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+target, secret, work, seconds, min_swaps = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
 original, regular, link = (os.path.join(work, n) for n in ("original", "regular", "link"))
 with open(original, "w") as f:
     f.write("harmless line\\n")
 print("swapping", flush=True)
-end = time.monotonic() + seconds
+start = time.monotonic()
 n = 0
-while time.monotonic() < end:
+# for the time given and at least MIN_SWAPS swaps (a loaded machine may give this process little
+# time), but never more than a minute
+while (time.monotonic() - start < seconds or n < min_swaps) and time.monotonic() - start < 60:
     os.link(original, regular)
     os.replace(regular, target)
     os.symlink(secret, link)
@@ -63,9 +66,14 @@ def race(seeds: Path, tmp_path: Path, fake_encoder):
 
 def start_swapper(seeds: Path, secret: Path, work: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", SWAPPER, str(seeds / "race.txt"), str(secret), str(work),
-                             str(SWAP_SECONDS)], stdout=subprocess.PIPE, text=True)
+                             str(SWAP_SECONDS), str(MIN_SWAPS)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "swapping"
     return proc
+
+
+def swaps_done(swapper: subprocess.Popen) -> int:
+    out, _ = swapper.communicate(timeout=90)
+    return int(out.strip())
 
 
 def test_symlink_swap_never_leaks_over_http(race):
@@ -84,11 +92,11 @@ def test_symlink_swap_never_leaks_over_http(race):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(SWAP_SECONDS + 30)
-        swaps = int(swapper.stdout.read().strip())
+            t.join(90)
+        swaps = swaps_done(swapper)
     leaks = [text for _, text in outcomes if "SECRET" in text]
     statuses = {status for status, _ in outcomes}
-    assert swaps > 100 and len(outcomes) > 100
+    assert swaps >= MIN_SWAPS and len(outcomes) > 100
     assert not leaks, f"{len(leaks)} of {len(outcomes)} responses leaked the file outside the seeds folder"
     # the race was run: the file was read as a file, and refused as a link leading outside
     assert 200 in statuses and 400 in statuses, statuses
@@ -107,7 +115,7 @@ def test_symlink_swap_never_leaks_to_the_library(race):
         except DocumentPathError as exc:
             assert "leads outside the seeds folder" in str(exc)
             refused += 1
-    swapper.wait(30)
+    assert swaps_done(swapper) >= MIN_SWAPS
     assert reads + refused > 1000 and reads and refused
     assert leaks == 0, f"{leaks} of {reads} reads leaked the file outside the seeds folder"
 
@@ -133,7 +141,7 @@ def test_symlink_swap_never_leaks_over_mcp(race):
         return texts, errors
 
     texts, errors = asyncio.run(go())
-    swapper.wait(30)
+    assert swaps_done(swapper) >= MIN_SWAPS
     assert len(texts) > 50
     assert not [t for t in texts if "SECRET" in t]
     assert 0 < errors < len(texts)
