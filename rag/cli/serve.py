@@ -52,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(service, token=token, allowed_hosts=hosts, cors=args.cors or None, mcp=mcp,
                      bind_host=args.host)
     if args.watch:
-        from rag.service.watch import start_watcher
-
-        start_watcher(args.seeds, lambda _paths: service.start_update(), index=args.index)
+        service.start_watching()
     info = service.retriever.info
     where = f"[{args.host}]" if ":" in args.host else args.host
     print(terminal_line(f"rag serve: http://{where}:{args.port} ({info.passages} passages of {info.files} files; "

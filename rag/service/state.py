@@ -82,6 +82,8 @@ class IndexService:
         self._idle = threading.Event()
         self._idle.set()
         self._search_failure: tuple[object, str] | None = None  # (retriever, why) of the last failed search
+        self._watch: dict | None = None  # {"state": ..., "since": ...} once watching was asked for
+        self._watch_stop: threading.Event | None = None
         try:
             self._retriever = Retriever.open(self.index, encoder=encoder)
         except IndexMissingError:
@@ -144,7 +146,8 @@ class IndexService:
         return None
 
     def status(self) -> dict:
-        """What is indexed, what changed in the seeds folder since, which encoder, the update's progress."""
+        """What is indexed, what changed in the seeds folder since, which encoder, the update's progress,
+        and the watch of the seeds folder (None unless :meth:`start_watching`)."""
         from rag.documents.changes import seeds_changes
         from rag.documents.freshness import seeds_may_have_changed
 
@@ -163,6 +166,7 @@ class IndexService:
         enc = r._encoder
         with self._lock:
             update = self._state.to_dict()
+            watch = dict(self._watch) if self._watch is not None else None
         return {
             "index": str(self.index),
             "version": info.version,
@@ -176,7 +180,37 @@ class IndexService:
             "skipped": {s: v.get("reason") for s, v in r.manifest.get("skipped_files", {}).items()},
             "changes": changes,
             "update": update,
+            "watch": watch,
         }
+
+    # ----------------------------------------------------------------- watching
+    def start_watching(self, settings=None) -> None:
+        """Follow the seeds folder: an update after each burst of saves, and one as soon as the watch
+        runs (to catch up with changes made while nothing watched). ``settings``: a
+        :class:`~rag.service.watch.WatchSettings` (its ``catch_up`` is always on here)."""
+        from dataclasses import replace
+
+        from rag.service.watch import WatchSettings, start_watcher  # the watcher loads only in watch mode
+
+        with self._lock:
+            if self._watch_stop is not None:
+                return
+            self._watch = {"state": "starting", "since": _now()}
+        settings = replace(settings or WatchSettings(), catch_up=True)
+        self._watch_stop = start_watcher(self.seeds, lambda _paths: self.start_update(), index=self.index,
+                                         settings=settings, on_state=self._watch_state)
+
+    def stop_watching(self) -> None:
+        """Stop following the seeds folder (the watch reports "stopped")."""
+        stop, self._watch_stop = self._watch_stop, None
+        if stop is not None:
+            stop.set()
+
+    def _watch_state(self, state: str) -> None:
+        if state.startswith("stopped: "):
+            log.warning("the watch of the seeds folder %s", state)
+        with self._lock:
+            self._watch = {"state": state, "since": _now()}
 
     # ----------------------------------------------------------------- updating
     def start_update(self) -> bool:
@@ -225,11 +259,12 @@ class IndexService:
                     if not self._pending:
                         break
                     self._pending = False
-                    self._state.state, self._state.started_at = "updating", _now()
+                    self._state.state, self._state.stage, self._state.started_at = "updating", "starting", _now()
         finally:
             with self._lock:
                 if self._state.state == "updating":
                     self._state.state = "idle"
+                self._state.stage = ""  # no stage runs now ("starting" stayed after an update, issue 23)
                 self._idle.set()
 
     def _update_once(self) -> None:
