@@ -10,14 +10,19 @@ reader the index used, so the lines are the lines a citation counts.
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from rag.documents.decoding import MAX_FILE_BYTES, SkipFile, human_size
 from rag.documents.document import Document
 from rag.documents.readers import find_reader, unsupported_reason
 from rag.errors import RagError, SeedsError
 from rag.service.open_beneath import LeavesFolder, NotAFile, open_beneath
+
+if TYPE_CHECKING:
+    from rag.service.document_reads import DocumentCache
 
 MAX_LINES = 2000  # one request returns at most this many lines
 
@@ -65,13 +70,11 @@ def _checked_parts(source: str) -> tuple[str, ...]:
     return pp.parts
 
 
-def read_document(seeds_root: Path, source: str) -> Document:
-    """The document ``source`` of the seeds folder, read by its reader from one handle opened inside
-    the folder (:func:`~rag.service.open_beneath.open_beneath`); raises :class:`DocumentPathError`
-    or :class:`DocumentNotFound`."""
+def _open(seeds_root: Path, source: str) -> tuple[tuple[str, ...], int]:
+    """The names of ``source`` and a handle on it, opened inside the seeds folder."""
     parts = _checked_parts(source)
     try:
-        fd = open_beneath(seeds_root, parts)
+        return parts, open_beneath(seeds_root, parts)
     except LeavesFolder:
         raise DocumentPathError(f"{source!r} leads outside the seeds folder") from None
     except (FileNotFoundError, NotADirectoryError):
@@ -80,21 +83,44 @@ def read_document(seeds_root: Path, source: str) -> Document:
         raise DocumentNotFound(f"no document {source} in the seeds folder (not a file)") from None
     except OSError as exc:
         raise DocumentPathError(f"{source} cannot be read: {exc.strerror or exc}") from None
+
+
+def read_document(seeds_root: Path, source: str, cache: DocumentCache | None = None) -> Document:
+    """The document ``source`` of the seeds folder, read by its reader from one handle opened inside
+    the folder (:func:`~rag.service.open_beneath.open_beneath`); raises :class:`DocumentPathError`
+    or :class:`DocumentNotFound`.
+
+    With ``cache``, a document parsed before is taken from it when the handle is the same file
+    unchanged: the key is the handle's device, inode, size and modification time (``fstat``), so a
+    file replaced or rewritten is parsed again, and a name that leads elsewhere is never served
+    what another file held.
+    """
+    parts, fd = _open(seeds_root, source)
     with os.fdopen(fd, "rb") as f:
         reader = find_reader(parts[-1])
         if reader is None:
             raise DocumentPathError(f"{source}: {unsupported_reason(parts[-1])}")
+        st = os.fstat(f.fileno())
+        key = (source, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        doc = cache.get(key) if cache is not None else None
+        if doc is not None:
+            return doc
         data = f.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise DocumentPathError(f"{source} is larger than {human_size(MAX_FILE_BYTES)}; run `rag index` to bring the index up to date")
     try:
-        return reader.load(source, data)
+        doc = reader.load(source, data)
     except SkipFile as exc:
         raise SeedsError(f"{source}: {exc}; run `rag index` to bring the index up to date") from None
+    if cache is not None:
+        cache.put(key, doc)
+    return doc
 
 
-def read_lines(seeds_root: Path, source: str, start: int = 1, end: int | None = None, page: int | None = None) -> DocumentLines:
-    """Lines ``start``..``end`` (1-based, inclusive; within ``page`` for a paged format) of ``source``.
+def read_lines(seeds_root: Path, source: str, start: int = 1, end: int | None = None, page: int | None = None,
+               cache: DocumentCache | None = None) -> DocumentLines:
+    """Lines ``start``..``end`` (1-based, inclusive; within ``page`` for a paged format) of ``source``
+    (parsed documents kept in ``cache`` when given: :func:`read_document`).
 
     ``end`` defaults to ``start + 49``; a range past the end is cut to the document's last line.
     """
@@ -102,7 +128,7 @@ def read_lines(seeds_root: Path, source: str, start: int = 1, end: int | None = 
         raise DocumentPathError(f"start must be a line number of 1 or more, not {start}")
     if end is not None and end < start:
         raise DocumentPathError(f"end ({end}) comes before start ({start}): give an end at or after start")
-    doc = read_document(seeds_root, source)
+    doc = read_document(seeds_root, source, cache)
     pages = doc.pages
     if pages and page is None:
         raise DocumentPathError(f"{source} has {pages} pages: give a page from 1 to {pages} (lines count within a page)")
@@ -110,13 +136,23 @@ def read_lines(seeds_root: Path, source: str, start: int = 1, end: int | None = 
         raise DocumentPathError(f"{source} has no pages: leave page out")
     if pages and not 1 <= page <= pages:
         raise DocumentPathError(f"{source} has {pages} pages: give a page from 1 to {pages}, not {page}")
-    lines = doc.lines(page)
-    total = len(lines)
+    a, b = (0, len(doc.text)) if not pages else _page_span(doc, page)
+    starts = doc.line_starts()
+    first = bisect_right(starts, a) - 1  # the page's first line, counted in the whole text
+    total = bisect_right(starts, b) - bisect_right(starts, a) + 1
     end = start + 49 if end is None else end
     end = min(end, total, start + MAX_LINES - 1)
     if start > total:
         where = f"page {page} of {source}" if page else source
         raise DocumentPathError(f"{where} has {total} lines: give a start from 1 to {total}, not {start}")
-    return DocumentLines(source, start, end, total, page, doc.pages, lines[start - 1 : end])
+    # only the lines asked for are cut from the text (not the whole text split on every request)
+    stop = starts[first + end] - 1 if first + end < len(starts) else len(doc.text)
+    lines = doc.text[starts[first + start - 1] : min(stop, b)].split("\n")
+    return DocumentLines(source, start, end, total, page, pages, lines)
 
 
+def _page_span(doc: Document, page: int) -> tuple[int, int]:
+    """Offsets of page ``page``'s text in ``doc.text`` (without the newline that ends it)."""
+    a = doc.page_starts[page - 1]
+    b = doc.page_starts[page] - 1 if page < len(doc.page_starts) else len(doc.text)
+    return a, max(a, b)

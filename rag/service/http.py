@@ -22,7 +22,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError, RagError
-from rag.service.documents import DocumentNotFound, DocumentPathError, read_lines
+from rag.service.document_reads import DocumentReads, DocumentsBusy
+from rag.service.documents import DocumentNotFound, DocumentPathError
 from rag.search.limits import LIMITS, checked_request
 from rag.service.guard import Guard, origin_key
 from rag.service.responses import EscapedJSONBodies, SafeJSONResponse, error_response
@@ -63,12 +64,15 @@ def _status_of(exc: RagError) -> int:
 
 
 def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | None = None, cors: list[str] | None = None,
-               mcp=None, max_body: int = 64 * 1024, bind_host: str = "127.0.0.1") -> FastAPI:
+               mcp=None, max_body: int = 64 * 1024, bind_host: str = "127.0.0.1",
+               documents: DocumentReads | None = None) -> FastAPI:
     """The API over ``service``. ``token``: every request must send ``Authorization: Bearer TOKEN``.
     ``allowed_hosts``: the Host header values accepted besides ``bind_host`` (None: any).
     ``cors``: origins of web pages allowed to call (none by default: a request from a page of another
     site is refused). ``mcp``: an ``MCPServer`` served at ``/mcp``; ``bind_host``: the address the
-    server binds. :mod:`rag.service.guard` says what every request is checked for."""
+    server binds; ``documents``: the bounds on reading documents (give the one ``mcp`` was built
+    with, so that both share them). :mod:`rag.service.guard` says what every request is checked for."""
+    documents = DocumentReads() if documents is None else documents
     if allowed_hosts is not None:
         allowed_hosts = [*allowed_hosts, bind_host, f"[{bind_host}]"] if ":" in bind_host else [*allowed_hosts, bind_host]
     origins = [origin_key(o) for o in cors or []]  # as browsers send them: lower case, no default port
@@ -100,6 +104,10 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
     async def _http(request: Request, exc: StarletteHTTPException):
         return error_response(exc.status_code, exc.detail)
 
+    @app.exception_handler(DocumentsBusy)
+    async def _busy(request: Request, exc: DocumentsBusy):
+        return error_response(503, exc, headers={"Retry-After": str(exc.retry_after)})
+
     @app.exception_handler(RagError)
     async def _rag(request: Request, exc: RagError):
         return error_response(_status_of(exc), exc)
@@ -125,7 +133,8 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         end: int | None = Query(None, ge=1, le=10_000_000, description="last line (inclusive; default start+49)"),
         page: int | None = Query(None, ge=1, le=1_000_000, description="page, for paged formats (PDF)"),
     ) -> dict:
-        d = await run_in_threadpool(read_lines, service.seeds_root, source, start, end, page)
+        # at most a few reads at once; 503 with Retry-After when they stay taken (DocumentReads)
+        d = await documents.read_lines(service.seeds_root, source, start, end, page)
         return d.to_dict()
 
     @app.get("/status", summary="what is indexed, what changed since, which encoder, the update's progress")

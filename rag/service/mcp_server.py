@@ -61,16 +61,19 @@ Returns at once with {started, queued}; call `status` to follow it (update.state
 again when done). Searches keep answering from the previous version meanwhile."""
 
 
-def build_mcp(service, *, write: bool = False):
-    """The ``MCPServer`` with rag's tools over ``service``."""
+def build_mcp(service, *, write: bool = False, documents=None):
+    """The ``MCPServer`` with rag's tools over ``service``; ``documents``: the
+    :class:`~rag.service.document_reads.DocumentReads` that bound `get` (one of its own when None;
+    give the HTTP server's when both serve, so that they share one bound)."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from starlette.concurrency import run_in_threadpool
 
     from rag.search.limits import checked_request
-    from rag.service.documents import read_lines
+    from rag.service.document_reads import DocumentReads
     from rag.version import __version__
 
+    documents = DocumentReads() if documents is None else documents
     server = MCPServer("rag", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 
     async def _call(fn, *args):
@@ -92,7 +95,10 @@ def build_mcp(service, *, write: bool = False):
 
     @server.tool(description=GET_DOC)
     async def get(source: str, start: int = 1, end: int | None = None, page: int | None = None) -> dict[str, Any]:
-        d = await _call(read_lines, service.seeds_root, source, start, end, page)
+        try:  # at most a few reads at once: busy is one line, as every tool error
+            d = await documents.read_lines(service.seeds_root, source, start, end, page)
+        except RagError as exc:
+            raise ToolError(str(exc)) from None
         return d.to_dict()
 
     @server.tool(description=STATUS_DOC)
