@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
 from rag.index.passages_io import passage_from_payload
+from rag.service.build_job import UPDATE_TIMEOUT, build_in_subprocess, failure_message
 from rag.service.memory import release_memory
 from rag.types import BuildStats
 
@@ -67,7 +68,7 @@ class IndexService:
     """
 
     def __init__(self, index: str | Path, seeds: str | Path, *, encoder=None, build=None, build_missing: bool = True,
-                 retry_delay: float = RETRY_DELAY) -> None:
+                 retry_delay: float = RETRY_DELAY, update_timeout: float = UPDATE_TIMEOUT) -> None:
         from rag.search.retriever import Retriever
 
         self.index = Path(index)
@@ -75,6 +76,7 @@ class IndexService:
         self._encoder = encoder
         self._build_fn = build
         self._retry_delay = retry_delay
+        self._update_timeout = update_timeout
         self._lock = threading.Lock()
         self._state = UpdateState()
         self._thread: threading.Thread | None = None
@@ -246,7 +248,8 @@ class IndexService:
                 from rag.indexing.build import build_index as build
         elif build is None:
             # The bundled model builds in a child process: the server's memory stays that of searching.
-            from rag.service.build_job import build_in_subprocess as build
+            build = build_in_subprocess
+            kwargs["timeout"] = self._update_timeout
         else:
             kwargs["export_query_encoder"] = "background"
         return build(self.seeds, self.index, **kwargs)
@@ -279,9 +282,10 @@ class IndexService:
             if stats.changed or not self._retriever.is_current():
                 self._swap()
         except (RagError, OSError) as exc:
-            log.warning("the index update failed: %s", exc)
+            why = failure_message(exc)
+            log.warning("the index update failed: %s", why)
             with self._lock:
-                self._state.state, self._state.last_error, self._state.last_finished_at = "failed", str(exc), _now()
+                self._state.state, self._state.last_error, self._state.last_finished_at = "failed", why, _now()
             return
         with self._lock:
             self._state.updates += 1
