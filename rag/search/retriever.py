@@ -74,6 +74,33 @@ class _Passages(Sequence):
         return self._get(i)
 
 
+class _QueryEncoder:
+    """The query encoder of an index version, loaded on first use (thread-safe); shared by the
+    retrievers of :meth:`Retriever.with_settings`. A plain object, so that a retriever and its
+    search view hold it without a reference cycle (a dropped retriever closes its files at once)."""
+
+    def __init__(self, model: dict, encoder=None) -> None:
+        self.model = model  # the manifest's record of the model that built the index
+        self.loaded = encoder
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            if self.loaded is None:
+                # imported here: opening an index (rag status, the chat's first frame) needs no encoder
+                from rag.embedding.model import recorded_model
+                from rag.embedding.onnx_encoder import load_query_encoder
+                from rag.embedding.pooling import read_pooling
+
+                mdir, info = recorded_model(self.model)
+                if read_pooling(mdir).mode != info.pooling:
+                    raise IndexMismatchError(f"the index was built with {info.pooling} pooling but the model folder {mdir} "
+                                             f"now declares {read_pooling(mdir).mode} pooling; run `rag index --rebuild`")
+                # ONNX Runtime from the user cache's export, else sentence-transformers in process.
+                self.loaded = load_query_encoder(mdir, info)
+            return self.loaded
+
+
 class Retriever:
     """Search one index version. Thread-safe for concurrent searches."""
 
@@ -84,12 +111,11 @@ class Retriever:
         self.index = index
         self.passages: Sequence[Passage] = _Passages(index, version_dir)
         self._vectors: np.ndarray | None = None
-        self._encoder = encoder
-        self._encoder_lock = threading.Lock()
+        self._query_encoder = _QueryEncoder(manifest.get("model", {}), encoder)
         self.seeds_root = Path(manifest.get("seeds_root", "."))
         # the confidence model fitted when the index was built (a default for older indexes)
         self.calibration: Calibration = Calibration.from_json(manifest.get("calibration") or {}) or DEFAULT_CALIBRATION
-        self.view = SearchView(index, self.passages, self.encoder, self.calibration, self.seeds_root, settings)
+        self.view = SearchView(index, self.passages, self._query_encoder, self.calibration, self.seeds_root, settings)
 
     @property
     def settings(self) -> SearchSettings:
@@ -97,8 +123,7 @@ class Retriever:
 
     def with_settings(self, settings: SearchSettings) -> "Retriever":
         """A retriever on the same version and encoder that searches with ``settings``."""
-        r = copy.copy(self)
-        r.encoder = self.encoder  # one query encoder for both, loaded once
+        r = copy.copy(self)  # the same query encoder, loaded once for both
         r.view = dataclasses.replace(self.view, settings=settings)
         return r
 
@@ -196,20 +221,16 @@ class Retriever:
 
     def encoder(self):
         """The query encoder, loaded on first use."""
-        with self._encoder_lock:
-            if self._encoder is None:
-                # imported here: opening an index (rag status, the chat's first frame) needs no encoder
-                from rag.embedding.model import recorded_model
-                from rag.embedding.onnx_encoder import load_query_encoder
-                from rag.embedding.pooling import read_pooling
+        return self._query_encoder()
 
-                mdir, info = recorded_model(self.manifest["model"])
-                if read_pooling(mdir).mode != info.pooling:
-                    raise IndexMismatchError(f"the index was built with {info.pooling} pooling but the model folder {mdir} "
-                                             f"now declares {read_pooling(mdir).mode} pooling; run `rag index --rebuild`")
-                # ONNX Runtime from the user cache's export, else sentence-transformers in process.
-                self._encoder = load_query_encoder(mdir, info)
-            return self._encoder
+    @property
+    def _encoder(self):
+        """The query encoder if loaded, else None."""
+        return self._query_encoder.loaded
+
+    @_encoder.setter
+    def _encoder(self, encoder) -> None:
+        self._query_encoder.loaded = encoder
 
     def follow_up(self, question: str, history: Sequence[str] | None) -> followup.FollowUp:
         """How :meth:`search` reads ``question`` after ``history``: whether it depends on the
