@@ -24,35 +24,29 @@ from rag.service.http import create_app
 from rag.service.state import IndexService
 
 
-class SpyReaders:
-    """Stands in for ``find_reader`` in rag.service.documents: the real reader, its parses counted,
-    and each parse held until ``go`` is set (a slow reader)."""
+class SpyParses:
+    """Stands in for the parse of rag.service.documents (``_parse``): the real one, counted, and
+    each held until ``go`` is set (a slow reader)."""
 
-    def __init__(self) -> None:
+    def __init__(self, real) -> None:
+        self.real = real
         self.parses = 0
         self.go = threading.Event()
         self.go.set()
         self._lock = threading.Lock()
 
-    def __call__(self, name: str):
-        real = find_reader(name)
-        spy = self
-
-        class Counted:
-            def load(self, source: str, data: bytes):
-                with spy._lock:
-                    spy.parses += 1
-                assert spy.go.wait(20), "the test never let the parse go on"
-                return real.load(source, data)
-
-        return None if real is None else Counted()
+    def __call__(self, reader, source: str, data: bytes):
+        with self._lock:
+            self.parses += 1
+        assert self.go.wait(20), "the test never let the parse go on"
+        return self.real(reader, source, data)
 
 
 @pytest.fixture
-def spy(monkeypatch) -> SpyReaders:
-    readers = SpyReaders()
-    monkeypatch.setattr(documents_module, "find_reader", readers)
-    return readers
+def spy(monkeypatch) -> SpyParses:
+    parses = SpyParses(documents_module._parse)
+    monkeypatch.setattr(documents_module, "_parse", parses)
+    return parses
 
 
 def cache() -> DocumentCache:
@@ -142,6 +136,21 @@ def test_the_lines_of_a_page_are_the_lines_a_citation_counts(seeds):
         for start in range(1, len(want) + 1):
             got = read_lines(seeds, "paper.pdf", start, start + 50, page=page)
             assert got.lines == want[start - 1 :] and got.total_lines == len(want), (page, start)
+
+
+@pytest.mark.parametrize("name,data", [
+    ("crlf.txt", b"Title\r\n\r\nFirst line.\r\nSecond line.\rThird.\r\n"),
+    ("bom.txt", "\ufeffCaf\u00e9 au lait.\n\nNext.\n".encode("utf-8")),
+    ("cp1252.txt", "Na\u00efve r\u00e9sum\u00e9.\n\nMore.\n".encode("cp1252")),
+    ("utf16.txt", "Wide text.\r\n\r\nSecond paragraph.\r\n".encode("utf-16")),
+    ("notes.md", b"---\ntitle: T\n---\n# Head\n\nBody line.\n"),
+])
+def test_lines_served_are_the_lines_the_index_reader_reads(seeds, name, data):
+    """Plain text is served without finding its blocks: the lines are still the index reader's."""
+    (seeds / name).write_bytes(data)
+    want = find_reader(name).load(name, data).lines()
+    got = read_lines(seeds, name, 1, 100)
+    assert got.lines == want and got.total_lines == len(want)
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@
 may not be absolute, name ``..``, a hidden file or folder, or lead (through a link) outside the
 folder. The file is opened once, inside the folder at the moment of opening
 (:mod:`rag.service.open_beneath`), and its reader parses the bytes read from that handle: the
-reader the index used, so the lines are the lines a citation counts.
+reader the index used, so the lines are the lines a citation counts. Only the lines asked for are
+cut from the text; parsed documents may be kept in a cache
+(:class:`~rag.service.document_reads.DocumentCache`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from rag.documents.decoding import MAX_FILE_BYTES, SkipFile, human_size
+from rag.documents.decoding import MAX_FILE_BYTES, SkipFile, decode, human_size, normalize_newlines
 from rag.documents.document import Document
 from rag.documents.readers import find_reader, unsupported_reason
+from rag.documents.readers.base import Reader, TextReader
 from rag.errors import RagError, SeedsError
 from rag.service.open_beneath import LeavesFolder, NotAFile, open_beneath
 
@@ -87,8 +90,9 @@ def _open(seeds_root: Path, source: str) -> tuple[tuple[str, ...], int]:
 
 def read_document(seeds_root: Path, source: str, cache: DocumentCache | None = None) -> Document:
     """The document ``source`` of the seeds folder, read by its reader from one handle opened inside
-    the folder (:func:`~rag.service.open_beneath.open_beneath`); raises :class:`DocumentPathError`
-    or :class:`DocumentNotFound`.
+    the folder (:func:`~rag.service.open_beneath.open_beneath`), as far as serving its lines needs
+    (plain text without its blocks: :func:`_parse`); raises :class:`DocumentPathError` or
+    :class:`DocumentNotFound`.
 
     With ``cache``, a document parsed before is taken from it when the handle is the same file
     unchanged: the key is the handle's device, inode, size and modification time (``fstat``), so a
@@ -109,12 +113,22 @@ def read_document(seeds_root: Path, source: str, cache: DocumentCache | None = N
     if len(data) > MAX_FILE_BYTES:
         raise DocumentPathError(f"{source} is larger than {human_size(MAX_FILE_BYTES)}; run `rag index` to bring the index up to date")
     try:
-        doc = reader.load(source, data)
+        doc = _parse(reader, source, data)
     except SkipFile as exc:
         raise SeedsError(f"{source}: {exc}; run `rag index` to bring the index up to date") from None
     if cache is not None:
         cache.put(key, doc)
     return doc
+
+
+def _parse(reader: Reader, source: str, data: bytes) -> Document:
+    """The document as ``reader`` reads it, as far as serving its lines needs: for a format whose
+    text is the decoded file (plain text), the decoded text without its blocks (finding paragraphs
+    and headings costs several times the decoding, and no line depends on them)."""
+    if isinstance(reader, TextReader) and type(reader).parse is TextReader.parse and not reader.isolated:
+        text, warning = decode(data)
+        return Document(source, normalize_newlines(text), [], warning=warning)
+    return reader.load(source, data)
 
 
 def read_lines(seeds_root: Path, source: str, start: int = 1, end: int | None = None, page: int | None = None,
