@@ -98,33 +98,50 @@ def print_build(stats) -> None:
 
 
 def _watch(args: argparse.Namespace, first) -> int:
-    """`rag index --watch`: one update after each burst of saves; a file that fails to read (mid-write,
-    say) is tried once more a moment later, then listed as skipped."""
-    import time
+    """`rag index --watch`: the watch and updates of :class:`~rag.service.state.IndexService` (the
+    watch of `rag serve --watch`): one update after each burst of saves, one when the watch starts, and
+    one when the seeds folder comes back after it vanished; a file that fails to read (mid-write, say)
+    is tried once more a moment later, then listed as skipped. Ctrl-C stops."""
+    import threading
 
-    from rag.service.state import RETRY_DELAY  # the service side loads only for --watch
-    from rag.service.watch import watch_seeds
+    from rag.service.state import IndexService  # the service side loads only for --watch
 
-    print(terminal_line(f"watching {args.seeds}/ for changes (Ctrl-C stops)"), file=sys.stderr)
     skipped = {s.source for s in first.skipped}
+    stopped: list[str] = []
+    done = threading.Event()
 
-    def update(_paths: set[str]) -> None:
+    def update_build(seeds, index, lock_wait: float = 30.0, **_service_kwargs):
+        return build(seeds, index, wait=lock_wait)  # in this process, with the progress bar
+
+    def report(stats, error: str | None) -> None:
         nonlocal skipped
-        try:
-            stats = build(args.seeds, args.index, wait=30.0)
-            changed = stats.changed
-            failing = {s.source for s in stats.skipped if not s.reason.startswith("unsupported")} - skipped
-            if failing:
-                time.sleep(RETRY_DELAY)
-                stats = build(args.seeds, args.index, wait=30.0)
-                changed = changed or stats.changed
-        except RagError as exc:
-            print(f"rag: {terminal_line(exc)}", file=sys.stderr)
+        if error is not None:
+            print(f"rag: {terminal_line(error)}", file=sys.stderr)
             return
         now_skipped = {s.source for s in stats.skipped}
-        if changed or now_skipped != skipped:
+        if stats.changed or now_skipped != skipped:
             print_build(stats)
         skipped = now_skipped
 
-    watch_seeds(args.seeds, update, index=args.index)
+    def watch_state(state: str) -> None:
+        if state == "watching":
+            print(terminal_line(f"watching {args.seeds}/ for changes (Ctrl-C stops)"), file=sys.stderr)
+        elif state == "waiting for the folder":
+            print(terminal_line(f"{args.seeds}/ is gone: waiting for it to come back"), file=sys.stderr)
+        elif state.startswith("stopped"):
+            stopped.append(state)
+            done.set()
+
+    service = IndexService(args.index, args.seeds, build=update_build, build_missing=False, on_update=report,
+                           warm_swaps=False)
+    service.start_watching(on_state=watch_state)
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        service.stop_watching()
+        done.wait(5)
+        service.wait_idle(10)  # an update under way ends at a step, not halfway through a print
+        return 0
+    if stopped and stopped[0] != "stopped":
+        raise RagError(f"the watch of {args.seeds}/ {stopped[0]}")
     return 0

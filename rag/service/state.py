@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
@@ -65,10 +66,15 @@ class IndexService:
     """One index and its seeds folder, served. Thread-safe.
 
     ``build`` (default :func:`rag.indexing.build.build_index`) and ``encoder`` are seams for tests.
+    ``on_update(stats, error)`` is called after each update (`rag index --watch` prints it);
+    ``warm_swaps``: a new version loads its query encoder before it becomes current (a server's
+    first search then loads nothing; `rag index --watch` searches nothing and leaves it off).
     """
 
     def __init__(self, index: str | Path, seeds: str | Path, *, encoder=None, build=None, build_missing: bool = True,
-                 retry_delay: float = RETRY_DELAY, update_timeout: float = UPDATE_TIMEOUT) -> None:
+                 retry_delay: float = RETRY_DELAY, update_timeout: float = UPDATE_TIMEOUT,
+                 on_update: Callable[[BuildStats | None, str | None], None] | None = None,
+                 warm_swaps: bool = True) -> None:
         from rag.search.retriever import Retriever
 
         self.index = Path(index)
@@ -77,6 +83,9 @@ class IndexService:
         self._build_fn = build
         self._retry_delay = retry_delay
         self._update_timeout = update_timeout
+        self._on_update = on_update
+        self._warm_swaps = warm_swaps
+        self._on_watch_state: Callable[[str], None] | None = None
         self._lock = threading.Lock()
         self._state = UpdateState()
         self._thread: threading.Thread | None = None
@@ -186,10 +195,11 @@ class IndexService:
         }
 
     # ----------------------------------------------------------------- watching
-    def start_watching(self, settings=None) -> None:
+    def start_watching(self, settings=None, on_state: Callable[[str], None] | None = None) -> None:
         """Follow the seeds folder: an update after each burst of saves, and one as soon as the watch
         runs (to catch up with changes made while nothing watched). ``settings``: a
-        :class:`~rag.service.watch.WatchSettings` (its ``catch_up`` is always on here)."""
+        :class:`~rag.service.watch.WatchSettings` (its ``catch_up`` is always on here);
+        ``on_state(state)`` hears each change of the watch's state ("watching" once it runs)."""
         from dataclasses import replace
 
         from rag.service.watch import WatchSettings, start_watcher  # the watcher loads only in watch mode
@@ -198,6 +208,7 @@ class IndexService:
             if self._watch_stop is not None:
                 return
             self._watch = {"state": "starting", "since": _now()}
+            self._on_watch_state = on_state
         settings = replace(settings or WatchSettings(), catch_up=True)
         self._watch_stop = start_watcher(self.seeds, lambda _paths: self.start_update(), index=self.index,
                                          settings=settings, on_state=self._watch_state)
@@ -213,6 +224,9 @@ class IndexService:
             log.warning("the watch of the seeds folder %s", state)
         with self._lock:
             self._watch = {"state": state, "since": _now()}
+            listener = self._on_watch_state
+        if listener is not None:
+            listener(state)
 
     # ----------------------------------------------------------------- updating
     def start_update(self) -> bool:
@@ -286,6 +300,8 @@ class IndexService:
             log.warning("the index update failed: %s", why)
             with self._lock:
                 self._state.state, self._state.last_error, self._state.last_finished_at = "failed", why, _now()
+            if self._on_update is not None:
+                self._on_update(None, why)
             return
         with self._lock:
             self._state.updates += 1
@@ -294,11 +310,13 @@ class IndexService:
             self._state.last_error = None
             self._state.last_finished_at = _now()
             self._state.skipped = [{"source": s.source, "reason": s.reason} for s in stats.skipped]
+        if self._on_update is not None:
+            self._on_update(stats, None)
 
     def _swap(self) -> None:
         """Open the newest version (sharing the loaded encoder), then make it the current one."""
         new = self._retriever.refreshed()
-        if self._encoder is None and new._encoder is None:
+        if self._warm_swaps and self._encoder is None and new._encoder is None:
             new.encoder()  # first search on the new version does not load anything
         old, self._retriever = self._retriever, new  # one assignment: every later request sees the new version, whole
         del old
