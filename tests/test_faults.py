@@ -27,6 +27,15 @@ from rag import Retriever, build_index
 from rag.index import store
 from rag.errors import IndexLockedError, QuestionError, RagError
 
+
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` has something to read (or its other end closed) within ``timeout`` seconds; poll(),
+    not select(), which refuses descriptors numbered 1024 and above (a long test run opens many)."""
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    return bool(p.poll(timeout * 1000))
+
+
 HERE = Path(__file__).resolve().parent
 CRASH = HERE / "crash_build.py"
 COUNTS: dict[str, int] = {}
@@ -128,7 +137,7 @@ def _run_cli_until(cwd: Path, args: list[str], stage: str, when, timeout: float 
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
+            ready = _readable(master, 0.5)
             if ready:
                 try:
                     chunk = os.read(master, 4096)

@@ -27,6 +27,15 @@ from hypothesis import strategies as st
 
 from rag.terminal_text import json_dumps, terminal_line, terminal_safe
 
+
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` has something to read (or its other end closed) within ``timeout`` seconds; poll(),
+    not select(), which refuses descriptors numbered 1024 and above (a long test run opens many)."""
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    return bool(p.poll(timeout * 1000))
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The issue's seed: clear the screen, retitle the window, plant a hyperlink.
@@ -289,7 +298,7 @@ class Pty:
 
     def _read(self, wait: float) -> bool:
         """False once the program has exited and nothing is left to read."""
-        ready, _, _ = select.select([self.fd], [], [], wait)
+        ready = _readable(self.fd, wait)
         if not ready:
             return self.proc.poll() is None
         try:
