@@ -34,10 +34,11 @@ def open_service(args: argparse.Namespace):
     return IndexService(args.index, args.seeds)
 
 
-def mcp_server(service, write: bool):
-    """The MCP server over ``service`` (the reindex tool only with ``write``)."""
+def mcp_server(service, write: bool, documents=None):
+    """The MCP server over ``service`` (the reindex tool only with ``write``); ``documents``: the
+    document-read limit it shares with the HTTP API (its own when None)."""
     from rag.service.mcp_server import build_mcp  # the MCP SDK loads when a server starts
 
-    server = build_mcp(service, write=write)
+    server = build_mcp(service, write=write, documents=documents)
     logging.getLogger("rag").propagate = False  # the SDK configures the root logger; warnings print once
     return server

@@ -43,14 +43,16 @@ def run(args: argparse.Namespace) -> int:
         return _serve_ray(args, token)
     import uvicorn  # the HTTP stack loads when a server starts, not at start-up
 
+    from rag.service.document_reads import DocumentReads
     from rag.service.http import create_app
 
     service = open_service(args)
     service.warm()
-    mcp = None if args.no_mcp else mcp_server(service, write=args.write)
+    documents = DocumentReads()  # one limit on document reads for the API and /mcp together
+    mcp = None if args.no_mcp else mcp_server(service, write=args.write, documents=documents)
     hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
     app = create_app(service, token=token, allowed_hosts=hosts, cors=args.cors or None, mcp=mcp,
-                     bind_host=args.host)
+                     bind_host=args.host, documents=documents)
     if args.watch:
         service.start_watching()
     info = service.retriever.info
