@@ -69,11 +69,25 @@ def test_serve_deployment_checks_the_token_in_constant_time_and_is_open_without_
     from rag.distributed.serve import SearchDeployment
 
     d = SearchDeployment.__new__(SearchDeployment)  # the token rule alone; no cluster needed
-    d.token = "s3cret"
+    d.token, d.hosts = "s3cret", None
     assert d.authorized("Bearer s3cret")
     assert not d.authorized("Bearer s3cre") and not d.authorized(None) and not d.authorized("s3cret")
+    assert d.refused("anything", "Bearer s3cret") is None
+    assert d.refused("anything", "Bearer nope")[0] == 401  # refused with a status, not HTTP 200
     d.token = None
-    assert d.authorized(None)
+    assert d.authorized(None) and d.refused("anything", None) is None
+
+
+def test_serve_deployment_on_loopback_refuses_other_host_names():
+    """A page of another site resolving its name to 127.0.0.1 (DNS rebinding) is refused, as rag serve does."""
+    from rag.distributed.serve import SearchDeployment
+
+    d = SearchDeployment.__new__(SearchDeployment)
+    d.token, d.hosts = None, ["127.0.0.1", "localhost", "[::1]", "::1", "127.0.0.2"]
+    for host in ("127.0.0.1:8000", "localhost", "[::1]:8000", "127.0.0.2:9"):
+        assert d.refused(host, None) is None, host
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", None):
+        assert d.refused(host, None)[0] == 403, host
 
 
 def test_serve_deployment_answers_like_rag_ask_json(tmp_path):
@@ -87,15 +101,16 @@ def test_serve_deployment_answers_like_rag_ask_json(tmp_path):
     d = SearchDeployment.__new__(SearchDeployment)  # the replica's logic over in-process shards
     d.searcher, d.token = ShardedSearcher(index, 3, encoder=FakeEncoder(), local=True), None
     single = Retriever.open(index, encoder=FakeEncoder())
-    out = d.query({"question": "harbour ship in winter", "k": 3})
+    status, out = d.query({"question": "harbour ship in winter", "k": 3})
+    assert status == 200
     want = single.search("harbour ship in winter", k=3)
     assert set(single.ask("harbour ship in winter", k=3).to_dict()) == set(out)  # the same object as rag ask --json
     assert out["version"] == single.version_dir.name
     assert out["found"] == any(h.confidence >= 0.5 for h in want)
     assert [h["confidence"] for h in out["hits"]] == [round(h.confidence, 4) for h in want]  # JSON keeps 4 places
     assert [h["answer"]["text"] for h in out["hits"]] == [h.answer.text for h in want]
-    assert set(d.query({"question": "   "})) == {"error"}
-    assert "from 1 to 100" in d.query({"question": "harbour", "k": 1000})["error"]  # the limits HTTP and MCP apply
-    assert "longer than" in d.query({"question": "x" * 5000})["error"]
+    assert d.query({"question": "   "})[0] == 400 and set(d.query({"question": "   "})[1]) == {"error"}
+    assert "from 1 to 100" in d.query({"question": "harbour", "k": 1000})[1]["error"]  # the limits HTTP and MCP apply
+    assert "longer than" in d.query({"question": "x" * 5000})[1]["error"]
     d.searcher.close()
     single.index.close()

@@ -86,7 +86,8 @@ def _serve_ray(args: argparse.Namespace, token: str | None) -> int:
     from ray import serve
 
     serve.start(http_options={"host": args.host, "port": args.port})
-    serve.run(deployment(str(args.index), args.shards, args.replicas, token=token), route_prefix="/search")
+    hosts = ["127.0.0.1", "localhost", "[::1]", "::1", args.host.lower()] if _is_loopback(args.host) else None
+    serve.run(deployment(str(args.index), args.shards, args.replicas, token=token, hosts=hosts), route_prefix="/search")
     print(terminal_line(f"rag serve --ray: POST http://{args.host}:{args.port}/search ({args.replicas} replicas over "
                         f"{args.shards} shards); Ctrl-C stops"), file=sys.stderr, flush=True)
     try:

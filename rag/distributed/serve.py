@@ -17,24 +17,29 @@ from rag.errors import QuestionError, RagError
 
 
 class SearchDeployment:
-    def __init__(self, index_dir: str, n_shards: int, name: str = "rag-shards", token: str | None = None) -> None:
+    def __init__(self, index_dir: str, n_shards: int, name: str = "rag-shards", token: str | None = None,
+                 hosts: list[str] | None = None) -> None:
         from rag.distributed.shards import ShardedSearcher
 
         self.searcher = ShardedSearcher(Path(index_dir), n_shards, name=name)
         self.token = token
+        self.hosts = hosts  # the Host names a request may carry (rag serve's rule on loopback); None: any
 
-    def query(self, body: dict) -> dict:
-        """Answer one request body; errors are ``{"error": one line}``."""
+    def query(self, body: dict) -> tuple[int, dict]:
+        """``(HTTP status, JSON)`` for one request body; errors are ``{"error": one line}``: 400 for a
+        request outside the limits, 503 when the index cannot answer."""
         from rag.search.limits import checked_request
         from rag.search.results import SearchResult
 
         try:  # the limits HTTP and MCP share
             r = checked_request(body.get("question", ""), body.get("k", 5), body.get("mode", "hybrid"))
             hits = self.searcher.search(r.question, k=r.k, mode=r.mode)
-        except (QuestionError, RagError) as exc:
-            return {"error": str(exc)}
+        except QuestionError as exc:
+            return 400, {"error": str(exc)}
+        except RagError as exc:
+            return 503, {"error": str(exc)}
         version = self.searcher.retriever.version_dir  # the version every shard holds (checked when they start)
-        return SearchResult(r.question, r.mode, r.k, str(version.parent), version.name, hits).to_dict()
+        return 200, SearchResult(r.question, r.mode, r.k, str(version.parent), version.name, hits).to_dict()
 
     def authorized(self, header: str | None) -> bool:
         """Whether a request's ``Authorization`` header carries the token (always, without one)."""
@@ -44,18 +49,41 @@ class SearchDeployment:
 
         return hmac.compare_digest((header or "").encode(), f"Bearer {self.token}".encode())
 
-    async def __call__(self, request) -> dict:  # a starlette Request under Ray Serve
-        if not self.authorized(request.headers.get("authorization")):
-            return {"error": "this server needs `Authorization: Bearer TOKEN`"}
+    def refused(self, host: str | None, authorization: str | None) -> tuple[int, dict] | None:
+        """``(status, error)`` for a request this server refuses by its headers, else None: a Host not
+        allowed (403, as `rag serve` answers a DNS-rebinding page) or a missing or wrong token (401)."""
+        if self.hosts is not None:
+            h = (host or "").lower()
+            name = h.rsplit(":", 1)[0] if not h.endswith("]") else h
+            if name not in self.hosts and h not in self.hosts:
+                return 403, {"error": f"Host {host!r} is not allowed here; use http://127.0.0.1:PORT"}
+        if not self.authorized(authorization):
+            return 401, {"error": "this server needs `Authorization: Bearer TOKEN`"}
+        return None
+
+    async def __call__(self, request):  # a starlette Request under Ray Serve
+        from starlette.responses import Response
+
+        from rag.terminal_text import json_dumps
+
+        def reply(status: int, body: dict, **headers: str) -> Response:
+            return Response(json_dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+        refused = self.refused(request.headers.get("host"), request.headers.get("authorization"))
+        if refused is not None:
+            status, body = refused
+            return reply(status, body, **({"WWW-Authenticate": "Bearer"} if status == 401 else {}))
         try:
             body = await request.json()
         except ValueError:
-            return {"error": "the request body must be JSON: {\"question\": \"...\", \"k\": 5}"}
-        return self.query(body if isinstance(body, dict) else {})
+            return reply(400, {"error": "the request body must be JSON: {\"question\": \"...\", \"k\": 5}"})
+        return reply(*self.query(body if isinstance(body, dict) else {}))
 
 
-def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "rag-shards", token: str | None = None):
-    """The Ray Serve application: ``replicas`` copies of :class:`SearchDeployment` over ``n_shards``."""
+def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "rag-shards", token: str | None = None,
+               hosts: list[str] | None = None):
+    """The Ray Serve application: ``replicas`` copies of :class:`SearchDeployment` over ``n_shards``
+    (``hosts``: the Host names allowed, None for any)."""
     try:
         from ray import serve
     except ImportError as exc:
@@ -63,4 +91,4 @@ def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "ra
 
         raise ClusterError(f"Ray Serve is not installed ({exc.name or exc}): pip install -e '.[ray]'") from None
     return serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": 0})(SearchDeployment).bind(
-        str(index_dir), n_shards, name, token)
+        str(index_dir), n_shards, name, token, hosts)
