@@ -58,9 +58,9 @@ def wait_ready(proc, url: str, headers: dict | None = None, timeout: float = 120
 def wait_watching(pid: int, timeout: float = 120.0) -> None:
     """Wait until process ``pid`` watches a folder (an inotify watch: watchfiles on Linux).
 
-    `rag index --watch` prints "watching" before its watcher has started, and `rag serve --watch`
-    starts it in a thread: a file saved before the watch exists is never reported. Elsewhere than
-    Linux there is nothing to look at, and a second's grace stands in."""
+    `rag serve --watch` starts its watcher in a thread once the server runs: a file saved before the
+    watch exists is not reported as a change (only the catch-up update at start sees it). Elsewhere
+    than Linux there is nothing to look at, and a second's grace stands in."""
     if not sys.platform.startswith("linux"):
         time.sleep(1.0)
         return
