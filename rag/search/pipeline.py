@@ -4,7 +4,8 @@
 2. candidates and fusion (:mod:`rag.search.fusion`): the nearest passages by vector and by BM25,
    fused into one ranking in the mode asked for;
 3. conversation (:mod:`rag.search.conversation`): a follow-up searched again with its context and
-   fused with its own ranking;
+   fused with its own ranking (a short question with no word pointing back keeps whichever reading,
+   alone or in the conversation, the documents answer with more confidence);
 4. hits and answer sentences (:mod:`rag.search.hits`, :mod:`rag.search.answer`);
 5. confidence (:mod:`rag.search.confidence`), from which the verdict is read
    (:mod:`rag.search.verdict`, :class:`rag.search.results.SearchResult`).
