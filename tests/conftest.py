@@ -32,31 +32,30 @@ settings.register_profile("dev")
 settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
 
 
+def _temporary_env(name: str, folder: Path):
+    """``$name`` set to ``folder`` for the session (subprocesses inherit it), put back after."""
+    old = os.environ.get(name)
+    os.environ[name] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = old
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _rag_cache_dir(tmp_path_factory):
     """Exports of the query encoder go to a temporary user cache, never the real home folder. One
     cache for the session (subprocesses inherit it), so the real model is exported once; tests
     that damage an export point RAG_CACHE_DIR at their own copy."""
-    old = os.environ.get("RAG_CACHE_DIR")
-    os.environ["RAG_CACHE_DIR"] = str(tmp_path_factory.mktemp("rag-cache"))
-    yield Path(os.environ["RAG_CACHE_DIR"])
-    if old is None:
-        os.environ.pop("RAG_CACHE_DIR", None)
-    else:
-        os.environ["RAG_CACHE_DIR"] = old
+    yield from _temporary_env("RAG_CACHE_DIR", tmp_path_factory.mktemp("rag-cache"))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _rag_data_dir(tmp_path_factory):
     """A folder's own index (`rag ask --seeds DIR` without --index) goes under a temporary data
     folder, never the user's ~/.local/share/rag; subprocesses inherit it."""
-    old = os.environ.get("RAG_DATA_DIR")
-    os.environ["RAG_DATA_DIR"] = str(tmp_path_factory.mktemp("rag-data"))
-    yield Path(os.environ["RAG_DATA_DIR"])
-    if old is None:
-        os.environ.pop("RAG_DATA_DIR", None)
-    else:
-        os.environ["RAG_DATA_DIR"] = old
+    yield from _temporary_env("RAG_DATA_DIR", tmp_path_factory.mktemp("rag-data"))
 
 
 @pytest.fixture(autouse=True)

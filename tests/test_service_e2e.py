@@ -263,17 +263,11 @@ def test_token_from_environment_is_enforced(served):
         stop(proc)
 
 
-def test_rag_index_watch_updates_after_saves(tmp_path):
+def start_index_watch(seeds, index):
+    """`rag index --watch` in a process: ``(process, its stderr lines as they come, an event set once
+    it prints "watching")``."""
     import threading
 
-    from rag import build_index
-    from rag.index import store
-
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    shutil.copy(SEED_ARTICLE, seeds / SEED_ARTICLE.name)
-    index = tmp_path / "index"
-    build_index(seeds, index)
     proc = subprocess.Popen([sys.executable, "-m", "rag", "index", "--watch", "--seeds", str(seeds), "--index", str(index)],
                             env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -286,6 +280,19 @@ def test_rag_index_watch_updates_after_saves(tmp_path):
                 watching.set()
 
     threading.Thread(target=read, daemon=True).start()
+    return proc, lines, watching
+
+
+def test_rag_index_watch_updates_after_saves(tmp_path):
+    from rag import build_index
+    from rag.index import store
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEED_ARTICLE, seeds / SEED_ARTICLE.name)
+    index = tmp_path / "index"
+    build_index(seeds, index)
+    proc, lines, watching = start_index_watch(seeds, index)
     try:
         assert watching.wait(120), lines
         wait_watching(proc.pid)

@@ -4,15 +4,12 @@ saved right after it is indexed), and the watch outlives its seeds folder being 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
 
 from conftest import SEED_ARTICLE
-from test_service_e2e import env, stop
+from test_service_e2e import start_index_watch, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -43,18 +40,7 @@ def test_rag_index_watch_prints_watching_once_it_watches_and_survives_the_folder
     shutil.copytree(seeds, backup)
     index = tmp_path / "index"
     build_index(seeds, index)
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "index", "--watch", "--seeds", str(seeds), "--index", str(index)],
-                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    watching = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if line.startswith("watching"):
-                watching.set()
-
-    threading.Thread(target=read, daemon=True).start()
+    proc, lines, watching = start_index_watch(seeds, index)
     try:
         assert watching.wait(120), lines
         # no grace period: the watch exists once "watching" is printed

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from rag.errors import ModelError
 from rag.embedding.encoder_cache import data_path, encoder_paths
-from rag.embedding.encoder_cache import export_is_current  # noqa: F401 - rag.cli.status imports it from here
 from rag.embedding.model import ModelInfo
 from rag.embedding.onnx_export import export_without_torch
 from rag.embedding.onnx_session import OnnxQueryEncoder

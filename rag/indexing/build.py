@@ -27,7 +27,8 @@ from rag.index import store
 from rag.index.backend import IndexWriter
 from rag.index.dense import APPROX_THRESHOLD
 from rag.index.lexical import BM25_B, BM25_K1
-from rag.index.local import LocalIndex, collect_garbage
+from rag.index.local import LocalIndex
+from rag.index.store import collect_garbage
 from rag.index.merge import MergePolicy, compact, plan
 from rag.indexing.changed_files import file_records
 from rag.indexing.commit import embed_and_commit

@@ -13,7 +13,7 @@ from rag.embedding.model import ModelInfo, default_model_dir, model_info, weight
 from rag.errors import RagError
 from rag.index import store
 from rag.index.lexical import BM25_B, BM25_K1
-from rag.index.local import read_manifest
+from rag.index.store import read_manifest
 from rag.search import confidence
 from rag.version import __version__
 
