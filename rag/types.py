@@ -169,8 +169,10 @@ class Hit:
             self.source, self.line_start, self.line_end, self.col_start, self.col_end, self.page, self.section
         )
 
-    def to_dict(self) -> dict:
-        """The JSON shape of ``rag ask --json`` (keys documented in DESIGN.md keep their meaning)."""
+    def to_dict(self, *, public: bool = False) -> dict:
+        """The JSON shape of ``rag ask --json`` (keys documented in DESIGN.md keep their meaning).
+        ``public``: without ``path``, the absolute path on this machine (a server's clients name the
+        document by ``source``)."""
         out = {
             "rank": self.rank,
             "score": round(float(self.score), 6),
@@ -191,6 +193,8 @@ class Hit:
             "terms": list(self.terms),
             "confidence": None if self.confidence is None else round(float(self.confidence), 4),
         }
+        if public:
+            del out["path"]
         if self.answer is not None:
             a = self.answer
             out["answer"] = {

@@ -230,3 +230,20 @@ def test_health_reports_the_failure_a_search_met(service, monkeypatch):
         well = c.get("/health")
     assert sick.status_code == 503 and "payload 7" in sick.json()["error"]
     assert well.status_code == 200
+
+
+def test_no_response_names_a_path_of_the_servers_disk(service, seeds):
+    """A client names documents by `source`: search, documents and errors carry no absolute path of
+    the seeds folder or the index (the folder names of /status are the server operator's)."""
+    from rag.service.mcp_server import build_mcp
+
+    with serving(create_app(service, allowed_hosts=LOOPBACK, mcp=build_mcp(service))) as url, \
+            httpx.Client(base_url=url, timeout=30) as c:
+        found = c.post("/search", json={"question": "ships", "k": 3})
+        doc = c.get("/documents/" + found.json()["hits"][0]["source"])
+        missing = c.get("/documents/nothing-here.txt")
+    assert found.status_code == 200 and doc.status_code == 200 and missing.status_code == 404
+    assert found.json()["hits"] and all("path" not in h for h in found.json()["hits"])
+    for r in (found, doc, missing):
+        assert str(seeds.resolve()) not in r.text and str(service.index) not in r.text, r.text
+    assert found.json()["index"] == Path(service.index).name

@@ -39,7 +39,7 @@ class SearchDeployment:
         except RagError as exc:
             return 503, {"error": str(exc)}
         version = self.searcher.retriever.version_dir  # the version every shard holds (checked when they start)
-        return 200, SearchResult(r.question, r.mode, r.k, str(version.parent), version.name, hits).to_dict()
+        return 200, SearchResult(r.question, r.mode, r.k, str(version.parent), version.name, hits).to_dict(public=True)
 
     def authorized(self, header: str | None) -> bool:
         """Whether a request's ``Authorization`` header carries the token (always, without one)."""

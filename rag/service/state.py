@@ -124,14 +124,14 @@ class IndexService:
         ``history_answers``: the answer shown for each earlier question (see :meth:`Retriever.search`)."""
         r = self._retriever
         try:
-            out = r.ask(question, k, mode, history or [], history_answers).to_dict()
+            out = r.ask(question, k, mode, history or [], history_answers).to_dict(public=True)
         except (OSError, RagError) as exc:
             if r is self._retriever:
                 if isinstance(exc, (OSError, IndexCorruptError, IndexMismatchError, IndexMissingError)):
                     self._search_failure = (r, str(exc))  # the index's fault, not the question's: /health says so
                 raise
             # the version was retired under this request: answer from the new one
-            return self._retriever.ask(question, k, mode, history or [], history_answers).to_dict()
+            return self._retriever.ask(question, k, mode, history or [], history_answers).to_dict(public=True)
         failure = self._search_failure
         if failure is not None and failure[0] is r:
             self._search_failure = None
