@@ -1,4 +1,5 @@
-"""``rag status``: what is indexed, what was skipped and why, and what changed since the build."""
+"""``rag status``: what is indexed, what was skipped and why, which files were read with a warning
+(an encoding other than UTF-8, bad bytes replaced), and what changed since the build."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                     "passages": m.get("counts", {}).get("passages"),
                     "seeds_root": m.get("seeds_root"),
                     "skipped": {s: v.get("reason") for s, v in m.get("skipped_files", {}).items()},
+                    "read_warnings": _read_warnings(m),
                     "changes": None if ch is None else {"added": ch.added, "modified": ch.modified, "removed": ch.removed},
                     "query_encoder": query_encoder,
                     "verified_files": verified,
@@ -63,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"verified: all {verified} index files match their checksums")
     for s, v in m.get("skipped_files", {}).items():
         print(terminal_line(f"skipped:  {s}: {v.get('reason')}"))
+    for s, w in _read_warnings(m).items():
+        print(terminal_line(f"read:     {s}: {w}"))
     if ch is None:
         print(terminal_line(f"seeds:    {root} not found"))
     elif not ch:
@@ -73,6 +77,14 @@ def run(args: argparse.Namespace) -> int:
             for s in items:
                 print(terminal_line(f"  {label:<8} {s}"))
     return 0
+
+
+def _read_warnings(manifest: dict) -> dict[str, str]:
+    """The indexed files the build read with a warning (the encoding it fell back to, bad bytes
+    replaced, pages without text), by source: what the manifest records as ``encoding_warning``."""
+    files = manifest.get("files") or {}
+    return {s: str(v["encoding_warning"]) for s, v in sorted(files.items())
+            if isinstance(v, dict) and v.get("encoding_warning")}
 
 
 def _query_encoder_status(manifest: dict) -> str:

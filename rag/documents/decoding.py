@@ -1,13 +1,17 @@
 """From a file's bytes to text: reading with a size limit, detecting binary content, decoding.
 
-UTF-8 (with or without a byte-order mark), UTF-16/32 with a byte-order mark, else Windows-1252 with
-a warning; CRLF and lone CR become LF. A file that cannot be read as text raises :class:`SkipFile`
+UTF-8 (with or without a byte-order mark), UTF-16/32 with a byte-order mark; CRLF and lone CR
+become LF. A file that is not valid UTF-8 is read line by line (:func:`decode`): it stays UTF-8 when
+it holds UTF-8 characters (its bad bytes replaced by U+FFFD), and only a file without a single
+UTF-8 multi-byte character is read as Windows-1252 as a whole. Either way one warning says so, which
+the build records for ``rag status``. A file that cannot be read as text raises :class:`SkipFile`
 with the reason the build reports.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -44,9 +48,17 @@ def human_size(n: int) -> str:
 
 
 def decode(data: bytes) -> tuple[str, str | None]:
-    """Decode a text file: UTF-8 (BOM or not), UTF-16 with BOM, else cp1252 with a warning.
+    """Decode a text file. Returns ``(text, warning or None)``; raises :class:`SkipFile` for an empty
+    or binary file.
 
-    Raises :class:`SkipFile` for an empty or binary file. Returns ``(text, warning or None)``.
+    - A byte-order mark decides: UTF-8 (bad bytes replaced, with a warning), UTF-16 or UTF-32.
+    - Valid UTF-8 is UTF-8.
+    - Not valid UTF-8, and not one UTF-8 multi-byte character in it: the whole file is another
+      encoding, read as Windows-1252 (Latin-1 where cp1252 leaves a byte undefined).
+    - Otherwise the file is UTF-8 with bad bytes, decided line by line: a line that is valid UTF-8
+      is UTF-8; a line with bad bytes is UTF-8 with each bad byte replaced by U+FFFD, except a line
+      without any UTF-8 character whose every non-ASCII byte is a Windows-1252 letter next to an
+      ASCII letter or alone (a pasted Latin-1 line: "caf\xe9 \xe0"), which is read as Windows-1252.
     """
     if not data.strip(b" \t\r\n\x0b\x0c"):
         raise SkipFile("empty file")
@@ -54,7 +66,8 @@ def decode(data: bytes) -> tuple[str, str | None]:
     if magic:
         raise SkipFile(f"binary content (looks like {magic})")
     if data.startswith(codecs.BOM_UTF8):
-        return _strict(data[3:], "utf-8"), None
+        text, warning = _utf8_lines(data[3:], latin_lines=False)
+        return _not_empty(text), warning
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return _strict(data, "utf-32"), None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -66,11 +79,80 @@ def decode(data: bytes) -> tuple[str, str | None]:
         return data.decode("utf-8"), None
     except UnicodeDecodeError:
         pass
+    if not _UTF8_CHAR.search(data):
+        return _cp1252(data), "not UTF-8; read as Windows-1252 (cp1252)"
+    return _utf8_lines(data, latin_lines=True)
+
+
+# One well-formed UTF-8 multi-byte character (no overlong forms, no surrogates).
+_UTF8_CHAR = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+# Windows-1252's letters above ASCII (Š Œ Ž š œ ž Ÿ ƒ, À-ÿ without × and ÷).
+_CP1252_LETTERS = frozenset(b"\x83\x8a\x8c\x8e\x9a\x9c\x9e\x9f") | (frozenset(range(0xC0, 0x100)) - {0xD7, 0xF7})
+
+_ASCII_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _utf8_lines(data: bytes, *, latin_lines: bool) -> tuple[str, str | None]:
+    """``data`` decoded as UTF-8 line by line (see :func:`decode`), and the one warning that says
+    how many bytes were replaced and which lines were read as Windows-1252."""
+    out: list[str] = []
+    replaced, replaced_lines, latin = 0, [], []
+    for n, line in enumerate(data.splitlines(keepends=True), 1):
+        try:
+            out.append(line.decode("utf-8"))
+            continue
+        except UnicodeDecodeError:
+            pass
+        if latin_lines and _latin1_line(line):
+            out.append(_cp1252(line))
+            latin.append(n)
+            continue
+        text = line.decode("utf-8", errors="replace")
+        replaced += text.count("\ufffd") - line.count("\ufffd".encode())
+        replaced_lines.append(n)
+        out.append(text)
+    parts = []
+    if replaced:
+        parts.append(f"{replaced} invalid UTF-8 byte{'s' if replaced > 1 else ''} replaced with U+FFFD ({_lines(replaced_lines)})")
+    if latin:
+        parts.append(f"{_lines(latin)} read as Windows-1252 (cp1252)")
+    return "".join(out), "; ".join(parts) or None
+
+
+def _latin1_line(line: bytes) -> bool:
+    """Whether a line with bad UTF-8 reads as Windows-1252 text: no UTF-8 character in it, and every
+    non-ASCII byte a cp1252 letter next to an ASCII letter or between two ASCII characters."""
+    if _UTF8_CHAR.search(line):
+        return False
+    letter = _CP1252_LETTERS
+    for i, b in enumerate(line):
+        if b < 0x80:
+            continue
+        if b not in letter:
+            return False
+        before = line[i - 1] if i else 0
+        after = line[i + 1] if i + 1 < len(line) else 0
+        alone = before < 0x80 and after < 0x80  # a word of one letter ("à")
+        if not alone and before not in _ASCII_LETTERS and after not in _ASCII_LETTERS:
+            return False
+    return True
+
+
+def _lines(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:5])
+    more = f" and {len(numbers) - 5} more" if len(numbers) > 5 else ""
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}{more}"
+
+
+def _cp1252(data: bytes) -> str:
+    """Windows-1252, Latin-1 for the five bytes cp1252 leaves undefined."""
     try:
-        text = data.decode("cp1252")
+        return data.decode("cp1252")
     except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    return text, "not valid UTF-8; read as Windows-1252 (cp1252)"
+        return "".join(data[i : i + 1].decode("cp1252", errors="ignore") or chr(data[i]) for i in range(len(data)))
 
 
 # Signatures of formats that are not text, whatever the file's name says.
@@ -133,6 +215,10 @@ def _strict(data: bytes, encoding: str) -> str:
         raise SkipFile(f"invalid {encoding.upper()} despite its byte-order mark: {exc.reason}") from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    return _not_empty(text)
+
+
+def _not_empty(text: str) -> str:
     if not text.strip():
         raise SkipFile("empty file")
     return text
