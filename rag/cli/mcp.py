@@ -18,10 +18,14 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import anyio  # with the SDK: only when a server starts
+
+    from rag.service.mcp_stdio import serve_stdio
+
     service = open_service(args)
     server = mcp_server(service, write=args.write)
     service.warm()
-    server.run("stdio")
+    anyio.run(serve_stdio, server)  # until stdin closes; every line escaped, every unreadable line answered
     return 0
 
 
