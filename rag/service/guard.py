@@ -7,7 +7,9 @@
   POST skips the CORS preflight, so the browser alone does not stop it);
 - the media type: a request body must be ``application/json`` (an HTML form or a ``text/plain``
   fetch cannot send that without a preflight) -> 415;
-- the bearer token, when the server has one (compared in constant time) -> 401;
+- the bearer token, when the server has one (compared in constant time) -> 401; except a ``GET`` or
+  ``HEAD`` of one of ``public_paths`` (the web page and its static files, exact paths: they hold no
+  data, and the page asks for the token itself before it calls the API);
 - the body size (a declared length over the limit is refused at once; a streamed body is counted) -> 413;
 - any unexpected error becomes ``500 {"error": "..."}``: no traceback reaches a client.
 
@@ -53,12 +55,14 @@ def origin_key(origin: str, scheme: str | None = None) -> str:
 
 class Guard:
     def __init__(self, app, token: str | None = None, allowed_hosts: Iterable[str] | None = None,
-                 allowed_origins: Iterable[str] = (), max_body: int = 65536) -> None:
+                 allowed_origins: Iterable[str] = (), max_body: int = 65536,
+                 public_paths: Iterable[str] = ()) -> None:
         self.app = app
         self.token = token.encode("utf-8") if token else None
         self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts is not None else None
         self.allowed_origins = {origin_key(o) for o in allowed_origins}
         self.max_body = max_body
+        self.public_paths = frozenset(public_paths)
 
     def _refusal(self, scope, headers: dict[str, bytes]):
         """``(status, message, extra headers)`` for a request that does not pass, else None."""
@@ -80,7 +84,8 @@ class Guard:
             has_body = headers.get("content-length", b"0").strip() not in (b"0", b"") or "transfer-encoding" in headers
             if media != "application/json" and (media is not None or has_body):
                 return 415, "send the request body as JSON, with the header `Content-Type: application/json`", None
-        if self.token is not None:
+        public = scope["method"] in ("GET", "HEAD") and scope.get("path") in self.public_paths
+        if self.token is not None and not public:
             scheme, _, given = headers.get("authorization", b"").partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
                 return 401, "missing or wrong token: send the header `Authorization: Bearer TOKEN`", {"WWW-Authenticate": "Bearer"}

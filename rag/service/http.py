@@ -1,6 +1,6 @@
 """`rag serve`: the HTTP JSON API (FastAPI on uvicorn) over one :class:`~rag.service.state.IndexService`.
 
-Endpoints: ``POST /search``, ``GET /documents/{source}``, ``GET /status``, ``GET /health``,
+The web page at ``/`` (:mod:`rag.service.web`). Endpoints: ``POST /search``, ``GET /documents/{source}``, ``GET /status``, ``GET /health``,
 ``POST /index``; the OpenAPI document at ``/openapi.json``; the MCP server at ``/mcp`` when given.
 Every error is ``{"error": "one line"}`` with its status code; every body is written by
 :class:`~rag.service.responses.SafeJSONResponse`. :mod:`rag.service.guard` applies the Host, Origin,
@@ -27,6 +27,7 @@ from rag.service.documents import DocumentNotFound, DocumentPathError
 from rag.search.limits import LIMITS, checked_request
 from rag.service.guard import Guard, origin_key
 from rag.service.responses import EscapedJSONBodies, SafeJSONResponse, error_response
+from rag.service.web import page_files, page_routes
 from rag.version import __version__
 
 
@@ -155,6 +156,9 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         started = service.start_update()
         return {"started": started, "queued": not started}
 
+    page = page_files()
+    app.router.routes.extend(page_routes(page))
+
     if mcp is not None:
         from mcp.server.transport_security import TransportSecuritySettings  # the SDK: only when MCP is served
 
@@ -169,7 +173,8 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
 
     # Added first, so inside CORS: a preflight from an allowed origin is answered before the guard
     # asks for the token, and the guard's errors carry the CORS headers.
-    app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, allowed_origins=origins, max_body=max_body)
+    app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, allowed_origins=origins, max_body=max_body,
+                       public_paths=page)
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version",

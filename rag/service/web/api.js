@@ -1,0 +1,62 @@
+// Calls to the server's JSON API (same origin). The token, when the server asks for one, is kept in
+// this tab's sessionStorage and sent as `Authorization: Bearer`, never in a URL.
+
+const TOKEN_KEY = "rag-token";
+
+export class NeedsToken extends Error {}
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+async function call(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const init = { method, headers, cache: "no-store", credentials: "same-origin", redirect: "error" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError("cannot reach the server: is `rag serve` still running?", 0);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (e) {
+    data = null;
+  }
+  if (response.status === 401) {
+    setToken(null);
+    throw new NeedsToken(data && data.error ? data.error : "this server needs its token");
+  }
+  if (!response.ok) {
+    const message = data && typeof data.error === "string" ? data.error : `the server answered ${response.status}`;
+    throw new ApiError(message, response.status);
+  }
+  return data;
+}
+
+export const api = {
+  search: (request) => call("POST", "/search", request),
+  status: () => call("GET", "/status"),
+  update: () => call("POST", "/index", {}),
+  document: (source, start, end, page) => {
+    const q = new URLSearchParams({ start: String(start), end: String(end) });
+    if (page !== null && page !== undefined) q.set("page", String(page));
+    const path = source.split("/").map(encodeURIComponent).join("/");
+    return call("GET", `/documents/${path}?${q}`);
+  },
+};
