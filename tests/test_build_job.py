@@ -98,3 +98,15 @@ def test_a_full_disk_says_what_to_do(seeds, tmp_path, fake_encoder):
     assert svc.wait_idle(30)
     update = svc.status()["update"]
     assert update["state"] == "failed" and update["last_error"] == DISK_FULL and update["stage"] == ""
+
+
+def test_a_cancelled_update_is_killed_with_one_line(seeds, tmp_path):
+    import threading
+
+    idx = tmp_path / "idx"
+    cancel = threading.Event()
+    with BuildLock(idx):  # the child waits for this lock: only the cancel ends it
+        threading.Timer(0.5, cancel.set).start()
+        with pytest.raises(RagError) as err:
+            build_in_subprocess(seeds, idx, lock_wait=120.0, cancel=cancel)
+    assert str(err.value) == "the update was cancelled; the index is unchanged"

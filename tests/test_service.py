@@ -277,3 +277,53 @@ def test_mcp_endpoint_is_behind_the_token(service):
         r = c.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
         assert r.status_code == 401 and list(r.json()) == ["error"]
         assert "/mcp" not in c.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).json()["paths"]
+
+
+# ----------------------------------------------------------------- what the terminal chat uses
+def test_a_missing_index_is_built_at_open_with_its_progress_and_statistics(seeds, tmp_path, fake_encoder):
+    heard: list[tuple[str, int, int]] = []
+    svc = IndexService(tmp_path / "idx", seeds, encoder=fake_encoder, on_progress=lambda *p: heard.append(p))
+    assert svc.built is not None and svc.built.files == 3 and svc.built.changed
+    assert {"reading", "embedding", "writing"} <= {stage for stage, _done, _total in heard}
+    assert svc.retriever.info.files == 3
+    heard.clear()
+    (seeds / "moon.txt").write_text("The moon orbits the earth every month.\n", encoding="utf-8")
+    assert svc.start_update() and svc.wait_idle(60)
+    assert heard[0] == ("starting", 0, 0) and len(heard) > 1  # each update says it starts, then its steps
+    again = IndexService(tmp_path / "idx", seeds, encoder=fake_encoder)
+    assert again.built is None  # it opened as it was
+
+
+def test_rebuild_at_open_embeds_everything(service, seeds, fake_encoder):
+    again = IndexService(service.index, seeds, encoder=fake_encoder, rebuild=True)
+    assert again.built is not None and again.built.embedded == again.built.passages > 0
+    assert again.retriever.version_dir != service.retriever.version_dir
+
+
+def test_refresh_switches_to_a_version_built_outside(service, seeds, fake_encoder):
+    old = service.retriever
+    assert service.refresh() is False and service.retriever is old  # nothing newer
+    (seeds / "moon.txt").write_text("The moon orbits the earth every month.\n", encoding="utf-8")
+    build_index(seeds, service.index, encoder=fake_encoder)  # `rag index` in another shell
+    assert service.refresh() is True and service.retriever is not old
+    assert service.ask("moon orbits earth").hits[0].source == "moon.txt"
+    assert service.refresh() is False
+
+
+def test_close_stops_a_running_build(service, seeds):
+    started = threading.Event()
+
+    def waiting_build(*_a, cancel, **_k):
+        started.set()
+        if cancel.wait(30):
+            raise OSError("build cancelled")  # what a build does when its cancel is set
+        raise AssertionError("close() did not set the cancel event")  # not caught: no update is reported
+
+    updates: list[str | None] = []
+    svc = IndexService(service.index, seeds, build=waiting_build, encoder=service.retriever.encoder(),
+                       on_update=lambda _stats, error: updates.append(error))
+    svc.start_update()
+    assert started.wait(30)
+    svc.close()
+    assert svc.wait_idle(30)
+    assert updates == ["build cancelled"] and svc.status()["update"]["state"] == "failed"

@@ -134,3 +134,15 @@ def test_stop_watching_reports_stopped(service):
     wait_for(lambda: watch_state(service) == "watching", what="watching")
     service.stop_watching()
     wait_for(lambda: watch_state(service) == "stopped", what="stopped")
+
+
+def test_watch_without_catch_up_waits_for_a_change(service, seeds):
+    """The chat's watch (catch_up=False): changes made while nothing watched are left for the user."""
+    (seeds / "moon.txt").write_text("The moon orbits the earth every month.\n", encoding="utf-8")
+    states: list[str] = []
+    service.start_watching(FAST, on_state=states.append, catch_up=False)
+    wait_for(lambda: "watching" in states, what="watching")
+    assert service.wait_idle(30)
+    assert service.status()["update"]["updates"] == 0 and service.status()["files"] == 3
+    (seeds / "owls.txt").write_text("Owls hunt at night with silent feathers.\n", encoding="utf-8")
+    wait_for(lambda: settled(service, 5), what="the update after a save")

@@ -1,12 +1,12 @@
 """One incremental update in its own process, so that a long-running server does not keep the
 document encoder (the full model) in its memory after an update.
 
-    python -m rag.service.build_job SEEDS INDEX
+    python -m rag.service.build_job SEEDS INDEX [LOCK_WAIT [PARENT_PID [rebuild]]]
 
 prints one JSON object per line: ``{"progress": [stage, done, total]}`` while it builds, then
 ``{"stats": {...}}`` or ``{"error": "one line"}`` (exit 1). :func:`build_in_subprocess` runs it,
-stops it after a time limit, keeps the last lines of its stderr for the error, and the child ends
-itself when the server that started it is gone (``kill -9`` included).
+stops it after a time limit or when cancelled, keeps the last lines of its stderr for the error,
+and the child ends itself when the server that started it is gone (``kill -9`` included).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from rag.types import BuildStats, Skipped
 
 UPDATE_TIMEOUT = 30 * 60.0  # seconds an update may run before it is stopped
 PARENT_CHECK = 1.0  # seconds between the child's looks at whether its server is still there
+GUARD_CHECK = 0.25  # seconds between the parent's looks at the time limit and the cancel event
 STDERR_LINES = 20  # lines of the child's stderr kept for the error
 
 
@@ -42,24 +44,31 @@ def _stats_dict(s: BuildStats) -> dict:
 
 
 def build_in_subprocess(seeds: str | Path, index: str | Path, progress=None, lock_wait: float = 30.0,
-                        timeout: float = UPDATE_TIMEOUT, **_ignored) -> BuildStats:
+                        timeout: float = UPDATE_TIMEOUT, cancel: threading.Event | None = None, rebuild: bool = False,
+                        **_ignored) -> BuildStats:
     """:func:`rag.indexing.build.build_index` in a child process; raises :class:`RagError` with its
-    message, or when it runs past ``timeout`` seconds (it is then killed)."""
+    message, or when it runs past ``timeout`` seconds or ``cancel`` is set (it is then killed)."""
     cmd = [sys.executable, "-m", "rag.service.build_job", str(seeds), str(index), str(lock_wait), str(os.getpid())]
+    if rebuild:
+        cmd.append("rebuild")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
                             errors="replace")
     stderr: deque[str] = deque(maxlen=STDERR_LINES)
     reader = threading.Thread(target=lambda: stderr.extend(proc.stderr), name="rag-update-stderr", daemon=True)
     reader.start()
-    timed_out = threading.Event()
+    stopped: list[str] = []  # why the child was killed
+    ended = threading.Event()
 
-    def kill() -> None:
-        timed_out.set()
-        proc.kill()
+    def guard() -> None:
+        deadline = time.monotonic() + timeout
+        while not ended.wait(GUARD_CHECK):
+            why = "cancelled" if cancel is not None and cancel.is_set() else ("late" if time.monotonic() > deadline else "")
+            if why:
+                stopped.append(why)
+                proc.kill()
+                return
 
-    timer = threading.Timer(timeout, kill)
-    timer.daemon = True
-    timer.start()
+    threading.Thread(target=guard, name="rag-update-guard", daemon=True).start()
     result: dict = {}
     try:
         assert proc.stdout is not None
@@ -73,13 +82,15 @@ def build_in_subprocess(seeds: str | Path, index: str | Path, progress=None, loc
             result.update({k: v for k, v in msg.items() if k in ("stats", "error")})
         rc = proc.wait()
     finally:
-        timer.cancel()
+        ended.set()
         if proc.poll() is None:  # interrupted here: the child does not outlive its update
             proc.kill()
             proc.wait()
     reader.join(5)
-    if timed_out.is_set():
+    if stopped == ["late"]:
         raise RagError(f"the update ran longer than {timeout:g} s and was stopped; the index is unchanged")
+    if stopped:
+        raise RagError("the update was cancelled; the index is unchanged")
     if "error" in result:
         raise RagError(result["error"])
     if "stats" not in result:
@@ -109,12 +120,14 @@ def main(argv: list[str]) -> int:
     seeds, index, wait = argv[0], argv[1], float(argv[2]) if len(argv) > 2 else 30.0
     if len(argv) > 3:
         _end_with_parent(int(argv[3]))
+    rebuild = argv[4:5] == ["rebuild"]
 
     def progress(stage: str, done: int, total: int) -> None:
         print(json.dumps({"progress": [stage, done, total]}), flush=True)
 
     try:
-        stats = build_index(seeds, index, progress=progress, lock_wait=wait, export_query_encoder="background")
+        stats = build_index(seeds, index, rebuild=rebuild, progress=progress, lock_wait=wait,
+                            export_query_encoder="background")
     except (RagError, OSError) as exc:
         print(json.dumps({"error": failure_message(exc)}), flush=True)
         return 1

@@ -5,6 +5,11 @@ takes the current one (a single reference read) and searches it to the end, so i
 complete version even when an update publishes another meanwhile; an update builds, opens the new
 version (sharing the loaded query encoder), and only then swaps the reference. Searches never wait
 for an update, and at most one update runs at a time (a request during one is queued once).
+
+It is the live index of `rag serve`, `rag mcp`, `rag index --watch` and the terminal chat: the chat
+creates it in a worker, hears the build's progress (``on_progress``), each update's end
+(``on_update``) and the watch's state, and calls :meth:`refresh` before a question to switch to a
+version built in another shell.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
 from rag.index.passages_io import passage_from_payload
 from rag.service.build_job import UPDATE_TIMEOUT, build_in_subprocess, failure_message
 from rag.service.memory import release_memory
 from rag.types import BuildStats
+
+if TYPE_CHECKING:
+    from rag.search.results import SearchResult
 
 log = logging.getLogger("rag.service")
 
@@ -67,14 +76,19 @@ class IndexService:
 
     ``build`` (default :func:`rag.indexing.build.build_index`) and ``encoder`` are seams for tests.
     ``on_update(stats, error)`` is called after each update (`rag index --watch` prints it);
+    ``on_progress(stage, done, total)`` hears every build's steps, ("starting", 0, 0) first;
     ``warm_swaps``: a new version loads its query encoder before it becomes current (a server's
     first search then loads nothing; `rag index --watch` searches nothing and leaves it off).
+    ``rebuild``: build the index in full before opening it (one that does not open: damaged);
+    ``cancel``: setting it stops a running build (:meth:`close` sets it). A missing index built here
+    leaves its statistics in :attr:`built`.
     """
 
     def __init__(self, index: str | Path, seeds: str | Path, *, encoder=None, build=None, build_missing: bool = True,
                  retry_delay: float = RETRY_DELAY, update_timeout: float = UPDATE_TIMEOUT,
                  on_update: Callable[[BuildStats | None, str | None], None] | None = None,
-                 warm_swaps: bool = True) -> None:
+                 on_progress: Callable[[str, int, int], None] | None = None,
+                 warm_swaps: bool = True, rebuild: bool = False, cancel: threading.Event | None = None) -> None:
         from rag.search.retriever import Retriever
 
         self.index = Path(index)
@@ -84,9 +98,12 @@ class IndexService:
         self._retry_delay = retry_delay
         self._update_timeout = update_timeout
         self._on_update = on_update
+        self._on_progress = on_progress
         self._warm_swaps = warm_swaps
+        self._cancel = cancel or threading.Event()
         self._on_watch_state: Callable[[str], None] | None = None
         self._lock = threading.Lock()
+        self._swap_lock = threading.Lock()  # one version opened at a time (an update, or refresh)
         self._state = UpdateState()
         self._thread: threading.Thread | None = None
         self._pending = False
@@ -95,12 +112,15 @@ class IndexService:
         self._search_failure: tuple[object, str] | None = None  # (retriever, why) of the last failed search
         self._watch: dict | None = None  # {"state": ..., "since": ...} once watching was asked for
         self._watch_stop: threading.Event | None = None
+        self.built: BuildStats | None = None  # the build that made a missing (or rebuilt) index here
+        if rebuild:
+            self.built = self._run_build(full=True)
         try:
             self._retriever = Retriever.open(self.index, encoder=encoder)
         except IndexMissingError:
             if not build_missing:
                 raise
-            self._run_build()
+            self.built = self._run_build()
             self._retriever = Retriever.open(self.index, encoder=encoder)
 
     # ----------------------------------------------------------------- reading
@@ -122,16 +142,21 @@ class IndexService:
                history_answers: list[str | None] | None = None) -> dict:
         """The object of `rag ask --json`, plus ``version``: the index version that answered.
         ``history_answers``: the answer shown for each earlier question (see :meth:`Retriever.search`)."""
+        return self.ask(question, k, mode, history, history_answers).to_dict(public=True)
+
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", history: list[str] | None = None,
+            history_answers: list[str | None] | None = None) -> SearchResult:
+        """:meth:`Retriever.ask` on the current version (the terminal chat renders it whole)."""
         r = self._retriever
         try:
-            out = r.ask(question, k, mode, history or [], history_answers).to_dict(public=True)
+            out = r.ask(question, k, mode, history or [], history_answers)
         except (OSError, RagError) as exc:
             if r is self._retriever:
                 if isinstance(exc, (OSError, IndexCorruptError, IndexMismatchError, IndexMissingError)):
                     self._search_failure = (r, str(exc))  # the index's fault, not the question's: /health says so
                 raise
             # the version was retired under this request: answer from the new one
-            return self._retriever.ask(question, k, mode, history or [], history_answers).to_dict(public=True)
+            return self._retriever.ask(question, k, mode, history or [], history_answers)
         failure = self._search_failure
         if failure is not None and failure[0] is r:
             self._search_failure = None
@@ -195,11 +220,13 @@ class IndexService:
         }
 
     # ----------------------------------------------------------------- watching
-    def start_watching(self, settings=None, on_state: Callable[[str], None] | None = None) -> None:
-        """Follow the seeds folder: an update after each burst of saves, and one as soon as the watch
-        runs (to catch up with changes made while nothing watched). ``settings``: a
-        :class:`~rag.service.watch.WatchSettings` (its ``catch_up`` is always on here);
-        ``on_state(state)`` hears each change of the watch's state ("watching" once it runs)."""
+    def start_watching(self, settings=None, on_state: Callable[[str], None] | None = None,
+                       catch_up: bool = True) -> None:
+        """Follow the seeds folder: an update after each burst of saves, and (``catch_up``) one as soon
+        as the watch runs, for changes made while nothing watched (the chat shows them instead, and
+        leaves it off). ``settings``: a :class:`~rag.service.watch.WatchSettings` (its ``catch_up``
+        is replaced); ``on_state(state)`` hears each change of the watch's state ("watching" once it
+        runs, "waiting for the folder", "stopped: why")."""
         from dataclasses import replace
 
         from rag.service.watch import WatchSettings, start_watcher  # the watcher loads only in watch mode
@@ -209,7 +236,7 @@ class IndexService:
                 return
             self._watch = {"state": "starting", "since": _now()}
             self._on_watch_state = on_state
-        settings = replace(settings or WatchSettings(), catch_up=True)
+        settings = replace(settings or WatchSettings(), catch_up=catch_up)
         self._watch_stop = start_watcher(self.seeds, lambda _paths: self.start_update(), index=self.index,
                                          settings=settings, on_state=self._watch_state)
 
@@ -218,6 +245,11 @@ class IndexService:
         stop, self._watch_stop = self._watch_stop, None
         if stop is not None:
             stop.set()
+
+    def close(self) -> None:
+        """Stop watching, and stop a running build (the index stays as it was)."""
+        self.stop_watching()
+        self._cancel.set()
 
     def _watch_state(self, state: str) -> None:
         if state.startswith("stopped: "):
@@ -240,7 +272,7 @@ class IndexService:
                 self._pending = True
                 return False
             self._idle.clear()
-            self._state.state, self._state.stage, self._state.started_at = "updating", "starting", _now()
+            self._begin()
             self._thread = threading.Thread(target=self._update_loop, name="rag-update", daemon=True)
             self._thread.start()
             return True
@@ -249,13 +281,28 @@ class IndexService:
         """Wait until no update runs (for tests and tools); True when idle."""
         return self._idle.wait(timeout)
 
+    def refresh(self) -> bool:
+        """Switch to a version built outside this service (`rag index` in another shell), if there
+        is one; True when it switched. Raises the error of a newer version that does not open (the
+        current one keeps answering). Cheap when nothing changed (one small file read)."""
+        return not self._retriever.is_current() and self._swap()
+
+    def _begin(self) -> None:
+        """An update is to start (called with the lock held)."""
+        self._state.state, self._state.stage, self._state.started_at = "updating", "starting", _now()
+        self._state.done = self._state.total = 0
+
     def _progress(self, stage: str, done: int, total: int) -> None:
         with self._lock:
             self._state.stage, self._state.done, self._state.total = stage, done, total
+        if self._on_progress is not None:
+            self._on_progress(stage, done, total)
 
-    def _run_build(self) -> BuildStats:
+    def _run_build(self, full: bool = False) -> BuildStats:
         build = self._build_fn
-        kwargs = {"progress": self._progress, "lock_wait": 30.0}
+        kwargs = {"progress": self._progress, "lock_wait": 30.0, "cancel": self._cancel}
+        if full:
+            kwargs["rebuild"] = True
         if self._encoder is not None:
             kwargs["encoder"] = self._encoder
             if build is None:
@@ -276,7 +323,7 @@ class IndexService:
                     if not self._pending:
                         break
                     self._pending = False
-                    self._state.state, self._state.stage, self._state.started_at = "updating", "starting", _now()
+                    self._begin()
         finally:
             with self._lock:
                 if self._state.state == "updating":
@@ -285,6 +332,8 @@ class IndexService:
                 self._idle.set()
 
     def _update_once(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress("starting", 0, 0)
         before = {s for s in self._retriever.manifest.get("skipped_files", {})}
         try:
             stats = self._run_build()
@@ -313,11 +362,23 @@ class IndexService:
         if self._on_update is not None:
             self._on_update(stats, None)
 
-    def _swap(self) -> None:
-        """Open the newest version (sharing the loaded encoder), then make it the current one."""
-        new = self._retriever.refreshed()
-        if self._warm_swaps and self._encoder is None and new._encoder is None:
-            new.encoder()  # first search on the new version does not load anything
-        old, self._retriever = self._retriever, new  # one assignment: every later request sees the new version, whole
+    def _swap(self) -> bool:
+        """Open the newest version (sharing the loaded encoder), then make it the current one; True
+        when there was a newer one."""
+        from rag.search.retriever import Retriever
+
+        with self._swap_lock:
+            try:
+                new = self._retriever.refreshed()
+            except IndexMismatchError:
+                if self._encoder is not None:
+                    raise
+                new = Retriever.open(self.index)  # the new version was built with another model: load that one
+            if new is self._retriever:
+                return False
+            if self._warm_swaps and self._encoder is None and new._encoder is None:
+                new.encoder()  # first search on the new version does not load anything
+            old, self._retriever = self._retriever, new  # one assignment: every later request sees the new version, whole
         del old
         release_memory()
+        return True
