@@ -247,3 +247,38 @@ def test_no_response_names_a_path_of_the_servers_disk(service, seeds):
     for r in (found, doc, missing):
         assert str(seeds.resolve()) not in r.text and str(service.index) not in r.text, r.text
     assert found.json()["index"] == Path(service.index).name
+
+
+def test_the_web_page_is_readable_without_the_token_and_the_api_is_not(service):
+    """GET / and its static files hold no data: a browser reads them without the token (the page
+    then asks for it); everything else still needs it, and the page comes with a strict CSP (issue 25)."""
+    from rag.service.web import page_files
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    files = page_files()
+    assert "/" in files and "/static/app.js" in files
+    with serving(create_app(service, token=TOKEN, allowed_hosts=LOOPBACK)) as url, \
+            httpx.Client(base_url=url, timeout=30) as c:
+        pages = {path: c.get(path) for path in files}
+        head = c.head("/")
+        api = [c.get("/status"), c.post("/search", json={"question": "ships"}), c.post("/index", json={}),
+               c.get("/documents/cats.txt"), c.get("/openapi.json")]
+        others = [c.get("/static/nope.js"), c.get("/static/../status"), c.get("/static/app.js/"),
+                  c.get("/static/%2e%2e/status"), c.get("/index.html")]
+        post_page = c.post("/", json={})
+        with_token = c.get("/status", headers=auth)
+        evil = c.get("/", headers={"Origin": EVIL})
+        rebound = c.get("/", headers={"Host": "evil.example"})
+    for path, r in pages.items():
+        assert r.status_code == 200, path
+        assert r.content == files[path][0]
+        assert r.headers["content-type"] == files[path][1]
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "no-referrer"
+    assert head.status_code == 200
+    assert [r.status_code for r in api] == [401] * len(api)
+    assert all(r.status_code in (401, 404) and list(r.json()) == ["error"] for r in others)
+    assert post_page.status_code in (401, 405)
+    assert with_token.status_code == 200
+    assert evil.status_code == 403 and rebound.status_code == 403

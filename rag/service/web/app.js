@@ -19,9 +19,13 @@ let asked = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
 let cursor = asked.length; // position in `asked` while walking it with up/down
 let lastVersion = null;
 
+// A line in the notice area (the three latest are kept; a screen reader reads each as it comes).
 function notice(text) {
   const n = $("notice");
-  n.textContent = shown(text);
+  const line = document.createElement("p");
+  line.textContent = shown(`${new Date().toLocaleTimeString()} ${text}`);
+  n.append(line);
+  while (n.childElementCount > 3) n.firstElementChild.remove();
   n.hidden = false;
 }
 
