@@ -48,7 +48,7 @@ from .messages import (
     PassageCopied,
     SearchCompleted,
     SeedsChecked,
-    SeedsSaved,
+    WatchChanged,
 )
 from .transcript import Exchange
 from .widgets.build_progress import BuildProgress
@@ -128,10 +128,9 @@ class RagApp(App[int]):
         self.chat.load_history()
         self._log_handler = show_library_warnings(self)
         self.index.open()
-        self.builder.start_watching()
 
     def on_unmount(self) -> None:
-        self.builder.stop_watching()
+        self.index.close()
         if self._log_handler is not None:
             stop_showing(self._log_handler)
 
@@ -150,7 +149,7 @@ class RagApp(App[int]):
 
     # ----------------------------------------------------------------- workers' messages, to their controllers
     async def on_index_opened(self, message: IndexOpened) -> None:
-        await self.index.opened(message.retriever)
+        await self.index.opened(message)
 
     def on_model_ready(self, message: ModelReady) -> None:
         self.index.model_ready()
@@ -161,14 +160,14 @@ class RagApp(App[int]):
     def on_index_refresh_failed(self, message: IndexRefreshFailed) -> None:
         self.index.refresh_failed(message.text)
 
-    def on_seeds_saved(self, message: SeedsSaved) -> None:
-        self.builder.seeds_saved()
+    def on_watch_changed(self, message: WatchChanged) -> None:
+        self.index.watch_changed(message.state)
 
     def on_build_progressed(self, message: BuildProgressed) -> None:
         self.builder.progressed(message)
 
     async def on_build_finished(self, message: BuildFinished) -> None:
-        await self.builder.finished(message.stats)
+        await self.builder.finished(message.stats, message.error)
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.question_box.set_history(message.questions)

@@ -1,8 +1,7 @@
-"""What the app is given: where it reads and writes, and how it opens, refreshes and builds an index.
+"""What the app is given: where it reads and writes, and what its live index builds and encodes with.
 
-No UI code here. The controllers call :meth:`AppConfig.open`, :meth:`AppConfig.refresh` and
-:meth:`AppConfig.run_build` from workers; tests inject a small index, a fake encoder, or their
-own ``open_retriever``/``build``.
+No UI code here. The live index (:class:`rag.service.state.IndexService`) is opened with these;
+tests inject a small index, a fake encoder, or their own ``build``.
 """
 
 from __future__ import annotations
@@ -27,8 +26,7 @@ class AppConfig:
     index: Path
     seeds: Path
     encoder: Any = None  # a rag.embedding.document_encoder.Encoder for both building and questions; None = the bundled model
-    open_retriever: Callable[[Path, Any], Any] | None = None  # (index, previous retriever) -> Retriever
-    build: Callable[..., Any] | None = None  # build_index(seeds, index, progress=, cancel=) -> BuildStats
+    build: Callable[..., Any] | None = None  # like build_index(seeds, index, progress=, cancel=, ...) -> BuildStats
     history_path: Path | None = None  # default: history.jsonl inside the index folder
     export_dir: Path | None = None  # default: exports/ inside the index folder
     remember_settings: bool = True  # False: mode and k are neither read nor saved (pictures, tests)
@@ -62,48 +60,11 @@ class AppConfig:
         """Which folder and which index answer, as the status bar names them."""
         return f"{self.seeds_label} → {self.index_label}"
 
-    def open(self, previous: Any = None) -> Any:
-        if self.open_retriever is not None:
-            return self.open_retriever(self.index, previous)
-        from rag.errors import IndexMismatchError
-        from rag.search.retriever import Retriever
-
-        encoder = self.encoder
-        if encoder is None and previous is not None:
-            encoder = previous.encoder()  # already loaded: reuse it for the new version
-        try:
-            return Retriever.open(self.index, encoder=encoder)
-        except IndexMismatchError:
-            if encoder is None or self.encoder is not None:
-                raise
-            return Retriever.open(self.index)  # the new version uses another model
-
-    def refresh(self, current: Any) -> Any:
-        """The newest complete version when a build (here or in another process) published one since
-        ``current`` was opened, else ``current`` itself. Cheap when nothing changed (one small file)."""
-        is_current = getattr(current, "is_current", None)
-        if is_current is None or is_current():
-            return current
-        if self.open_retriever is None and hasattr(current, "refreshed"):
-            from rag.errors import IndexMismatchError
-
-            try:
-                return current.refreshed()
-            except IndexMismatchError:
-                pass  # the new version uses another model: open it with that one
-        return self.open(current)
-
-    def run_build(self, progress: Callable[[str, int, int], None], cancel, full: bool = False) -> Any:
-        """Update the index (only what changed), or rebuild it all (``full``) when it is unusable."""
-        if self.build is not None:
-            return self.build(self.seeds, self.index, progress=progress, cancel=cancel, rebuild=full)
-        from rag.indexing.build import build_index
-
-        # The query-encoder export (once per model) runs detached: no answer waits for it.
-        return build_index(
-            self.seeds, self.index, rebuild=full, encoder=self.encoder, progress=progress, cancel=cancel,
-            export_query_encoder="background",
-        )
+    @property
+    def builder(self) -> Callable[..., Any]:
+        """What the live index builds with: ``build``, else the build in this process (the first
+        answer of a first run does not wait for a second process to load the model)."""
+        return self.build or _build_here
 
     def screenshot_folder(self) -> Path:
         """Where a screenshot goes: ~/Downloads when it exists, else the current folder."""
@@ -111,3 +72,9 @@ class AppConfig:
 
         downloads = Path(platformdirs.user_downloads_path())
         return downloads if downloads.is_dir() else Path.cwd()
+
+
+def _build_here(seeds: Path, index: Path, **options: Any) -> Any:
+    from rag.indexing.build import build_index  # loads with the first build, in its worker or thread
+
+    return build_index(seeds, index, **options)

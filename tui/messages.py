@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class IndexOpened(Message):
-    """An index version was opened (at start, or after a rebuild)."""
+    """An index version answers now: the live index opened (``service``: at start, or after the
+    first build), or it switched to a newer version."""
 
     retriever: Any
+    service: Any = None
 
 
 class ModelReady(Message):
@@ -58,7 +60,10 @@ class BuildProgressed(Message):
 
 @dataclass
 class BuildFinished(Message):
-    stats: BuildStats
+    """An update of the live index ended: its statistics, or (``error``) why it failed."""
+
+    stats: BuildStats | None
+    error: str | None = None
 
 
 @dataclass
@@ -106,5 +111,8 @@ class ConversationExported(Message):
     path: str
 
 
-class SeedsSaved(Message):
-    """Watch mode: a burst of saves in the seeds folder ended (posted from the watcher's thread)."""
+@dataclass
+class WatchChanged(Message):
+    """The watch of the seeds folder: "watching", "waiting for the folder", "stopped: why"."""
+
+    state: str

@@ -149,14 +149,14 @@ class IndexService:
         """:meth:`Retriever.ask` on the current version (the terminal chat renders it whole)."""
         r = self._retriever
         try:
-            out = r.ask(question, k, mode, history or [], history_answers)
+            out = r.ask(question, k, mode, history=history or [], history_answers=history_answers)
         except (OSError, RagError) as exc:
             if r is self._retriever:
                 if isinstance(exc, (OSError, IndexCorruptError, IndexMismatchError, IndexMissingError)):
                     self._search_failure = (r, str(exc))  # the index's fault, not the question's: /health says so
                 raise
             # the version was retired under this request: answer from the new one
-            return self._retriever.ask(question, k, mode, history or [], history_answers)
+            return self._retriever.ask(question, k, mode, history=history or [], history_answers=history_answers)
         failure = self._search_failure
         if failure is not None and failure[0] is r:
             self._search_failure = None

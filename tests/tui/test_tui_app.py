@@ -330,13 +330,16 @@ def test_only_stopwords_and_empty_questions(small, tmp_path):
     run(scenario())
 
 
-def test_an_unexpected_error_becomes_a_notification(small, tmp_path):
+def test_an_unexpected_error_becomes_a_notification(small, tmp_path, monkeypatch):
+    from rag.search.retriever import Retriever
+
     seeds, index, enc = small
 
-    def broken_open(index, previous):
+    def broken_open(*_args, **_kwargs):
         raise RuntimeError("disk on fire\nsecond line of a traceback-ish message")
 
-    app = fake_app(seeds, index, enc, tmp_path, open_retriever=broken_open)
+    monkeypatch.setattr(Retriever, "open", broken_open)
+    app = fake_app(seeds, index, enc, tmp_path)
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
@@ -349,29 +352,20 @@ def test_an_unexpected_error_becomes_a_notification(small, tmp_path):
     run(scenario())
 
 
-def test_failed_warm_up_and_history_writes_are_said_once_and_questions_still_answered(small, tmp_path):
+def test_failed_warm_up_and_history_writes_are_said_once_and_questions_still_answered(small, tmp_path, monkeypatch):
     """Each worker's failure reaches the part of the app that started it: a model that did not
     warm up marks the status bar, a history file that cannot be written is said once."""
+    from rag.search.retriever import Retriever
+
     seeds, index, enc = small
 
-    class ColdModel:
-        def __init__(self, retriever):
-            self.retriever = retriever
+    def cold_search(*args, **kwargs):  # the warm-up searches; questions are asked (Retriever.ask)
+        raise RuntimeError("model weights missing")
 
-        def search(self, *args, **kwargs):
-            raise RuntimeError("model weights missing")
-
-        def __getattr__(self, name):
-            return getattr(self.retriever, name)
-
-    def open_cold(index, previous):
-        from rag.search.retriever import Retriever
-
-        return ColdModel(Retriever.open(index, encoder=enc))
-
+    monkeypatch.setattr(Retriever, "search", cold_search)
     unwritable = tmp_path / "a-folder"
     unwritable.mkdir()
-    app = fake_app(seeds, index, enc, tmp_path, open_retriever=open_cold, history_path=unwritable)
+    app = fake_app(seeds, index, enc, tmp_path, history_path=unwritable)
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
@@ -545,14 +539,14 @@ def test_command_palette_offers_the_app_commands(small, tmp_path):
 def test_watch_mode_updates_the_index_after_a_burst_of_saves(small, tmp_path):
     seeds, index, enc = small
     app = fake_app(seeds, index, enc, tmp_path, watch=True)
-    builds = []
+    updates = []
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
+            watch = app.status_bar.query_one("#status-watch")
+            await until(pilot, lambda: watch.content.plain == "watching seeds/", what="the watch on the status line")
             first = app.retriever
-            real_start = app.builder.start
-            app.builder.start = lambda title: builds.append(title) or real_start(title)
             for i in range(4):  # a burst of saves
                 (seeds / "zebras.txt").write_text("Zebras migrate across the savanna. " * (i + 1) + "\n", encoding="utf-8")
                 await pilot.pause(0.05)
@@ -562,6 +556,26 @@ def test_watch_mode_updates_the_index_after_a_burst_of_saves(small, tmp_path):
             card = await ask(pilot, "zebras migrate savanna")
             assert citations(card)[0] == "zebras.txt:1"
             assert any("indexed 3 files" in m for m in notifications(app)), notifications(app)
+            updates.append(app.index.service.status()["update"]["updates"])
 
     run(scenario())
-    assert len(builds) == 1  # one update for the whole burst
+    assert updates == [1]  # one update for the whole burst (none when the watch started)
+
+
+def test_the_status_line_says_when_the_watched_folder_is_gone(small, tmp_path):
+    seeds, index, enc = small
+    app = fake_app(seeds, index, enc, tmp_path, watch=True)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            watch = app.status_bar.query_one("#status-watch")
+            await until(pilot, lambda: watch.content.plain == "watching seeds/", what="watching")
+            moved = seeds.rename(tmp_path / "elsewhere")
+            await until(pilot, lambda: watch.content.plain == "seeds/ is gone: waiting for it", what="waiting")
+            assert watch.has_class("-busy")
+            moved.rename(seeds)
+            await until(pilot, lambda: watch.content.plain == "watching seeds/", what="watching again")
+            assert watch.has_class("-ready") and app.is_running
+
+    run(scenario())

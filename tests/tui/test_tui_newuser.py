@@ -206,7 +206,7 @@ def test_build_progress_names_the_query_encoder_export(small, tmp_path):
     seeds, index, enc = small
     gate = threading.Event()
 
-    def exporting_build(seeds, index, progress, cancel, rebuild):
+    def exporting_build(seeds, index, progress, **_options):
         progress("writing", 1, 1)
         progress("exporting", 0, 1)
         gate.wait(30)

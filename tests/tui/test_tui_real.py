@@ -88,7 +88,7 @@ def test_rebuild_with_the_real_model_while_asking(real_index, tmp_path):
     )
     writing, gate = threading.Event(), threading.Event()
 
-    def held_build(seeds, index, progress, cancel, rebuild):
+    def held_build(seeds, index, progress, **options):
         """The real build, held just before it publishes the new version."""
 
         def report(stage, done, total):
@@ -97,7 +97,7 @@ def test_rebuild_with_the_real_model_while_asking(real_index, tmp_path):
                 writing.set()
                 gate.wait(60)
 
-        return build_index(seeds, index, rebuild=rebuild, progress=report, cancel=cancel)
+        return build_index(seeds, index, progress=report, **options)
 
     app = make_app(index, seeds, history_path=None, cursor_blink=False, build=held_build)
 

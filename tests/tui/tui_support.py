@@ -98,7 +98,8 @@ def run(coro) -> None:
 
 
 async def settle(pilot, timeout: float = 60.0) -> None:
-    """Wait until no worker runs and the message queues are drained (workers start workers)."""
+    """Wait until no worker and no build runs (the live index builds in its own thread) and the
+    message queues are drained (workers start workers)."""
     app = pilot.app
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -109,7 +110,7 @@ async def settle(pilot, timeout: float = 60.0) -> None:
         except WorkerFailed:
             pass  # the app turns failures into notifications; tests look at those
         await pilot.pause()
-        busy = any(not w.is_finished for w in app.workers)
+        busy = app.building or any(not w.is_finished for w in app.workers)
         quiet = 0 if busy else quiet + 1
         if loop.time() > deadline:
             raise TimeoutError("the app did not settle")

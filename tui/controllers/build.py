@@ -1,16 +1,16 @@
-"""Building the index: ctrl+r, the first run's build, and watch mode's updates after saves.
+"""Building the index: ctrl+r, the first run's build, and the updates of the watched seeds folder.
 
-The build runs in a worker (questions keep using the open version meanwhile) and reports its
-progress in messages that the bar above the status line shows.
+The live index builds (:mod:`tui.controllers.index`; questions keep using the open version
+meanwhile); its progress comes in messages that the bar above the status line shows.
 """
 
 from __future__ import annotations
 
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from rag.errors import SeedsError
 
-from ..messages import BuildFinished, BuildProgressed, SeedsSaved
+from ..messages import BuildProgressed
 from ..widgets.build_progress import BuildProgress
 from ..widgets.seeds_banner import SeedsBanner
 from .base import Controller
@@ -22,29 +22,6 @@ class Builder(Controller):
     def __init__(self, app) -> None:
         super().__init__(app)
         self.building = False
-        self._saved_while_building = False
-        self._watch_stop = None  # set() stops watching the seeds folder
-
-    # ----------------------------------------------------------------- watch mode
-    def start_watching(self) -> None:
-        config = self.app.config
-        if config.watch and config.seeds.is_dir():
-            from rag.service.watch import start_watcher  # only in watch mode
-
-            self._watch_stop = start_watcher(config.seeds, lambda _paths: self.app.post_message(SeedsSaved()),
-                                             index=config.index)
-
-    def stop_watching(self) -> None:
-        if self._watch_stop is not None:
-            self._watch_stop.set()
-
-    def seeds_saved(self) -> None:
-        """Watch mode: update the index after a burst of saves (once more after a running build)."""
-        if self.building:
-            self._saved_while_building = True
-            return
-        if self.app.index.retriever is not None:
-            self.start("Updating the index (files changed)")
 
     # ----------------------------------------------------------------- building
     def rebuild(self) -> None:
@@ -54,33 +31,40 @@ class Builder(Controller):
         self.start("Rebuilding the index")
 
     def start(self, title: str) -> None:
-        """Build in a worker; an index that did not open (damaged, other model) is rebuilt in full."""
+        """Update the live index; open it building it first when it is not open (an index that did
+        not open, damaged or of another model, is rebuilt in full)."""
         index = self.app.index
+        self._started(title)
+        if index.service is None:
+            index.open(build=True, rebuild=index.error is not None)
+        else:
+            index.service.start_update()  # returns at once: the service builds in its own thread
+
+    def _started(self, title: str) -> None:
         self.building = True
         self.app.query_one(BuildProgress).start(title)
         self.app.status_bar.set_state(f"{title}…")
-        self.run(self._build, index.retriever is None and index.error is not None, group="build")
-
-    def _build(self, full: bool) -> None:
-        cancel = get_current_worker().cancelled_event
-
-        def progress(stage: str, done: int, total: int) -> None:
-            self.app.post_message(BuildProgressed(stage, done, total))
-
-        self.app.post_message(BuildFinished(self.app.config.run_build(progress, cancel, full)))
 
     def _ended(self) -> None:
         self.building = False
         self.app.query_one(BuildProgress).finish()
 
     def progressed(self, message: BuildProgressed) -> None:
-        if self.building:
+        if not self.building:  # the watch started it: a burst of saves ended
+            self._started("Updating the index (files changed)")
+        if message.stage != "starting":
             self.app.query_one(BuildProgress).advance(message.stage, message.done, message.total)
 
-    async def finished(self, stats) -> None:
+    async def finished(self, stats, error: str | None) -> None:
+        """A build ended (``error``: why it failed); the live index answers from its result."""
         app, index = self.app, self.app.index
         first = index.retriever is None
         self._ended()
+        if error is not None:
+            app.notify(error, title="Rebuild failed", severity="error", markup=False)
+            await self.note(f"Rebuild failed: {error}", "error")
+            app.status_bar.set_state("Ready", "ready")
+            return
         for w in stats.warnings:
             app.notify(w, title="Rebuild warning", severity="warning", markup=False)
         summary = stats.summary()
@@ -89,19 +73,14 @@ class Builder(Controller):
             summary += f": {names}" + ("…" if len(stats.skipped) > 3 else "")
         if first:
             await self.note(f"Index ready: {summary}.")
-        if stats.changed or first:
-            app.status_bar.set_state("Opening the new index…")
-            index.open(index.retriever)
+        app.notify(summary, title="Index built" if first else "Rebuild finished", markup=False)
+        if index.service.retriever is not index.retriever:
+            await index.show(index.service.retriever)
         else:
             app.status_bar.set_state("Ready", "ready")
             app.query_one(SeedsBanner).hide()
-            index.refresh(index.retriever)  # a version built outside the app is newer
-        app.notify(summary, title="Index built" if first else "Rebuild finished", markup=False)
-        if self._saved_while_building:
-            self._saved_while_building = False
-            app.post_message(SeedsSaved())
 
-    # ----------------------------------------------------------------- failures
+    # ----------------------------------------------------------------- failures (of the first build)
     async def worker_ended(self, worker: Worker, state: WorkerState) -> None:
         if state == WorkerState.CANCELLED:
             self._ended()

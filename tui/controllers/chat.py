@@ -7,7 +7,6 @@ earlier ones) are kept in the history file and walked with up/down in the questi
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from textual.worker import Worker, WorkerState
 
@@ -99,15 +98,16 @@ class Conversation(Controller):
         card = self.app.log_view.card(ex.id)
         if card is not None:
             card.show_waiting("Searching…")
-        worker = self.run(self._search, self.app.index.retriever, ex, group="search", exclusive=False)
+        worker = self.run(self._search, ex, group="search", exclusive=False)
         self._searches[worker] = ex.id
 
-    def _search(self, retriever: Any, exchange: Exchange) -> None:
+    def _search(self, exchange: Exchange) -> None:
         from ..highlight import marks_for, only_common_words  # the stemmer loads in this worker
 
-        fresh = self.app.index.newest(retriever)
-        result = fresh.ask(exchange.question, k=exchange.k, mode=exchange.mode, history=list(exchange.history),
-                           history_answers=list(exchange.shown) if exchange.shown else None)
+        index = self.app.index
+        index.follow_newest()
+        result = index.service.ask(exchange.question, k=exchange.k, mode=exchange.mode, history=list(exchange.history),
+                                   history_answers=list(exchange.shown) if exchange.shown else None)
         hits = result.hits
         cache: dict[str, bool] = {}
         marks = [marks_for(h, cache) for h in hits]

@@ -1,6 +1,8 @@
-"""The open index: open it, warm the model, switch to newer versions, and check the seeds folder.
+"""The live index (:class:`rag.service.state.IndexService`, the one of `rag serve` and `rag mcp`):
+open it, build it on the first run, follow the seeds folder, show newer versions, check the seeds.
 
-Opening and refreshing run in workers; the UI thread only swaps the retriever the workers opened.
+Opening (and the first build) runs in a worker; the service updates in its own thread, and its
+listeners only post messages; the UI thread only shows the version the service answers from.
 """
 
 from __future__ import annotations
@@ -13,8 +15,17 @@ from typing import Any
 from textual.worker import Worker
 
 from rag.errors import IndexMissingError, RagError
+from rag.service.state import IndexService
 
-from ..messages import IndexOpened, IndexRefreshFailed, ModelReady, SeedsChecked
+from ..messages import (
+    BuildFinished,
+    BuildProgressed,
+    IndexOpened,
+    IndexRefreshFailed,
+    ModelReady,
+    SeedsChecked,
+    WatchChanged,
+)
 from ..transcript import built_time, plural, short_path
 from ..widgets.seeds_banner import SeedsBanner
 from .base import Controller, one_line
@@ -25,44 +36,44 @@ class IndexKeeper(Controller):
 
     def __init__(self, app) -> None:
         super().__init__(app)
-        self.retriever: Any = None  # the version that answers (None until one opens)
+        self.service: IndexService | None = None  # the live index, once it opened
+        self.retriever: Any = None  # the version the user was told answers (None until one opens)
         self.error: str | None = None  # why no index could be opened, while none is
-        self._newest: Any = None  # the newest retriever a worker opened (searches switch to it)
-        self._lock = threading.Lock()
+        self._cancel = threading.Event()  # set when the app closes: a running build stops
         self._auto_build_tried = False
 
     # ----------------------------------------------------------------- workers (compute, then post)
-    def open(self, previous: Any = None) -> None:
-        self.run(self._open, previous, group="index")
+    def open(self, build: bool = False, rebuild: bool = False) -> None:
+        """Open the live index in a worker; ``build``: build it first if missing (the build's
+        worker then, whose progress the bar shows); ``rebuild``: in full (it did not open)."""
+        self.run(self._open, build, rebuild, group="build" if build else "index")
 
-    def _open(self, previous: Any) -> None:
-        self.app.post_message(IndexOpened(self.app.config.open(previous)))
+    def _open(self, build: bool, rebuild: bool) -> None:
+        config, post = self.app.config, self.app.post_message
+        service = IndexService(
+            config.index, config.seeds, encoder=config.encoder, build=config.builder, build_missing=build,
+            rebuild=rebuild, cancel=self._cancel, on_progress=lambda *step: post(BuildProgressed(*step)),
+            on_update=lambda stats, error: post(BuildFinished(stats, error)),
+        )
+        post(IndexOpened(service.retriever, service))
+        if config.watch and not self._cancel.is_set():  # changes made while nothing watched: the banner says
+            service.start_watching(on_state=lambda state: post(WatchChanged(state)), catch_up=False)
 
-    def refresh(self, current: Any) -> None:
-        """Switch to a version built outside the app (``rag index`` in another shell), if any."""
-        self.run(self._refresh, current, group="index")
+    def close(self) -> None:
+        """The app closes: stop watching and stop a running build."""
+        self._cancel.set()
+        if self.service is not None:
+            self.service.close()
 
-    def _refresh(self, current: Any) -> None:
-        with self._lock:
-            fresh = self.app.config.refresh(current)
-            if fresh is not current:
-                self._newest = fresh
-                self.app.post_message(IndexOpened(fresh))
-
-    def newest(self, retriever: Any) -> Any:
-        """In a search worker: the newest version to search (opened now if a build published one);
-        when it does not open, ``retriever`` keeps answering and the user is told."""
-        with self._lock:  # one switch even when several questions are in flight
-            base = self._newest if self._newest is not None else retriever
-            try:
-                fresh = self.app.config.refresh(base)
-            except RagError as exc:
-                fresh = base
-                self.app.post_message(IndexRefreshFailed(one_line(exc)))
-            if fresh is not base:
-                self._newest = fresh
-                self.app.post_message(IndexOpened(fresh))
-        return fresh
+    def follow_newest(self) -> None:
+        """In a search worker: switch to a version built in another shell, if any; when it does not
+        open, the open one keeps answering and the user is told."""
+        service = self.service
+        try:
+            if service.refresh():
+                self.app.post_message(IndexOpened(service.retriever))
+        except RagError as exc:
+            self.app.post_message(IndexRefreshFailed(one_line(exc)))
 
     def _warm_up(self, retriever: Any) -> None:
         retriever.search("warm up", k=1, mode="hybrid")
@@ -81,13 +92,22 @@ class IndexKeeper(Controller):
         self.app.post_message(SeedsChecked(seeds_changes(seeds, manifest, self.app.config.index)))
 
     # ----------------------------------------------------------------- their messages
-    async def opened(self, r: Any) -> None:
+    async def opened(self, message: IndexOpened) -> None:
+        service = message.service
+        if service is not None:
+            self.service = service
+            if service.built is not None:  # built here first: the build's end says what it built
+                await self.app.builder.finished(service.built, None)
+                return
+        await self.show(message.retriever)
+
+    async def show(self, r: Any) -> None:
+        """``r`` answers now: say so (a new version: in the conversation too)."""
         if r is self.retriever:
             return
         app = self.app
         rebuilt = self.retriever is not None
         self.retriever = r
-        self._newest = r  # no lock here: the UI thread never waits for a worker's index load
         self.error = None
         info = r.info
         files, passages = plural(info.files, "file"), plural(info.passages, "passage")
@@ -112,6 +132,20 @@ class IndexKeeper(Controller):
         self.app.timings.setdefault("model_ready", time.perf_counter())
         if not self.app.builder.building:
             self.app.status_bar.set_state("Ready", "ready")
+
+    def watch_changed(self, state: str) -> None:
+        """The watch of the seeds folder, on the status line."""
+        seeds = self.app.config.seeds_label
+        if state == "watching":
+            self.app.status_bar.set_watch(f"watching {seeds}", "ready")
+        elif state == "waiting for the folder":
+            self.app.status_bar.set_watch(f"{seeds} is gone: waiting for it", "busy")
+        elif state.startswith("stopped: "):
+            self.app.status_bar.set_watch(f"not watching {seeds}: {state.removeprefix('stopped: ')}", "error")
+        elif state == "stopped":
+            self.app.status_bar.set_watch("")
+        else:
+            self.app.status_bar.set_watch(f"{state} {seeds}", "busy")
 
     def seeds_checked(self, message: SeedsChecked) -> None:
         banner = self.app.query_one(SeedsBanner)
@@ -147,16 +181,13 @@ class IndexKeeper(Controller):
             app.notify(text, title="The embedding model did not load", severity="error", markup=False)
         elif group == "seeds":
             app.notify(text, title="Cannot check the seeds folder", severity="warning", markup=False)
-        elif isinstance(error, IndexMissingError) and self.retriever is None and not self._auto_build_tried:
+        elif isinstance(error, IndexMissingError) and not self._auto_build_tried:
             self._auto_build_tried = True
             await self.note(
                 f"No index yet at {app.config.index_label}: building it from {app.config.seeds_label} "
                 "(first run: the bar below shows each step). You can type your question meanwhile."
             )
             app.builder.start("Building the index")
-        elif self.retriever is not None:  # the old index keeps answering
-            app.status_bar.set_state("Ready (new index not opened)", "error")
-            app.notify(text, title="The new index did not open", severity="error", markup=False)
         else:
             await self.note(f"{text}. Press ctrl+r to rebuild it from {app.config.seeds_label}.", "error")
             await self.no_index(text)
