@@ -73,10 +73,10 @@ def test_a_page_of_short_paragraphs_splits_between_them():
     assert [words(p.text) for p in chunk(doc)] == [words(t) for t in paras]
 
 
-def test_a_heading_in_a_larger_font_is_a_block_of_its_own():
+def test_a_heading_in_a_larger_font_is_the_section_of_the_paragraph_under_it():
     # no wider gap under the heading than between lines: its font size sets it apart
     doc = parse(pdfs.blocks([(14, "B", "Automation and preservation"), (10.5, "", SHORT_PARAGRAPHS[0])], gap=0.3))
-    assert [words(p.text) for p in chunk(doc)] == [["Automation", "and", "preservation"], words(SHORT_PARAGRAPHS[0])]
+    assert [(words(p.text), p.section) for p in chunk(doc)] == [(words(SHORT_PARAGRAPHS[0]), "Automation and preservation")]
 
 
 def test_the_title_comes_from_the_metadata():

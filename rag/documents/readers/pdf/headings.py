@@ -1,0 +1,74 @@
+"""Headings by font size and weight, and the section path they give the paragraphs under them.
+
+The body size is the line height most of the document's lines have (rounded to half a point). A
+paragraph is a heading when it is short (at most three lines and ``MAX_WORDS`` words, with a
+letter, not ending a sentence with a full stop) and either larger than the body (by ``LARGER``) or
+all bold where the body is not. Its level comes from its size: the largest headings are level 1,
+the next size level 2, and bold headings at the body size come last. A heading is not a passage
+of its own: it sets the section path (``"Results > Sea ice"``) of the paragraphs under it, across
+pages, as in Markdown. A heading with nothing under it (the next paragraph is a heading of the
+same or a higher level, or there is none) stays a paragraph.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rag.documents.readers.pdf.paragraphs import Para
+
+LARGER = 1.15
+MAX_WORDS = 20
+MAX_TITLE = 200
+
+
+def _size(h: float) -> float:
+    return round(h * 2) / 2
+
+
+def _heading_like(p: Para) -> bool:
+    text = " ".join(p.lines).strip()
+    return (
+        not p.rotated
+        and len(p.lines) <= 3
+        and len(text.split()) <= MAX_WORDS
+        and any(ch.isalpha() for ch in text)
+        and not text.endswith((".", ",", ";"))
+    )
+
+
+def sections(paras: list[Para]) -> list[tuple[bool, str | None]]:
+    """For each paragraph of the document, in order: whether it is a block (not a heading), and the
+    section path it lies under (a heading's own is the path above it)."""
+    weights: Counter[float] = Counter()
+    bold_weight = 0
+    for p in paras:
+        n = sum(len(line) for line in p.lines)
+        weights[_size(p.height)] += n
+        bold_weight += n if p.bold else 0
+    if not weights:
+        return []
+    body = weights.most_common(1)[0][0]
+    body_bold = bold_weight > 0.5 * sum(weights.values())
+    levels: list[float | None] = []
+    for p in paras:
+        size = _size(p.height)
+        if _heading_like(p) and (size >= body * LARGER or (p.bold and not body_bold and size >= body)):
+            levels.append(size if size >= body * LARGER else body)
+        else:
+            levels.append(None)
+    ranks = {s: i + 1 for i, s in enumerate(sorted({s for s in levels if s is not None}, reverse=True))}
+    level = [ranks[s] if s is not None else 0 for s in levels]
+    for i, lv in enumerate(level):  # a heading with nothing under it is a paragraph
+        if lv and (i + 1 == len(level) or 0 < level[i + 1] <= lv):
+            level[i] = 0
+    out: list[tuple[bool, str | None]] = []
+    path: list[tuple[int, str]] = []
+    for p, lv in zip(paras, level):
+        if not lv:
+            out.append((True, " > ".join(t for _, t in path) or None))
+            continue
+        out.append((False, " > ".join(t for _, t in path) or None))
+        while path and path[-1][0] >= lv:
+            path.pop()
+        path.append((lv, " ".join(" ".join(p.lines).split())[:MAX_TITLE]))
+    return out

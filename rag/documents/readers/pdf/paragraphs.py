@@ -1,0 +1,139 @@
+"""A page's lines into paragraphs, and words broken at line ends joined where the result is a word.
+
+Paragraphs: a new one where the gap to the next line is clearly wider than the page's usual line
+gap (the median of the smaller half of its gaps, so that a page of two-line paragraphs, where half
+the gaps are paragraph gaps, still splits), where a new column or region starts, where a line is
+indented past its column, where the font size changes by more than a fifth, or where the text
+turns bold or stops being bold (a heading is its own paragraph).
+
+Hyphenation: a line ending in a hyphen after a letter, followed by a line of the same paragraph
+starting with a lower-case letter, is a word broken in two. Whether the hyphen belongs to the word
+is decided by the document's own words (those not at such a break), in this order:
+1. the hyphenated form occurs in the document ("well-known"): the hyphen stays;
+2. the joined form occurs ("information"): joined;
+3. the second half occurs as a word of its own ("known"): the hyphen stays ("well-known");
+4. otherwise ("infor-" + "mation"): joined.
+Either way the word's end moves up a line, so that a word is never cut by a line end.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+
+from rag.documents.readers.pdf.layout import Line, join_rows
+
+# PDFium reports a hyphen it takes for a line-end (soft) hyphen as U+FFFE (or U+0002).
+SOFT = ("\ufffe", "\x02", "\xad")
+HYPHENS = ("-", "\u2010") + SOFT
+_TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_TAIL = re.compile(r"[^\W\d_]+$")
+_HEAD = re.compile(r"^[^\W\d_]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
+
+
+@dataclass(slots=True)
+class Para:
+    lines: list[str]
+    height: float = 0.0  # the median height of its lines (the font size, give or take)
+    bold: bool = False  # every line bold
+    rotated: bool = False  # rotated margin text
+
+
+def page_paragraphs(lines: list[Line]) -> list[Para]:
+    """The page's paragraphs, lines as drawn (hyphens not joined yet)."""
+    lines = join_rows(lines)
+    if not lines:
+        return []
+    gaps = sorted(prev.y0 - cur.y1 for prev, cur in zip(lines, lines[1:]) if cur.y1 <= prev.y0 + 0.5 * prev.height)
+    size = max(statistics.median(line.height for line in lines), 1.0)
+    # The line gap: the median of the smaller half of the gaps. (The median of all of them is a
+    # paragraph gap on a page of two- and three-line paragraphs, where half the gaps are.)
+    usual = statistics.median(gaps[: (len(gaps) + 1) // 2]) if gaps else size
+    if len(gaps) < 3:  # too few to tell the line gap from a paragraph gap: at most half a line
+        usual = min(usual, 0.5 * size)
+    groups: list[list[Line]] = [[lines[0]]]
+    for prev, cur in zip(lines, lines[1:]):
+        gap = prev.y0 - cur.y1
+        h = max(prev.height, cur.height, 1.0)
+        new_para = (
+            gap < -0.5 * h  # up the page: the next column or region
+            or gap > max(usual * 1.8, usual + 0.6 * size)  # a wider gap than between lines
+            or cur.x0 > prev.x0 + 1.0 * h and cur.x0 < prev.x1  # an indented first line
+            or h > 1.2 * min(prev.height, cur.height)  # a change of font size: a heading's edge
+            or prev.bold != cur.bold  # a bold heading's edge
+        )
+        if new_para:
+            groups.append([cur])
+        else:
+            groups[-1].append(cur)
+    return [
+        Para([line.text for line in g], statistics.median(line.height for line in g), all(line.bold for line in g))
+        for g in groups
+    ]
+
+
+def _broken(line: str, nxt: str) -> bool:
+    """Whether ``line`` ends in a word broken by a hyphen that ``nxt`` continues."""
+    return len(line) >= 2 and line[-1] in HYPHENS and line[-2].isalpha() and nxt[:1].islower()
+
+
+@dataclass(slots=True)
+class Vocabulary:
+    """The document's words and hyphenated words, lower-case, those at a line-end break left out."""
+
+    words: set[str] = field(default_factory=set)
+    compounds: set[str] = field(default_factory=set)
+
+    def add(self, paras: list[Para]) -> None:
+        for para in paras:
+            lines = para.lines
+            for i, line in enumerate(lines):
+                tokens = _TOKEN.findall(line.lower())
+                if i + 1 < len(lines) and _broken(line, lines[i + 1]):
+                    tokens = tokens[:-1]
+                if i and _broken(lines[i - 1], line):
+                    tokens = tokens[1:]
+                for t in tokens:
+                    if "-" in t:
+                        self.compounds.add(t)
+                        self.words.update(t.split("-"))
+                    else:
+                        self.words.add(t)
+
+    def keeps_hyphen(self, head: str, tail: str) -> bool:
+        """Whether ``head`` + "-" + ``tail``, broken at the hyphen, keeps it (rules 1-4 above)."""
+        ma, mb = _TAIL.search(head), _HEAD.match(tail)
+        a, b = (ma.group().lower() if ma else ""), (mb.group().lower() if mb else "")
+        if f"{a}-{b}" in self.compounds:
+            return True
+        if a + b in self.words:
+            return False
+        return b in self.words
+
+
+def join_hyphens(lines: list[str], vocab: Vocabulary) -> list[str]:
+    """The paragraph's lines with each broken word whole on the first line (see the module)."""
+    out = [lines[0]]
+    for cur in lines[1:]:
+        last = out[-1]
+        if _broken(last, cur):
+            word, _, rest = cur.partition(" ")
+            keep = vocab.keeps_hyphen(last[:-1], word)
+            out[-1] = last[:-1] + ("-" if keep else "") + word
+            if rest:
+                out.append(rest)
+            continue
+        out.append(cur)
+    return out
+
+
+def clean(line: str) -> str:
+    """A line without the soft-hyphen and control characters PDFs carry (a soft hyphen that ends a
+    line the hyphenation join did not take stays as a hyphen)."""
+    if line.endswith(SOFT):
+        line = line[:-1] + "-"
+    for soft in SOFT:
+        line = line.replace(soft, "")
+    return _CONTROL.sub("", line).rstrip()

@@ -1,0 +1,123 @@
+"""PDF layouts as they really come (issue 24): columns drawn in any order under a full-width title,
+tables, rotated margin text, running heads with page numbers in them, hyphenation that keeps
+compounds, headings as sections; and the citations still read back exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pdfs
+import pytest
+from rag.documents.chunking import chunk
+from rag.documents.readers import reader_for
+from rag.documents.readers.pdf import PdfReader
+
+ROOT = Path(__file__).resolve().parents[1]
+FEDERAL_REGISTER = ROOT / "bench" / "devsets" / "pdfs" / "docs" / "federal-register-2020-17221.pdf"
+
+TOPICS = ["harbour", "lighthouse", "ferry", "tide", "gull", "rope", "anchor", "sail", "keel"]
+
+
+def column(name: str, n: int = 4) -> list[str]:
+    return [f"the {name} line {w} goes on" for w in ("one", "two", "three", "four", "five")[:n]]
+
+
+def parse(data: bytes):
+    return PdfReader().parse("paper.pdf", data)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_columns_drawn_row_by_row_under_a_title_read_column_by_column(n):
+    cols = [column(TOPICS[c]) for c in range(n)]
+    doc = parse(pdfs.laid_out([{"title": "Coastal Survey", "columns": cols}]))
+    assert [p.text.split("\n") for p in chunk(doc)] == cols
+    assert {p.section for p in chunk(doc)} == {"Coastal Survey"}
+
+
+def test_a_table_under_the_columns_is_read_row_by_row():
+    rows = [["Ship", "Tonnage", "Port"], ["Aurora", "120", "Leith"], ["Boreas", "95", "Wick"]]
+    doc = parse(pdfs.laid_out([{"columns": [column("harbour"), column("ferry")], "table": rows}]))
+    lines = doc.lines(1)
+    assert [" ".join(r) for r in rows] == lines[-3:]
+    assert lines.index("the ferry line one goes on") > lines.index("the harbour line four goes on")
+
+
+def test_rotated_margin_text_is_never_one_letter_per_line():
+    page = {"columns": [column("tide"), column("gull")], "margin": "Downloaded from the coastal archive"}
+    doc = parse(pdfs.laid_out([page]))
+    assert all(len(line.strip()) != 1 for line in doc.text.split("\n"))
+    assert "Downloaded from the coastal archive" in doc.text.split("\n")  # one page: kept, as a line of its own
+    assert [p.text for p in chunk(doc)][-1] == "Downloaded from the coastal archive"
+
+
+def test_repeated_margin_text_running_heads_and_page_footers_are_left_out():
+    pages = [
+        {"columns": [column(TOPICS[2 * i]), column(TOPICS[2 * i + 1])], "margin": f"Downloaded {i + 3} May 2024",
+         "header": "Harbour Journal, vol. 3, page {page}", "footer": "Page {page} of 4"}
+        for i in range(4)
+    ]
+    doc = parse(pdfs.laid_out(pages))
+    for p in range(1, 5):
+        assert doc.lines(p) == column(TOPICS[2 * p - 2]) + [""] + column(TOPICS[2 * p - 1])
+    assert "Journal" not in doc.text and "Downloaded" not in doc.text and "Page" not in doc.text
+
+
+@pytest.mark.parametrize("lines, elsewhere, want", [
+    # the compound occurs as a word elsewhere: its hyphen stays
+    (["the well-", "known keeper"], "a well-known tower", "the well-known keeper"),
+    # the second half is a word of the document: a compound, its hyphen stays
+    (["the well-", "known keeper"], "it is known", "the well-known keeper"),
+    # the joined word occurs elsewhere: joined
+    (["more infor-", "mation here"], "information desk", "more information here"),
+    # no evidence either way: joined (a word broken at the line end)
+    (["quite remark-", "able hearing"], "nothing else", "quite remarkable hearing"),
+])
+def test_hyphenation_is_joined_only_where_the_result_is_a_word(lines, elsewhere, want):
+    doc = parse(pdfs.paper([[lines + ["", f"Elsewhere {elsewhere}."]]]))
+    assert " ".join(doc.lines(1)[:2]) == want
+
+
+def test_bold_and_larger_headings_become_the_section_path():
+    pages = [
+        {"title": "Coastal Survey", "heading": "Methods and tools", "columns": [column("tide"), column("gull")]},
+        {"heading": "Results of the survey", "columns": [column("rope"), column("sail")]},
+    ]
+    doc = parse(pdfs.laid_out(pages))
+    got = [(p.page, p.section, p.text.split("\n")[0]) for p in chunk(doc)]
+    assert got == [
+        (1, "Coastal Survey > Methods and tools", column("tide")[0]),
+        (1, "Coastal Survey > Methods and tools", column("gull")[0]),
+        (2, "Coastal Survey > Results of the survey", column("rope")[0]),
+        (2, "Coastal Survey > Results of the survey", column("sail")[0]),
+    ]
+    assert "Methods and tools" in doc.lines(1)  # the heading stays in the page's text (its lines count)
+
+
+def test_citations_of_a_laid_out_document_read_back_exactly(tmp_path):
+    pages = [
+        {"title": "Coastal Survey" if i == 0 else None, "columns": [column(TOPICS[3 * i + c]) for c in range(3)],
+         "table": [["Ship", "Tonnage"], [f"Aurora {'ABC'[i]}", str(120 + i)]], "margin": "Downloaded 3 May 2024",
+         "header": "Harbour Journal, page {page}", "footer": "{page}"}
+        for i in range(3)
+    ]
+    path = pdfs.write(tmp_path / "survey.pdf", pdfs.laid_out(pages))
+    reader = reader_for(path)
+    doc = reader.parse("survey.pdf", path.read_bytes())
+    back = reader.read(path)
+    ps = chunk(doc)
+    assert len(ps) == 3 * 4
+    for p in ps:
+        assert "\n".join(back.lines(p.page)[p.line_start - 1 : p.line_end]) == p.text
+        assert str(p.citation) == f"survey.pdf:p{p.page}:{p.line_start}" + (f"-{p.line_end}" if p.line_end > p.line_start else "")
+
+
+@pytest.mark.skipif(not FEDERAL_REGISTER.is_file(), reason="the development set's PDFs are not in this checkout")
+def test_the_federal_register_notice_reads_in_order_without_furniture():
+    doc = PdfReader().parse(FEDERAL_REGISTER.name, FEDERAL_REGISTER.read_bytes())
+    ps = chunk(doc)
+    assert not any(len(line.strip()) == 1 and line.strip().isalpha() for p in ps for line in p.text.split("\n"))
+    assert not any("VerDate" in p.text or "Frm 0000" in p.text or "DSKJLSW7X2PROD" in p.text for p in ps)
+    assert not any("Federal Register / Vol. 85" in p.text for p in ps)  # the running head of pages 2-15
+    dates = next(p for p in ps if "DATES:" in p.text)
+    assert "DATES: The FAA must receive comments on this proposed AD by September 21, 2020." in " ".join(dates.text.split())
+    assert any(p.section and p.section.endswith("Comments Invited") for p in ps)
