@@ -81,7 +81,7 @@ export async function openSource(hit, which, button) {
     return;
   }
   const where = doc.pages ? `page ${doc.page} of ${doc.pages}, ` : "";
-  note.textContent = shown(`${doc.source}: ${where}lines ${doc.start}-${doc.end} of ${doc.total_lines}; cited: ${first}-${last}`);
+  note.textContent = shown(`${doc.source}: ${where}lines ${doc.start}-${doc.end} of ${doc.total_lines}; cited: ${first === last ? first : `${first}-${last}`}`);
   const frag = document.createDocumentFragment();
   let firstCited = null;
   for (const { line, text } of doc.lines) {
@@ -92,5 +92,6 @@ export async function openSource(hit, which, button) {
     frag.append(row);
   }
   lines.append(frag);
-  if (firstCited) firstCited.scrollIntoView({ block: "center" });
+  if (firstCited) lines.scrollTop = Math.max(0, firstCited.offsetTop - lines.clientHeight / 3); // the panel scrolls, not the page
+  if (window.matchMedia("(max-width: 720px)").matches) p.scrollIntoView({ block: "start" });
 }
