@@ -247,7 +247,8 @@ class IndexService:
             stop.set()
 
     def close(self) -> None:
-        """Stop watching, and stop a running build (the index stays as it was)."""
+        """Stop watching and stop a running build (the index stays as it was); for good: a later
+        build stops at once too."""
         self.stop_watching()
         self._cancel.set()
 
