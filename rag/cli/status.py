@@ -96,7 +96,7 @@ def _query_encoder_status(manifest: dict) -> str:
     try:
         info = ModelInfo(mm.get("name", ""), mm.get("path", ""), int(mm.get("dim", 0)),
                          int(mm.get("max_tokens", 0)), str(mm.get("weights_sha256", "")),
-                         str(mm.get("pooling", "mean")))
+                         str(mm.get("pooling", "mean")), str(mm.get("precision", "fp32")))
     except (TypeError, ValueError, AttributeError):
         return "unknown (the manifest does not name the model; run `rag index --rebuild`)"
     if export_is_current(info):

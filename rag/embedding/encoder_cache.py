@@ -1,7 +1,8 @@
 """Where the exported query encoders live: one folder per user, shared by every index.
 
 ``RAG_CACHE_DIR`` names the folder; otherwise ``$XDG_CACHE_HOME/rag``, else ``~/.cache/rag``. An
-export is ``encoders/<weights sha256[:16]>-<pooling>.onnx``, its weights in ``.onnx.data`` beside
+export is ``encoders/<weights sha256[:16]>-<pooling>.onnx`` (``-<pooling>-int8.onnx`` for the int8
+one, :mod:`rag.embedding.quantize`), its weights in ``.onnx.data`` beside
 it and its sidecar ``.json`` (written by :mod:`rag.embedding.onnx_export`, read by
 :mod:`rag.embedding.onnx_encoder`); ``.lock`` serializes exporters of one model across processes.
 Nothing here imports torch or onnxruntime.
@@ -33,7 +34,7 @@ def cache_dir() -> Path:
 
 
 def encoder_key(info: ModelInfo) -> str:
-    return f"{info.weights_sha256[:16]}-{info.pooling}"
+    return f"{info.weights_sha256[:16]}-{info.pooling}" + ("" if info.precision == "fp32" else f"-{info.precision}")
 
 
 def encoder_paths(info: ModelInfo) -> tuple[Path, Path]:
@@ -97,7 +98,7 @@ class ExportLock:
 
 def start_background_export(info: ModelInfo) -> subprocess.Popen | None:
     """Export this model's query encoder in a detached, low-priority process
-    (``python -m rag.embedding.export_job MODEL_DIR``), so that nothing waits for it. None when an
+    (``python -m rag.embedding.export_job MODEL_DIR PRECISION``), so that nothing waits for it. None when an
     exporter of this model is already running. Its errors go to ``<key>.log`` in the cache."""
     with ExportLock(info, wait=False) as lock:
         if not lock.held:
@@ -106,7 +107,7 @@ def start_background_export(info: ModelInfo) -> subprocess.Popen | None:
     log_path = onnx_path.with_suffix(".log")
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "rag.embedding.export_job", info.path],
+            [sys.executable, "-m", "rag.embedding.export_job", info.path, info.precision],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
             start_new_session=True, close_fds=True,
         )

@@ -66,6 +66,10 @@ class ModelInfo:
     max_tokens: int  # word-pieces per input, special tokens included
     weights_sha256: str
     pooling: str = "mean"  # as the folder declares (rag.embedding.pooling): vectors pooled otherwise differ
+    # How the index's passages and questions are embedded: "fp32" (the model as it is) or "int8" (its
+    # ONNX Runtime export with int8 weights, rag.embedding.quantize). Vectors of the two differ
+    # slightly (cosine about 0.995), so an index keeps one for its passages and its questions.
+    precision: str = "fp32"
 
     def to_json(self) -> dict:
         """Every field by name, as the manifest records it."""
@@ -132,7 +136,7 @@ def recorded_model(m: dict) -> tuple[Path, ModelInfo]:
     ``TypeError`` or ``ValueError`` when the record is incomplete."""
     mdir = Path(m["path"]) if m.get("path") and Path(m["path"]).is_dir() else default_model_dir()
     return mdir, ModelInfo(m["name"], str(mdir), int(m["dim"]), int(m["max_tokens"]), m["weights_sha256"],
-                           str(m.get("pooling", "mean")))
+                           str(m.get("pooling", "mean")), str(m.get("precision", "fp32")))
 
 
 class WordPieces:

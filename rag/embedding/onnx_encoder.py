@@ -85,6 +85,8 @@ def load_export(model_dir: Path, info: ModelInfo, threads: int | None = None) ->
             raise ValueError("its size differs from the one recorded")
         if "data_bytes" in meta and data_path(onnx_path).stat().st_size != int(meta["data_bytes"]):
             raise ValueError("the size of its weights file differs from the one recorded")
+        if meta.get("precision", "fp32") != info.precision:
+            raise ValueError(f"it holds {meta.get('precision', 'fp32')} weights, not {info.precision}")
         if meta.get("pooling", "mean") != read_pooling(model_dir).mode:
             raise ValueError(f"it pools by {meta.get('pooling', 'mean')}, the model folder declares another pooling")
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelError
+from rag.embedding import quantize
 from rag.embedding.encoder_cache import ExportLock, data_path, encoder_paths, export_is_current
 from rag.embedding.model import ModelInfo
 from rag.embedding.onnx_session import MIN_COSINE, OnnxQueryEncoder, query_threads
@@ -65,6 +66,9 @@ def export_locked(info: ModelInfo, st_model=None) -> Path:
 
     if bert_graph.supported(Path(info.path)):
         return _export_graph_locked(info)
+    if info.precision != "fp32":
+        raise ModelError(f"an {info.precision} export needs a model whose graph rag builds "
+                         f"({bert_graph.unsupported_reason(Path(info.path))}); index it in fp32")
     if st_model is None:
         from rag.embedding.document_encoder import shared_document_encoder
 
@@ -114,13 +118,15 @@ class _Staging:
         self.meta_path.unlink(missing_ok=True)
         self.replacing = True
 
-    def publish(self, graph: Path, got: np.ndarray, ref: np.ndarray, disagrees: str, meta: dict) -> None:
+    def publish(self, graph: Path, got: np.ndarray, ref: np.ndarray, disagrees: str, meta: dict,
+                min_cosine: float = MIN_COSINE) -> None:
         """Keep the optimized ``graph`` if its vectors ``got`` agree with the reference ``ref`` (one
-        row per probe; else ModelError starting with ``disagrees``): the weights and the graph
-        synced, the graph renamed into place, then the sidecar written last (its presence means the
-        export is complete), recording ``meta`` and what every export records."""
+        row per probe, to ``min_cosine``; else ModelError starting with ``disagrees``): the weights
+        and the graph synced, the graph renamed into place, then the sidecar written last (its
+        presence means the export is complete), recording ``meta`` and what every export records.
+        The probe vector recorded is ``got``'s: the one a later load of this file must reproduce."""
         cos = float((got * ref).sum(axis=1).min())
-        if not cos >= MIN_COSINE:
+        if not cos >= min_cosine:
             raise ModelError(f"{disagrees} (min cosine {cos:.6f})")
         meta = {
             "weights_sha256": self.info.weights_sha256,
@@ -131,7 +137,7 @@ class _Staging:
             "data_bytes": self.data.stat().st_size,
             "pooling": self.pooling.mode,
             "min_probe_cosine": cos,
-            "probe": {"text": PROBES[0], "vector": [float(x) for x in ref[0]]},
+            "probe": {"text": PROBES[0], "vector": [float(x) for x in got[0]]},
         }
         _fsync(self.data)
         _fsync(graph)
@@ -191,14 +197,20 @@ def _export_graph_locked(info: ModelInfo) -> Path:
         tmp_plain.write_bytes(model.SerializeToString())  # the graph only: its weights are in tmp_raw
         del model
         st.replace_old()
-        optimize_to_external_data(tmp_plain, tmp_graph, st.data.name)
+        source, extra, min_cos = tmp_plain, {}, MIN_COSINE
+        if info.precision == "int8":  # the plain graph's weights quantized, then optimized as any export
+            source = st.temp("int8-")
+            quantize.quantize_int8(tmp_plain, source)
+            extra, min_cos = {"precision": "int8", "keep_fp32": list(quantize.KEEP_FP32)}, quantize.INT8_MIN_COSINE
+        optimize_to_external_data(source, tmp_graph, st.data.name)
         plain = _plain_session(tmp_plain)
         onnx_enc = OnnxQueryEncoder(tmp_graph, Path(info.path), info, spin=False)
         probes = list(PROBES[:4])  # the short ones: the fusions do not depend on length
         got = np.vstack([onnx_enc.encode([t]) for t in probes])  # alone, unpadded
         ref = _run_plain(plain, onnx_enc, probes)  # one padded batch: the mask is exercised
-        st.publish(tmp_graph, got, ref, "the optimized ONNX graph disagrees with the plain one",
-                   {"opset": bert_graph.OPSET, "builder": "rag.embedding.bert_graph", "onnxruntime": ort.__version__})
+        st.publish(tmp_graph, got, ref, f"the optimized ONNX graph ({info.precision}) disagrees with the plain one",
+                   {"opset": bert_graph.OPSET, "builder": "rag.embedding.bert_graph", "onnxruntime": ort.__version__,
+                    **extra}, min_cosine=min_cos)
     return st.onnx_path
 
 

@@ -55,6 +55,7 @@ def build_index(
     export_query_encoder: bool | str = True,
     embedder: Embedder | None = None,
     reader: Reader | None = None,
+    precision: str | None = None,
 ) -> BuildStats:
     """Build or update the index at ``index`` from the documents under ``seeds``.
 
@@ -67,7 +68,9 @@ def build_index(
     (``"background"``). ``embedder`` replaces only the embedding of new passages (see
     :data:`Embedder`); reading, the change decision and the publish stay here. ``reader`` replaces
     only the reading and chunking of the new and changed files (see :data:`Reader`); which files
-    changed is decided here.
+    changed is decided here. ``precision`` ("fp32" or "int8", :mod:`rag.embedding.quantize`): how
+    the default encoder embeds; None keeps the current version's, and a new index gets int8 where
+    the model's graph can be quantized. Another precision than the current version's embeds all again.
     """
     t0 = time.perf_counter()
     seeds = Path(seeds)
@@ -79,7 +82,7 @@ def build_index(
             stats, compact_after = _build_locked(
                 seeds, index_dir, lock, current, why, files, walk_skipped, t0, encoder=encoder, model_dir=model_dir,
                 progress=progress, cancel=cancel, max_file_bytes=max_file_bytes, dense_kind=dense_kind,
-                export_mode=export_query_encoder, embedder=embedder, reader=reader)
+                export_mode=export_query_encoder, embedder=embedder, reader=reader, precision=precision)
         finally:
             if current is not None:
                 current.close()
@@ -103,11 +106,11 @@ def _open_current(index_dir: Path, lock, dense_kind: str) -> tuple[IndexWriter |
 def _build_locked(seeds: Path, index_dir: Path, lock, current: IndexWriter | None, why, files: list[SeedFile],
                   walk_skipped: list[Skipped], t0: float, *, encoder, model_dir, progress, cancel,
                   max_file_bytes: int, dense_kind: str, export_mode: bool | str, embedder=None,
-                  reader=None) -> tuple[BuildStats, bool]:
+                  reader=None, precision: str | None = None) -> tuple[BuildStats, bool]:
     """build_index under the lock; returns the stats and whether the merge policy asks to compact."""
     collect_garbage(index_dir, sweep=False)  # what dead builds left at the top; the commit sweeps the rest
     prev_manifest = current.meta if current is not None else None
-    info = model_info_for(encoder, model_dir, prev_manifest)
+    info = model_info_for(encoder, model_dir, prev_manifest, precision)
     stats = BuildStats(index_dir=index_dir)
     if why:
         stats.warnings.append(why)
@@ -234,6 +237,7 @@ def build_passages(
     progress: BuildProgress | None = None,
     dense_kind: str = "auto",
     export_query_encoder: bool | str = True,
+    precision: str | None = None,
 ) -> BuildStats:
     """Index ready-made passages (an evaluation corpus, say) through the same embed/publish path.
 
@@ -245,7 +249,7 @@ def build_passages(
     with store.BuildLock(index_dir) as lock:
         collect_garbage(index_dir)
         prev_manifest, why = current_meta(index_dir)
-        info = model_info_for(encoder, model_dir, prev_manifest)
+        info = model_info_for(encoder, model_dir, prev_manifest, precision)
         stats = BuildStats(index_dir=index_dir)
         if why:
             stats.warnings.append(why)

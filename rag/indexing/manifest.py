@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rag.documents.ingest import INGEST_VERSION
 from rag.embedding.model import ModelInfo, default_model_dir, model_info, weights_stamp
+from rag.embedding.quantize import check_precision, default_precision
 from rag.errors import RagError
 from rag.index import store
 from rag.index.lexical import BM25_B, BM25_K1
@@ -18,13 +19,20 @@ from rag.search import confidence
 from rag.version import __version__
 
 
-def model_info_for(encoder, model_dir, prev_manifest: dict | None) -> ModelInfo:
+def model_info_for(encoder, model_dir, prev_manifest: dict | None, precision: str | None = None) -> ModelInfo:
     """The identity of the model this build embeds with: the given encoder's, or the model folder's
-    (``model_dir``, else the bundled model)."""
+    (``model_dir``, else the bundled model) at ``precision``; None: the precision the current version
+    of this model was built with (its vectors stay comparable), else the default for a new index
+    (:func:`rag.embedding.quantize.default_precision`)."""
     if encoder is not None:
         return encoder.info
     mdir = Path(model_dir) if model_dir is not None else default_model_dir()
-    return _folder_model_info(mdir, prev_manifest)
+    info = _folder_model_info(mdir, prev_manifest)
+    if precision is None:
+        m = (prev_manifest or {}).get("model", {})
+        kept = same_model(prev_manifest, replace(info, precision=str(m.get("precision", "fp32")))) if m else False
+        precision = str(m.get("precision", "fp32")) if kept else default_precision(mdir)
+    return replace(info, precision=check_precision(precision))
 
 
 def _folder_model_info(model_dir: Path, prev_manifest: dict | None) -> ModelInfo:
@@ -49,10 +57,10 @@ def current_meta(index_dir: Path) -> tuple[dict | None, str | None]:
 
 
 def same_model(manifest: dict, info: ModelInfo) -> bool:
-    """Whether the version of ``manifest`` was embedded by this model (weights and pooling)."""
+    """Whether the version of ``manifest`` was embedded by this model (weights, pooling and precision)."""
     m = manifest.get("model", {})
     return (m.get("name") == info.name and m.get("weights_sha256") == info.weights_sha256 and m.get("dim") == info.dim
-            and m.get("pooling", "mean") == info.pooling)
+            and m.get("pooling", "mean") == info.pooling and m.get("precision", "fp32") == info.precision)
 
 
 def ingest_params(info: ModelInfo, max_file_bytes: int) -> dict:
