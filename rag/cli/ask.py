@@ -107,12 +107,31 @@ def _print_hits(hits) -> None:
     print()
     width = min(100, max(40, _term_width() - 6))
     for h in hits:
-        print(f"{h.rank}. {terminal_line(h.citation)}" + (f"  § {terminal_line(h.section)}" if h.section else ""))
-        passage = " ".join(terminal_safe(h.text).split())
-        if h.answer is not None and " ".join(terminal_safe(h.answer.text).split()) != passage:  # a one-sentence passage once
-            print(textwrap.fill(terminal_safe(h.answer.text), width, initial_indent="   > ", subsequent_indent="     "))
-        print(textwrap.fill(passage, width, initial_indent="   ", subsequent_indent="   "))
+        print("\n".join(hit_lines(h, width)))
         print()
+
+
+def hit_lines(h, width: int = 94) -> list[str]:
+    """One hit as text: its rank and citation, the page and the heading path where the document has
+    them, then the passage, its answer sentence marked ``>`` where it stands in it, every sentence
+    once."""
+    head = f"{h.rank}. {terminal_line(h.citation)}"
+    if h.page is not None:
+        head += f"  (page {h.page})"
+    if h.section:
+        head += f"  § {terminal_line(h.section)}"
+    out = [head]
+    passage = " ".join(terminal_safe(h.text).split())
+    answer = " ".join(terminal_safe(h.answer.text).split()) if h.answer is not None else ""
+    at = passage.find(answer) if answer else -1
+    if answer and at < 0:  # not found inside (it should be): shown above the passage
+        out.append(textwrap.fill(answer, width, initial_indent="   > ", subsequent_indent="     "))
+    parts = [(passage[:at].strip(), "   "), (answer, "   > "), (passage[at + len(answer):].strip(), "   ")] \
+        if at >= 0 else [(passage, "   ")]
+    for text, indent in parts:
+        if text:
+            out.append(textwrap.fill(text, width, initial_indent=indent, subsequent_indent="   " if indent == "   " else "     "))
+    return out
 
 
 def _term_width() -> int:

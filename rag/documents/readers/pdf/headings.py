@@ -1,8 +1,8 @@
 """Headings by font size and weight, and the section path they give the paragraphs under them.
 
 The body size is the line height most of the document's lines have (rounded to half a point). A
-paragraph is a heading when it is short (at most three lines and ``MAX_WORDS`` words, with a
-letter, not ending a sentence with a full stop) and either larger than the body (by ``LARGER``) or
+paragraph is a heading when it is short (at most three lines and ``MAX_WORDS`` words, mostly
+letters, starting with a letter or digit, not ending with a full stop, comma or semicolon) and either larger than the body (by ``LARGER``) or
 all bold where the body is not. Its level comes from its size: the largest headings are level 1,
 the next size level 2, and bold headings at the body size come last. A heading is not a passage
 of its own: it sets the section path (``"Results > Sea ice"``) of the paragraphs under it, across
@@ -27,11 +27,13 @@ def _size(h: float) -> float:
 
 def _heading_like(p: Para) -> bool:
     text = " ".join(p.lines).strip()
+    dense = text.replace(" ", "")
     return (
         not p.rotated
         and len(p.lines) <= 3
         and len(text.split()) <= MAX_WORDS
-        and any(ch.isalpha() for ch in text)
+        and text[:1].isalnum()
+        and sum(ch.isalpha() for ch in dense) >= 0.6 * len(dense)  # words, not a URL or a number
         and not text.endswith((".", ",", ";"))
     )
 
