@@ -85,8 +85,8 @@ def laid_out(pages: list[dict], *, body_size: float = 9) -> bytes:
     column's lines at ``body_size``, drawn row by row across the columns, so that the file's order
     is not the reading order; "" is a paragraph gap), ``table`` (rows of short cells in fixed
     columns under the columns), ``margin`` (a line of text rotated a quarter turn up the left
-    margin), ``header`` and ``footer`` (a line at the top or bottom; "{page}" becomes the page
-    number). A4, 10 mm margins, 5 mm gutters."""
+    margin), ``header`` and ``footer`` (a line at the top or bottom, ``footer_at`` mm from the top, 288 unless
+    given; "{page}" becomes the page number). A4, 10 mm margins, 5 mm gutters."""
     pdf = FPDF()
     pdf.set_auto_page_break(False)
     for n, spec in enumerate(pages, start=1):
@@ -97,7 +97,7 @@ def laid_out(pages: list[dict], *, body_size: float = 9) -> bytes:
             pdf.cell(190, 4, spec["header"].format(page=n), align="C")
         if spec.get("footer"):
             pdf.set_font("helvetica", size=8)
-            pdf.set_xy(10, 288)
+            pdf.set_xy(10, spec.get("footer_at", 288))
             pdf.cell(190, 4, spec["footer"].format(page=n), align="C")
         y = 16.0
         if spec.get("title"):

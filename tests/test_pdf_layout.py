@@ -62,6 +62,13 @@ def test_repeated_margin_text_running_heads_and_page_footers_are_left_out():
     assert "Journal" not in doc.text and "Downloaded" not in doc.text and "Page" not in doc.text
 
 
+def test_a_page_number_high_above_the_bottom_edge_is_left_out():
+    # LaTeX's default margins put the page number about 1.9 inches (48 mm) above the bottom edge
+    pages = [{"columns": [column(TOPICS[i]), column(TOPICS[i + 3])], "footer": "{page}", "footer_at": 245} for i in range(3)]
+    doc = parse(pdfs.laid_out(pages))
+    assert [doc.lines(p)[-1] for p in (1, 2, 3)] == [column(TOPICS[i + 3])[-1] for i in range(3)]
+
+
 @pytest.mark.parametrize("lines, elsewhere, want", [
     # the compound occurs as a word elsewhere: its hyphen stays
     (["the well-", "known keeper"], "a well-known tower", "the well-known keeper"),

@@ -1,7 +1,7 @@
 """Running headers, footers and page numbers, found across the document's pages and left out.
 
 A line in one of the page's two top or two bottom rows (lines side by side are a row), in the top
-or bottom sixth of the page, is page furniture, and is left out of the text, when:
+or bottom quarter of the page, is page furniture, and is left out of the text, when:
 - it is a bare page number ("7", "Page 7", "7 of 20", "- 7 -", roman numerals), and one of the
   page's two outermost lines at its end, or
 - the same text, digits aside ("Vol. 85 ... 47701" and "Vol. 85 ... 47703" are one text), stands in
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from rag.documents.readers.pdf.layout import Line
 
 REPEAT_SHARE = 0.4
+BAND = 0.25  # the top and bottom quarter of a page (LaTeX's margins put a page number 1.8 inches up)
 _PAGE_NUMBER = re.compile(
     r"^[\W_]*(?:(?:page|p\.|seite|pag\.)\s*)?(?:\d{1,5}|(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3}))(?:\s*(?:of|/|de|von)\s*\d{1,5})?[\W_]*$",
     re.IGNORECASE,
@@ -42,9 +43,9 @@ def _key(text: str) -> str:
 
 
 def _band(line: Line, height: float) -> str | None:
-    if line.y0 >= height * 5 / 6:
+    if line.y0 >= height * (1 - BAND):
         return "top"
-    if line.y1 <= height / 6:
+    if line.y1 <= height * BAND:
         return "bottom"
     return None
 
