@@ -5,9 +5,9 @@ or bottom quarter of the page, is page furniture, and is left out of the text, w
 - it is a bare page number ("7", "Page 7", "7 of 20", "- 7 -", roman numerals), and one of the
   page's two outermost lines at its end, or
 - the same text, digits aside ("Vol. 85 ... 47701" and "Vol. 85 ... 47703" are one text), stands in
-  the same band (top or bottom) on at least two pages and on 40% of them: a running head, a
+  the same band (top or bottom) on at least three pages and on 40% of them: a running head, a
   journal's footer, a printer's slug.
-Rotated lines (a margin stamp up the side of the page) that repeat the same way on at least two
+Rotated lines (a margin stamp up the side of the page) that repeat the same way on at least three
 pages and 40% of them are left out too; a rotated line that does not repeat is kept, as a
 paragraph of its own at the end of its page.
 """
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from rag.documents.readers.pdf.layout import Line
 
 REPEAT_SHARE = 0.4
+MIN_REPEATS = 3  # on two pages, a repeated line is as likely a table's head as a running head
 BAND = 0.25  # the top and bottom quarter of a page (LaTeX's margins put a page number 1.8 inches up)
 _PAGE_NUMBER = re.compile(
     r"^[\W_]*(?:(?:page|p\.|seite|pag\.)\s*)?(?:\d{1,5}|(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3}))(?:\s*(?:of|/|de|von)\s*\d{1,5})?[\W_]*$",
@@ -81,7 +82,7 @@ def drop_furniture(pages: list[Page]) -> list[Page]:
         keys = {(b, _key(page.lines[i].text)) for i in rows if (b := _band(page.lines[i], page.height))}
         keys |= {("rotated", _key(t)) for t in page.rotated}
         counts.update(keys)
-    need = max(2, REPEAT_SHARE * len(pages))
+    need = max(MIN_REPEATS, REPEAT_SHARE * len(pages))
     out = []
     for page, rows in zip(pages, outer):
         keep = []
