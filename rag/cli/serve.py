@@ -15,7 +15,7 @@ NAME = "serve"
 
 
 def add_parser(commands) -> None:
-    sp = commands.add_parser(NAME, help="serve the index over HTTP (JSON API, OpenAPI, MCP at /mcp)")
+    sp = commands.add_parser(NAME, help="serve the index over HTTP (web page at /, JSON API, OpenAPI, MCP at /mcp)")
     add_folder_options(sp)
     sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs a token)")
     sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     info = service.retriever.info
     where = f"[{args.host}]" if ":" in args.host else args.host
     print(terminal_line(f"rag serve: http://{where}:{args.port} ({info.passages} passages of {info.files} files; "
-                        f"API at /openapi.json{', MCP at /mcp' if mcp else ''}{'; watching ' + args.seeds if args.watch else ''}); "
-                        "Ctrl-C stops"), file=sys.stderr, flush=True)
+                        f"web page at /, API at /openapi.json{', MCP at /mcp' if mcp else ''}"
+                        f"{'; watching ' + args.seeds if args.watch else ''}); Ctrl-C stops"), file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, server_header=False)
     return 0
 

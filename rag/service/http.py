@@ -1,11 +1,12 @@
 """`rag serve`: the HTTP JSON API (FastAPI on uvicorn) over one :class:`~rag.service.state.IndexService`.
 
-The web page at ``/`` (:mod:`rag.service.web`). Endpoints: ``POST /search``, ``GET /documents/{source}``, ``GET /status``, ``GET /health``,
-``POST /index``; the OpenAPI document at ``/openapi.json``; the MCP server at ``/mcp`` when given.
+Endpoints: ``POST /search``, ``GET /documents/{source}``, ``GET /status``, ``GET /health``,
+``POST /index``; the OpenAPI document at ``/openapi.json``; the MCP server at ``/mcp`` when given;
+the web page at ``/`` and its files at ``/static/`` (:mod:`rag.service.web`).
 Every error is ``{"error": "one line"}`` with its status code; every body is written by
 :class:`~rag.service.responses.SafeJSONResponse`. :mod:`rag.service.guard` applies the Host, Origin,
 media type, token and body-size checks to every request, ``/mcp`` included, inside Starlette's
-``CORSMiddleware`` when ``--cors`` names origins.
+``CORSMiddleware`` when ``--cors`` names origins (the page and its files need no token).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The browser tests' fixtures: Debian's Chromium driven by Playwright for Python (one browser per
-session), and pages that record what must never happen (:class:`Watched`)."""
+module), and pages that record what must never happen (:class:`Watched`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import pytest
 from web_helpers import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module. Not for the session: while Playwright's synchronous API is open,
+    its event loop counts as running in this thread, and a later test's ``asyncio.run`` would fail."""
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium package)")
     from playwright.sync_api import sync_playwright

@@ -29,6 +29,7 @@ export class LiveIndex {
     this.onNeedsToken = onNeedsToken;
     this.onNewVersion = onNewVersion;
     this.timer = null;
+    this.shownKey = null; // what the header shows now (see show)
   }
 
   start() {
@@ -53,6 +54,7 @@ export class LiveIndex {
   }
 
   showLine(text, kind) {
+    this.shownKey = null;
     const line = document.getElementById("index-status");
     line.textContent = shown(text);
     line.className = `index-status ${kind || ""}`;
@@ -63,13 +65,18 @@ export class LiveIndex {
     this.status = st;
     this.version = st.version;
     if (previous !== null && previous !== st.version) this.onNewVersion(st);
+    // redrawn only when something shown changed: the line is a live region, read out at each change
+    const u = st.update || {};
+    const key = JSON.stringify([st.files, st.passages, st.version, u.state, u.stage, u.done, u.total, u.last_error,
+      u.last_summary, st.changes, st.watch && st.watch.state, Object.keys(st.skipped || {}).length]);
+    if (key === this.shownKey) return;
+    this.shownKey = key;
     const line = document.getElementById("index-status");
     line.className = "index-status";
     line.replaceChildren();
     const summary = document.createElement("span");
     summary.textContent = `${plural(st.files, "file")}, ${plural(st.passages, "passage")} · version ${st.version}`;
     line.append(summary);
-    const u = st.update || {};
     if (u.state === "updating") {
       const what = document.createElement("span");
       what.className = "updating";
