@@ -84,3 +84,34 @@ def test_the_words_marked_are_the_words_the_chat_marks(marks):
     # The page has no Snowball stemmer (marks.js: a stem and an English ending): nearly always the same.
     assert agree >= 50
     assert page_only <= 0.1 * agree and chat_only <= 0.05 * agree, (agree, page_only, chat_only)
+
+
+def test_the_live_index_shows_an_update_in_progress_and_a_new_version(marks):
+    shown = marks.evaluate("""async () => {
+      document.body.replaceChildren();
+      for (const id of ["index-status", "index-detail"]) {
+        const d = document.createElement("div"); d.id = id; document.body.append(d);
+      }
+      const { LiveIndex } = await import('/static/status.js');
+      const versions = [];
+      const live = new LiveIndex({ onNeedsToken: () => {}, onNewVersion: (st) => versions.push(st.version) });
+      const base = { files: 2, passages: 37, version: "v-1", skipped: {}, watch: { state: "watching" },
+                     changes: { added: ["new <b>.txt"], modified: [], removed: [] } };
+      live.show({ ...base, update: { state: "updating", stage: "embedding", done: 3, total: 10 } });
+      const bar = document.querySelector("#index-status progress");
+      const during = { line: document.getElementById("index-status").textContent,
+                       detail: document.getElementById("index-detail").textContent,
+                       value: bar && bar.value, max: bar && bar.max };
+      live.show({ ...base, files: 3, version: "v-2", changes: { added: [], modified: [], removed: [] },
+                  update: { state: "idle", last_summary: "indexed 1 file" } });
+      return { during, after: document.getElementById("index-status").textContent,
+               detail: document.getElementById("index-detail").textContent, versions,
+               bold: document.querySelectorAll("b").length };
+    }""")
+    d = shown["during"]
+    assert "2 files, 37 passages · version v-1" in d["line"] and "updating: embedding 3/10" in d["line"]
+    assert (d["value"], d["max"]) == (3, 10)
+    assert "1 added (new <b>.txt)" in d["detail"] and "watch: watching" in d["detail"]
+    assert "3 files" in shown["after"] and "updating" not in shown["after"]
+    assert "last update: indexed 1 file" in shown["detail"]
+    assert shown["versions"] == ["v-2"] and shown["bold"] == 0

@@ -106,6 +106,42 @@ def test_ask_read_the_card_open_the_citation_and_follow_up(server, new_page):
     assert not w.dialogs and not w.foreign and not w.errors, (w.dialogs, w.foreign, w.errors)
 
 
+def test_mode_k_and_every_verdict_as_the_server_gives_it(server, new_page):
+    """The selectors reach the request (chosen with the keyboard), and the card says the server's
+    verdict in the shared words, whichever it is (an off-topic question as well as one answered)."""
+    w = new_page(server.url)
+    page = w.page
+    page.goto(server.url + "/")
+    page.keyboard.press("Alt+M")
+    assert page.evaluate("document.activeElement.id") == "mode"
+    page.select_option("#mode", "bm25")
+    page.keyboard.press("Alt+K")
+    assert page.evaluate("document.activeElement.id") == "k"
+    page.select_option("#k", "3")
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "question"
+    seen = set()
+    for question in (QUESTION, "What is the boiling point of liquid nitrogen in kelvin?"):
+        with page.expect_request(lambda r: r.url.endswith("/search")) as sent:
+            card = ask(page, question)
+        body = json.loads(sent.value.post_data)
+        assert (body["mode"], body["k"]) == ("bm25", 3)
+        assert card.locator(".meta").inner_text() == "bm25 · k 3"
+        expected = search_json(server, body)
+        words = {"answer": "Answer", "weak": "May not answer this", "not_found": "Not in your documents"}
+        if expected["hits"]:
+            assert card.locator(".verdict").inner_text().startswith(words[expected["verdict"]] + " · confidence ")
+        else:
+            assert card.locator(".card-note").last.inner_text().startswith("No passage")
+        if expected["verdict"] == "not_found" and expected["hits"]:
+            assert card.locator(".card-not-found").inner_text().startswith("Your documents do not seem to answer")
+            assert card.locator(".answer-sentence").count() == 0
+        assert card.locator(".passage .cite").all_inner_texts() == [h["citation"] for h in expected["hits"]]
+        seen.add(expected["verdict"])
+    assert "answer" in seen and len(seen) == 2  # the off-topic question is not answered
+    assert not w.dialogs and not w.foreign and not w.errors, (w.dialogs, w.foreign, w.errors)
+
+
 def test_the_hostile_seed_executes_nothing_and_shows_as_text(server, new_page):
     w = new_page(server.url)
     page = w.page

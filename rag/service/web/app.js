@@ -189,7 +189,7 @@ function wire() {
     $("question").focus();
   });
   document.addEventListener("keydown", (e) => {
-    const typing = e.target.matches && e.target.matches("input, select, textarea");
+    const typing = e.target.matches && e.target.matches("input, textarea");
     if (e.key === "Escape") closeSource();
     else if (e.key === "/" && !typing && !e.ctrlKey && !e.altKey && !e.metaKey) {
       e.preventDefault();
