@@ -16,6 +16,14 @@ from .settings import SETTINGS_FILE
 from .transcript import short_path
 
 
+def build_here(seeds: Path, index: Path, **options: Any) -> Any:
+    """The live index's build, in this process: the first answer of a first run does not wait for a
+    second process to load the model."""
+    from rag.indexing.build import build_index  # loads with the first build, in its worker or thread
+
+    return build_index(seeds, index, **options)
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """Where the app reads and writes, and what it uses to open, build and encode.
@@ -26,7 +34,7 @@ class AppConfig:
     index: Path
     seeds: Path
     encoder: Any = None  # a rag.embedding.document_encoder.Encoder for both building and questions; None = the bundled model
-    build: Callable[..., Any] | None = None  # like build_index(seeds, index, progress=, cancel=, ...) -> BuildStats
+    build: Callable[..., Any] = build_here  # like build_index(seeds, index, progress=, cancel=, ...) -> BuildStats
     history_path: Path | None = None  # default: history.jsonl inside the index folder
     export_dir: Path | None = None  # default: exports/ inside the index folder
     remember_settings: bool = True  # False: mode and k are neither read nor saved (pictures, tests)
@@ -60,21 +68,9 @@ class AppConfig:
         """Which folder and which index answer, as the status bar names them."""
         return f"{self.seeds_label} → {self.index_label}"
 
-    @property
-    def builder(self) -> Callable[..., Any]:
-        """What the live index builds with: ``build``, else the build in this process (the first
-        answer of a first run does not wait for a second process to load the model)."""
-        return self.build or _build_here
-
     def screenshot_folder(self) -> Path:
         """Where a screenshot goes: ~/Downloads when it exists, else the current folder."""
         import platformdirs  # only when a screenshot is taken
 
         downloads = Path(platformdirs.user_downloads_path())
         return downloads if downloads.is_dir() else Path.cwd()
-
-
-def _build_here(seeds: Path, index: Path, **options: Any) -> Any:
-    from rag.indexing.build import build_index  # loads with the first build, in its worker or thread
-
-    return build_index(seeds, index, **options)

@@ -51,7 +51,7 @@ class IndexKeeper(Controller):
     def _open(self, build: bool, rebuild: bool) -> None:
         config, post = self.app.config, self.app.post_message
         service = IndexService(
-            config.index, config.seeds, encoder=config.encoder, build=config.builder, build_missing=build,
+            config.index, config.seeds, encoder=config.encoder, build=config.build, build_missing=build,
             rebuild=rebuild, cancel=self._cancel, on_progress=lambda *step: post(BuildProgressed(*step)),
             on_update=lambda stats, error: post(BuildFinished(stats, error)),
         )
@@ -166,12 +166,8 @@ class IndexKeeper(Controller):
         self.app.notify(text, title="Seeds changed", severity="warning", markup=False)
 
     def refresh_failed(self, text: str) -> None:
-        self.app.notify(
-            f"{text}. Still answering from the version opened before.",
-            title="The new index did not open",
-            severity="warning",
-            markup=False,
-        )
+        self.app.notify(f"{text}. Still answering from the version opened before.",
+                        title="The new index did not open", severity="warning", markup=False)
 
     # ----------------------------------------------------------------- failures
     async def failed(self, worker: Worker, text: str) -> None:
