@@ -25,7 +25,9 @@ from rag.hashing import sha256_file
 #    the title and section path prefixed to what is embedded and searched.
 # 6: plain text: a heading-like line is the section of the paragraphs under it, not a passage;
 #    PDF: short paragraphs and headings split into blocks, the title from the metadata.
-INGEST_VERSION = 6
+# 7: PDF: reading order (columns first, tables by rows), rotated margin text, running heads across
+#    pages, hyphens kept in compounds, headings as sections; text: UTF-8 with bad bytes stays UTF-8.
+INGEST_VERSION = 7
 
 __all__ = ["INGEST_VERSION", "MAX_FILE_BYTES", "ReadResult", "read_seed"]
 

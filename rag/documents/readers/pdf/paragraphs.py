@@ -4,7 +4,9 @@ Paragraphs: a new one where the gap to the next line is clearly wider than the p
 gap (the median of the smaller half of its gaps, so that a page of two-line paragraphs, where half
 the gaps are paragraph gaps, still splits), where a new column or region starts, where a line is
 indented past its column, where the font size changes by more than a fifth, or where the text
-turns bold or stops being bold (a heading is its own paragraph).
+turns bold or stops being bold (a heading is its own paragraph), unless the bold line is a run-in
+label ("ADDRESSES:") or goes on in lower case; and where a line starts with a bullet (a list
+item).
 
 Hyphenation: a line ending in a hyphen after a letter, followed by a line of the same paragraph
 starting with a lower-case letter, is a word broken in two. Whether the hyphen belongs to the word
@@ -27,6 +29,7 @@ from rag.documents.readers.pdf.layout import Line, join_rows
 # PDFium reports a hyphen it takes for a line-end (soft) hyphen as U+FFFE (or U+0002).
 SOFT = ("\ufffe", "\x02", "\xad")
 HYPHENS = ("-", "\u2010") + SOFT
+BULLETS = ("•", "●", "▪", "◦", "■", "‣", "\uf0b7")  # U+F0B7: the bullet of Symbol fonts
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _TAIL = re.compile(r"[^\W\d_]+$")
 _HEAD = re.compile(r"^[^\W\d_]+")
@@ -62,7 +65,8 @@ def page_paragraphs(lines: list[Line]) -> list[Para]:
             or gap > max(usual * 1.8, usual + 0.6 * size)  # a wider gap than between lines
             or cur.x0 > prev.x0 + 1.0 * h and cur.x0 < prev.x1  # an indented first line
             or h > 1.2 * min(prev.height, cur.height)  # a change of font size: a heading's edge
-            or prev.bold != cur.bold  # a bold heading's edge
+            or prev.bold != cur.bold and not _runs_in(prev, cur)  # a bold heading's edge
+            or cur.text.startswith(BULLETS)  # a list item
         )
         if new_para:
             groups.append([cur])
@@ -72,6 +76,12 @@ def page_paragraphs(lines: list[Line]) -> list[Para]:
         Para([line.text for line in g], statistics.median(line.height for line in g), all(line.bold for line in g))
         for g in groups
     ]
+
+
+def _runs_in(prev: Line, cur: Line) -> bool:
+    """Whether a bold ``prev`` is a run-in label of the text that goes on in ``cur`` ("ADDRESSES:",
+    a sentence in bold going on in lower case)."""
+    return prev.bold and (prev.text.rstrip().endswith(":") or cur.text[:1].islower())
 
 
 def _broken(line: str, nxt: str) -> bool:
