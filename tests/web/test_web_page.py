@@ -163,6 +163,13 @@ def test_the_hostile_seed_executes_nothing_and_shows_as_text(server, new_page):
     assert made == 0
     page.wait_for_timeout(500)  # an onerror handler or a script would have run by now
     assert not w.dialogs and not w.foreign and not w.errors, (w.dialogs, w.foreign, w.errors)
+    # and were some markup ever inserted, the page's Content-Security-Policy would not run it
+    ran = page.evaluate("""() => {
+      const s = document.createElement('script'); s.textContent = 'window.__ran = 1'; document.body.append(s);
+      const d = document.createElement('div'); d.setAttribute('onclick', 'window.__ran = 2'); d.click();
+      return window.__ran === undefined;
+    }""")
+    assert ran is True
 
 
 def test_an_added_file_lands_and_the_page_says_so(server, new_page):
