@@ -278,6 +278,7 @@ def test_the_web_page_is_readable_without_the_token_and_the_api_is_not(service):
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "no-referrer"
     assert head.status_code == 200
     assert [r.status_code for r in api] == [401] * len(api)
+    assert all(r.headers["x-content-type-options"] == "nosniff" for r in [*api, with_token])
     assert all(r.status_code in (401, 404) and list(r.json()) == ["error"] for r in others)
     assert post_page.status_code in (401, 405)
     assert with_token.status_code == 200

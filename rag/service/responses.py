@@ -17,7 +17,11 @@ from rag.terminal_text import json_dumps, json_escaped, terminal_line
 
 
 class SafeJSONResponse(JSONResponse):
-    """The JSON response of every endpoint and every error."""
+    """The JSON response of every endpoint and every error, marked ``nosniff``: a browser never reads
+    it as anything but JSON (a page of another site that loads it as a script or a style gets nothing)."""
+
+    def __init__(self, content, status_code: int = 200, headers: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(content, status_code, {"X-Content-Type-Options": "nosniff", **(headers or {})}, **kwargs)
 
     def render(self, content) -> bytes:
         return json_dumps(content).encode("utf-8")
