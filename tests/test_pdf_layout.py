@@ -128,3 +128,18 @@ def test_the_federal_register_notice_reads_in_order_without_furniture():
     dates = next(p for p in ps if "DATES:" in p.text)
     assert "DATES: The FAA must receive comments on this proposed AD by September 21, 2020." in " ".join(dates.text.split())
     assert any(p.section and p.section.endswith("Comments Invited") for p in ps)
+
+
+def test_a_slide_title_that_repeats_stays_a_heading():
+    pages = [{"title": "Results so far", "columns": [column(TOPICS[i]), column(TOPICS[i + 3])], "footer": "Harbour talk {page}"}
+             for i in range(3)]
+    doc = parse(pdfs.laid_out(pages))
+    assert all(doc.lines(p)[0] == "Results so far" for p in (1, 2, 3))
+    assert "Harbour talk" not in doc.text
+    assert {p.section for p in chunk(doc)} == {"Results so far"}
+
+
+def test_ligatures_are_spelt_out():
+    from rag.documents.readers.pdf.paragraphs import clean
+
+    assert clean("the \ufb01rst \ufb02ow, e\ufb03cient\x07 ") == "the first flow, efficient"

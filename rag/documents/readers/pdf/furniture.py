@@ -6,7 +6,8 @@ or bottom quarter of the page, is page furniture, and is left out of the text, w
   page's two outermost lines at its end, or
 - the same text, digits aside ("Vol. 85 ... 47701" and "Vol. 85 ... 47703" are one text), stands in
   the same band (top or bottom) on at least three pages and on 40% of them: a running head, a
-  journal's footer, a printer's slug.
+  journal's footer, a printer's slug; unless its font is clearly larger than the body's (the
+  title of a run of slides is a heading, not furniture).
 Rotated lines (a margin stamp up the side of the page) that repeat the same way on at least three
 pages and 40% of them are left out too; a rotated line that does not repeat is kept, as a
 paragraph of its own at the end of its page.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from rag.documents.readers.pdf.layout import Line
 
 REPEAT_SHARE = 0.4
+LARGER = 1.3  # a line this much taller than the median line is a heading, whether it repeats or not
 MIN_REPEATS = 3  # on two pages, a repeated line is as likely a table's head as a running head
 BAND = 0.25  # the top and bottom quarter of a page (LaTeX's margins put a page number 1.8 inches up)
 _PAGE_NUMBER = re.compile(
@@ -83,6 +85,8 @@ def drop_furniture(pages: list[Page]) -> list[Page]:
         keys |= {("rotated", _key(t)) for t in page.rotated}
         counts.update(keys)
     need = max(MIN_REPEATS, REPEAT_SHARE * len(pages))
+    heights = sorted(line.height for page in pages for line in page.lines)
+    tall = LARGER * heights[len(heights) // 2] if heights else 0.0
     out = []
     for page, rows in zip(pages, outer):
         keep = []
@@ -90,7 +94,8 @@ def drop_furniture(pages: list[Page]) -> list[Page]:
         ends = set(by_top[:2] + by_top[-2:])
         for i, line in enumerate(page.lines):
             band = _band(line, page.height) if i in rows else None
-            if band and ((i in ends and is_page_number(line.text)) or counts[(band, _key(line.text))] >= need):
+            if band and ((i in ends and is_page_number(line.text))
+                         or counts[(band, _key(line.text))] >= need and line.height <= tall):
                 continue
             keep.append(line)
         rotated = [t for t in page.rotated if counts[("rotated", _key(t))] < need]

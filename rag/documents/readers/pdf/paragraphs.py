@@ -33,6 +33,8 @@ BULLETS = ("•", "●", "▪", "◦", "■", "‣", "\uf0b7")  # U+F0B7: the bu
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _TAIL = re.compile(r"[^\W\d_]+$")
 _HEAD = re.compile(r"^[^\W\d_]+")
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st", "\uf0b7": "•"})  # and the Symbol fonts' bullet
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
 
 
@@ -141,9 +143,9 @@ def join_hyphens(lines: list[str], vocab: Vocabulary) -> list[str]:
 
 def clean(line: str) -> str:
     """A line without the soft-hyphen and control characters PDFs carry (a soft hyphen that ends a
-    line the hyphenation join did not take stays as a hyphen)."""
+    line the hyphenation join did not take stays as a hyphen), ligatures spelt out ("ﬁ": "fi")."""
     if line.endswith(SOFT):
         line = line[:-1] + "-"
     for soft in SOFT:
         line = line.replace(soft, "")
-    return _CONTROL.sub("", line).rstrip()
+    return _CONTROL.sub("", line).translate(_LIGATURES).rstrip()
