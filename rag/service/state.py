@@ -89,7 +89,7 @@ class IndexService:
                  on_update: Callable[[BuildStats | None, str | None], None] | None = None,
                  on_progress: Callable[[str, int, int], None] | None = None,
                  warm_swaps: bool = True, rebuild: bool = False, cancel: threading.Event | None = None) -> None:
-        from rag.search.retriever import Retriever
+        from rag.search.retriever import Retriever  # numpy and faiss load with an index: the chat imports this module at start
 
         self.index = Path(index)
         self.seeds = Path(seeds)
@@ -366,7 +366,7 @@ class IndexService:
     def _swap(self) -> bool:
         """Open the newest version (sharing the loaded encoder), then make it the current one; True
         when there was a newer one."""
-        from rag.search.retriever import Retriever
+        from rag.search.retriever import Retriever  # as in __init__: loaded with an index, not with this module
 
         with self._swap_lock:
             try:
