@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from web_helpers import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from web.web_helpers import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from web_helpers import SEED_ARTICLE
+from web.web_helpers import SEED_ARTICLE
 from rag.service.web import page_files
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from web_helpers import SEED_ARTICLE, WAIT_MS, serving_rag
+from web.web_helpers import SEED_ARTICLE, WAIT_MS, serving_rag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

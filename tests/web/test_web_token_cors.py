@@ -9,7 +9,7 @@ import contextlib
 
 import pytest
 
-from web_helpers import serving_rag, static_site
+from web.web_helpers import serving_rag, static_site
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
