@@ -15,9 +15,18 @@ const HISTORY_KEY = "rag-questions";
 const $ = (id) => document.getElementById(id);
 const exchanges = [];
 const waitingForToken = []; // exchanges to search again once a token is given
-let asked = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
+let asked = savedQuestions();
 let cursor = asked.length; // position in `asked` while walking it with up/down
 let lastVersion = null;
+
+function savedQuestions() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
+    return Array.isArray(saved) ? saved.filter((q) => typeof q === "string") : [];
+  } catch (e) {
+    return []; // not ours, or damaged: start afresh
+  }
+}
 
 // A line in the notice area (the three latest are kept; a screen reader reads each as it comes).
 function notice(text) {
