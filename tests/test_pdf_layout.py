@@ -143,3 +143,23 @@ def test_ligatures_are_spelt_out():
     from rag.documents.readers.pdf.paragraphs import clean
 
     assert clean("the \ufb01rst \ufb02ow, e\ufb03cient\x07 ") == "the first flow, efficient"
+
+
+def test_a_line_that_starts_with_a_bold_label_starts_a_paragraph():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    y = 20
+    for label, rest in [("SUMMARY:", "The agency proposes a new rule for ferries."), (None, "It applies to all ferries."),
+                        ("DATES:", "Comments are due by September 21, 2020."), ("ADDRESSES:", "Send comments by mail.")]:
+        pdf.set_xy(10, y)
+        if label:
+            pdf.set_font("helvetica", "B", 10)
+            pdf.cell(pdf.get_string_width(label + " "), 5, label + " ")
+        pdf.set_font("helvetica", size=10)
+        pdf.cell(150, 5, rest)
+        y += 5
+    ps = [p.text for p in chunk(parse(bytes(pdf.output())))]
+    assert ps == ["SUMMARY: The agency proposes a new rule for ferries.\nIt applies to all ferries.",
+                  "DATES: Comments are due by September 21, 2020.", "ADDRESSES: Send comments by mail."]

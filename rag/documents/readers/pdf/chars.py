@@ -24,7 +24,8 @@ _WORD = re.compile(r"[^\s\x00\ufffe]+\ufffe?|\ufffe")  # PDFium joins a line-end
 
 @dataclass(slots=True)
 class Run:
-    """A piece of a line: its box (PDF points, y up), text, and whether all its words are bold."""
+    """A piece of a line: its box (PDF points, y up), text, whether all its words are bold and
+    whether its first word is ("DATES: The FAA must...")."""
 
     x0: float
     y0: float
@@ -33,6 +34,7 @@ class Run:
     text: str
     bold: bool = False
     words: int = 1
+    lead: bool = False
 
     @property
     def height(self) -> float:
@@ -142,7 +144,7 @@ def page_runs(textpage) -> PageRuns:
 
     runs = out.runs
     words: list[str] = []
-    bold = True
+    bold, lead = True, None
     x0 = y0 = x1 = y1 = 0.0
     prev_end = 0
     for start, end, first, last in pieces():
@@ -166,8 +168,8 @@ def page_runs(textpage) -> PageRuns:
                 or wx0 - x1 > 0.8 * h
                 or wx0 < x1 - 2 * h
             ):
-                runs.append(Run(x0, y0, x1, y1, " ".join(words), bold, len(words)))
-                words, bold = [], True
+                runs.append(Run(x0, y0, x1, y1, " ".join(words), bold, len(words), bool(lead)))
+                words, bold, lead = [], True, None
         if words:
             x0, y0, x1, y1 = min(x0, wx0), min(y0, wy0), max(x1, wx1), max(y1, wy1)
         else:
@@ -175,10 +177,12 @@ def page_runs(textpage) -> PageRuns:
         word = text[start:end]
         if bold and word[0].isalnum():  # punctuation's font says nothing of the line's weight
             bold = _bold(handle, start)
+            if lead is None:
+                lead = bold
         words.append(word)
         prev_end = end
     if words:
-        runs.append(Run(x0, y0, x1, y1, " ".join(words), bold, len(words)))
+        runs.append(Run(x0, y0, x1, y1, " ".join(words), bold, len(words), bool(lead)))
     if rotated:
         out.rotated.append(" ".join(rotated))
     return out

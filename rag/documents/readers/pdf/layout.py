@@ -35,6 +35,7 @@ class Line:
     text: str
     region: int  # which leaf of the XY cut it came from (a new one starts a paragraph)
     bold: bool = False
+    lead: bool = False  # its first word is bold
 
     @property
     def height(self) -> float:
@@ -141,6 +142,7 @@ def page_lines(runs: list[Run]) -> list[Line]:
                     " ".join(r.text for r in row),
                     region,
                     all(r.bold for r in row),
+                    row[0].lead,
                 )
             )
     return out
@@ -159,7 +161,7 @@ def join_rows(lines: list[Line]) -> list[Line]:
         if out and same_row(out[-1], line):
             a = out[-1]
             out[-1] = Line(a.x0, min(a.y0, line.y0), line.x1, max(a.y1, line.y1), f"{a.text} {line.text}", a.region,
-                           a.bold and line.bold)
+                           a.bold and line.bold, a.lead)
         else:
             out.append(line)
     return out

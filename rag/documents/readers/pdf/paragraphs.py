@@ -5,8 +5,8 @@ gap (the median of the smaller half of its gaps, so that a page of two-line para
 the gaps are paragraph gaps, still splits), where a new column or region starts, where a line is
 indented past its column, where the font size changes by more than a fifth, or where the text
 turns bold or stops being bold (a heading is its own paragraph), unless the bold line is a run-in
-label ("ADDRESSES:") or goes on in lower case; and where a line starts with a bullet (a list
-item).
+label ("ADDRESSES:") or goes on in lower case; where a line starts with a bullet (a list item);
+and where a line starts with a run-in label in bold ("DATES: The FAA must...").
 
 Hyphenation: a line ending in a hyphen after a letter, followed by a line of the same paragraph
 starting with a lower-case letter, is a word broken in two. Whether the hyphen belongs to the word
@@ -35,6 +35,7 @@ _TAIL = re.compile(r"[^\W\d_]+$")
 _HEAD = re.compile(r"^[^\W\d_]+")
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
                             "\ufb05": "st", "\ufb06": "st", "\uf0b7": "•"})  # and the Symbol fonts' bullet
+_LABEL = re.compile(r"[A-Z][\w .,'’&/()-]{0,50}:(\s|$)")  # a run-in label, in bold where it starts a paragraph
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
 
 
@@ -69,6 +70,7 @@ def page_paragraphs(lines: list[Line]) -> list[Para]:
             or h > 1.2 * min(prev.height, cur.height)  # a change of font size: a heading's edge
             or prev.bold != cur.bold and not _runs_in(prev, cur)  # a bold heading's edge
             or cur.text.startswith(BULLETS)  # a list item
+            or cur.lead and not cur.bold and bool(_LABEL.match(cur.text))  # "DATES: The FAA must..."
         )
         if new_para:
             groups.append([cur])
