@@ -37,6 +37,7 @@ _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\uf
                             "\ufb05": "st", "\ufb06": "st", "\uf0b7": "•"})  # and the Symbol fonts' bullet
 _LABEL = re.compile(r"[A-Z][\w .,'’&/()-]{0,50}:(\s|$)")  # a run-in label, in bold where it starts a paragraph
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
+_ODD = re.compile("[\x00-\x08\x0a-\x1f\xad\ufffe\ufb00-\ufb06\uf0b7]")
 
 
 @dataclass(slots=True)
@@ -102,19 +103,17 @@ class Vocabulary:
 
     def add(self, paras: list[Para]) -> None:
         for para in paras:
-            lines = para.lines
-            for i, line in enumerate(lines):
-                tokens = _TOKEN.findall(line.lower())
-                if i + 1 < len(lines) and _broken(line, lines[i + 1]):
-                    tokens = tokens[:-1]
-                if i and _broken(lines[i - 1], line):
-                    tokens = tokens[1:]
-                for t in tokens:
-                    if "-" in t:
-                        self.compounds.add(t)
-                        self.words.update(t.split("-"))
-                    else:
-                        self.words.add(t)
+            lines = list(para.lines)
+            for i in range(len(lines) - 1):
+                if _broken(para.lines[i], para.lines[i + 1]):  # the two halves of a broken word are no words
+                    lines[i] = lines[i].rpartition(" ")[0]
+                    lines[i + 1] = lines[i + 1].partition(" ")[2]
+            tokens = _TOKEN.findall("\n".join(lines).lower())
+            self.words.update(tokens)
+            for t in tokens:
+                if "-" in t:
+                    self.compounds.add(t)
+                    self.words.update(t.split("-"))
 
     def keeps_hyphen(self, head: str, tail: str) -> bool:
         """Whether ``head`` + "-" + ``tail``, broken at the hyphen, keeps it (rules 1-4 above)."""
@@ -148,6 +147,8 @@ def clean(line: str) -> str:
     line the hyphenation join did not take stays as a hyphen), ligatures spelt out ("ﬁ": "fi")."""
     if line.endswith(SOFT):
         line = line[:-1] + "-"
-    for soft in SOFT:
-        line = line.replace(soft, "")
-    return _CONTROL.sub("", line).translate(_LIGATURES).rstrip()
+    if _ODD.search(line):  # rare: most lines are clean as they are
+        for soft in SOFT:
+            line = line.replace(soft, "")
+        line = _CONTROL.sub("", line).translate(_LIGATURES)
+    return line.rstrip()
