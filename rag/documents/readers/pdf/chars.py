@@ -52,21 +52,29 @@ def _quarter(angle: float) -> int:
     return round(angle / (math.pi / 2)) % 4
 
 
-def _bold(handle, i: int) -> bool:
-    """Whether character ``i`` is bold: its font's weight, or where the file gives none (the
-    standard fonts), its font's name ("Helvetica-Bold")."""
-    import ctypes
+class _Weight:
+    """Whether a character is bold: its font's weight, or where the file gives none (the standard
+    fonts), its font's name ("Helvetica-Bold"). One buffer for the names of a page's fonts."""
 
-    import pypdfium2.raw as raw
+    def __init__(self, handle) -> None:
+        import ctypes
 
-    weight = raw.FPDFText_GetFontWeight(handle, i)
-    if weight > 0:
-        return weight >= BOLD_WEIGHT
-    buf = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int(0)
-    n = raw.FPDFText_GetFontInfo(handle, i, buf, len(buf), ctypes.byref(flags))
-    name = buf.raw[: max(0, min(n, len(buf)) - 1)].decode("latin-1").lower()
-    return any(w in name for w in ("bold", "black", "heavy", "semibold", "demi"))
+        import pypdfium2.raw as raw
+
+        self.handle = handle
+        self.weight = raw.FPDFText_GetFontWeight
+        self.info = raw.FPDFText_GetFontInfo
+        self.buf = ctypes.create_string_buffer(128)
+        self.flags = ctypes.c_int(0)
+        self.flags_ref = ctypes.byref(self.flags)
+
+    def bold(self, i: int) -> bool:
+        weight = self.weight(self.handle, i)
+        if weight > 0:
+            return weight >= BOLD_WEIGHT
+        n = self.info(self.handle, i, self.buf, len(self.buf), self.flags_ref)
+        name = self.buf.raw[: max(0, min(n, len(self.buf)) - 1)].lower()
+        return any(w in name for w in (b"bold", b"black", b"heavy", b"semibold", b"demi"))
 
 
 def _line_end(text: str, at: int) -> int:
@@ -89,6 +97,7 @@ def page_runs(textpage) -> PageRuns:
     rect = raw.FS_RECTF()
     loose_box = raw.FPDFText_GetLooseCharBox
     angle_of = raw.FPDFText_GetCharAngle
+    is_bold = _Weight(handle).bold
 
     def box_of(i: int) -> tuple[float, float, float, float] | None:
         if not loose_box(handle, i, rect):
@@ -176,7 +185,7 @@ def page_runs(textpage) -> PageRuns:
             x0, y0, x1, y1 = wx0, wy0, wx1, wy1
         word = text[start:end]
         if bold and word[0].isalnum():  # punctuation's font says nothing of the line's weight
-            bold = _bold(handle, start)
+            bold = is_bold(start)
             if lead is None:
                 lead = bold
         words.append(word)

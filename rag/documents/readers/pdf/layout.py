@@ -17,12 +17,14 @@ full-width block read in order, whatever order the file draws them in.
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from rag.documents.readers.pdf.chars import Run
 
 PROSE_WORDS = 3  # the median words a run on each side of a gutter between columns of prose
 GUTTER = 0.5  # the narrowest gutter, in line heights
+MAX_GUTTERS = 3  # the widest vertical bands tried as column gutters (a table has one between every two columns)
 BLANK_BAND = 1.5  # a horizontal band this many line heights high is cut before any gutter
 
 
@@ -63,12 +65,17 @@ def _rows_across(left: list[Run], right: list[Run]) -> bool:
     """Whether most runs on the narrower side share their line with a run on the other side
     (the rows of a table)."""
     few, many = (left, right) if len(left) <= len(right) else (right, left)
-    tops = sorted((r.y0, r.y1) for r in many)
+    spans = sorted((r.y0, r.y1) for r in many)
+    bottoms = [a for a, _ in spans]
     shared = 0
     for r in few:
         h = r.height * 0.3
-        if any(abs(a - r.y0) <= h and abs(b - r.y1) <= h for a, b in tops):
-            shared += 1
+        i = bisect_left(bottoms, r.y0 - h)
+        while i < len(spans) and spans[i][0] <= r.y0 + h:
+            if abs(spans[i][1] - r.y1) <= h:
+                shared += 1
+                break
+            i += 1
     return shared >= 0.6 * len(few)
 
 
@@ -82,7 +89,7 @@ def _split(group: list[Run], size: float) -> tuple[list[Run], list[Run]] | None:
         return [r for r in group if r.y0 >= cut], [r for r in group if r.y0 < cut]
     min_gutter = GUTTER * size
     v = _gaps([(r.x0, r.x1) for r in group])
-    gutters = sorted((g for g in v if g[1] - g[0] >= min_gutter), key=lambda g: g[0] - g[1])  # widest first
+    gutters = sorted((g for g in v if g[1] - g[0] >= min_gutter), key=lambda g: g[0] - g[1])[:MAX_GUTTERS]
     parts = []
     for a, b in gutters:
         cut = (a + b) / 2
