@@ -163,3 +163,18 @@ def test_a_line_that_starts_with_a_bold_label_starts_a_paragraph():
     ps = [p.text for p in chunk(parse(bytes(pdf.output())))]
     assert ps == ["SUMMARY: The agency proposes a new rule for ferries.\nIt applies to all ferries.",
                   "DATES: Comments are due by September 21, 2020.", "ADDRESSES: Send comments by mail."]
+
+
+@pytest.mark.parametrize("angle", [90, 270])
+def test_a_page_whose_text_is_turned_reads_left_to_right(angle):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    rows = ["State Permit Handgun Total", "Alabama 18,870 23,022 71,137", "Alaska 209 3,062 7,095", "Arizona 2,303 12,382 27,087"]
+    with pdf.rotation(angle, x=105, y=148):
+        for i, row in enumerate(rows):
+            pdf.text(60, 120 + 6 * i, row)
+    doc = parse(bytes(pdf.output()))
+    assert doc.lines(1) == rows

@@ -68,8 +68,9 @@ class PdfReader(Reader):
             try:
                 textpage = page.get_textpage()
                 try:
-                    runs = page_runs(textpage)
-                    pages.append(Page(page_lines(runs.runs), page.get_height(), runs.rotated))
+                    width, height = page.get_width(), page.get_height()
+                    runs = page_runs(textpage, width, height)
+                    pages.append(Page(page_lines(runs.runs), width if runs.turned % 2 else height, runs.rotated))
                 finally:
                     textpage.close()
             finally:

@@ -45,6 +45,7 @@ class Run:
 class PageRuns:
     runs: list[Run] = field(default_factory=list)
     rotated: list[str] = field(default_factory=list)  # lines of text at another angle, in file order
+    turned: int = 0  # quarter turns (clockwise, as PDFium counts) of most of the page's text
 
 
 def _quarter(angle: float) -> int:
@@ -77,14 +78,38 @@ class _Weight:
         return any(w in name for w in (b"bold", b"black", b"heavy", b"semibold", b"demi"))
 
 
+def _turned(box_of, q: int, w: float, h: float):
+    """``box_of`` in the coordinates of the page turned back by ``q`` quarter turns (so that text
+    turned by ``q`` reads left to right again), within the turned page."""
+
+    def turn(x: float, y: float) -> tuple[float, float]:  # PDFium's angles turn clockwise
+        if q == 1:
+            return h - y, x
+        if q == 2:
+            return w - x, h - y
+        return y, w - x
+
+    def turned(i: int) -> tuple[float, float, float, float] | None:
+        b = box_of(i)
+        if b is None:
+            return None
+        (ax, ay), (bx, by) = turn(b[0], b[1]), turn(b[2], b[3])
+        return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
+
+    return turned
+
+
 def _line_end(text: str, at: int) -> int:
     """The offset of the line break after ``at`` in PDFium's text (its length when none)."""
     ends = [i for i in (text.find("\r", at), text.find("\n", at)) if i >= 0]
     return min(ends) if ends else len(text)
 
 
-def page_runs(textpage) -> PageRuns:
-    """The page's runs (upright text) and its rotated lines."""
+def page_runs(textpage, width: float = 0.0, height: float = 0.0) -> PageRuns:
+    """The page's runs (upright text) and its rotated lines. Where most of the page's text is
+    turned (a landscape table printed on a portrait page), the page is turned with it: boxes are
+    given in the turned page's coordinates (``PageRuns.turned`` quarter turns, its ``width`` and
+    ``height`` swapped for an odd number), so that its text reads left to right."""
     import pypdfium2.raw as raw
 
     n = textpage.count_chars()
@@ -99,7 +124,7 @@ def page_runs(textpage) -> PageRuns:
     angle_of = raw.FPDFText_GetCharAngle
     is_bold = _Weight(handle).bold
 
-    def box_of(i: int) -> tuple[float, float, float, float] | None:
+    def upright_box(i: int) -> tuple[float, float, float, float] | None:
         if not loose_box(handle, i, rect):
             return None
         if rect.right <= rect.left and rect.top <= rect.bottom:
@@ -120,7 +145,8 @@ def page_runs(textpage) -> PageRuns:
         for q, (a, b) in zip(quarters, matches):
             weights[q] += b - a
     main = weights.most_common(1)[0][0] if weights else 0
-    out = PageRuns()
+    box_of = upright_box if main == 0 else _turned(upright_box, main, width, height)
+    out = PageRuns(turned=main)
     rotated: list[str] = []
     prev_rot = 0
 
@@ -170,8 +196,7 @@ def page_runs(textpage) -> PageRuns:
             between = text[prev_end:start]
             h = max(y1 - y0, wy1 - wy0, 1.0)
             if (
-                "\n" in between
-                or "\r" in between
+                main == 0 and ("\n" in between or "\r" in between)  # PDFium breaks turned text at every letter
                 or wy1 <= y0
                 or wy0 >= y1  # no vertical overlap with the run: another line
                 or wx0 - x1 > 0.8 * h
