@@ -178,3 +178,22 @@ def test_a_page_whose_text_is_turned_reads_left_to_right(angle):
             pdf.text(60, 120 + 6 * i, row)
     doc = parse(bytes(pdf.output()))
     assert doc.lines(1) == rows
+
+
+def test_the_outline_names_headings_the_fonts_do_not_show():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=10)
+    for title, level, body in [("Harbour works", 0, column("harbour")), ("2.1 Breakwater", 1, column("gull")),
+                               ("Ferry services", 0, column("ferry"))]:
+        pdf.add_page()
+        pdf.start_section(title.split(" ", 1)[1] if title[0].isdigit() else title, level=level)
+        pdf.set_xy(10, 20)
+        pdf.cell(100, 5, title)  # the body's font and size: only the outline says it is a heading
+        for i, line in enumerate(body):
+            pdf.set_xy(10, 30 + 5 * i)
+            pdf.cell(100, 5, line)
+    ps = chunk(parse(bytes(pdf.output())))
+    assert [(p.page, p.section) for p in ps] == [(1, "Harbour works"), (2, "Harbour works > 2.1 Breakwater"),
+                                                 (3, "Ferry services")]

@@ -78,7 +78,7 @@ class PdfReader(Reader):
         if not any(p.lines or p.rotated for p in pages):
             raise SkipFile(NO_TEXT)
         paras = [_paragraphs(p) for p in drop_furniture(pages)]
-        text, starts, blocks = _assemble(paras)
+        text, starts, blocks = _assemble(paras, _outline(pdf))
         warning = None
         empty = sum(1 for ps in paras if not ps)
         if blocks and empty > n / 2:  # a blank page or two is normal; most pages blank is a scan
@@ -90,9 +90,30 @@ def _paragraphs(page: Page) -> list[Para]:
     return page_paragraphs(page.lines) + [Para([t], rotated=True) for t in page.rotated]
 
 
-def _assemble(pages: list[list[Para]]) -> tuple[str, list[int], list[Block]]:
+def _outline(pdf, limit: int = 2000) -> dict[int, dict[str, int]]:
+    """The file's bookmarks: page number (1-based) to title (lower case, blanks collapsed) to level
+    (1 for the top); at most ``limit`` of them."""
+    import pypdfium2 as pdfium
+
+    out: dict[int, dict[str, int]] = {}
+    try:
+        for n, item in enumerate(pdf.get_toc()):
+            if n >= limit:
+                break
+            dest = item.get_dest()
+            page = dest.get_index() if dest is not None else None
+            title = " ".join(clean(item.get_title() or "").lower().split())
+            if page is not None and title:
+                out.setdefault(page + 1, {}).setdefault(title, item.level + 1)
+    except pdfium.PdfiumError:
+        return {}
+    return out
+
+
+def _assemble(pages: list[list[Para]], outline: dict[int, dict[str, int]] | None = None) -> tuple[str, list[int], list[Block]]:
     """The document's text (a page's paragraphs separated by a blank line, pages by a newline), the
-    offset where each page starts, and its blocks with their sections."""
+    offset where each page starts, and its blocks with their sections (headings from the fonts and
+    from ``outline``)."""
     vocab = Vocabulary()
     for paras in pages:
         vocab.add(paras)
@@ -100,8 +121,11 @@ def _assemble(pages: list[list[Para]]) -> tuple[str, list[int], list[Block]]:
         for p in paras:
             p.lines = [line for line in (clean(t) for t in join_hyphens(p.lines, vocab)) if line.strip()]
         paras[:] = [p for p in paras if p.lines]
+    for number, paras in enumerate(pages, start=1):
+        for p in paras:
+            p.page = number
     flat = [p for paras in pages for p in paras]
-    kinds = iter(sections(flat))
+    kinds = iter(sections(flat, outline))
     texts, starts, blocks, offset = [], [], [], 0
     for paras in pages:
         starts.append(offset)

@@ -75,7 +75,7 @@ class _Weight:
             return weight >= BOLD_WEIGHT
         n = self.info(self.handle, i, self.buf, len(self.buf), self.flags_ref)
         name = self.buf.raw[: max(0, min(n, len(self.buf)) - 1)].lower()
-        return any(w in name for w in (b"bold", b"black", b"heavy", b"semibold", b"demi"))
+        return any(w in name for w in (b"bold", b"black", b"heavy", b"semibold", b"demi", b"cmbx"))
 
 
 def _turned(box_of, q: int, w: float, h: float):

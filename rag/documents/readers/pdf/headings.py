@@ -4,7 +4,10 @@ The body size is the line height most of the document's lines have (rounded to h
 paragraph is a heading when it is short (at most three lines and ``MAX_WORDS`` words, mostly
 letters, starting with a letter or digit, not ending with a full stop, comma or semicolon) and either larger than the body (by ``LARGER``) or
 all bold where the body is not. Its level comes from its size: the largest headings are level 1,
-the next size level 2, and bold headings at the body size come last. A heading is not a passage
+the next size level 2 (sizes within 4% are one), and bold headings at the body size come last.
+Where the file has an outline (bookmarks), a paragraph whose text is an entry's title on the
+entry's page ("Results", or "3 Results" with its number) is a heading at the entry's level, above
+the levels the fonts give. A heading is not a passage
 of its own: it sets the section path (``"Results > Sea ice"``) of the paragraphs under it, across
 pages, as in Markdown. A heading with nothing under it (the next paragraph is a heading of the
 same or a higher level, or there is none) stays a paragraph.
@@ -17,6 +20,7 @@ from collections import Counter
 from rag.documents.readers.pdf.paragraphs import Para
 
 LARGER = 1.15
+SAME_SIZE = 0.04
 MAX_WORDS = 20
 MAX_TITLE = 200
 
@@ -38,9 +42,41 @@ def _heading_like(p: Para) -> bool:
     )
 
 
-def sections(paras: list[Para]) -> list[tuple[bool, str | None]]:
+def _ranks(sizes: set[float]) -> dict[float, int]:
+    """Heading sizes to levels, largest first; sizes within ``SAME_SIZE`` of the one above share
+    its level (two renderings of one heading font differ by a fraction of a point)."""
+    out: dict[float, int] = {}
+    level, top = 0, None
+    for s in sorted(sizes, reverse=True):
+        if top is None or s < top * (1 - SAME_SIZE):
+            level, top = level + 1, s
+        out[s] = level
+    return out
+
+
+def _outline_key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _outline_level(p: Para, outline: dict[int, dict[str, int]]) -> int:
+    """The level (1 for the top) of the outline entry this paragraph is the heading of, else 0:
+    its text is the entry's title, or ends with it after a section number ("2.1 Results")."""
+    titles = outline.get(p.page)
+    if not titles or len(p.lines) > 3:
+        return 0
+    text = _outline_key(" ".join(p.lines))
+    if text in titles:
+        return titles[text]
+    head, _, rest = text.partition(" ")
+    if rest in titles and head.rstrip(".").replace(".", "").isalnum() and len(head) <= 8:
+        return titles[rest]
+    return 0
+
+
+def sections(paras: list[Para], outline: dict[int, dict[str, int]] | None = None) -> list[tuple[bool, str | None]]:
     """For each paragraph of the document, in order: whether it is a block (not a heading), and the
-    section path it lies under (a heading's own is the path above it)."""
+    section path it lies under (a heading's own is the path above it). ``outline``: the file's
+    bookmarks, page number to title (lower case, blanks collapsed) to level (1 for the top)."""
     weights: Counter[float] = Counter()
     bold_weight = 0
     for p in paras:
@@ -51,15 +87,18 @@ def sections(paras: list[Para]) -> list[tuple[bool, str | None]]:
         return []
     body = weights.most_common(1)[0][0]
     body_bold = bold_weight > 0.5 * sum(weights.values())
+    marked = [_outline_level(p, outline or {}) for p in paras]
+    depth = max(marked, default=0)
     levels: list[float | None] = []
-    for p in paras:
+    for p, m in zip(paras, marked):
         size = _size(p.height)
-        if _heading_like(p) and (size >= body * LARGER or (p.bold and not body_bold and size >= body)):
-            levels.append(size if size >= body * LARGER else body)
-        else:
+        if m or not (_heading_like(p) and (size >= body * LARGER or (p.bold and not body_bold and size >= body))):
             levels.append(None)
-    ranks = {s: i + 1 for i, s in enumerate(sorted({s for s in levels if s is not None}, reverse=True))}
-    level = [ranks[s] if s is not None else 0 for s in levels]
+        else:
+            levels.append(size if size >= body * LARGER else body)
+    ranks = _ranks({s for s in levels if s is not None})
+    # Where the outline names a heading, its level; the headings the fonts show come below them.
+    level = [m or (ranks[s] + depth if s is not None else 0) for m, s in zip(marked, levels)]
     for i, lv in enumerate(level):  # a heading with nothing under it is a paragraph
         if lv and (i + 1 == len(level) or 0 < level[i + 1] <= lv):
             level[i] = 0

@@ -46,6 +46,7 @@ class Para:
     height: float = 0.0  # the median height of its lines (the font size, give or take)
     bold: bool = False  # every line bold
     rotated: bool = False  # rotated margin text
+    page: int = 0  # 1-based, once the document is assembled
 
 
 def page_paragraphs(lines: list[Line]) -> list[Para]:
