@@ -54,8 +54,8 @@ def _quarter(angle: float) -> int:
 
 
 class _Weight:
-    """Whether a character is bold: its font's weight, or where the file gives none (the standard
-    fonts), its font's name ("Helvetica-Bold"). One buffer for the names of a page's fonts."""
+    """Whether a character is bold: its font's weight (600 or more), or where the file gives none
+    (the standard fonts), its font's name ("Helvetica-Bold"). Decided once a font and page."""
 
     def __init__(self, handle) -> None:
         import ctypes
@@ -63,19 +63,26 @@ class _Weight:
         import pypdfium2.raw as raw
 
         self.handle = handle
-        self.weight = raw.FPDFText_GetFontWeight
-        self.info = raw.FPDFText_GetFontInfo
+        self.raw = raw
         self.buf = ctypes.create_string_buffer(128)
-        self.flags = ctypes.c_int(0)
-        self.flags_ref = ctypes.byref(self.flags)
+        self.fonts: dict[int, bool] = {}
+        self.address = ctypes.cast
 
     def bold(self, i: int) -> bool:
-        weight = self.weight(self.handle, i)
+        raw = self.raw
+        weight = raw.FPDFText_GetFontWeight(self.handle, i)
         if weight > 0:
             return weight >= BOLD_WEIGHT
-        n = self.info(self.handle, i, self.buf, len(self.buf), self.flags_ref)
-        name = self.buf.raw[: max(0, min(n, len(self.buf)) - 1)].lower()
-        return any(w in name for w in (b"bold", b"black", b"heavy", b"semibold", b"demi", b"cmbx"))
+        obj = raw.FPDFText_GetTextObject(self.handle, i)
+        font = raw.FPDFTextObj_GetFont(obj) if obj else None
+        if not font:
+            return False
+        key = self.address(font, raw.c_void_p).value
+        if key not in self.fonts:
+            n = raw.FPDFFont_GetBaseFontName(font, self.buf, len(self.buf))
+            name = self.buf.raw[: max(0, min(n, len(self.buf)) - 1)].lower()
+            self.fonts[key] = any(w in name for w in (b"bold", b"black", b"heavy", b"semibold", b"demi", b"cmbx"))
+        return self.fonts[key]
 
 
 def _turned(box_of, q: int, w: float, h: float):
