@@ -51,6 +51,8 @@ def test_fake_build_open_search_change_nothing_global(seeds: Path, tmp_path: Pat
 
 @pytest.mark.e2e
 def test_real_query_paths_change_no_environment_or_thread_limits(real_index: Path) -> None:
+    import sentence_transformers  # noqa: F401 - importing it (sklearn, torch) sets KMP_INIT_AT_FORK and TORCHINDUCTOR_CACHE_DIR: not rag's doing
+
     from rag import Retriever
 
     env, limits = dict(os.environ), _limits()

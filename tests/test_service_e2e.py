@@ -124,6 +124,10 @@ def test_same_object_as_rag_ask_json(served):
     cli = json.loads(out.stdout)
     api = httpx.post(url + "/search", json={"question": PARTICIPANTS_Q, "k": 2}, timeout=60).json()
     assert api.pop("version") and cli.pop("version")  # both name the version that answered
+    # the server names no path of its disk: the index by its folder name, hits without `path`
+    assert api.pop("index") == Path(cli.pop("index")).name
+    for hit in cli["hits"]:
+        assert Path(hit.pop("path")).is_absolute()
     assert api == cli
 
 
