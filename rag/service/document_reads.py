@@ -8,10 +8,13 @@ those too); a request that finds them all busy waits up to ``wait_s`` seconds, t
 :class:`DocumentsBusy` (HTTP 503 with ``Retry-After``). Parsed documents are kept in a
 :class:`DocumentCache`, least recently used out first, bounded by their size and their number, keyed
 on what ``fstat`` says of the opened file (:func:`rag.service.documents.read_document`).
+``GET /files/...`` (a document's original bytes) takes its slot from the same gate, and holds it
+until the file is sent (:class:`OpenedOriginal`), at most ``send_s`` seconds.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -25,20 +28,24 @@ from anyio import to_thread
 
 from rag.documents.document import Document
 from rag.errors import RagError
-from rag.service.documents import DocumentLines, read_lines
+from rag.service.documents import DocumentLines, OriginalFile, open_original, read_lines
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentLimits:
     """``max_reads``: document reads at once; ``wait_s``: how long a read waits for its turn;
     ``retry_after_s``: what a refused client is told to wait; ``cache_bytes`` / ``cache_entries``:
-    the bounds of the cache of parsed documents (their text and line table, as Python holds them)."""
+    the bounds of the cache of parsed documents (their text and line table, as Python holds them);
+    ``send_s``: the longest an original file's transfer may hold its slot; ``chunk_bytes``: what one
+    read of it takes from the file."""
 
     max_reads: int = 4
     wait_s: float = 2.0
     retry_after_s: int = 2
     cache_bytes: int = 64 * 1024 * 1024
     cache_entries: int = 32
+    send_s: float = 120.0
+    chunk_bytes: int = 256 * 1024
 
 
 class DocumentsBusy(RagError):
@@ -97,6 +104,32 @@ class DocumentCache:
         return self._bytes
 
 
+class OpenedOriginal:
+    """An original file opened for sending, holding one read slot: :meth:`chunks` reads its bytes
+    (at most the size it had when opened), :meth:`close` closes it and gives the slot back (once)."""
+
+    def __init__(self, file: OriginalFile, release, chunk_bytes: int) -> None:
+        self.file = file
+        self._release = release
+        self._chunk = chunk_bytes
+        self._closed = False
+
+    async def chunks(self):
+        left = self.file.size
+        while left > 0:
+            data = await to_thread.run_sync(os.read, self.file.fd, min(self._chunk, left))
+            if not data:  # the file was cut shorter meanwhile
+                return
+            left -= len(data)
+            yield data
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self.file.fd)
+            self._release()
+
+
 class DocumentReads:
     """The gate and cache for documents read by clients (one per server, shared by HTTP and MCP)."""
 
@@ -116,6 +149,18 @@ class DocumentReads:
             return await to_thread.run_sync(read_lines, seeds_root, source, start, end, page, self.cache)
         finally:
             self._slots.release()
+
+    async def open_original(self, seeds_root: Path, source: str) -> OpenedOriginal:
+        """:func:`rag.service.documents.open_original` when a read is free within ``wait_s`` (else
+        :class:`DocumentsBusy`); the slot is held by what it returns until that is closed."""
+        await self._take()
+        try:
+            with anyio.CancelScope(shield=True):  # a handle opened is always closed: never cancelled midway
+                file = await to_thread.run_sync(open_original, seeds_root, source)
+        except BaseException:
+            self._slots.release()
+            raise
+        return OpenedOriginal(file, self._slots.release, self.limits.chunk_bytes)
 
     async def _take(self) -> None:
         """Take a read slot, waiting (without holding a thread) up to ``wait_s``."""

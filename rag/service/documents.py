@@ -6,7 +6,8 @@ folder. The file is opened once, inside the folder at the moment of opening
 (:mod:`rag.service.open_beneath`), and its reader parses the bytes read from that handle: the
 reader the index used, so the lines are the lines a citation counts. Only the lines asked for are
 cut from the text; parsed documents may be kept in a cache
-(:class:`~rag.service.document_reads.DocumentCache`).
+(:class:`~rag.service.document_reads.DocumentCache`). :func:`open_original` opens a document the
+same way for its original bytes (``GET /files/...``), with the media type it may be served as.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
     from rag.service.document_reads import DocumentCache
 
 MAX_LINES = 2000  # one request returns at most this many lines
+
+# The only media types an original file is served as, by extension: what a browser shows as a PDF or
+# as plain text. Every other document (HTML and DOCX included) is ``application/octet-stream``, to be
+# saved, never shown: HTML from the seeds folder must never run as a page of this server.
+ORIGINAL_TYPES = {".pdf": "application/pdf", ".txt": "text/plain; charset=utf-8", ".md": "text/plain; charset=utf-8"}
+DOWNLOAD_TYPE = "application/octet-stream"
 
 
 class DocumentPathError(RagError):
@@ -86,6 +93,42 @@ def _open(seeds_root: Path, source: str) -> tuple[tuple[str, ...], int]:
         raise DocumentNotFound(f"no document {source} in the seeds folder (not a file)") from None
     except OSError as exc:
         raise DocumentPathError(f"{source} cannot be read: {exc.strerror or exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalFile:
+    """A document's file, opened inside the seeds folder: ``fd`` (the caller closes it), its ``size``
+    when opened, its file ``name``, the ``media_type`` to serve it as, ``inline`` (False: a download)."""
+
+    fd: int
+    size: int
+    name: str
+    media_type: str
+    inline: bool
+
+
+def original_type(name: str) -> tuple[str, bool]:
+    """The media type a file of this name is served as, and whether a browser may show it (inline)."""
+    media = ORIGINAL_TYPES.get(os.path.splitext(name)[1].lower())
+    return (media, True) if media is not None else (DOWNLOAD_TYPE, False)
+
+
+def open_original(seeds_root: Path, source: str) -> OriginalFile:
+    """The file of document ``source``, opened as :func:`read_document` opens it (one handle, inside
+    the folder); only a format the index reads, at most ``MAX_FILE_BYTES`` (the largest file the
+    index reads); raises :class:`DocumentPathError` or :class:`DocumentNotFound`."""
+    parts, fd = _open(seeds_root, source)
+    try:
+        if find_reader(parts[-1]) is None:
+            raise DocumentPathError(f"{source}: {unsupported_reason(parts[-1])}")
+        size = os.fstat(fd).st_size
+        if size > MAX_FILE_BYTES:
+            raise DocumentPathError(f"{source} is larger than {human_size(MAX_FILE_BYTES)}, the largest file served")
+    except BaseException:
+        os.close(fd)
+        raise
+    media, inline = original_type(parts[-1])
+    return OriginalFile(fd, size, parts[-1], media, inline)
 
 
 def read_document(seeds_root: Path, source: str, cache: DocumentCache | None = None) -> Document:

@@ -1,6 +1,7 @@
 """`rag serve`: the HTTP JSON API (FastAPI on uvicorn) over one :class:`~rag.service.state.IndexService`.
 
-Endpoints: ``POST /search``, ``GET /documents/{source}``, ``GET /status``, ``GET /health``,
+Endpoints: ``POST /search``, ``GET /documents/{source}``, ``GET /files/{source}`` (the original
+file, :class:`OriginalResponse`), ``GET /status``, ``GET /health``,
 ``POST /index``; the OpenAPI document at ``/openapi.json``; the MCP server at ``/mcp`` when given;
 the web page at ``/`` and its files at ``/static/`` (:mod:`rag.service.web`).
 Every error is ``{"error": "one line"}`` with its status code; every body is written by
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import contextlib
 from typing import Literal
+from urllib.parse import quote
+
+import anyio
 
 from fastapi import FastAPI, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError, RagError
-from rag.service.document_reads import DocumentReads, DocumentsBusy
+from rag.service.document_reads import DocumentReads, DocumentsBusy, OpenedOriginal
 from rag.service.documents import DocumentNotFound, DocumentPathError
 from rag.search.limits import LIMITS, checked_request
 from rag.service.guard import Guard, origin_key
@@ -53,6 +58,50 @@ class ErrorBody(BaseModel):
 
 _ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody},
            422: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+
+# An original file is never active content of this origin: a sandbox (a unique origin: no script,
+# no form, no plugin, no access to the API or the page's storage) that may load nothing, and a media
+# type the browser may not second-guess. Chromium's PDF viewer still shows a PDF served so.
+FILE_CSP = "sandbox; default-src 'none'"
+_ORIGINAL_TYPES = {"application/pdf": {}, "text/plain": {}, "application/octet-stream": {}}
+
+
+class OriginalResponse(Response):
+    """An original file (:class:`~rag.service.document_reads.OpenedOriginal`) sent in chunks, its
+    slot and handle given back when it is sent, when the client goes, or after ``send_s`` seconds.
+    ``inline`` types (PDF, plain text) may be shown; every other file is ``application/octet-stream``
+    and ``attachment`` (HTML is never served as ``text/html``)."""
+
+    def __init__(self, opened: OpenedOriginal, send_s: float) -> None:
+        self.opened = opened
+        self.send_s = send_s
+        self.status_code = 200
+        self.background = None
+        f = opened.file
+        safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in f.name)
+        headers = {
+            "content-type": f.media_type,
+            "content-length": str(f.size),
+            "content-disposition": f"{'inline' if f.inline else 'attachment'}; filename=\"{safe}\"; "
+                                   f"filename*=UTF-8''{quote(f.name, safe='')}",
+            "content-security-policy": FILE_CSP,
+            "x-content-type-options": "nosniff",
+            "cross-origin-resource-policy": "same-origin",
+            "referrer-policy": "no-referrer",
+            "cache-control": "no-store",
+        }
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            with anyio.fail_after(self.send_s):
+                await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+                async for chunk in self.opened.chunks():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.opened.close()
 
 
 def _status_of(exc: RagError) -> int:
@@ -138,6 +187,21 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         # at most a few reads at once; 503 with Retry-After when they stay taken (DocumentReads)
         d = await documents.read_lines(service.seeds_root, source, start, end, page)
         return d.to_dict()
+
+    @app.get("/files/{source:path}", response_class=OriginalResponse,
+             responses={200: {"content": _ORIGINAL_TYPES, "description": "the file's bytes"}, **_ERRORS,
+                        404: {"model": ErrorBody}},
+             summary="the original file of a cited document (PDF and plain text to show; any other to save)",
+             description="Opened as `/documents/` opens it (inside the seeds folder; links out refused), "
+                         "only a format the index reads, at most 16 MiB. PDF is `application/pdf`, "
+                         "`.txt` and `.md` are `text/plain`, every other format (HTML and DOCX included) "
+                         "is `application/octet-stream` with `Content-Disposition: attachment`; every "
+                         "file is sent with `Content-Security-Policy: sandbox` and `nosniff`.")
+    async def original(
+        source: str = PathParam(description="the document's path relative to the seeds folder, as cited"),
+    ) -> OriginalResponse:
+        # the same read slots as /documents (503 with Retry-After when taken), held while it is sent
+        return OriginalResponse(await documents.open_original(service.seeds_root, source), documents.limits.send_s)
 
     @app.get("/status", summary="what is indexed, what changed since, which encoder, the update's progress")
     async def status() -> dict:

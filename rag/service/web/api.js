@@ -17,10 +17,50 @@ export function setToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-async function call(method, path, body) {
-  const headers = { Accept: "application/json" };
+function headersWith(accept) {
+  const headers = { Accept: accept };
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
+  return headers;
+}
+
+function documentPath(source) {
+  return source.split("/").map(encodeURIComponent).join("/");
+}
+
+// An error response as ApiError (NeedsToken for 401, the token forgotten).
+async function failure(response) {
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (e) {
+    data = null;
+  }
+  if (response.status === 401) {
+    setToken(null);
+    return new NeedsToken(data && data.error ? data.error : "this server needs its token");
+  }
+  const message = data && typeof data.error === "string" ? data.error : `the server answered ${response.status}`;
+  return new ApiError(message, response.status);
+}
+
+// The original file of `source` (GET /files/...): { blob, type } (type without its parameters).
+async function file(source) {
+  let response;
+  try {
+    response = await fetch(`/files/${documentPath(source)}`, {
+      headers: headersWith("*/*"), cache: "no-store", credentials: "same-origin", redirect: "error",
+    });
+  } catch (e) {
+    throw new ApiError("cannot reach the server: is `rag serve` still running?", 0);
+  }
+  if (!response.ok) throw await failure(response);
+  const type = (response.headers.get("Content-Type") || "").split(";")[0].trim().toLowerCase();
+  return { blob: await response.blob(), type };
+}
+
+async function call(method, path, body) {
+  const headers = headersWith("application/json");
   const init = { method, headers, cache: "no-store", credentials: "same-origin", redirect: "error" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -32,21 +72,12 @@ async function call(method, path, body) {
   } catch (e) {
     throw new ApiError("cannot reach the server: is `rag serve` still running?", 0);
   }
-  let data = null;
+  if (!response.ok) throw await failure(response);
   try {
-    data = await response.json();
+    return await response.json();
   } catch (e) {
-    data = null;
+    return null;
   }
-  if (response.status === 401) {
-    setToken(null);
-    throw new NeedsToken(data && data.error ? data.error : "this server needs its token");
-  }
-  if (!response.ok) {
-    const message = data && typeof data.error === "string" ? data.error : `the server answered ${response.status}`;
-    throw new ApiError(message, response.status);
-  }
-  return data;
 }
 
 export const api = {
@@ -56,7 +87,7 @@ export const api = {
   document: (source, start, end, page) => {
     const q = new URLSearchParams({ start: String(start), end: String(end) });
     if (page !== null && page !== undefined) q.set("page", String(page));
-    const path = source.split("/").map(encodeURIComponent).join("/");
-    return call("GET", `/documents/${path}?${q}`);
+    return call("GET", `/documents/${documentPath(source)}?${q}`);
   },
+  file,
 };

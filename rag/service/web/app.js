@@ -5,7 +5,8 @@ import { api, ApiError, NeedsToken, setToken } from "./api.js";
 import { shown } from "./marks.js";
 import { citedHits, fillError, fillResult, newCard, shownAnswer } from "./cards.js";
 import { conversationMarkdown, download } from "./export.js";
-import { closeSource, openSource } from "./source.js";
+import { openOriginal } from "./original.js";
+import { closeSource, openSource, shownHit } from "./source.js";
 import { LiveIndex } from "./status.js";
 
 const MAX_HISTORY = 20; // earlier questions a request carries (the server reads as many)
@@ -164,6 +165,18 @@ function exportConversation() {
   notice("Conversation exported as Markdown.");
 }
 
+// "Open original" of `hit`: the file in a new tab, or saved; a failure said in the notices.
+async function original(hit) {
+  if (!hit) return;
+  try {
+    const how = await openOriginal(hit.source, hit.page);
+    notice(how === "opened" ? `Opened ${hit.source} in a new tab.` : `Saved ${hit.source} (this format is not shown here).`);
+  } catch (e) {
+    if (e instanceof NeedsToken) askForToken(e.message);
+    else notice(`Cannot open ${hit.source}: ${e.message}`);
+  }
+}
+
 function wire() {
   $("ask").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -184,8 +197,11 @@ function wire() {
   $("log").addEventListener("click", (e) => {
     const button = e.target.closest("button.cite");
     if (button && citedHits.has(button)) openSource(citedHits.get(button), button.dataset.which, button);
+    const orig = e.target.closest("button.original");
+    if (orig && citedHits.has(orig)) original(citedHits.get(orig));
   });
   $("source-close").addEventListener("click", closeSource);
+  $("source-original").addEventListener("click", () => original(shownHit()));
   $("update").addEventListener("click", startUpdate);
   $("export").addEventListener("click", exportConversation);
   $("token-form").addEventListener("submit", (e) => {
@@ -204,7 +220,8 @@ function wire() {
       e.preventDefault();
       $("question").focus();
     } else if (e.altKey && !e.ctrlKey && !e.metaKey) {
-      const action = { KeyU: startUpdate, KeyE: exportConversation, KeyM: () => $("mode").focus(), KeyK: () => $("k").focus() }[e.code];
+      const action = { KeyU: startUpdate, KeyE: exportConversation, KeyM: () => $("mode").focus(), KeyK: () => $("k").focus(),
+        KeyO: () => original(shownHit()) }[e.code];
       if (action) {
         e.preventDefault();
         action();

@@ -40,6 +40,15 @@ function citeButton(hit, which, text) {
   return b;
 }
 
+// "Open original" beside a citation: the cited file in a new tab (original.js), a PDF at its page.
+function originalButton(hit) {
+  const b = el("button", "original", "Open original");
+  b.type = "button";
+  b.title = `Open ${shown(hit.source)} itself in a new tab (a PDF at the cited page; HTML and others are saved)`;
+  citedHits.set(b, hit);
+  return b;
+}
+
 export function newCard(exchange) {
   const card = el("article", "card pending");
   card.id = `card-${exchange.id}`;
@@ -79,7 +88,7 @@ export function fillResult(card, exchange, notes) {
     appendMarked(p, top.answer.text, null, top.terms);
     quote.append(p);
     const cite = el("p", "answer-cite", "— ");
-    cite.append(citeButton(top, "answer", answerCitation(top)));
+    cite.append(citeButton(top, "answer", answerCitation(top)), " ", originalButton(top));
     quote.append(cite);
     body.append(quote);
   }
@@ -97,7 +106,7 @@ export function fillResult(card, exchange, notes) {
 function passageItem(hit) {
   const li = el("li", "passage");
   const head = el("div", "passage-head");
-  head.append(citeButton(hit, "passage", hit.citation));
+  head.append(citeButton(hit, "passage", hit.citation), originalButton(hit));
   if (hit.section) head.append(el("span", "section", hit.section));
   if (hit.page !== null && hit.page !== undefined) head.append(el("span", "page", `page ${hit.page}`));
   if (hit.confidence !== null && hit.confidence !== undefined) {

@@ -8,6 +8,12 @@ const CONTEXT = 15; // lines shown before and after the cited ones
 
 const panel = () => document.getElementById("source");
 let opener = null; // the citation that opened the panel (focus goes back to it)
+let current = null; // the hit shown in the panel
+
+// The hit whose document the panel shows, or null when it is closed.
+export function shownHit() {
+  return panel().hidden ? null : current;
+}
 
 function lineRow(no, raw, cited, answerCols, terms) {
   const text = shown(raw);
@@ -60,6 +66,7 @@ export function closeSource() {
 // Open `hit` (`which`: "answer" for the answer sentence's lines, else the passage's) in the panel.
 export async function openSource(hit, which, button) {
   opener = button;
+  current = hit;
   const p = panel();
   const title = document.getElementById("source-title");
   const note = document.getElementById("source-note");
