@@ -197,3 +197,21 @@ def test_the_outline_names_headings_the_fonts_do_not_show():
     ps = chunk(parse(bytes(pdf.output())))
     assert [(p.page, p.section) for p in ps] == [(1, "Harbour works"), (2, "Harbour works > 2.1 Breakwater"),
                                                  (3, "Ferry services")]
+
+
+def test_a_centred_title_of_two_lines_is_one_heading():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 16)
+    pdf.set_xy(10, 20)
+    pdf.multi_cell(190, 7, "A New Model for Ranking the Requirements of Products Sold in Markets Using Hierarchies",
+                   align="C")
+    pdf.set_font("helvetica", size=10)
+    for i, line in enumerate(column("harbour")):
+        pdf.set_xy(10, 45 + 5 * i)
+        pdf.cell(190, 5, line)
+    ps = chunk(parse(bytes(pdf.output())))
+    assert [(p.section, p.text.split("\n")) for p in ps] == [
+        ("A New Model for Ranking the Requirements of Products Sold in Markets Using Hierarchies", column("harbour"))]

@@ -2,10 +2,11 @@
 
 Paragraphs: a new one where the gap to the next line is clearly wider than the page's usual line
 gap (the median of the smaller half of its gaps, so that a page of two-line paragraphs, where half
-the gaps are paragraph gaps, still splits), where a new column or region starts, where a line is
-indented past its column, where the font size changes by more than a fifth, or where the text
-turns bold or stops being bold (a heading is its own paragraph), unless the bold line is a run-in
-label ("ADDRESSES:") or goes on in lower case; where a line starts with a bullet (a list item);
+the gaps are paragraph gaps, still splits; wider for lines of a larger font), where a new column
+or region starts, where a line is indented one to four line heights (not centred under the line
+above, as a title's second line is), where the font size changes by more than a fifth, or where
+the text turns bold or stops being bold (a heading is its own paragraph), unless the bold line is
+a run-in label ("ADDRESSES:") or goes on in lower case; where a line starts with a bullet (a list item);
 and where a line starts with a run-in label in bold ("DATES: The FAA must...").
 
 Hyphenation: a line ending in a hyphen after a letter, followed by a line of the same paragraph
@@ -67,8 +68,9 @@ def page_paragraphs(lines: list[Line]) -> list[Para]:
         h = max(prev.height, cur.height, 1.0)
         new_para = (
             gap < -0.5 * h  # up the page: the next column or region
-            or gap > max(usual * 1.8, usual + 0.6 * size)  # a wider gap than between lines
-            or cur.x0 > prev.x0 + 1.0 * h and cur.x0 < prev.x1  # an indented first line
+            or gap > max(usual * 1.8, usual + 0.6 * size) * max(1.0, min(prev.height, cur.height) / size)  # a wider
+            # gap than between lines (of their size: a title's lines stand further apart)
+            or _indented(prev, cur, h)  # an indented first line
             or h > 1.2 * min(prev.height, cur.height)  # a change of font size: a heading's edge
             or prev.bold != cur.bold and not _runs_in(prev, cur)  # a bold heading's edge
             or cur.text.startswith(BULLETS)  # a list item
@@ -82,6 +84,13 @@ def page_paragraphs(lines: list[Line]) -> list[Para]:
         Para([line.text for line in g], statistics.median(line.height for line in g), all(line.bold for line in g))
         for g in groups
     ]
+
+
+def _indented(prev: Line, cur: Line, h: float) -> bool:
+    """Whether ``cur`` starts a paragraph by its indent: one to four line heights in from ``prev``'s
+    start, not a line centred under it (a title's)."""
+    centred = abs((cur.x0 + cur.x1) - (prev.x0 + prev.x1)) < h
+    return prev.x0 + 1.0 * h < cur.x0 <= prev.x0 + 4.0 * h and cur.x0 < prev.x1 and not centred
 
 
 def _runs_in(prev: Line, cur: Line) -> bool:
