@@ -215,3 +215,21 @@ def test_a_centred_title_of_two_lines_is_one_heading():
     ps = chunk(parse(bytes(pdf.output())))
     assert [(p.section, p.text.split("\n")) for p in ps] == [
         ("A New Model for Ranking the Requirements of Products Sold in Markets Using Hierarchies", column("harbour"))]
+
+
+def test_a_list_item_with_a_hanging_indent_is_one_paragraph_and_an_indent_starts_one():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    lines = [(10, 20, "1. Abstract requirements: each requirement is stated [2]"),
+             (16, 25, "in words any stakeholder can compare."),
+             (10, 30, "2. No dependencies: there are no links [4] between"), (16, 35, "requirements; all stand alone."),
+             (16, 45, "An indented paragraph follows the list after a gap."), (10, 50, "and it goes on here to its end."),
+             (16, 55, "Another one starts indented after a full stop."), (10, 60, "And ends here.")]
+    for x, y, text in lines:
+        pdf.set_xy(x, y)
+        pdf.cell(150, 5, text)
+    got = [p.text.split("\n") for p in chunk(parse(bytes(pdf.output())))]
+    assert got == [[t for _, _, t in lines[a:b]] for a, b in ((0, 2), (2, 4), (4, 6), (6, 8))]

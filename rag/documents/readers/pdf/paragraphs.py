@@ -3,11 +3,12 @@
 Paragraphs: a new one where the gap to the next line is clearly wider than the page's usual line
 gap (the median of the smaller half of its gaps, so that a page of two-line paragraphs, where half
 the gaps are paragraph gaps, still splits; wider for lines of a larger font), where a new column
-or region starts, where a line is indented one to four line heights (not centred under the line
-above, as a title's second line is), where the font size changes by more than a fifth, or where
-the text turns bold or stops being bold (a heading is its own paragraph), unless the bold line is
-a run-in label ("ADDRESSES:") or goes on in lower case; where a line starts with a bullet (a list item);
-and where a line starts with a run-in label in bold ("DATES: The FAA must...").
+or region starts, where a line is indented one to four line heights after the end of a paragraph
+(not centred under the line above as a title's second line is, not a list item's hanging
+indent), where the font size changes by more than a fifth, where the text turns bold or stops
+being bold (a heading is its own paragraph) unless the bold line is a run-in label ("ADDRESSES:")
+or goes on in lower case, where a line starts with a bullet or, left of the line above, with a
+number ("2. "): a list item, and where a line starts with a run-in label in bold ("DATES: ...").
 
 Hyphenation: a line ending in a hyphen after a letter, followed by a line of the same paragraph
 starting with a lower-case letter, is a word broken in two. Whether the hyphen belongs to the word
@@ -31,6 +32,8 @@ from rag.documents.readers.pdf.layout import Line, join_rows
 SOFT = ("\ufffe", "\x02", "\xad")
 HYPHENS = ("-", "\u2010") + SOFT
 BULLETS = ("•", "●", "▪", "◦", "■", "‣", "\uf0b7")  # U+F0B7: the bullet of Symbol fonts
+_ENDS = (".", "!", "?", ":", '"', "”", "’", ")")
+_NUMBERED = re.compile(r"(\d{1,3}|[a-zA-Z]|[ivxIVX]{1,5})[.)]\s")
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _TAIL = re.compile(r"[^\W\d_]+$")
 _HEAD = re.compile(r"^[^\W\d_]+")
@@ -74,6 +77,7 @@ def page_paragraphs(lines: list[Line]) -> list[Para]:
             or h > 1.2 * min(prev.height, cur.height)  # a change of font size: a heading's edge
             or prev.bold != cur.bold and not _runs_in(prev, cur)  # a bold heading's edge
             or cur.text.startswith(BULLETS)  # a list item
+            or cur.x0 < prev.x0 - 0.5 * h and bool(_NUMBERED.match(cur.text))  # the next item of a numbered list
             or cur.lead and not cur.bold and bool(_LABEL.match(cur.text))  # "DATES: The FAA must..."
         )
         if new_para:
@@ -88,9 +92,11 @@ def page_paragraphs(lines: list[Line]) -> list[Para]:
 
 def _indented(prev: Line, cur: Line, h: float) -> bool:
     """Whether ``cur`` starts a paragraph by its indent: one to four line heights in from ``prev``'s
-    start, not a line centred under it (a title's)."""
+    start, not a line centred under it (a title's), and ``prev`` ends a paragraph (a sentence's end,
+    or short of the column's edge); not the hanging indent of a list item's second line."""
     centred = abs((cur.x0 + cur.x1) - (prev.x0 + prev.x1)) < h
-    return prev.x0 + 1.0 * h < cur.x0 <= prev.x0 + 4.0 * h and cur.x0 < prev.x1 and not centred
+    ends = prev.text.rstrip().endswith(_ENDS) or prev.x1 < cur.x1 - 2.0 * h
+    return prev.x0 + 1.0 * h < cur.x0 <= prev.x0 + 4.0 * h and cur.x0 < prev.x1 and not centred and ends
 
 
 def _runs_in(prev: Line, cur: Line) -> bool:
