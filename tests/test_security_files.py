@@ -1,6 +1,7 @@
 """Documents are read only from inside the seeds folder, even while the folder changes under the
 server: a file swapped between a regular file and a link to a secret outside (the attack of issue
-23) never leaks the secret, over HTTP or MCP; links that stay inside still work."""
+23) never leaks the secret, over HTTP (its lines, or its original file) or MCP; links that stay
+inside still work."""
 
 from __future__ import annotations
 
@@ -101,6 +102,34 @@ def test_symlink_swap_never_leaks_over_http(race):
     # the race was run: the file was read as a file, and refused as a link leading outside
     assert 200 in statuses and 400 in statuses, statuses
     assert statuses <= {200, 400, 404}, statuses  # 404: between a rename and the next
+
+
+def test_symlink_swap_never_leaks_the_original_file(race):
+    """``GET /files/...`` (the original bytes, issue 25) opens the file as ``/documents`` does."""
+    service, seeds, secret, work = race
+    outcomes: list[tuple[int, bytes]] = []
+    with serving(create_app(service, allowed_hosts=["127.0.0.1"])) as url:
+        swapper = start_swapper(seeds, secret, work)
+
+        def client():
+            with httpx.Client(base_url=url, timeout=10) as c:
+                while swapper.poll() is None:
+                    r = c.get("/files/race.txt")
+                    outcomes.append((r.status_code, r.content))
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        swaps = swaps_done(swapper)
+    leaks = [body for _, body in outcomes if b"SECRET" in body]
+    statuses = {status for status, _ in outcomes}
+    assert swaps >= MIN_SWAPS and len(outcomes) > 100
+    assert not leaks, f"{len(leaks)} of {len(outcomes)} responses leaked the file outside the seeds folder"
+    assert 200 in statuses and 400 in statuses, statuses
+    assert statuses <= {200, 400, 404}, statuses
+    assert {body for status, body in outcomes if status == 200} == {b"harmless line\n"}
 
 
 def test_symlink_swap_never_leaks_to_the_library(race):

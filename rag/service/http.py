@@ -188,7 +188,7 @@ def create_app(service, *, token: str | None = None, allowed_hosts: list[str] | 
         d = await documents.read_lines(service.seeds_root, source, start, end, page)
         return d.to_dict()
 
-    @app.get("/files/{source:path}", response_class=OriginalResponse,
+    @app.get("/files/{source:path}", response_class=OriginalResponse, status_code=200,
              responses={200: {"content": _ORIGINAL_TYPES, "description": "the file's bytes"}, **_ERRORS,
                         404: {"model": ErrorBody}},
              summary="the original file of a cited document (PDF and plain text to show; any other to save)",
