@@ -233,3 +233,11 @@ def test_a_list_item_with_a_hanging_indent_is_one_paragraph_and_an_indent_starts
         pdf.cell(150, 5, text)
     got = [p.text.split("\n") for p in chunk(parse(bytes(pdf.output())))]
     assert got == [[t for _, _, t in lines[a:b]] for a, b in ((0, 2), (2, 4), (4, 6), (6, 8))]
+
+
+def test_each_row_of_a_table_is_a_passage_under_its_head_row():
+    rows = [["Ship", "Tonnage", "Port"], ["Aurora", "120", "Leith"], ["Boreas", "95", "Wick"]]
+    doc = parse(pdfs.laid_out([{"heading": "Harbour fleet", "table": rows}]))
+    ps = [(p.section, p.text) for p in chunk(doc)]
+    assert ps == [("Harbour fleet", "Ship Tonnage Port"), ("Harbour fleet > Ship Tonnage Port", "Aurora 120 Leith"),
+                  ("Harbour fleet > Ship Tonnage Port", "Boreas 95 Wick")]

@@ -9,6 +9,7 @@ Read with pypdfium2 (PDFium, Apache-2.0/BSD), in steps of one module each:
 - :mod:`.paragraphs`: lines into paragraphs; words broken at line ends joined where the result is a
   word (the document's own words decide: "infor-mation" joined, "well-known" kept).
 - :mod:`.headings`: larger or bold short paragraphs are headings: each block's ``section``.
+A table (a paragraph of rows of three cells or more) is a block a row, each under its head row.
 Pages: the document's text is its pages joined by newlines (``page_starts``); lines are counted
 within the page; every block lies within one page, so no passage spans pages, and a citation
 ``file.pdf:pN:a-b`` read back through this reader holds the passage. The title is the one in the
@@ -134,7 +135,9 @@ def _assemble(pages: list[list[Para]], outline: dict[int, dict[str, int]] | None
         for p in paras:
             is_block, section = next(kinds)
             body = "\n".join(p.lines)
-            if is_block:
+            if is_block and p.table:
+                blocks += _rows(p.lines, at, section)
+            elif is_block:
                 blocks.append(Block(at, at + len(body), section))
             parts.append(body)
             at += len(body) + 2
@@ -142,6 +145,18 @@ def _assemble(pages: list[list[Para]], outline: dict[int, dict[str, int]] | None
         texts.append(page_text)
         offset += len(page_text) + 1
     return "\n".join(texts), starts, blocks
+
+
+def _rows(lines: list[str], at: int, section: str | None) -> list[Block]:
+    """A table's rows as blocks from offset ``at``: the first (its head) under ``section``, each
+    other under ``section > head``, so that a row is found, and read, with its columns' names."""
+    head = " ".join(lines[0].split())[:200]
+    under = f"{section} > {head}" if section else head
+    out = []
+    for i, line in enumerate(lines):
+        out.append(Block(at, at + len(line), section if i == 0 else under))
+        at += len(line) + 1
+    return out
 
 
 def _title(pdf) -> str | None:

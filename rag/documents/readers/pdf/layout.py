@@ -38,6 +38,7 @@ class Line:
     region: int  # which leaf of the XY cut it came from (a new one starts a paragraph)
     bold: bool = False
     lead: bool = False  # its first word is bold
+    cells: int = 1  # the runs side by side it was made of (a table row's cells)
 
     @property
     def height(self) -> float:
@@ -150,6 +151,7 @@ def page_lines(runs: list[Run]) -> list[Line]:
                     region,
                     all(r.bold for r in row),
                     row[0].lead,
+                    len(row),
                 )
             )
     return out
@@ -168,7 +170,7 @@ def join_rows(lines: list[Line]) -> list[Line]:
         if out and same_row(out[-1], line):
             a = out[-1]
             out[-1] = Line(a.x0, min(a.y0, line.y0), line.x1, max(a.y1, line.y1), f"{a.text} {line.text}", a.region,
-                           a.bold and line.bold, a.lead)
+                           a.bold and line.bold, a.lead, a.cells + line.cells)
         else:
             out.append(line)
     return out

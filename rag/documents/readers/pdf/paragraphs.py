@@ -31,6 +31,7 @@ from rag.documents.readers.pdf.layout import Line, join_rows
 # PDFium reports a hyphen it takes for a line-end (soft) hyphen as U+FFFE (or U+0002).
 SOFT = ("\ufffe", "\x02", "\xad")
 HYPHENS = ("-", "\u2010") + SOFT
+TABLE_ROWS, TABLE_CELLS = 3, 3  # a paragraph of at least 3 lines, most of them at least 3 cells: a table
 BULLETS = ("•", "●", "▪", "◦", "■", "‣", "\uf0b7")  # U+F0B7: the bullet of Symbol fonts
 _ENDS = (".", "!", "?", ":", '"', "”", "’", ")")
 _NUMBERED = re.compile(r"(\d{1,3}|[a-zA-Z]|[ivxIVX]{1,5})[.)]\s")
@@ -51,6 +52,7 @@ class Para:
     bold: bool = False  # every line bold
     rotated: bool = False  # rotated margin text
     page: int = 0  # 1-based, once the document is assembled
+    table: bool = False  # rows of cells: each line is a passage, under the first (the head)
 
 
 def page_paragraphs(lines: list[Line]) -> list[Para]:
@@ -85,7 +87,8 @@ def page_paragraphs(lines: list[Line]) -> list[Para]:
         else:
             groups[-1].append(cur)
     return [
-        Para([line.text for line in g], statistics.median(line.height for line in g), all(line.bold for line in g))
+        Para([line.text for line in g], statistics.median(line.height for line in g), all(line.bold for line in g),
+             table=len(g) >= TABLE_ROWS and sum(line.cells >= TABLE_CELLS for line in g) >= 0.6 * len(g))
         for g in groups
     ]
 
