@@ -1,6 +1,6 @@
-"""The int8 export (rag.embedding.quantize, issue 26): a precision chosen per index and recorded in its
-manifest, so that its passages and its questions are embedded by the same export; kept by later
-builds; refused when the export on disk holds another precision."""
+"""The int8 export (rag.embedding.quantize, issue 26): the precision of an index's passages, chosen per
+index and recorded in its manifest, kept by later builds; questions are embedded in fp32 whatever it
+is; an export on disk that holds another precision is refused."""
 
 from __future__ import annotations
 
@@ -52,12 +52,20 @@ def test_int8_index_embeds_passages_and_questions_with_the_int8_export(real_seed
     assert stats.encoder == "onnxruntime" and stats.embedded > 0
     r = Retriever.open(index)
     assert r.manifest["model"]["precision"] == "int8"
-    enc = r.encoder()
-    assert enc.info.precision == "int8" and enc.onnx_path == encoder_paths(enc.info)[0]
-    meta = json.loads(encoder_paths(enc.info)[1].read_text(encoding="utf-8"))
+    enc = r.encoder()  # questions: the fp32 export, whatever the passages' precision
+    assert enc.info.precision == "fp32" and enc.onnx_path == encoder_paths(enc.info)[0]
+    int8 = replace(enc.info, precision="int8")
+    meta = json.loads(encoder_paths(int8)[1].read_text(encoding="utf-8"))
     assert meta["precision"] == "int8" and 0.98 <= meta["min_probe_cosine"] < 1.0
     hit = r.search("How many participants and observers are expected in Sochi?", k=1)[0]
     assert "1,500 participants" in hit.text
+    # the build's encoder: passages in int8, the confidence model's questions as a search embeds them
+    from rag.indexing.encoders import passage_encoder
+
+    built_with = passage_encoder(int8)
+    q = ["How many participants and observers are expected in Sochi?"]
+    assert np.allclose(built_with.encode_queries(q), enc.encode(q), atol=1e-6)
+    assert float(np.dot(built_with.encode(q)[0], enc.encode(q)[0])) < 0.99999
 
     # the int8 vectors are close to fp32's, not equal
     fp32 = build_index(seeds, tmp_path / "fp32", precision="fp32")

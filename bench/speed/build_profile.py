@@ -2,7 +2,7 @@
 files (:mod:`scifact_files`), one ``build_index`` in this process with each stage's functions
 wrapped by a wall clock.
 
-    .venv/bin/python bench/speed/build_profile.py [--docs 2000] [--json]
+    .venv/bin/python bench/speed/build_profile.py [--docs 2000] [--precision fp32|int8] [--json]
 
 Stages (nested ones are shown indented; a stage's time includes its nested ones):
 walk (listing the folder), changes (the change decision), reading (read_file: decoding, hashing,
@@ -137,6 +137,7 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--dense", default="auto", choices=["auto", "flat", "hnsw"],
                     help="the dense index kind (hnsw: insertion into HNSW at any size)")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "int8"], help="how passages are embedded")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from scifact_files import abstracts, write_folder
@@ -151,11 +152,13 @@ def main() -> int:
         load0 = load_line()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
-        stats = build_index(seeds, Path(tmp) / "index", dense_kind=args.dense, export_query_encoder=False)
+        stats = build_index(seeds, Path(tmp) / "index", dense_kind=args.dense, export_query_encoder=False,
+                            precision=args.precision)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
     top = [k for k in ORDER if "/" not in k]
-    out = {"docs": args.docs, "passages": stats.passages, "encoder": stats.encoder, "wall_s": round(wall, 2),
+    out = {"docs": args.docs, "passages": stats.passages, "encoder": f"{stats.encoder} {args.precision}",
+           "wall_s": round(wall, 2),
            "cpu_s": round(cpu, 2), "peak_rss_mb": round(proc_status_mb("VmHWM"), 1),
            "stages": {k: round(TOTALS[k], 3) for k in ORDER if k in TOTALS},
            "other": round(wall - sum(TOTALS[k] for k in top), 3), "load": [load0, load_line()]}

@@ -52,7 +52,8 @@ def worker(side: str, work: Path, base: int) -> None:
         from rag.embedding.model import default_model_dir
 
         model = SentenceTransformer(str(default_model_dir()), device="cpu")
-        index = faiss.IndexFlatIP(model.get_sentence_embedding_dimension())
+        dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        index = faiss.IndexFlatIP(dim())
         index.add(model.encode(indexed_texts(seeds)))  # warm-up, not timed
 
         def step(names: list[str]) -> tuple[int, float]:

@@ -39,8 +39,14 @@ def load_query_encoder(model_dir: Path, info: ModelInfo):
     """The query encoder for this model: ONNX Runtime when the user cache holds a checked export of
     it (a BERT model missing there is exported now, without torch), else sentence-transformers in
     this process (one warning on ``rag.encoder`` saying why; ``fallback_reason`` holds it).
-    `rag index` writes a missing or damaged export again."""
+    `rag index` writes a missing or damaged export again. Questions are embedded in fp32 whatever
+    precision embedded the index's passages (``info.precision``): int8 passages searched by fp32
+    questions score as fp32 ones do (issue 26, docs/indexing-profile.md), and a question is cheap."""
+    from dataclasses import replace
+
     from rag.embedding.document_encoder import TorchQueryEncoder
+
+    info = replace(info, precision="fp32")
 
     try:
         enc, _ = load_or_export(model_dir, info)
