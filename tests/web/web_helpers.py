@@ -88,22 +88,25 @@ class Server:
         return "".join(self.stderr)
 
 
-def make_seeds(base: Path) -> tuple[Path, Path]:
-    """A seeds folder (the seed article and the hostile file) and its index, built with the real model."""
+def make_seeds(base: Path, extra: dict[str, bytes] | None = None) -> tuple[Path, Path]:
+    """A seeds folder (the seed article, the hostile file and the ``extra`` files by name) and its
+    index, built with the real model."""
     from rag import build_index
 
     seeds = base / "seeds"
     seeds.mkdir()
     shutil.copy(SEED_ARTICLE, seeds / SEED_ARTICLE.name)
     (seeds / "hostile.txt").write_text(HOSTILE, encoding="utf-8")
+    for name, data in (extra or {}).items():
+        (seeds / name).write_bytes(data)
     index = base / "index"
     build_index(seeds, index)
     return seeds, index
 
 
 @contextlib.contextmanager
-def serving_rag(base: Path, *extra: str):
-    seeds, index = make_seeds(base)
+def serving_rag(base: Path, *extra: str, files: dict[str, bytes] | None = None):
+    seeds, index = make_seeds(base, files)
     server = Server(index, seeds, *extra)
     try:
         server.wait_ready()
