@@ -167,7 +167,10 @@ function exportConversation() {
 
 // "Open original" of `hit`: the file in a new tab, or saved; a failure said in the notices.
 async function original(hit) {
-  if (!hit) return;
+  if (!hit) {
+    notice("Open a citation first (Enter on it), then Alt+O opens its file.");
+    return;
+  }
   try {
     const how = await openOriginal(hit.source, hit.page);
     notice(how === "opened" ? `Opened ${hit.source} in a new tab.` : `Saved ${hit.source} (this format is not shown here).`);
