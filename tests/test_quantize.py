@@ -43,6 +43,18 @@ def test_a_build_keeps_the_precision_of_the_version_it_builds_on() -> None:
     assert model_info_for(None, None, other, "int8").precision == "int8"
 
 
+def test_a_new_index_takes_its_precision_from_the_environment(monkeypatch) -> None:
+    monkeypatch.delenv("RAG_PASSAGE_PRECISION", raising=False)
+    assert model_info_for(None, None, None).precision == "fp32"
+    monkeypatch.setenv("RAG_PASSAGE_PRECISION", "int8")
+    assert model_info_for(None, None, None).precision == "int8"
+    info = model_info(default_model_dir())
+    assert model_info_for(None, None, {"model": {**info.to_json(), "stamp": None}}).precision == "fp32"  # kept
+    monkeypatch.setenv("RAG_PASSAGE_PRECISION", "fp16")
+    with pytest.raises(ModelError, match="RAG_PASSAGE_PRECISION: embedding precision must be one of fp32, int8"):
+        model_info_for(None, None, None)
+
+
 # --------------------------------------------------------------------------- the real export
 @pytest.mark.e2e
 def test_int8_index_embeds_passages_and_questions_with_the_int8_export(real_seeds: Path, tmp_path: Path) -> None:
