@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pdfs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rag.documents.chunking import chunk
 from rag.documents.readers import reader_for
 from rag.documents.readers.pdf import PdfReader
@@ -241,3 +243,31 @@ def test_each_row_of_a_table_is_a_passage_under_its_head_row():
     ps = [(p.section, p.text) for p in chunk(doc)]
     assert ps == [("Harbour fleet", "Ship Tonnage Port"), ("Harbour fleet > Ship Tonnage Port", "Aurora 120 Leith"),
                   ("Harbour fleet > Ship Tonnage Port", "Boreas 95 Wick")]
+
+
+_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGH.,-", min_size=1, max_size=7)
+_LINE = st.lists(_WORD, min_size=0, max_size=4).map(" ".join)
+_PAGE = st.fixed_dictionaries({
+    "columns": st.lists(st.lists(_LINE, min_size=1, max_size=8), min_size=1, max_size=3),
+    "table": st.one_of(st.none(), st.lists(st.lists(_WORD, min_size=3, max_size=3), min_size=0, max_size=4)),
+    "margin": st.one_of(st.none(), _LINE), "header": st.one_of(st.none(), st.just("Journal {page}")),
+    "footer": st.one_of(st.none(), st.just("{page}")), "title": st.one_of(st.none(), _LINE),
+})
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pages=st.lists(_PAGE, min_size=1, max_size=3))
+def test_every_passage_of_any_layout_reads_back_exactly(tmp_path_factory, pages):
+    from rag.documents.decoding import SkipFile
+
+    path = tmp_path_factory.mktemp("pdf") / "gen.pdf"
+    path.write_bytes(pdfs.laid_out(pages, body_size=7))
+    reader = reader_for(path)
+    try:
+        doc = reader.parse("gen.pdf", path.read_bytes())
+    except SkipFile:
+        return
+    back = reader.read(path)
+    for p in chunk(doc):
+        assert "\n".join(back.lines(p.page)[p.line_start - 1 : p.line_end]) == p.text
+        assert doc.text[p.char_start : p.char_end] == p.text
