@@ -1,7 +1,7 @@
 """The commands a user runs on a 20,000-file folder, end to end, side by side with the seed article
 (issue 26's "Also"): a cold `rag ask`, and `rag index` after adding one file (then removing it).
 
-    .venv/bin/python bench/speed/ask_at_scale.py [--runs 7] [--files 20000] [--json]
+    .venv/bin/python bench/speed/ask_at_scale.py [--runs 7] [--files 20000] [--before REF] [--json]
 
 The folder is bench/synthetic.py's (20,000 notes of one short paragraph, 1,000 to a subfolder) and
 its index is built once under ``--work`` with the synthetic encoder (real model identity, so
@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for harness and synthetic
 
-from harness import BENCH, CHILD_ENV, QUESTION, REPO, load_line, markdown_table, rag_cli, run_child  # noqa: E402
+from harness import (BENCH, CHILD_ENV, QUESTION, REPO, code_env, extract, load_line, markdown_table,  # noqa: E402
+                     rag_cli, run_child)
 
 NOTE = "# Harbour report\n\nThe delegation met the harbour council on Tuesday.\n\nA second meeting is planned.\n"
 
@@ -39,8 +40,8 @@ def build(seeds: Path, index: Path, files: int) -> None:
     build_index(seeds, index, encoder=SyntheticEncoder(info, model.word_pieces(str(info.path))))
 
 
-def timed(argv: list[str]) -> float:
-    r = run_child(argv, timeout=600, env={**CHILD_ENV, "PYTHONPATH": str(REPO)})
+def timed(argv: list[str], root: Path = REPO) -> float:
+    r = run_child(argv, timeout=600, env=code_env(root, CHILD_ENV))
     if r["rc"] != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {r['stderr'][-500:]}")
     return r["wall"]
@@ -51,6 +52,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--work", type=Path, default=BENCH / "out" / "ask_at_scale")
+    ap.add_argument("--before", metavar="REF", help="also time the 20,000-file ask with rag/ as of this commit")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     seeds, index = args.work / "seeds", args.work / "index"
@@ -67,10 +69,16 @@ def main() -> int:
     rows: dict[str, list[float]] = {"ask, seed article": [], f"ask, {args.files:,} files": [],
                                     f"index, one file added to {args.files:,}": [], "index, that file removed": []}
     keys = list(rows)
+    before = None
+    if args.before:
+        before = extract(args.before, args.work / "before")
+        rows[f"ask, {args.files:,} files, rag as of {args.before}"] = []
     load0 = load_line()
     for _ in range(args.runs):
         rows[keys[0]].append(timed(ask + ["--seeds", str(REPO / "seeds"), "--index", str(seed_index)]))
         rows[keys[1]].append(timed(ask + ["--seeds", str(seeds), "--index", str(index)]))
+        if before is not None:
+            rows[list(rows)[-1]].append(timed(ask + ["--seeds", str(seeds), "--index", str(index)], before))
         note.write_text(NOTE.replace("Tuesday", f"Tuesday {time.time_ns()}"), encoding="utf-8")
         rows[keys[2]].append(timed(rag + ["index", "--seeds", str(seeds), "--index", str(index)]))
         note.unlink()
