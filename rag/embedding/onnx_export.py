@@ -201,7 +201,7 @@ def _export_graph_locked(info: ModelInfo) -> Path:
         if info.precision == "int8":  # the plain graph's weights quantized, then optimized as any export
             source = st.temp("int8-")
             quantize.quantize_int8(tmp_plain, source)
-            extra, min_cos = {"precision": "int8", "keep_fp32": list(quantize.KEEP_FP32)}, quantize.INT8_MIN_COSINE
+            extra, min_cos = {"precision": "int8"}, quantize.INT8_MIN_COSINE
         optimize_to_external_data(source, tmp_graph, st.data.name)
         plain = _plain_session(tmp_plain)
         onnx_enc = OnnxQueryEncoder(tmp_graph, Path(info.path), info, spin=False)
