@@ -12,6 +12,8 @@ from rag.cli.common import UsageError, add_index_option, positive_int
 from rag.cli.index import build, print_build
 from rag.errors import IndexMissingError, RagError, SeedsError
 from rag.index.locations import DEFAULT_SEEDS
+from rag.search.limits import clean_text
+from rag.search.warmup import start_query_encoder
 from rag.terminal_text import json_dumps, terminal_line, terminal_safe
 
 NAME = "ask"
@@ -58,8 +60,7 @@ def _check_history(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     _check_history(args)
     # The search side loads here, not at start-up (and the encoder's warm-up starts first).
-    from rag.search.limits import clean_text  # bytes that are not UTF-8 reach argv as lone surrogates
-
+    # clean_text: bytes that are not UTF-8 reach argv as lone surrogates.
     question = clean_text(" ".join(args.question))
     history = [clean_text(h) for h in args.history or []]
     shown = None if args.history_answer is None else [clean_text(a) if a.strip() else None for a in args.history_answer]
@@ -68,11 +69,9 @@ def run(args: argparse.Namespace) -> int:
     no_seeds = explicit and not Path(seeds).is_dir()
     warm = None
     if question.strip() and not no_seeds:
-        from rag.search.warmup import start_query_encoder
-
         warm = start_query_encoder(args.index)  # on the other core while this thread imports and opens the index
         warm.head_start()
-    from rag.search.retriever import clean_question
+    from rag.search.retriever import clean_question  # heavy (numpy, faiss): loads while the encoder warms up
 
     clean_question(question)  # an empty question fails before any loading
     if no_seeds:
@@ -96,7 +95,7 @@ def _print_hits(hits) -> None:
     if not hits:
         print("no passage matches these words; try other words or --mode dense")
         return
-    from rag.search.verdict import verdict, verdict_line
+    from rag.search.verdict import verdict, verdict_line  # loads typing: kept off `rag --help`'s path
 
     said = verdict(hits)
     # What a person reads first: the verdict and its one confidence, in the words every interface uses.
@@ -151,7 +150,7 @@ def _open_or_build(seeds: str, index: str):
             raise IndexMissingError(
                 f"no index at {index} and no seeds folder {seeds}: put .txt or .md files in {seeds}/ and run `rag index`"
             ) from None
-        from rag.index.store import make_index_dir
+        from rag.index.store import make_index_dir  # only when an index must be built first
 
         make_index_dir(Path(index))  # a place that cannot hold an index fails before the notice
         print(terminal_line(f"no index at {index} yet: building it from {seeds}/ first"), file=sys.stderr)
@@ -175,14 +174,14 @@ def _check_seeds(retriever, seeds: str, index: str) -> None:
 def _warn_if_stale(retriever, seeds: str) -> None:
     """Warn when the seeds changed since the build. Cheap when nothing changed: the probe stats the
     files and reads none; only when it sees a difference does the exact check (which may hash) run."""
-    from rag.documents.freshness import seeds_may_have_changed
+    from rag.documents.freshness import seeds_may_have_changed  # only for `rag ask`, after the index opened
 
     root = Path(seeds)
     if not root.is_dir() or root.resolve() != Path(retriever.manifest.get("seeds_root", "")):
         return
     if not seeds_may_have_changed(root, retriever.manifest):
         return
-    from rag.documents.changes import seeds_changes
+    from rag.documents.changes import seeds_changes  # only when the probe saw a change
 
     try:
         ch = seeds_changes(root, retriever.manifest, retriever.version_dir.parent)

@@ -37,16 +37,16 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Each evaluation loads its own modules (and the model) only when it runs.
+    # Each evaluation loads its own modules (the index, the model) only when it runs.
     if args.formats:
-        from rag.evaluation.formats import run_cli as run_formats
+        from rag.evaluation.formats import run_cli as run_formats  # heavy: each evaluation's index and model
 
         return run_formats(args)
     if args.data_dir is None:
         raise UsageError("rag eval: the following arguments are required: DATA_DIR (or --formats) "
                          "(see `rag eval --help`)")
     if args.abstention:
-        from rag.evaluation.abstention import run_cli as run_abstention
+        from rag.evaluation.abstention import run_cli as run_abstention  # heavy, as above
 
         return run_abstention(args)
     if (Path(args.data_dir) / "questions.jsonl").is_file():  # a development set of natural questions
@@ -57,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
         from rag.evaluation.followups import run_cli as run_followups
 
         return run_followups(args)
-    from rag.evaluation.evaluate import run_cli
+    from rag.evaluation.evaluate import run_cli  # heavy, as above
 
     return run_cli(args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 
 from rag.cli.common import add_folder_options
 from rag.errors import RagError
@@ -102,8 +103,6 @@ def _watch(args: argparse.Namespace, first) -> int:
     watch of `rag serve --watch`): one update after each burst of saves, one when the watch starts, and
     one when the seeds folder comes back after it vanished; a file that fails to read (mid-write, say)
     is tried once more a moment later, then listed as skipped. Ctrl-C stops."""
-    import threading
-
     from rag.service.state import IndexService  # the service side loads only for --watch
 
     skipped = {s.source for s in first.skipped}

@@ -18,8 +18,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import anyio  # with the SDK: only when a server starts
-
+    # The SDK and the service load only when a server starts.
+    import anyio
     from rag.service.mcp_stdio import serve_stdio
 
     service = open_service(args)

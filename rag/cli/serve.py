@@ -4,8 +4,10 @@ Ray Serve replicas over a sharded index with ``--ray``."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
+import time
 
 from rag.cli.common import UsageError, add_folder_options, positive_int
 from rag.cli.mcp import mcp_server, open_service
@@ -41,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"rag serve: --port must be between 1 and 65535, not {args.port}")
     if args.ray is not None:
         return _serve_ray(args, token)
-    import uvicorn  # the HTTP stack loads when a server starts, not at start-up
-
+    # The HTTP stack (uvicorn, fastapi) loads when a server starts, not at start-up.
+    import uvicorn
     from rag.service.document_reads import DocumentReads
     from rag.service.http import create_app
 
@@ -65,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _is_loopback(host: str) -> bool:
-    import ipaddress
-
     if host == "localhost":
         return True
     try:
@@ -77,13 +77,11 @@ def _is_loopback(host: str) -> bool:
 
 def _serve_ray(args: argparse.Namespace, token: str | None) -> int:
     """`rag serve --ray`: POST /search through Ray Serve replicas over shard actors; Ctrl-C stops."""
-    import time
-
     from rag.distributed.cluster import connect  # Ray loads only for --ray
     from rag.distributed.serve import deployment
 
     connect(None if args.ray == "auto" else args.ray)
-    from ray import serve
+    from ray import serve  # heavy: Ray, only for --ray
 
     serve.start(http_options={"host": args.host, "port": args.port})
     hosts = ["127.0.0.1", "localhost", "[::1]", "::1", args.host.lower()] if _is_loopback(args.host) else None

@@ -89,6 +89,7 @@ def _read_warnings(manifest: dict) -> dict[str, str]:
 
 def _query_encoder_status(manifest: dict) -> str:
     """Which query encoder a search will load, judged without loading it."""
+    # The embedding side (subprocess, locale) loads only for this line of `rag status`.
     from rag.embedding.model import ModelInfo
     from rag.embedding.encoder_cache import export_is_current
 
