@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import DataError
+from rag.evaluation import beir
 from rag.evaluation.metrics import accuracy_at, auroc, expected_calibration_error, oracle_accuracy
+from rag.evaluation.report import run_and_print
+from rag.index.local import LocalIndex
+from rag.index.passages_io import source_prefix
+from rag.indexing.build import build_passages
+from rag.indexing.commit import calibrate_staged
+from rag.indexing.manifest import model_info_for
+from rag.search.retriever import Retriever
 
 DEPTH = 10  # hits per question whose best confidence counts
 
@@ -53,10 +61,6 @@ def remove_and_recalibrate(src: str | Path, dst: str | Path, sources: list[str],
     """Copy the index at ``src`` to ``dst`` (replacing it), delete every passage of ``sources``
     through the backend, fit the confidence model on the result and publish it as one version.
     Returns the passages left."""
-    from rag.index.local import LocalIndex
-    from rag.index.passages_io import source_prefix
-    from rag.indexing.commit import calibrate_staged
-    from rag.indexing.manifest import model_info_for
 
     src, dst = Path(src), Path(dst)
     if dst.exists():
@@ -136,9 +140,6 @@ def evaluate_abstention(data_dir: str | Path, split: str = "test", modes=("hybri
     reused there); ``work``: where the two calibrated copies go (default: next to ``index``).
     ``collect(check, mode, retriever, questions, labels)``, if given, is called instead of scoring
     (tools that look at the features)."""
-    from rag.evaluation import beir
-    from rag.indexing.build import build_passages
-    from rag.search.retriever import Retriever
 
     ds = beir.load(data_dir, split)
     index_dir = Path(index) if index else Path("indexes") / f"beir-{ds.name}"
@@ -192,7 +193,6 @@ def format_table(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from rag.evaluation.report import run_and_print
 
     modes = ("hybrid", "dense", "bm25") if args.mode == "all" else (args.mode,)
     return run_and_print(lambda bar: evaluate_abstention(args.data_dir, split=args.split, modes=modes, index=args.index,

@@ -11,16 +11,18 @@ import json
 import time
 from pathlib import Path
 
+from rag.documents.sentences import sentence_spans
 from rag.evaluation import beir
 from rag.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
+from rag.evaluation.report import run_and_print
+from rag.indexing.build import build_passages
+from rag.search.retriever import Retriever
 
 ALL_MODES = ("dense", "bm25", "hybrid")
 
 
 def evaluate(data_dir: str | Path, split: str = "test", modes=ALL_MODES, k: int = 100, index: str | Path | None = None,
              answers: bool = True, progress=None, encoder=None) -> dict:
-    from rag.indexing.build import build_passages
-    from rag.search.retriever import Retriever
 
     ds = beir.load(data_dir, split)
     index_dir = Path(index) if index else Path("indexes") / f"beir-{ds.name}"
@@ -95,7 +97,6 @@ def _rationales(root: Path, split: str) -> dict[str, dict[str, list[tuple[int, i
 
 def _score_answers(hits, rationale: dict[str, list[tuple[int, int]]], ds: beir.Dataset, acc: dict) -> None:
     """Does the chosen sentence overlap a rationale sentence? And would the first sentence?"""
-    from rag.documents.sentences import sentence_spans
 
     for h in hits:
         spans = rationale.get(h.source)
@@ -143,7 +144,6 @@ def format_table(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from rag.evaluation.report import run_and_print
 
     modes = ALL_MODES if args.mode == "all" else (args.mode,)
     return run_and_print(lambda bar: evaluate(args.data_dir, split=args.split, modes=modes, k=args.k, index=args.index,

@@ -20,12 +20,16 @@ development figures. Report held-out follow-up figures on a set that was never r
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.errors import DataError
-from rag.evaluation.beir import _jsonl, record_text
 from rag.documents.chunking import text_hash
+from rag.evaluation.beir import _jsonl, record_text
+from rag.evaluation.report import print_per_mode
+from rag.indexing.build import build_passages
+from rag.search.retriever import Retriever
 from rag.types import Passage
 
 VARIANTS = ("raw", "history", "history+answers", "rewrite")
@@ -92,10 +96,7 @@ def _passages(root: Path, prefix: str, limit: int | None = None) -> list[Passage
 def evaluate_followups(data_dir: str | Path, distractors: str | Path | None = None, distractor_limit: int | None = None,
                        mode: str = "hybrid", k: int = 3,
                        index: str | Path | None = None, progress=None, encoder=None) -> dict:
-    import hashlib
 
-    from rag.indexing.build import build_passages
-    from rag.search.retriever import Retriever
 
     root = Path(data_dir)
     if not root.is_dir():
@@ -169,7 +170,6 @@ def format_followups(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from rag.evaluation.report import print_per_mode
 
     modes = ("dense", "bm25", "hybrid") if args.mode == "all" else (args.mode,)
     return print_per_mode(

@@ -25,8 +25,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.documents.readers import reader_for
 from rag.evaluation.formats_corpus import DATA, FORMATS, Gold, load_corpus, resolve
 from rag.evaluation.formats_render import write_corpus
+from rag.evaluation.report import print_per_mode
+from rag.indexing.build import build_index
+from rag.search.retriever import Retriever
 
 FORMAT_NAMES = {"pdf": "PDF", "html": "HTML", "docx": "DOCX", "md": "Markdown", "txt": "plain text"}
 
@@ -84,9 +88,6 @@ def evaluate_formats(workdir: str | Path, *, mode: str = "hybrid", k: int = 5, p
     """Write the corpus under ``workdir/seeds``, index it into ``workdir/index`` and ask every
     question (the first ``per_format`` of each format, when given). Returns the per-format results
     (see :class:`FormatResult`) and the index's size."""
-    from rag.documents.readers import reader_for
-    from rag.indexing.build import build_index
-    from rag.search.retriever import Retriever
 
     workdir = Path(workdir)
     docs, questions = load_corpus(corpus)
@@ -165,7 +166,6 @@ def format_table(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from rag.evaluation.report import print_per_mode
 
     modes = ("hybrid", "dense", "bm25") if args.mode == "all" else (args.mode,)
     with tempfile.TemporaryDirectory(prefix="rag-formats-") as tmp:  # one index: the later modes find it up to date

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.documents.readers import reader_for
 from rag.errors import RagError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "formats_eval.txt"
@@ -147,7 +148,6 @@ def find_lines(lines: list[str], words: str, probe: int = 6) -> tuple[int, int] 
 def resolve(gold: dict[str, Gold], folder: Path) -> None:
     """Fill in the lines of PDF and HTML blocks from the reader's text of their page (PDF) or
     document (HTML); left None where the reader's text does not hold the block's words."""
-    from rag.documents.readers import reader_for
 
     docs: dict[str, object] = {}
     for g in gold.values():

@@ -9,9 +9,13 @@ of each block it wrote (:class:`rag.evaluation.formats_corpus.Gold`).
 
 from __future__ import annotations
 
+import io
 import textwrap
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+import docx
 
 from rag.errors import RagError
 from rag.evaluation.formats_corpus import Gold, Item, SourceDoc, block_words
@@ -152,10 +156,6 @@ def render_html(doc: SourceDoc) -> tuple[bytes, dict[str, Gold]]:
 
 
 def render_docx(doc: SourceDoc) -> tuple[bytes, dict[str, Gold]]:
-    import io
-
-    import docx
-
     d = docx.Document()
     d.core_properties.title = doc.title
     d.add_paragraph(doc.title, style="Title")
@@ -198,9 +198,6 @@ def render_docx(doc: SourceDoc) -> tuple[bytes, dict[str, Gold]]:
 
 def _fixed_zip_times(data: bytes) -> bytes:
     """The same archive with every member dated 2024-05-01: the same bytes every time."""
-    import io
-    import zipfile
-
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
@@ -215,7 +212,7 @@ def render_pdf(doc: SourceDoc) -> tuple[bytes, dict[str, Gold]]:
     title and a series name) and a page number on every page, justified paragraphs; a heading
     marked ``[columns]`` gets a two-column page. Raises :class:`RagError` without fpdf2."""
     try:
-        from fpdf import FPDF
+        from fpdf import FPDF  # fpdf2 is a test/dev dependency: a clean error where it is missing
     except ImportError:
         raise RagError("the format evaluation writes PDFs with fpdf2: `pip install fpdf2`") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 
@@ -46,8 +47,6 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     neg = sorted(s for s, y in zip(scores, labels) if not y)
     if not pos or not neg:
         raise ValueError("AUROC needs at least one positive and one negative")
-    import bisect
-
     wins = sum(bisect.bisect_left(neg, s) + 0.5 * (bisect.bisect_right(neg, s) - bisect.bisect_left(neg, s))
                for s in pos)
     return wins / (len(pos) * len(neg))

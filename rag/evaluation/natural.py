@@ -23,6 +23,9 @@ from pathlib import Path
 
 from rag.errors import DataError
 from rag.evaluation.metrics import auroc
+from rag.evaluation.report import run_and_print
+from rag.indexing.build import build_index
+from rag.search.retriever import Retriever
 from rag.search.verdict import best_confidence, verdict
 from rag.types import Hit
 
@@ -170,7 +173,6 @@ def ask_conversation(retriever, turns: Sequence[Question], mode: str = "hybrid",
 
 def evaluate_natural(set_dir: str | Path, index: str | Path | None = None, mode: str = "hybrid", k: int = K,
                      encoder=None, progress=None) -> dict:
-    from rag import Retriever, build_index
 
     root = Path(set_dir)
     qfile = root / "questions.jsonl"
@@ -268,7 +270,6 @@ def format_report(res: dict) -> str:
 
 
 def run_cli(args) -> int:
-    from rag.evaluation.report import run_and_print
 
     mode = "hybrid" if args.mode == "all" else args.mode
     return run_and_print(lambda bar: evaluate_natural(args.data_dir, index=args.index, mode=mode, progress=bar),

@@ -24,6 +24,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from rag.errors import DataError
+from rag.evaluation.natural import docs_folder
+from rag.indexing.build import build_index
+from rag.search.retriever import Retriever
 
 K = 5
 
@@ -69,8 +72,6 @@ def summarize(rows: list[dict]) -> dict:
 
 def evaluate_pages(set_dir: str | Path, index: str | Path, mode: str = "hybrid", k: int = K, encoder=None) -> dict:
     """Build (or bring up to date) the set's index at ``index`` and judge every question."""
-    from rag import Retriever, build_index
-    from rag.evaluation.natural import docs_folder
 
     root = Path(set_dir)
     questions = load_set(root)

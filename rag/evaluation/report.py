@@ -7,12 +7,12 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from rag.progress import ProgressBar
+from rag.terminal_text import terminal_safe
+
 
 def run_and_print(compute: Callable[[object], dict | list], as_json: bool, text: Callable[[dict | list], str]) -> int:
     """Run ``compute(progress_bar)``; print its result as JSON or as ``text(result)`` (shown safely)."""
-    from rag.progress import ProgressBar
-    from rag.terminal_text import terminal_safe
-
     bar = ProgressBar()
     try:
         res = compute(bar)
