@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from rag.errors import RagError
+
 ONE_SHOT_THREADS = 1  # one question: a session without a thread pool starts sooner and spins no core
 HEAD_START = 1.0  # seconds at most that the caller waits for the thread's imports
 
@@ -44,11 +46,11 @@ class Warmup:
             return  # the foreground reports it
         finally:
             self.imported.set()
-        from rag.errors import RagError
-        from rag.index import store
+        from rag.index import store  # in the thread, after ONNX Runtime: importing this module stays cheap
 
         try:
             _, meta = store.open_meta(index_dir)
+            # In the thread, once the record is read: the encoder side (numpy, ONNX Runtime's session, the export).
             from rag.embedding.model import recorded_model
             from rag.embedding.onnx_encoder import load_export
 
