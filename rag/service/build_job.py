@@ -115,7 +115,7 @@ def _end_with_parent(parent: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from rag.indexing.build import build_index
+    from rag.indexing.build import build_index  # heavy: in the child only (the chat and servers import this module)
 
     seeds, index, wait = argv[0], argv[1], float(argv[2]) if len(argv) > 2 else 30.0
     if len(argv) > 3:

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from starlette.concurrency import run_in_threadpool
+
 from rag.errors import RagError
+from rag.search.limits import checked_request
+from rag.service.document_reads import DocumentReads
+from rag.version import __version__
 
 INSTRUCTIONS = """\
 This server searches a folder of the user's documents (offline) and returns passages with exact
@@ -65,14 +72,6 @@ def build_mcp(service, *, write: bool = False, documents=None):
     """The ``MCPServer`` with rag's tools over ``service``; ``documents``: the
     :class:`~rag.service.document_reads.DocumentReads` that bound `get` (one of its own when None;
     give the HTTP server's when both serve, so that they share one bound)."""
-    from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
-    from starlette.concurrency import run_in_threadpool
-
-    from rag.search.limits import checked_request
-    from rag.service.document_reads import DocumentReads
-    from rag.version import __version__
-
     documents = DocumentReads() if documents is None else documents
     server = MCPServer("rag", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from io import TextIOWrapper
 
 import anyio
+import mcp_types
 from mcp.server.stdio import stdio_server
 from pydantic import ValidationError
 
@@ -32,8 +33,6 @@ INVALID_REQUEST = -32600
 
 def rejection(line: str) -> dict | None:
     """The JSON-RPC error answering ``line``, or None when it is a JSON-RPC message to serve."""
-    import mcp_types  # the SDK's message types (loaded with the SDK)
-
     try:
         obj = json.loads(line)
     except ValueError:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.documents.changes import seeds_changes
+from rag.documents.freshness import seeds_may_have_changed
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
 from rag.index.passages_io import passage_from_payload
 from rag.service.build_job import UPDATE_TIMEOUT, build_in_subprocess, failure_message
@@ -184,9 +186,6 @@ class IndexService:
     def status(self) -> dict:
         """What is indexed, what changed in the seeds folder since, which encoder, the update's progress,
         and the watch of the seeds folder (None unless :meth:`start_watching`)."""
-        from rag.documents.changes import seeds_changes
-        from rag.documents.freshness import seeds_may_have_changed
-
         r = self._retriever
         info = r.info
         changes = None
@@ -227,8 +226,6 @@ class IndexService:
         leaves it off). ``settings``: a :class:`~rag.service.watch.WatchSettings` (its ``catch_up``
         is replaced); ``on_state(state)`` hears each change of the watch's state ("watching" once it
         runs, "waiting for the folder", "stopped: why")."""
-        from dataclasses import replace
-
         from rag.service.watch import WatchSettings, start_watcher  # the watcher loads only in watch mode
 
         with self._lock:
@@ -307,7 +304,7 @@ class IndexService:
         if self._encoder is not None:
             kwargs["encoder"] = self._encoder
             if build is None:
-                from rag.indexing.build import build_index as build
+                from rag.indexing.build import build_index as build  # heavy: the chat imports this module at start
         elif build is None:
             # The bundled model builds in a child process: the server's memory stays that of searching.
             build = build_in_subprocess
