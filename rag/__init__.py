@@ -37,11 +37,11 @@ _logging.getLogger("rag").addHandler(_logging.NullHandler())
 
 def __getattr__(name: str):
     if name == "Retriever":
-        from rag.search.retriever import Retriever
+        from rag.search.retriever import Retriever  # heavy (numpy, faiss): `import rag` stays light
 
         return Retriever
     if name == "build_index":
-        from rag.indexing.build import build_index
+        from rag.indexing.build import build_index  # heavy, as above: loaded on first use
 
         return build_index
     raise AttributeError(f"module 'rag' has no attribute {name!r}")

@@ -10,6 +10,8 @@ import re
 from functools import lru_cache, partial
 from operator import is_not
 
+import Stemmer
+
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")
 MAX_QUERY_CHARS = 10_000
 
@@ -50,8 +52,6 @@ QUERY_STOPWORDS = STOPWORDS_EN | frozenset(
 
 @lru_cache(maxsize=1)
 def _stemmer():
-    import Stemmer
-
     return Stemmer.Stemmer("english")
 
 

@@ -18,7 +18,7 @@ register_lazy("rag.documents.readers.pdf:PdfReader", (".pdf",))
 
 def __getattr__(name: str):
     if name in ("Reader", "TextReader"):
-        from rag.documents.readers import base
+        from rag.documents.readers import base  # on first use: listing the extensions loads no reader
 
         return getattr(base, name)
     raise AttributeError(f"module 'rag.documents.readers' has no attribute {name!r}")

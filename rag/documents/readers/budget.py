@@ -217,7 +217,7 @@ def parse_within_budget(reader: Reader, source: str, data: bytes, budget: Budget
 # --------------------------------------------------------------------------- the worker's side
 def _serve(memory_bytes: int) -> None:
     try:
-        import resource
+        import resource  # POSIX only (ImportError elsewhere: the worker runs without the limit)
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     except (ImportError, ValueError, OSError):

@@ -134,6 +134,7 @@ def parse_html(data: bytes):
     libxml2, which honours the page's ``<meta charset>``. A fragment is read as a page. Control
     characters are removed. (trafilatura's own loader is not used: it inflates gzip data and rejects
     pages whose first 50 characters lack "html".)"""
+    # lxml loads in the parsing worker (isolated), not when the reader is looked up.
     import lxml.html
     from lxml import etree
 
@@ -256,7 +257,7 @@ def _config():
     its own (ours is ``MAX_HTML_BYTES``)."""
     global _CONFIG
     if _CONFIG is None:
-        from trafilatura.settings import use_config
+        from trafilatura.settings import use_config  # in the parsing worker, as in HtmlReader.parse
 
         cfg = use_config()
         cfg.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")

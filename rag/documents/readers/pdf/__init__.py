@@ -41,7 +41,7 @@ class PdfReader(Reader):
     isolated = True
 
     def parse(self, source: str, data: bytes) -> Document:
-        import pypdfium2 as pdfium
+        import pypdfium2 as pdfium  # in the parsing worker (isolated): looking the reader up loads no pdfium
 
         try:
             pdf = pdfium.PdfDocument(data)
@@ -94,7 +94,7 @@ def _paragraphs(page: Page) -> list[Para]:
 def _outline(pdf, limit: int = 2000) -> dict[int, dict[str, int]]:
     """The file's bookmarks: page number (1-based) to title (lower case, blanks collapsed) to level
     (1 for the top); at most ``limit`` of them."""
-    import pypdfium2 as pdfium
+    import pypdfium2 as pdfium  # in the parsing worker, as in PdfReader.parse
 
     out: dict[int, dict[str, int]] = {}
     try:
@@ -162,7 +162,7 @@ def _rows(lines: list[str], at: int, section: str | None) -> list[Block]:
 def _title(pdf) -> str | None:
     """The document's title from its metadata (the Info dictionary's ``Title``), whitespace
     collapsed and control characters out; None when it has none."""
-    import pypdfium2 as pdfium
+    import pypdfium2 as pdfium  # in the parsing worker, as in PdfReader.parse
 
     try:
         raw = pdf.get_metadata_dict(skip_empty=True).get("Title")

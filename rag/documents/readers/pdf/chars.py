@@ -13,6 +13,7 @@ another line and at horizontal gaps wider than most of a line's height.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import re
 from collections import Counter
@@ -58,9 +59,7 @@ class _Weight:
     (the standard fonts), its font's name ("Helvetica-Bold"). Decided once a font and page."""
 
     def __init__(self, handle) -> None:
-        import ctypes
-
-        import pypdfium2.raw as raw
+        import pypdfium2.raw as raw  # in the parsing worker, as in PdfReader.parse
 
         self.handle = handle
         self.raw = raw
@@ -117,7 +116,7 @@ def page_runs(textpage, width: float = 0.0, height: float = 0.0) -> PageRuns:
     turned (a landscape table printed on a portrait page), the page is turned with it: boxes are
     given in the turned page's coordinates (``PageRuns.turned`` quarter turns, its ``width`` and
     ``height`` swapped for an odd number), so that its text reads left to right."""
-    import pypdfium2.raw as raw
+    import pypdfium2.raw as raw  # in the parsing worker, as in PdfReader.parse
 
     n = textpage.count_chars()
     if n <= 0:
