@@ -23,7 +23,7 @@ HNSW_EF_SEARCH = 128
 
 
 def _faiss():
-    import faiss
+    import faiss  # heavy (60-120 ms): loaded when a dense index is built or opened
 
     return faiss
 

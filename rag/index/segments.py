@@ -43,7 +43,7 @@ NUMPY_FLAT_MAX = 1024
 
 
 def _faiss():
-    import faiss
+    import faiss  # heavy (60-120 ms): only when a segment needs FAISS (small flat ones use numpy)
 
     return faiss
 
