@@ -16,7 +16,7 @@ class ClusterError(RagError):
 def require_ray():
     """The ``ray`` module, or a ClusterError that says how to install it."""
     try:
-        import ray
+        import ray  # optional (the [ray] extra): this is where its absence is reported
         import ray.data  # noqa: F401  (needs pyarrow: part of ray[data])
     except ImportError as exc:
         raise ClusterError(f"Ray is not installed ({exc.name or exc}): {INSTALL_HINT}") from None
@@ -43,20 +43,20 @@ def connect(address: str | None = None) -> bool:
 
 
 def disconnect() -> None:
-    import ray
+    import ray  # optional (the [ray] extra): imported where it is used
 
     ray.shutdown()
 
 
 def worker_count() -> int:
     """Whole CPUs of the cluster (each embedding worker takes one, or one GPU)."""
-    import ray
+    import ray  # optional (the [ray] extra): imported where it is used
 
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
 def gpu_count() -> int:
-    import ray
+    import ray  # optional (the [ray] extra): imported where it is used
 
     return int(ray.cluster_resources().get("GPU", 0))
 

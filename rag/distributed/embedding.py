@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.distributed.cluster import connect, disconnect, gpu_count, quiet_progress_bars, require_ray, worker_count
+from rag.embedding.document_encoder import BuildCancelled, DocumentEncoder
 from rag.errors import ModelError, RagError
 from rag.embedding.model import ModelInfo
 
@@ -39,8 +41,6 @@ class ModelEncoderFactory:
     precision: str = "auto"
 
     def __call__(self):
-        from rag.embedding.document_encoder import DocumentEncoder
-
         p = Path(self.path) if self.path and Path(self.path).is_dir() else None
         enc = DocumentEncoder(p, precision=self.precision)
         if enc.info.weights_sha256 != self.weights_sha256:
@@ -83,10 +83,8 @@ class RayEmbedder:
 
     def __call__(self, texts: list[str], info: ModelInfo | None = None, progress=None,
                  cancel: threading.Event | None = None) -> np.ndarray:
-        from rag.distributed.cluster import connect, disconnect, gpu_count, quiet_progress_bars, require_ray, worker_count
-
         require_ray()
-        import ray.data
+        import ray.data  # optional (the [ray] extra): imported where it is used (require_ray checked it)
 
         factory = self.factory
         if factory is None:
@@ -107,8 +105,6 @@ class RayEmbedder:
                 disconnect()
 
     def _run(self, ray, factory, texts, n: int, gpus: int, progress, cancel) -> np.ndarray:
-        from rag.embedding.document_encoder import BuildCancelled
-
         ds = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)],
                                  override_num_blocks=max(1, min(len(texts) // self.batch_size + 1, 4 * n)))
         resources = {"num_gpus": 1} if gpus else {"num_cpus": 1}
@@ -143,8 +139,6 @@ class RayEmbedder:
 
 def ray_embedder(address: str | None, workers: int | None = None, stay_connected: bool = False) -> RayEmbedder:
     """The embedder ``rag index --ray [ADDRESS]`` passes to the build (Ray must be installed)."""
-    from rag.distributed.cluster import require_ray
-
     require_ray()
     return RayEmbedder(None if address in (None, "", "auto") else address, workers=workers,
                        stay_connected=stay_connected)

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.distributed.cluster import connect, disconnect, quiet_progress_bars, require_ray
 from rag.documents.files import SeedFile
+from rag.embedding.document_encoder import BuildCancelled
 from rag.errors import RagError
 from rag.indexing.reading import FileRead, ModelTokenEnds, read_all, read_file
 
@@ -32,14 +34,14 @@ PROBE_TIMEOUT_S = 120.0  # a node that cannot answer the visibility check in thi
 
 def _sees(paths: list[str]) -> tuple[str, bool]:
     """On a worker: this node's address, and whether every path exists there."""
-    import ray
+    import ray  # optional (the [ray] extra): imported where it is used
 
     return ray.util.get_node_ip_address(), all(Path(p).exists() for p in paths)
 
 
 def nodes_without(paths: list[str], timeout: float = PROBE_TIMEOUT_S) -> list[str]:
     """The alive nodes (by address) on which some of ``paths`` does not exist (or that did not answer)."""
-    import ray
+    import ray  # optional (the [ray] extra): imported where it is used
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     probe = ray.remote(num_cpus=0, max_retries=0)(_sees)
@@ -86,8 +88,6 @@ class RayReader:
 
     def __call__(self, files: list[SeedFile], *, token_ends, max_tokens: int, max_bytes: int, info=None,
                  progress=None, cancel: threading.Event | None = None, warn=None) -> list[FileRead]:
-        from rag.distributed.cluster import connect, disconnect, quiet_progress_bars, require_ray
-
         ray = require_ray()
         if not files:
             return []
@@ -115,8 +115,6 @@ class RayReader:
                 disconnect()
 
     def _run(self, ray, files, token_ends, max_tokens, max_bytes, progress, cancel) -> list[FileRead]:
-        from rag.embedding.document_encoder import BuildCancelled
-
         rows = [{"row": i, "source": f.source, "path": str(f.path)} for i, f in enumerate(files)]
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // self.batch_size + 1, 64)))
         out = ds.map_batches(_read_batch, fn_kwargs={"token_ends": token_ends, "max_tokens": max_tokens,
@@ -146,7 +144,5 @@ class RayReader:
 def ray_reader(address: str | None) -> RayReader:
     """The reader ``rag index --ray [ADDRESS]`` passes to the build; it leaves its connection open
     for the embedding step (the CLI disconnects at the end)."""
-    from rag.distributed.cluster import require_ray
-
     require_ray()
     return RayReader(None if address in (None, "", "auto") else address, stay_connected=True)

@@ -11,16 +11,22 @@ the index's manifest and query encoder, and all replicas share one set of shard 
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 
+from starlette.responses import Response
+
+from rag.distributed.cluster import ClusterError
+from rag.distributed.shards import ShardedSearcher
 from rag.errors import QuestionError, RagError
+from rag.search.limits import checked_request
+from rag.search.results import SearchResult
+from rag.terminal_text import json_dumps
 
 
 class SearchDeployment:
     def __init__(self, index_dir: str, n_shards: int, name: str = "rag-shards", token: str | None = None,
                  hosts: list[str] | None = None) -> None:
-        from rag.distributed.shards import ShardedSearcher
-
         self.searcher = ShardedSearcher(Path(index_dir), n_shards, name=name)
         self.token = token
         self.hosts = hosts  # the Host names a request may carry (rag serve's rule on loopback); None: any
@@ -28,9 +34,6 @@ class SearchDeployment:
     def query(self, body: dict) -> tuple[int, dict]:
         """``(HTTP status, JSON)`` for one request body; errors are ``{"error": one line}``: 400 for a
         request outside the limits, 503 when the index cannot answer."""
-        from rag.search.limits import checked_request
-        from rag.search.results import SearchResult
-
         try:  # the limits HTTP and MCP share
             r = checked_request(body.get("question", ""), body.get("k", 5), body.get("mode", "hybrid"))
             hits = self.searcher.search(r.question, k=r.k, mode=r.mode)
@@ -45,8 +48,6 @@ class SearchDeployment:
         """Whether a request's ``Authorization`` header carries the token (always, without one)."""
         if not self.token:
             return True
-        import hmac
-
         return hmac.compare_digest((header or "").encode(), f"Bearer {self.token}".encode())
 
     def refused(self, host: str | None, authorization: str | None) -> tuple[int, dict] | None:
@@ -62,10 +63,6 @@ class SearchDeployment:
         return None
 
     async def __call__(self, request):  # a starlette Request under Ray Serve
-        from starlette.responses import Response
-
-        from rag.terminal_text import json_dumps
-
         def reply(status: int, body: dict, **headers: str) -> Response:
             return Response(json_dumps(body), status_code=status, media_type="application/json", headers=headers)
 
@@ -85,10 +82,8 @@ def deployment(index_dir: str, n_shards: int, replicas: int = 2, name: str = "ra
     """The Ray Serve application: ``replicas`` copies of :class:`SearchDeployment` over ``n_shards``
     (``hosts``: the Host names allowed, None for any)."""
     try:
-        from ray import serve
+        from ray import serve  # optional (the [ray] extra): its absence is reported here
     except ImportError as exc:
-        from rag.distributed.cluster import ClusterError
-
         raise ClusterError(f"Ray Serve is not installed ({exc.name or exc}): pip install -e '.[ray]'") from None
     return serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": 0})(SearchDeployment).bind(
         str(index_dir), n_shards, name, token, hosts)

@@ -25,16 +25,21 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.distributed.cluster import require_ray
 from rag.documents.headers import with_header
 from rag.documents.tokens import query_terms, tokenize
 from rag.errors import QuestionError
+from rag.index.dense import DenseIndex
 from rag.index.lexical import BM25_B, BM25_K1, term_weights
+from rag.index.local import LocalIndex
 from rag.index.passages_io import passage_from_payload
+from rag.index.segments import data_from_tokens
 from rag.search.confidence import CONTEXT_DEPTH, hit_confidences
 from rag.search.fusion import rank
 from rag.search.hits import hit_of
 from rag.search.limits import MAX_K, MODES
 from rag.search.query import clean_question
+from rag.search.retriever import Retriever
 from rag.search.view import TermStats
 from rag.types import Hit
 
@@ -43,10 +48,6 @@ class Shard:
     """One shard's passages, searched densely and by BM25 (with the global statistics once set)."""
 
     def __init__(self, index_dir: str, shard: int, n_shards: int, dense_kind: str = "auto") -> None:
-        from rag.index.dense import DenseIndex
-        from rag.index.local import LocalIndex
-        from rag.index.segments import data_from_tokens
-
         with LocalIndex.open(index_dir) as index:
             self.version = index.version
             self.positions = np.arange(shard, index.count(), n_shards, dtype=np.int64)
@@ -158,8 +159,6 @@ class ShardedSearcher:
 
     def __init__(self, index_dir: str | Path, n_shards: int, *, encoder=None, local: bool = False,
                  name: str | None = None, dense_kind: str = "auto") -> None:
-        from rag.search.retriever import Retriever
-
         if n_shards < 1:
             raise ValueError(f"n_shards must be at least 1, not {n_shards}")
         self.retriever = Retriever.open(index_dir, encoder=encoder)  # manifest, model check, query encoder
@@ -171,8 +170,6 @@ class ShardedSearcher:
         if local:
             self.shards = [Shard(args[0], s, n_shards, dense_kind) for s in range(n_shards)]
         else:
-            from rag.distributed.cluster import require_ray
-
             ray = require_ray()
             actor = ray.remote(num_cpus=0)(Shard)
             opts: dict = {"max_restarts": -1, "max_task_retries": -1}
@@ -193,14 +190,14 @@ class ShardedSearcher:
     def _all(self, method: str, *args) -> list:
         if self.local:
             return [getattr(s, method)(*args) for s in self.shards]
-        import ray
+        import ray  # optional (the [ray] extra): imported where it is used
 
         return ray.get([getattr(s, method).remote(*args) for s in self.shards])
 
     def _some(self, calls: dict[int, tuple]) -> dict[int, object]:
         if self.local:
             return {i: self.shards[i].fetch(*a) for i, a in calls.items()}
-        import ray
+        import ray  # optional (the [ray] extra): imported where it is used
 
         refs = {i: self.shards[i].fetch.remote(*a) for i, a in calls.items()}
         return dict(zip(refs, ray.get(list(refs.values()))))
@@ -252,7 +249,7 @@ class ShardedSearcher:
     def close(self) -> None:
         """Release the shard actors (named, detached ones stay for other replicas) and the index."""
         if not self.local and not self.named:
-            import ray
+            import ray  # optional (the [ray] extra): imported where it is used
 
             for s in self.shards:
                 ray.kill(s, no_restart=True)
