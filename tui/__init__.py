@@ -10,7 +10,7 @@ __all__ = ["make_app", "run"]
 
 def __getattr__(name: str):
     if name in __all__:
-        from . import app
+        from . import app  # textual loads with the app: `import tui` stays light
 
         return getattr(app, name)
     raise AttributeError(f"module 'tui' has no attribute {name!r}")

@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", default=os.path.join("indexes", "default"), metavar="DIR", help="index folder")
     p.add_argument("--seeds", default="seeds", metavar="DIR", help="documents folder")
     args = p.parse_args(argv)
-    from .app import run
+    from .app import run  # textual loads after the arguments: `--help` stays fast
 
     return run(index=args.index, seeds=args.seeds)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.documents.readers import reader_for
+from rag.errors import RagError
 from rag.types import Hit
 
 Span = tuple[int, int]  # [start, end) character offsets
@@ -36,7 +38,7 @@ def matched_words(text: str, terms: tuple[str, ...] | set[str], cache: dict[str,
     """Every word of ``text`` whose stem is one of the query ``terms``."""
     if not terms:
         return []
-    from rag.documents.tokens import TOKEN_RE, tokenize
+    from rag.documents.tokens import TOKEN_RE, tokenize  # the stemmer loads in a worker, not with the first frame
 
     terms = set(terms)
     cache = {} if cache is None else cache
@@ -63,7 +65,7 @@ def marks_for(hit: Hit, cache: dict[str, bool] | None = None) -> Marks:
 
 def only_common_words(question: str) -> bool:
     """True when nothing in the question is searchable by words (only stopwords or symbols)."""
-    from rag.documents.tokens import query_terms
+    from rag.documents.tokens import query_terms  # as in matched_words: off the first frame
 
     return not query_terms(question)
 
@@ -93,9 +95,6 @@ class SourceUnavailable(Exception):
 def load_source(hit: Hit, context: int = CONTEXT_LINES) -> SourceDocument:
     """Read the cited file through its reader, as the index saw it, and mark the cited lines
     (of the cited page, for a paged format), answer and matched words."""
-    from rag.errors import RagError
-    from rag.documents.readers import reader_for
-
     try:
         document = reader_for(hit.path).read(Path(hit.path), source=hit.source)
         all_lines = document.lines(page=hit.page)

@@ -5,8 +5,10 @@ No UI code: the app keeps a list of :class:`Exchange` and hands it to these func
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from rag.search.verdict import verdict, verdict_line
@@ -120,8 +122,6 @@ def short_path(path: str | Path, cwd: str | Path | None = None, limit: int = SHO
 
 def built_time(built_at: str) -> str:
     """``2026-11-25T09:14:03+00:00`` -> ``09:14`` in local time (with the date when not today); "" if unreadable."""
-    from datetime import datetime
-
     try:
         when = datetime.fromisoformat(built_at)
     except (TypeError, ValueError):
@@ -134,8 +134,6 @@ def built_time(built_at: str) -> str:
 
 def relocate_hit(hit: Hit, retriever) -> Hit | None:
     """The same passage (same file, same text) as found in another index version, or None."""
-    import dataclasses
-
     for row, p in enumerate(getattr(retriever, "passages", ()) or ()):
         if p.source != hit.source or p.text != hit.text:
             continue

@@ -11,6 +11,7 @@ import time
 from textual.worker import Worker, WorkerState
 
 from ..commands import run_slash_command
+from ..highlight import marks_for, only_common_words
 from ..history import History
 from ..messages import HistoryLoaded, SearchCompleted
 from ..transcript import Exchange, shown_answer
@@ -102,8 +103,6 @@ class Conversation(Controller):
         self._searches[worker] = ex.id
 
     def _search(self, exchange: Exchange) -> None:
-        from ..highlight import marks_for, only_common_words  # the stemmer loads in this worker
-
         index = self.app.index
         index.follow_newest()
         result = index.service.ask(exchange.question, k=exchange.k, mode=exchange.mode, history=list(exchange.history),

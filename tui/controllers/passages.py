@@ -13,6 +13,7 @@ from textual.worker import Worker
 from rag.types import Hit
 
 from ..clipboard import Delivery, deliver
+from ..highlight import load_source
 from ..messages import PassageCopied, SourceLoaded
 from ..transcript import quote_markdown, relocate_hit, short_path
 from ..widgets.source_screen import SourceScreen
@@ -60,8 +61,6 @@ class Passages(Controller):
 
     def _load(self, screen: Screen, hit: Hit, retriever: Any) -> None:
         """Read the cited file; with ``retriever`` (a new index version), find the passage there first."""
-        from ..highlight import load_source  # reads through the document readers, in this worker
-
         found = relocate_hit(hit, retriever) if retriever is not None else hit
         doc = load_source(found or hit)
         screen.post_message(SourceLoaded(doc, hit=found, rebuilt=retriever is not None))
