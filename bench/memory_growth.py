@@ -5,7 +5,10 @@ at most 40 MB over the first 3,000 and stays flat after).
 
 Each question is ``--words`` random letter strings (about 2,000 characters at 300 words, HTTP's
 limit): none repeats, none is in the documents. Prints RSS after the warm-up question and every
-500 questions, and the growth over the first 3,000 and after them.
+500 questions, and the growth over the first 3,000 and after them; RSS in its two parts: memory the
+process allocated (RssAnon) and pages of files it maps (RssFile: the model's weights, read from the
+memory-mapped ONNX and word-vector files as new words first need their rows; shared with every
+process that maps them, dropped by the kernel under pressure, never more than the files' size).
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ import time
 from pathlib import Path
 
 
-def rss_mb() -> float:
+def rss_mb() -> tuple[float, float, float]:
+    """(RSS, its allocated part, its file-backed part) in MB."""
+    got = {}
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            got[key] = int(value.split()[0]) / 1024
+    return got.get("VmRSS", float("nan")), got.get("RssAnon", float("nan")), got.get("RssFile", float("nan"))
 
 
 def main() -> None:
@@ -41,17 +47,18 @@ def main() -> None:
     r.search(question(), k=5)
     start, t0 = rss_mb(), time.perf_counter()
     marks = {0: start}
-    print(f"{'questions':>10} {'RSS MB':>8}")
-    print(f"{0:>10} {start:>8.1f}")
+    print(f"{'questions':>10} {'RSS MB':>8} {'allocated':>10} {'file pages':>11}")
+    print(f"{0:>10} {start[0]:>8.1f} {start[1]:>10.1f} {start[2]:>11.1f}")
     for i in range(1, args.questions + 1):
         r.search(question(), k=5)
         if i % 500 == 0:
             marks[i] = rss_mb()
-            print(f"{i:>10} {marks[i]:>8.1f}", flush=True)
-    n = args.questions
-    print(f"growth over the first 3,000: {marks.get(3000, float('nan')) - start:+.1f} MB; "
-          f"after them: {marks.get(n, float('nan')) - marks.get(3000, float('nan')):+.1f} MB "
-          f"({(time.perf_counter() - t0) / n * 1000:.0f} ms a question)")
+            print(f"{i:>10} {marks[i][0]:>8.1f} {marks[i][1]:>10.1f} {marks[i][2]:>11.1f}", flush=True)
+    n, nan = args.questions, (float("nan"),) * 3
+    for part, name in enumerate(("RSS", "allocated (RssAnon)", "file pages (RssFile)")):
+        print(f"{name}: growth over the first 3,000 {marks.get(3000, nan)[part] - start[part]:+.1f} MB; "
+              f"after them {marks.get(n, nan)[part] - marks.get(3000, nan)[part]:+.1f} MB")
+    print(f"{(time.perf_counter() - t0) / n * 1000:.0f} ms a question")
 
 
 if __name__ == "__main__":

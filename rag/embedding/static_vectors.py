@@ -20,7 +20,7 @@ from tokenizers import Tokenizer, normalizers, pre_tokenizers
 
 from rag.documents.tokens import all_words
 
-_CACHE_WORDS = 50_000  # words whose pieces are kept: bounded, as questions bring new words without end (issue 23)
+_CACHE_WORDS = 8_192  # words whose pieces are kept: bounded, as questions bring new words without end (issue 23)
 _ID = np.dtype(np.intc)  # array("i")
 _PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: longer sums are split in halves (left to reduceat here)
 

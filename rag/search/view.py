@@ -16,7 +16,7 @@ from rag.search.followup import DEFAULT_FOLLOWUP, FollowUpSettings
 from rag.search.fusion import DEFAULT_FUSION, FusionParams
 from rag.types import Passage
 
-TERM_CACHE = 50_000  # terms whose statistics a view keeps (least recently used dropped first)
+TERM_CACHE = 8_192  # terms whose statistics a view keeps (least recently used dropped first): ~1.5 MB
 
 
 @dataclass(frozen=True, slots=True)
