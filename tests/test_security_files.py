@@ -25,7 +25,8 @@ from rag.service.state import IndexService
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform.startswith("win"), reason="POSIX links")
 
 SECRET = "TOP SECRET root:x:0:0"
-SWAP_SECONDS = 3.0
+# RAG_RACE_SECONDS=40 runs the race longer (issue 23's figure: 0 leaks in 10,000 requests; `-s` prints the count)
+SWAP_SECONDS = float(os.environ.get("RAG_RACE_SECONDS", "3"))
 MIN_SWAPS = 2000
 
 # Run as its own process: replaces seeds/race.txt by a regular file, then by a link to the secret,
@@ -40,8 +41,8 @@ print("swapping", flush=True)
 start = time.monotonic()
 n = 0
 # for the time given and at least MIN_SWAPS swaps (a loaded machine may give this process little
-# time), but never more than a minute
-while (time.monotonic() - start < seconds or n < min_swaps) and time.monotonic() - start < 60:
+# time), but never more than a minute beyond the time given
+while (time.monotonic() - start < seconds or n < min_swaps) and time.monotonic() - start < seconds + 60:
     os.link(original, regular)
     os.replace(regular, target)
     os.symlink(secret, link)
@@ -97,6 +98,7 @@ def test_symlink_swap_never_leaks_over_http(race):
         swaps = swaps_done(swapper)
     leaks = [text for _, text in outcomes if "SECRET" in text]
     statuses = {status for status, _ in outcomes}
+    print(f"{swaps} swaps, {len(outcomes)} responses, {len(leaks)} leaks, statuses {sorted(statuses)}")
     assert swaps >= MIN_SWAPS and len(outcomes) > 100
     assert not leaks, f"{len(leaks)} of {len(outcomes)} responses leaked the file outside the seeds folder"
     # the race was run: the file was read as a file, and refused as a link leading outside
