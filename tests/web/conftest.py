@@ -3,6 +3,8 @@ module), and pages that record what must never happen (:class:`Watched`)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from web.web_helpers import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
@@ -13,7 +15,10 @@ def browser():
     """Chromium for one test module. Not for the session: while Playwright's synchronous API is open,
     its event loop counts as running in this thread, and a later test's ``asyncio.run`` would fail."""
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium package)")
+        why = f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium package)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(why)  # CI must run the browser tests, never skip them
+        pytest.skip(why)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
