@@ -12,8 +12,6 @@ from rag.cli.common import UsageError, add_index_option, positive_int
 from rag.cli.index import build, print_build
 from rag.errors import IndexMissingError, RagError, SeedsError
 from rag.index.locations import DEFAULT_SEEDS
-from rag.search.limits import clean_text
-from rag.search.warmup import start_query_encoder
 from rag.terminal_text import json_dumps, terminal_line, terminal_safe
 
 NAME = "ask"
@@ -59,8 +57,11 @@ def _check_history(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check_history(args)
-    # The search side loads here, not at start-up (and the encoder's warm-up starts first).
-    # clean_text: bytes that are not UTF-8 reach argv as lone surrogates.
+    # The search side loads here, not at start-up (and the encoder's warm-up starts first): 3 ms
+    # that `rag --help` and the other commands do not pay.
+    from rag.search.limits import clean_text  # bytes that are not UTF-8 reach argv as lone surrogates
+    from rag.search.warmup import start_query_encoder
+
     question = clean_text(" ".join(args.question))
     history = [clean_text(h) for h in args.history or []]
     shown = None if args.history_answer is None else [clean_text(a) if a.strip() else None for a in args.history_answer]
