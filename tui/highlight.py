@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.documents.readers import reader_for
 from rag.errors import RagError
 from rag.types import Hit
 
@@ -95,6 +94,8 @@ class SourceUnavailable(Exception):
 def load_source(hit: Hit, context: int = CONTEXT_LINES) -> SourceDocument:
     """Read the cited file through its reader, as the index saw it, and mark the cited lines
     (of the cited page, for a paged format), answer and matched words."""
+    from rag.documents.readers import reader_for  # with the first source view, not the first frame
+
     try:
         document = reader_for(hit.path).read(Path(hit.path), source=hit.source)
         all_lines = document.lines(page=hit.page)

@@ -23,8 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.documents.changes import seeds_changes
-from rag.documents.freshness import seeds_may_have_changed
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RagError
 from rag.index.passages_io import passage_from_payload
 from rag.service.build_job import UPDATE_TIMEOUT, build_in_subprocess, failure_message
@@ -186,6 +184,10 @@ class IndexService:
     def status(self) -> dict:
         """What is indexed, what changed in the seeds folder since, which encoder, the update's progress,
         and the watch of the seeds folder (None unless :meth:`start_watching`)."""
+        # The seeds probes (6 ms of imports) load with the first status, not with the chat's first frame.
+        from rag.documents.changes import seeds_changes
+        from rag.documents.freshness import seeds_may_have_changed
+
         r = self._retriever
         info = r.info
         changes = None

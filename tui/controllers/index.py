@@ -14,7 +14,6 @@ from typing import Any
 
 from textual.worker import Worker
 
-from rag.documents.changes import seeds_changes
 from rag.errors import IndexMissingError, RagError
 from rag.service.state import IndexService
 
@@ -81,6 +80,8 @@ class IndexKeeper(Controller):
         self.app.post_message(ModelReady())
 
     def _check_seeds(self, manifest: dict) -> None:
+        from rag.documents.changes import seeds_changes  # 6 ms of imports, kept off the first frame
+
         seeds = self.app.config.seeds
         root = str(manifest.get("seeds_root") or "")
         if not root or not seeds.is_dir():
