@@ -117,12 +117,18 @@ def instrument() -> None:
 
 
 def _timed_encoder(passage_encoder, onnx_session):
+    """The build's encoder with its calls timed: an fp32 export, or an int8 build's pair (passages
+    int8, the confidence model's questions fp32)."""
     def get(info, stats=None):
         enc = passage_encoder(info, stats)
-        if isinstance(enc, onnx_session.OnnxQueryEncoder) and not isinstance(enc._session, _TimedSession):
-            enc._session = _TimedSession(enc._session)
-            enc.tokenize = clocked("embedding/tokenize", enc.tokenize)
+        for inner in (getattr(enc, "passages", enc), getattr(enc, "questions", enc)):
+            if isinstance(inner, onnx_session.OnnxQueryEncoder) and not isinstance(inner._session, _TimedSession):
+                inner._session = _TimedSession(inner._session)
+                inner.tokenize = clocked("embedding/tokenize", inner.tokenize)
+        if not hasattr(enc.encode, "__wrapped__"):
             enc.encode = clocked("embedding", enc.encode)
+            if hasattr(enc, "encode_queries"):
+                enc.encode_queries = clocked("embedding", enc.encode_queries)
         return enc
     return get
 
