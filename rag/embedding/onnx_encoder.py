@@ -103,8 +103,9 @@ def load_export(model_dir: Path, info: ModelInfo, threads: int | None = None) ->
         enc = _LOADED.get(key)
         if enc is None:
             enc = OnnxQueryEncoder(onnx_path, model_dir, info, probe=probe, threads=threads)
-            _LOADED.clear()
-            _LOADED[key] = enc
+            for old in [k for k in _LOADED if k[0] == key[0]]:  # the same file as it was before: let go
+                del _LOADED[old]
+            _LOADED[key] = enc  # beside the other exports' (an int8 build holds the fp32 one for questions)
         return enc
 
 
