@@ -106,6 +106,23 @@ def test_ask_read_the_card_open_the_citation_and_follow_up(server, new_page):
     assert not w.dialogs and not w.foreign and not w.errors, (w.dialogs, w.foreign, w.errors)
 
 
+def test_copy_puts_the_passage_as_a_markdown_quote_with_its_citation_on_the_clipboard(server, new_page):
+    """The chat's ctrl+y in the page: a passage's "Copy" button."""
+    w = new_page(server.url)
+    w.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page = w.page
+    page.goto(server.url + "/")
+    card = ask(page, QUESTION)
+    hit = search_json(server, {"question": QUESTION, "k": 5, "mode": "hybrid"})["hits"][1]
+    card.locator(".passage .copy").nth(1).focus()
+    page.keyboard.press("Enter")
+    page.locator("#notice", has_text="as a Markdown quote").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == "\n".join([*(f"> {line}".rstrip() for line in hit["text"].split("\n")), ">",
+                                f"> — `{hit['citation']}`"]) + "\n"
+    assert not w.dialogs and not w.foreign and not w.errors, (w.dialogs, w.foreign, w.errors)
+
+
 def test_mode_k_and_every_verdict_as_the_server_gives_it(server, new_page):
     """The selectors reach the request (chosen with the keyboard), and the card says the server's
     verdict in the shared words, whichever it is (an off-topic question as well as one answered)."""

@@ -4,7 +4,7 @@
 import { api, ApiError, NeedsToken, setToken } from "./api.js";
 import { shown } from "./marks.js";
 import { citedHits, fillError, fillResult, newCard, shownAnswer } from "./cards.js";
-import { conversationMarkdown, download } from "./export.js";
+import { conversationMarkdown, download, quoteMarkdown } from "./export.js";
 import { openOriginal } from "./original.js";
 import { closeSource, openSource, shownHit } from "./source.js";
 import { LiveIndex } from "./status.js";
@@ -165,6 +165,16 @@ function exportConversation() {
   notice("Conversation exported as Markdown.");
 }
 
+// "Copy" of `hit`: the passage as a Markdown quote with its citation, on the clipboard.
+async function copyQuote(hit) {
+  try {
+    await navigator.clipboard.writeText(quoteMarkdown(hit));
+    notice(`Copied passage ${hit.rank} (${hit.citation}) as a Markdown quote.`);
+  } catch (e) {
+    notice(`Cannot copy to the clipboard here: ${e.message}`);
+  }
+}
+
 // "Open original" of `hit`: the file in a new tab, or saved; a failure said in the notices.
 async function original(hit) {
   if (!hit) {
@@ -202,6 +212,8 @@ function wire() {
     if (button && citedHits.has(button)) openSource(citedHits.get(button), button.dataset.which, button);
     const orig = e.target.closest("button.original");
     if (orig && citedHits.has(orig)) original(citedHits.get(orig));
+    const copy = e.target.closest("button.copy");
+    if (copy && citedHits.has(copy)) copyQuote(citedHits.get(copy));
   });
   $("source-close").addEventListener("click", closeSource);
   $("source-original").addEventListener("click", () => original(shownHit()));

@@ -49,6 +49,15 @@ function originalButton(hit) {
   return b;
 }
 
+// "Copy": the passage as a Markdown quote with its citation, to the clipboard (app.js).
+function copyButton(hit) {
+  const b = el("button", "copy", "Copy");
+  b.type = "button";
+  b.title = "Copy this passage as a Markdown quote with its citation";
+  citedHits.set(b, hit);
+  return b;
+}
+
 export function newCard(exchange) {
   const card = el("article", "card pending");
   card.id = `card-${exchange.id}`;
@@ -106,7 +115,7 @@ export function fillResult(card, exchange, notes) {
 function passageItem(hit) {
   const li = el("li", "passage");
   const head = el("div", "passage-head");
-  head.append(citeButton(hit, "passage", hit.citation), originalButton(hit));
+  head.append(citeButton(hit, "passage", hit.citation), originalButton(hit), copyButton(hit));
   if (hit.section) head.append(el("span", "section", hit.section));
   if (hit.page !== null && hit.page !== undefined) head.append(el("span", "page", `page ${hit.page}`));
   if (hit.confidence !== null && hit.confidence !== undefined) {

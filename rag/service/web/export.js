@@ -8,6 +8,11 @@ function quoteLines(text) {
   return text.split("\n").map((line) => `> ${line}`.trimEnd());
 }
 
+// One passage as a Markdown quote followed by its citation (the chat's ctrl+y, tui/transcript.py).
+export function quoteMarkdown(hit) {
+  return `${[...quoteLines(hit.text), ">", `> — \`${hit.citation}\``].join("\n")}\n`;
+}
+
 export function conversationMarkdown(exchanges, indexLabel, when) {
   const out = ["# rag conversation", "", `- Index: \`${indexLabel}\``, `- Exported: ${when}`, ""];
   exchanges.forEach((ex, i) => {
