@@ -173,13 +173,6 @@ def test_import_contracts_hold():
 # run in a worker), and each says why: a comment on its line, or on the line right above its group of
 # consecutive imports (a comment on an earlier import of the group covers the group).
 SCANNED = ("rag", "tui")
-# Not covered yet (issue 22): the embedding and indexing side, whose imports are being reworked.
-NOT_YET = (
-    "rag/embedding/bert_graph.py", "rag/embedding/document_encoder.py", "rag/embedding/export_job.py",
-    "rag/embedding/model.py", "rag/embedding/onnx_encoder.py", "rag/embedding/onnx_export.py",
-    "rag/embedding/onnx_session.py", "rag/embedding/quantize.py", "rag/embedding/static_vectors.py",
-    "rag/indexing/reading.py",
-)
 
 
 def _comment_lines(source: str) -> set[int]:
@@ -223,7 +216,6 @@ def test_every_import_inside_a_function_says_why():
     bad = [
         f"{p.relative_to(ROOT)}:{line}"
         for p in files
-        if str(p.relative_to(ROOT)) not in NOT_YET
         for line in unexplained_inner_imports(p.read_text(encoding="utf-8"))
     ]
     assert bad == [], "an import inside a function without a comment saying why (move it to the top if it is light)"

@@ -60,7 +60,7 @@ def supported(model_dir: Path) -> bool:
 
 
 def _load_weights(model_dir: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
+    from safetensors.numpy import load_file  # only when weights are read (an export, the word-vector table), not at import
 
     try:
         w = load_file(str(model_dir / "model.safetensors"))
@@ -81,7 +81,7 @@ class _Graph:
     as raw little-endian bytes instead of into the graph (no 90 MB protobuf to build and parse)."""
 
     def __init__(self, data=None, data_name: str = "") -> None:
-        from onnx import helper, numpy_helper
+        from onnx import helper, numpy_helper  # heavy: onnx (~150 ms), only when a graph is built
 
         self.h, self.nh = helper, numpy_helper
         self.nodes: list = []
@@ -94,7 +94,7 @@ class _Graph:
         if self._data is None or array.nbytes < 1024:
             self.inits.append(self.nh.from_array(array, name))
             return name
-        from onnx import TensorProto
+        from onnx import TensorProto  # heavy: onnx (~150 ms), only when a graph is built
 
         f = self._data
         offset = -f.tell() % _ALIGN + f.tell()
@@ -130,7 +130,7 @@ def build_model(model_dir: Path, pooling: Pooling | None = None, data=None, data
     """The ``onnx.ModelProto`` of the model in ``model_dir``: its weights in the graph, or, with
     ``data`` (an open binary file), written there and named ``data_name`` (a file beside the saved
     graph). Raises :class:`ModelError` for a model it does not reproduce."""
-    from onnx import TensorProto, helper
+    from onnx import TensorProto, helper  # heavy: onnx (~150 ms), only when a graph is built
 
     model_dir = Path(model_dir)
     reason = unsupported_reason(model_dir)

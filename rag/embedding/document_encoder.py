@@ -99,7 +99,7 @@ class DocumentEncoder:
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
         model = self._load()
-        import torch
+        import torch  # heavy: torch (~1 s), only on the sentence-transformers paths (reference, fallback)
 
         # Encode longest first in chunks, so batches hold similar lengths and progress is steady.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -140,7 +140,7 @@ def _load_sentence_transformer(model_dir: Path, max_tokens: int):
         model = _MODELS.get(str(model_dir))
         if model is None:
             try:
-                from sentence_transformers import SentenceTransformer
+                from sentence_transformers import SentenceTransformer  # heavy: sentence-transformers and torch, only for the reference/fallback encoder
 
                 # A local folder with local_files_only: nothing is looked up on the network,
                 # so no process-wide offline variables are needed.
@@ -157,7 +157,7 @@ def _load_sentence_transformer(model_dir: Path, max_tokens: int):
 def pool(model, ids, mask, pooling: Pooling):
     """Normalized sentence vectors from the transformer's last hidden states, pooled as the model
     folder declares (:mod:`rag.embedding.pooling`), in float32: what sentence-transformers computes."""
-    import torch
+    import torch  # heavy: torch (~1 s), only on the sentence-transformers paths (reference, fallback)
 
     h = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state.float()
     if pooling.mode == "cls":
@@ -208,7 +208,7 @@ class TorchQueryEncoder:
         """Cheap meaning vectors of ``texts`` (:class:`rag.embedding.static_vectors.StaticVectors`)."""
         with self._static_lock:
             if self._static is None:
-                from rag.embedding.static_vectors import StaticVectors
+                from rag.embedding.static_vectors import StaticVectors  # the word-vector table: only when answer sentences are scored
 
                 try:
                     self._static = StaticVectors.load(self.model_dir)
@@ -226,7 +226,7 @@ class TorchQueryEncoder:
 def _no_progress_bars() -> Iterator[None]:
     """Silence transformers' "Loading weights" bar while the model loads (rag draws its own
     progress); the previous setting comes back afterwards."""
-    from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as hf_logging  # with sentence-transformers only (already loaded then)
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()

