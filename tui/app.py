@@ -148,8 +148,11 @@ class RagApp(App[int]):
             await owner.worker_ended(event.worker, event.state)
 
     # ----------------------------------------------------------------- workers' messages, to their controllers
+    # The live index's threads (an update, the watch) post until it is closed, which happens as the app
+    # closes: what arrives once the app stopped running (its widgets being removed) is dropped.
     async def on_index_opened(self, message: IndexOpened) -> None:
-        await self.index.opened(message)
+        if self.is_running:
+            await self.index.opened(message)
 
     def on_model_ready(self, message: ModelReady) -> None:
         self.index.model_ready()
@@ -161,13 +164,16 @@ class RagApp(App[int]):
         self.index.refresh_failed(message.text)
 
     def on_watch_changed(self, message: WatchChanged) -> None:
-        self.index.watch_changed(message.state)
+        if self.is_running:
+            self.index.watch_changed(message.state)
 
     def on_build_progressed(self, message: BuildProgressed) -> None:
-        self.builder.progressed(message)
+        if self.is_running:
+            self.builder.progressed(message)
 
     async def on_build_finished(self, message: BuildFinished) -> None:
-        await self.builder.finished(message.stats, message.error)
+        if self.is_running:
+            await self.builder.finished(message.stats, message.error)
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.question_box.set_history(message.questions)
