@@ -577,5 +577,8 @@ def test_the_status_line_says_when_the_watched_folder_is_gone(small, tmp_path):
             moved.rename(seeds)
             await until(pilot, lambda: watch.content.plain == "watching seeds/", what="watching again")
             assert watch.has_class("-ready") and app.is_running
+            # the update the watch starts when the folder is back ends before the app closes
+            await until(pilot, lambda: not app.building and app.index.service.status()["update"]["state"] == "idle",
+                        timeout=60, what="the update after the folder came back")
 
     run(scenario())
