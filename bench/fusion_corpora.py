@@ -97,6 +97,17 @@ def grid() -> list[FusionParams]:
     return g
 
 
+def cast_response_passages(cast: Path) -> list[Passage]:
+    """CAsT's response passages, one a corpus line, their ids prefixed ``cast:`` (apart from SciFact's)."""
+    out = []
+    for n, line in enumerate((cast / "corpus.jsonl").read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            rec = json.loads(line)
+            text = beir.record_text(rec)
+            out.append(Passage(text, "cast:" + rec["_id"], n, n, 1, 0, len(text), text_hash(text)))
+    return out
+
+
 def load_collections(scifact: Path, cast: Path, index_root: Path) -> dict[str, Collection]:
     train = beir.load(scifact, "train")
     test = beir.load(scifact, "test")
@@ -113,12 +124,7 @@ def load_collections(scifact: Path, cast: Path, index_root: Path) -> dict[str, C
         out[split] = collection(split, sf_pids, sf_texts, sf_vecs, enc, [ds.queries[q] for q in qids],
                                 [ds.qrels[q] for q in qids])
     # CAsT: response passages (ids prefixed to keep them apart from SciFact's) + SciFact distractors.
-    cast_passages = []
-    for n, line in enumerate((cast / "corpus.jsonl").read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            rec = json.loads(line)
-            text = beir.record_text(rec)
-            cast_passages.append(Passage(text, "cast:" + rec["_id"], n, n, 1, 0, len(text), text_hash(text)))
+    cast_passages = cast_response_passages(cast)
     cast_index = index_root / "cast2022-responses"
     build_passages(cast_index, cast_passages,
                    {"corpus.jsonl": {"sha256": hashlib.sha256((cast / "corpus.jsonl").read_bytes()).hexdigest()}})

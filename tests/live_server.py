@@ -5,9 +5,27 @@ test keeps a fake encoder and a small index."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env() -> dict:
+    """This process's environment for a child `python -m rag ...`, with this checkout first on its path."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    return e
 
 
 @contextlib.contextmanager

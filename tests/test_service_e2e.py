@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,21 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import PARTICIPANTS_Q, ROOT, SEED_ARTICLE
+from conftest import PARTICIPANTS_Q, SEED_ARTICLE
+from live_server import env, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
-    return e
 
 
 def start_server(index: Path, seeds: Path, *extra: str, port: int | None = None, environ: dict | None = None):

@@ -30,17 +30,12 @@ CAST = Path("/work/shared/data/cast2022")
 
 def collections_text(scifact: Path, cast: Path):
     """SciFact's passages, CAsT's response passages (ids prefixed) and CAsT's rewritten questions."""
-    from rag.documents.chunking import text_hash
+    from fusion_corpora import cast_response_passages  # loads rag and numpy: only when the benchmark runs
+
     from rag.evaluation import beir
-    from rag.types import Passage
 
     train, test = beir.load(scifact, "train"), beir.load(scifact, "test")
-    cast_passages = []
-    for n, line in enumerate((cast / "corpus.jsonl").read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            rec = json.loads(line)
-            text = beir.record_text(rec)
-            cast_passages.append(Passage(text, "cast:" + rec["_id"], n, n, 1, 0, len(text), text_hash(text)))
+    cast_passages = cast_response_passages(cast)
     seen, queries, qrels = set(), [], []
     for line in (cast / "conversations.jsonl").read_text(encoding="utf-8").splitlines():
         t = json.loads(line) if line.strip() else None

@@ -10,7 +10,6 @@ import contextlib
 import http.server
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+from live_server import env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_ARTICLE = ROOT / "seeds" / "000_696ac6e15c916e66.txt"
@@ -38,18 +38,6 @@ HOSTILE = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
-    return e
-
-
 class Server:
     """A `rag serve` process on a free loopback port."""
 
@@ -61,7 +49,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rag", "serve", "--index", str(index), "--seeds", str(seeds),
              "--port", str(self.port), *extra],
-            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.stderr: list[str] = []
         threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
 
