@@ -1,5 +1,5 @@
 """The cheap paths of a cold `rag ask` (issue 10, cold-ask target) give what the paths they replace
-give: numpy's exact search of a small flat segment equals FAISS's IndexFlatIP (with deleted rows),
+give: numpy's exact search of a flat segment equals FAISS's IndexFlatIP (with deleted rows),
 and the query encoder's own truncation over the shared tokenizer equals the tokenizer's truncation."""
 
 from __future__ import annotations
@@ -8,19 +8,20 @@ import numpy as np
 import pytest
 
 from rag.embedding.model import default_model_dir, model_info, word_pieces
-from rag.index.segments import NUMPY_FLAT_MAX, _numpy_flat_search
+from rag.index.segments import _numpy_flat_search
 
 
-@pytest.mark.parametrize("rows,n,deleted", [(47, 10, []), (300, 10, [0, 5, 17, 299]), (NUMPY_FLAT_MAX, 50, list(range(0, 900, 3))),
-                                            (12, 12, [3])])
-def test_numpy_flat_search_equals_faiss_flat(rows, n, deleted):
+@pytest.mark.parametrize("rows,n,deleted,asked", [(47, 10, [], 3), (300, 10, [0, 5, 17, 299], 3),
+                                                  (5000, 50, list(range(0, 900, 3)), 3), (12, 12, [3], 3),
+                                                  (300, 150, [7], 100), (40, 40, [], 3), (20_000, 10, [1], 3)])
+def test_numpy_flat_search_equals_faiss_flat(rows, n, deleted, asked):
     import faiss
 
     rng = np.random.default_rng(rows)
     vecs = rng.standard_normal((rows, 384)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     vecs[7 % rows] = vecs[1 % rows]  # an exact tie (FAISS orders ties as its heap leaves them)
-    queries = np.vstack([vecs[1 % rows], rng.standard_normal((3, 384)).astype(np.float32)])
+    queries = np.vstack([vecs[1 % rows], rng.standard_normal((asked, 384)).astype(np.float32)])
     deleted = np.asarray(deleted, dtype=np.int64)
     n = min(n, rows - len(deleted))
     index = faiss.IndexFlatIP(384)
@@ -35,7 +36,7 @@ def test_numpy_flat_search_equals_faiss_flat(rows, n, deleted):
         same = [a == b or {a, b} <= tie for a, b in zip(g.tolist(), r.tolist())]
         assert all(same), (g, r)
     assert got[0][0] == min(tie - set(deleted.tolist()))  # ties by row here
-    np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-4)  # questions of norm ~20
     assert not set(got.ravel()) & set(deleted.tolist())
 
 

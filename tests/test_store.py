@@ -167,3 +167,20 @@ def test_damaged_index_is_rebuilt_by_the_next_build(built, seeds):
     stats = build_index(seeds, built, encoder=FakeEncoder(), rebuild=True)
     assert stats.embedded == stats.passages == 6
     assert open_(built).search("cats", k=1, mode="bm25")[0].source == "cats.txt"
+
+
+def test_a_manifest_handed_over_is_taken_once_and_never_when_the_file_changed(built):
+    """`rag ask`'s warm-up thread parses the manifest for the retriever's open (one parse at 20,000
+    files): the next read takes that very dict, once; a later read, or a file rewritten since,
+    parses again."""
+    version = store.current_version(built)
+    first = store.read_manifest(version, hand_over=True)
+    assert store.read_manifest(version) is first
+    again = store.read_manifest(version)
+    assert again is not first and again == first
+    store.read_manifest(version, hand_over=True)
+    path = version / store.MANIFEST
+    changed = json.loads(path.read_text(encoding="utf-8"))
+    changed["meta"]["seeds_root"] = "/elsewhere"
+    path.write_text(json.dumps(changed), encoding="utf-8")
+    assert store.read_manifest(version)["meta"]["seeds_root"] == "/elsewhere"

@@ -19,6 +19,12 @@ from rag.embedding.model import ModelInfo, word_pieces
 
 MIN_COSINE = 0.9999
 PROGRESS_EVERY = 256  # texts between two progress reports of a document build
+# Tokens in one batch (rows x the longest row), at most MAX_BATCH rows: batches of about 800 tokens
+# keep a layer's activations in the CPU's caches. 705 SciFact passages on 2 cores, interleaved:
+# int8 185-194 passages/s at 512-1024 tokens vs 165-182 at 2048-4096 (about 32 rows of these
+# passages); fp32 85-88 vs 76-83 (issue 26; docs/indexing-profile.md).
+BATCH_TOKENS = 768
+MAX_BATCH = 64
 
 
 def query_threads() -> int:
@@ -107,7 +113,8 @@ class OnnxQueryEncoder:
         return self._tokenizer.post_process(enc)
 
     def encode(self, texts: list[str], progress=None, cancel=None) -> np.ndarray:
-        """Unit vectors of ``texts``, longest first in batches of 32; ``progress(done, total)`` about
+        """Unit vectors of ``texts``, longest first in batches of about :data:`BATCH_TOKENS` tokens
+        (padding included; one text alone at least); ``progress(done, total)`` about
         every :data:`PROGRESS_EVERY` texts; ``cancel`` (an Event) checked between batches."""
         texts = list(texts)
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
@@ -116,14 +123,12 @@ class OnnxQueryEncoder:
         encs = [self.tokenize(t) for t in texts]  # not encode_batch: no tokenizers thread pool
         lengths = [len(e.ids) for e in encs]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        batch = 32
         done = 0
-        for start in range(0, len(order), batch):
+        for idx in _batches(order, lengths):
             if cancel is not None and cancel.is_set():
                 from rag.embedding.document_encoder import BuildCancelled  # its torch paths: only when the fallback or a cancel is needed (keeps the ONNX path light)
 
                 raise BuildCancelled("build cancelled; the previous index is unchanged")
-            idx = order[start : start + batch]
             width = lengths[idx[0]]
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
@@ -133,6 +138,19 @@ class OnnxQueryEncoder:
             (vecs,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[idx] = vecs
             done += len(idx)
-            if progress is not None and (done % PROGRESS_EVERY < batch or done == len(texts)):
+            if progress is not None and (done // PROGRESS_EVERY > (done - len(idx)) // PROGRESS_EVERY
+                                         or done == len(texts)):
                 progress(done, len(texts))
         return out
+
+
+def _batches(order: list[int], lengths: list[int]) -> list[list[int]]:
+    """``order`` (longest first) cut into batches whose rows x first (longest) length stay within
+    :data:`BATCH_TOKENS`, at most :data:`MAX_BATCH` rows."""
+    out: list[list[int]] = []
+    for j in order:
+        if not out or len(out[-1]) >= MAX_BATCH or (len(out[-1]) + 1) * lengths[out[-1][0]] > BATCH_TOKENS:
+            out.append([j])
+        else:
+            out[-1].append(j)
+    return out

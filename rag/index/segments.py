@@ -37,13 +37,8 @@ HINT = "run `rag index --rebuild`"
 META = "meta.json"
 
 
-# A flat segment up to this many rows is searched with numpy's matrix product: importing FAISS costs
-# 60-120 ms of a cold `rag ask`, more than the search of a few hundred rows ever could.
-NUMPY_FLAT_MAX = 1024
-
-
 def _faiss():
-    import faiss  # heavy (60-120 ms): only when a segment needs FAISS (small flat ones use numpy)
+    import faiss  # heavy (40-120 ms): only for an HNSW segment (flat ones are searched with numpy)
 
     return faiss
 
@@ -51,12 +46,35 @@ def _faiss():
 def _numpy_flat_search(vectors: np.ndarray, queries: np.ndarray, n: int,
                        deleted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact inner-product top ``n`` of each query over ``vectors`` without the ``deleted`` rows,
-    best first, ties by row (as FAISS's IndexFlatIP orders them)."""
-    scores = np.asarray(queries, dtype=np.float32) @ vectors.T
+    best first, ties by row.
+
+    Every flat segment (under :data:`rag.index.dense.APPROX_THRESHOLD` rows) is searched this way,
+    straight from its memory-mapped vectors: one question over 20,000 rows takes 1-3 ms, where
+    importing FAISS and filling an IndexFlatIP cost a cold `rag ask` about 60 ms (and a copy of the
+    vectors in memory). The top ``n`` is partitioned out, then sorted: a build's 300 calibration
+    questions over 50,000 rows stay cheap (64 at a time: a bounded score matrix)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    queries = np.asarray(queries, dtype=np.float32)
+    if len(queries) > 64:
+        parts = [_numpy_flat_search(vectors, queries[i : i + 64], n, deleted) for i in range(0, len(queries), 64)]
+        return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+    scores = queries @ vectors.T
     if len(deleted):
         scores[:, np.asarray(deleted, dtype=np.int64)] = -np.inf
-    rows = np.argsort(-scores, axis=1, kind="stable")[:, :n]
-    return np.take_along_axis(scores, rows, axis=1), rows.astype(np.int64)
+    total = scores.shape[1]
+    if n < total:
+        # the n-th best score of each question: rows above it, then rows equal to it in row order
+        kth = -np.partition(-scores, n - 1, axis=1)[:, n - 1 : n]
+        rows = np.empty((len(scores), n), dtype=np.int64)
+        for i, (row, cut) in enumerate(zip(scores, kth[:, 0])):
+            above = np.flatnonzero(row > cut)
+            rows[i] = np.concatenate([above, np.flatnonzero(row == cut)[: n - len(above)]])
+    else:
+        rows = np.broadcast_to(np.arange(total, dtype=np.int64), scores.shape).copy()
+    picked = np.take_along_axis(scores, rows, axis=1)
+    order = np.lexsort((rows, -picked), axis=1)
+    rows = np.take_along_axis(rows, order, axis=1)
+    return np.take_along_axis(scores, rows, axis=1), rows
 
 
 @dataclass
@@ -236,35 +254,21 @@ class Segment:
         index.hnsw.efSearch = HNSW_EF_SEARCH
         return index
 
-    @cached_property
-    def flat_index(self):
-        """Exact inner-product search over a small segment's vectors (FAISS IndexFlatIP, filled from
-        vectors.npy on first use): 0.5 ms per question at 5,000 rows where numpy's matrix product
-        took 8 ms on this project's machines (OpenBLAS core type pinned)."""
-        faiss = _faiss()
-        vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(vectors)
-        return index
-
     def search_dense(self, queries: np.ndarray, n: int, deleted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, rows)`` of shape (queries, n') over the live rows; rows -1 mean none."""
         live = self.rows - len(deleted)
         n = min(n, live)
         if n <= 0:
             return np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64)
-        if self.kind == "flat" and self.rows <= NUMPY_FLAT_MAX:
-            return _numpy_flat_search(np.asarray(self.vectors, dtype=np.float32), queries, n, deleted)
+        if self.kind == "flat":
+            return _numpy_flat_search(self.vectors, queries, n, deleted)
         faiss = _faiss()
-        index = self.flat_index if self.kind == "flat" else self.faiss_index
+        index = self.faiss_index
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if not len(deleted):
             return index.search(queries, n)
-        if self.kind == "flat":
-            params = faiss.SearchParameters()
-        else:
-            params = faiss.SearchParametersHNSW()
-            params.efSearch = max(HNSW_EF_SEARCH, n)
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(HNSW_EF_SEARCH, n)
         batch = faiss.IDSelectorBatch(np.ascontiguousarray(deleted, dtype=np.int64))
         params.sel = faiss.IDSelectorNot(batch)
         scores, rows = index.search(queries, n, params=params)

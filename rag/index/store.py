@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -86,8 +87,33 @@ def current_version(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
-def read_manifest(version_dir: Path) -> dict:
+# A manifest parsed by a one-shot command's warm-up thread (:func:`open_meta` with ``hand_over``),
+# taken by the next reader of the same file instead of parsing it again (tens of ms at 20,000 files).
+# Keyed by the file's path, inode, size and mtime: a version's manifest is written once, atomically.
+_HANDED: dict[tuple, dict] = {}
+_PARSING = threading.Lock()  # one parse at a time: a reader waits for a parse under way, then takes it
+
+
+def read_manifest(version_dir: Path, hand_over: bool = False) -> dict:
+    """The manifest of ``version_dir``, checked. ``hand_over``: the next call for the same file
+    gets this very dict (once) instead of parsing the file again."""
     path = Path(version_dir) / MANIFEST
+    with _PARSING:
+        try:
+            st = path.stat()
+            key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None  # _parse_manifest says what is wrong
+        manifest = _HANDED.pop(key, None)
+        if manifest is None:
+            manifest = _parse_manifest(path)
+            if hand_over and key is not None:
+                _HANDED.clear()
+                _HANDED[key] = manifest
+    return manifest
+
+
+def _parse_manifest(path: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -112,21 +138,22 @@ def read_manifest(version_dir: Path) -> dict:
     return manifest
 
 
-def open_current(index_dir: Path) -> tuple[Path, dict]:
-    """The current version folder and its manifest; raises if none is built."""
+def open_current(index_dir: Path, hand_over: bool = False) -> tuple[Path, dict]:
+    """The current version folder and its manifest (see :func:`read_manifest` for ``hand_over``);
+    raises if none is built."""
     index_dir = Path(index_dir)
     version = current_version(index_dir)
     if version is None:
         if index_dir.is_dir() and (index_dir / MANIFEST).exists():
             raise IndexMismatchError(f"{index_dir} holds an index of an unknown layout; {REBUILD_HINT}")
         raise IndexMissingError(f"no index at {index_dir}: run `rag index` to build it")
-    return version, read_manifest(version)
+    return version, read_manifest(version, hand_over)
 
 
-def open_meta(index_dir: Path) -> tuple[Path, dict]:
+def open_meta(index_dir: Path, hand_over: bool = False) -> tuple[Path, dict]:
     """The current version folder and the build's metadata it records (model, seeds root, files,
-    skipped files, counts, ...); raises if none is built."""
-    version, manifest = open_current(index_dir)
+    skipped files, counts, ...); raises if none is built. ``hand_over``: see :func:`read_manifest`."""
+    version, manifest = open_current(index_dir, hand_over)
     meta = manifest.get("meta")
     if not isinstance(meta, dict):
         raise IndexCorruptError(f"manifest in {version} records no build; {REBUILD_HINT}")

@@ -49,7 +49,7 @@ class Warmup:
         from rag.index import store  # in the thread, after ONNX Runtime: importing this module stays cheap
 
         try:
-            _, meta = store.open_meta(index_dir)
+            _, meta = store.open_meta(index_dir, hand_over=True)  # the retriever's open takes it: one parse
             # In the thread, once the record is read: the encoder side (numpy, ONNX Runtime's session, the export).
             from rag.embedding.model import recorded_model
             from rag.embedding.onnx_encoder import load_export
