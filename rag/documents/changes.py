@@ -100,7 +100,7 @@ def detect_changes(
             ch.added.append(f.source)
             continue
         try:
-            st = f.path.stat()
+            st = os.stat(f.path)
         except OSError:
             ch.modified.append(f.source)  # vanished or unreadable now: the build will say which
             continue
