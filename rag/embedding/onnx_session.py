@@ -39,6 +39,16 @@ def query_threads() -> int:
     return max(1, n)
 
 
+def execution_providers(available: list[str], precision: str) -> list:
+    """Where ONNX Runtime runs an export: on an NVIDIA GPU when this ONNX Runtime has CUDA (the
+    ``onnxruntime-gpu`` package in place of ``onnxruntime``), with TF32 off so that vectors stay
+    fp32's (the probe check on load refuses a session that disagrees); else, and for the int8
+    export (its integer products are CPU kernels), on the CPU."""
+    if precision == "fp32" and "CUDAExecutionProvider" in available:
+        return [("CUDAExecutionProvider", {"use_tf32": "0"}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 def _parse_quietly(load, model_dir: str) -> None:
     """``load(model_dir)`` for its cache; a failure is left for the caller's own call to raise."""
     try:
@@ -70,7 +80,8 @@ class OnnxQueryEncoder:
             so.log_severity_level = 3
             if not spin:
                 so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(onnx_path), so, providers=execution_providers(
+                ort.get_available_providers(), info.precision))
         except Exception as exc:  # noqa: BLE001 - onnxruntime's errors have no common base
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load the ONNX query encoder {onnx_path} ({first}); run `rag index`") from exc

@@ -206,3 +206,32 @@ def test_an_added_file_lands_and_the_page_says_so(server, new_page):
     card = ask(page, "How do penguins survive the winter?")
     assert card.locator(".passage .cite").first.inner_text().startswith("penguins.txt:")
     assert not w.dialogs and not w.foreign and not w.errors, (w.dialogs, w.foreign, w.errors)
+
+
+def test_a_hidden_tab_stops_asking_for_the_status_and_asks_again_when_shown(server, new_page):
+    """Every GET /status stats every seed file on the server: a tab in the background asks nothing."""
+    w = new_page(server.url)
+    page = w.page
+    page.goto(server.url + "/")
+    page.locator("#index-status").locator("text=passages").wait_for()
+
+    def polls() -> int:
+        return sum(1 for r in w.requests if r.url.endswith("/status"))
+
+    def set_hidden(hidden: bool) -> None:  # what the browser does when the tab goes to the background
+        page.evaluate("""(h) => {
+            Object.defineProperty(document, "hidden", {configurable: true, get: () => h});
+            Object.defineProperty(document, "visibilityState", {configurable: true, get: () => h ? "hidden" : "visible"});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""", hidden)
+
+    set_hidden(True)
+    page.wait_for_timeout(500)  # a poll already under way may still land
+    hidden_from = polls()
+    page.wait_for_timeout(7000)  # more than two polling periods (3 s)
+    assert polls() == hidden_from
+    set_hidden(False)
+    page.wait_for_function("n => performance.getEntriesByType('resource')"
+                           ".filter(e => e.name.endsWith('/status')).length > n", arg=hidden_from, timeout=WAIT_MS)
+    assert polls() > hidden_from
+    assert not w.dialogs and not w.foreign and not w.errors, (w.dialogs, w.foreign, w.errors)

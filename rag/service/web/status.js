@@ -1,5 +1,7 @@
 // The live index: GET /status every few seconds (every second while an update runs), shown in the
-// header; a note when a new version answers, as the terminal chat says it.
+// header; a note when a new version answers, as the terminal chat says it. A hidden tab asks
+// nothing (each /status stats every seed file: 0.1 s of the server at 20,000 files) and asks again
+// as soon as it is shown.
 
 import { api, NeedsToken } from "./api.js";
 import { shown } from "./marks.js";
@@ -33,11 +35,15 @@ export class LiveIndex {
   }
 
   start() {
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this.poll();
+    });
     this.poll();
   }
 
   async poll() {
     clearTimeout(this.timer);
+    if (document.hidden) return; // polled again when the tab is shown
     let delay = SLOW;
     try {
       const st = await api.status();
