@@ -20,9 +20,9 @@ from rag.embedding.model import ModelInfo, word_pieces
 MIN_COSINE = 0.9999
 PROGRESS_EVERY = 256  # texts between two progress reports of a document build
 # Tokens in one batch (rows x the longest row), at most MAX_BATCH rows: batches of about 800 tokens
-# keep a layer's activations in the CPU's caches. 705 SciFact passages on 2 cores, interleaved:
-# int8 185-194 passages/s at 512-1024 tokens vs 165-182 at 2048-4096 (about 32 rows of these
-# passages); fp32 85-88 vs 76-83 (issue 26; docs/indexing-profile.md).
+# keep a layer's activations in the CPU's caches. bench/speed/batching.py (SciFact passages, 2
+# cores): fp32 passages 13 % faster than in batches of 32 rows, int8 and questions unchanged
+# (issue 26; docs/indexing-profile.md).
 BATCH_TOKENS = 768
 MAX_BATCH = 64
 
@@ -123,19 +123,23 @@ class OnnxQueryEncoder:
             enc.truncate(self.info.max_tokens - self._specials)
         return self._tokenizer.post_process(enc)
 
-    def encode(self, texts: list[str], progress=None, cancel=None) -> np.ndarray:
-        """Unit vectors of ``texts``, longest first in batches of about :data:`BATCH_TOKENS` tokens
-        (padding included; one text alone at least); ``progress(done, total)`` about
+    def encode(self, texts: list[str], progress=None, cancel=None, *, batch_tokens: int = BATCH_TOKENS,
+               max_rows: int = MAX_BATCH) -> np.ndarray:
+        """Unit vectors of ``texts``, longest first in batches of about ``batch_tokens`` tokens
+        (padding included; one text alone at least), ``max_rows`` at most; ``progress(done, total)`` about
         every :data:`PROGRESS_EVERY` texts; ``cancel`` (an Event) checked between batches."""
         texts = list(texts)
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
         if not texts:
             return out
-        encs = [self.tokenize(t) for t in texts]  # not encode_batch: no tokenizers thread pool
-        lengths = [len(e.ids) for e in encs]
+        # Word-piece ids only, as int32 (not encode_batch: no tokenizers thread pool): a tokenizer's
+        # Encoding holds offsets, tokens and masks too, 6.3 KB for a passage of 36 word pieces, so
+        # 0.6 GB for 100,000 such passages waiting for their batch (issue 26's 100,000-passage build).
+        pieces = [np.array(self.tokenize(t).ids, dtype=np.int32) for t in texts]
+        lengths = [len(p) for p in pieces]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         done = 0
-        for idx in _batches(order, lengths):
+        for idx in _batches(order, lengths, batch_tokens, max_rows):
             if cancel is not None and cancel.is_set():
                 from rag.embedding.document_encoder import BuildCancelled  # its torch paths: only when the fallback or a cancel is needed (keeps the ONNX path light)
 
@@ -144,7 +148,7 @@ class OnnxQueryEncoder:
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
             for row, j in enumerate(idx):
-                ids[row, : lengths[j]] = encs[j].ids
+                ids[row, : lengths[j]] = pieces[j]
                 mask[row, : lengths[j]] = 1
             (vecs,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[idx] = vecs
@@ -155,12 +159,12 @@ class OnnxQueryEncoder:
         return out
 
 
-def _batches(order: list[int], lengths: list[int]) -> list[list[int]]:
+def _batches(order: list[int], lengths: list[int], batch_tokens: int, max_rows: int) -> list[list[int]]:
     """``order`` (longest first) cut into batches whose rows x first (longest) length stay within
-    :data:`BATCH_TOKENS`, at most :data:`MAX_BATCH` rows."""
+    ``batch_tokens``, at most ``max_rows`` rows."""
     out: list[list[int]] = []
     for j in order:
-        if not out or len(out[-1]) >= MAX_BATCH or (len(out[-1]) + 1) * lengths[out[-1][0]] > BATCH_TOKENS:
+        if not out or len(out[-1]) >= max_rows or (len(out[-1]) + 1) * lengths[out[-1][0]] > batch_tokens:
             out.append([j])
         else:
             out[-1].append(j)
