@@ -21,8 +21,8 @@ MIN_COSINE = 0.9999
 PROGRESS_EVERY = 256  # texts between two progress reports of a document build
 # Tokens in one batch (rows x the longest row), at most MAX_BATCH rows: batches of about 800 tokens
 # keep a layer's activations in the CPU's caches. bench/speed/batching.py (SciFact passages, 2
-# cores): fp32 passages 13 % faster than in batches of 32 rows, int8 and questions unchanged
-# (issue 26; docs/indexing-profile.md).
+# cores): fp32 passages 13-20 % faster than in batches of 32 rows, int8 0-20 % (two runs), short
+# questions unchanged (issue 26; docs/indexing-profile.md).
 BATCH_TOKENS = 768
 MAX_BATCH = 64
 
